@@ -1,0 +1,59 @@
+//! Box identity: a random 64-bit id, generated once and shown as 16 hex digits.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The identity of one box, stable across restarts (persisted in the state dir).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NodeId(pub u64);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Why a string is not a [`NodeId`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a box id is 16 hexadecimal digits, got {0:?}")]
+pub struct ParseNodeIdError(String);
+
+impl FromStr for NodeId {
+    type Err = ParseNodeIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.len() != 16 {
+            return Err(ParseNodeIdError(s.to_owned()));
+        }
+        u64::from_str_radix(s, 16)
+            .map(NodeId)
+            .map_err(|_| ParseNodeIdError(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_and_parse_round_trip() {
+        let id = NodeId(0x00ab_cdef_0123_4567);
+        assert_eq!(id.to_string(), "00abcdef01234567");
+        assert_eq!("00abcdef01234567".parse::<NodeId>(), Ok(id));
+    }
+
+    #[test]
+    fn parse_rejects_wrong_length_and_non_hex() {
+        assert!("abc".parse::<NodeId>().is_err());
+        assert!("zzzzzzzzzzzzzzzz".parse::<NodeId>().is_err());
+        assert!("00abcdef012345678".parse::<NodeId>().is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! Sans-IO protocol core: state machines fed with `(event, now)` that return actions.
+//!
+//! Nothing here owns a socket, a thread, a clock or a file. The runtime in [`crate::net`]
+//! and the simulator in [`crate::sim`] drive the same [`Node`]: they hand it datagrams and
+//! timeouts, then drain [`Node::poll_transmit`], [`Node::poll_event`] and ask
+//! [`Node::poll_timeout`] when to call again.
+
+mod id;
+mod learned;
+mod neighbours;
+mod node;
+mod time;
+
+pub use id::{NodeId, ParseNodeIdError};
+pub use neighbours::{Neighbour, Via};
+pub use node::{Counters, Destination, Event, Node, NodeConfig, Transmit};
+pub use time::Instant;

@@ -1,0 +1,76 @@
+//! The discovery beacon: who a box is, where to reach it, what it is doing, whom it hears.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{MAX_NAME_LEN, MAX_PEER_HINTS};
+use crate::core::NodeId;
+
+/// Identity of one party, unique per HOST press.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PartyId(pub u64);
+
+/// What a box is doing, as advertised in its beacon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BoxState {
+    /// In no party.
+    Idle,
+    /// Hosting a party.
+    Hosting,
+    /// A member of someone else's party.
+    Member,
+}
+
+/// A short summary of the party a box belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartySummary {
+    pub id: PartyId,
+    pub host: NodeId,
+    pub term: u32,
+    pub members: u8,
+}
+
+/// A neighbour of the sender, so receivers can reach boxes multicast cannot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PeerHint {
+    pub id: NodeId,
+    pub addr: SocketAddr,
+}
+
+/// Sent about once a second to the multicast group, static peers and learned peers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Beacon {
+    pub id: NodeId,
+    /// Increases with every beacon of this box; receivers ignore older ones.
+    pub seq: u64,
+    /// Human-readable name, at most [`MAX_NAME_LEN`] bytes.
+    pub name: String,
+    /// UDP port for unicast datagrams to this box (the address is the datagram's source).
+    pub unicast_port: u16,
+    /// TCP control port, 0 while the box serves none.
+    pub control_port: u16,
+    pub state: BoxState,
+    pub party: Option<PartySummary>,
+    /// Some of the sender's neighbours, at most [`MAX_PEER_HINTS`].
+    pub peers: Vec<PeerHint>,
+}
+
+impl Beacon {
+    /// Checks the limits a decoded or to-be-sent beacon must respect.
+    pub(crate) fn check_limits(&self) -> Result<(), (&'static str, String)> {
+        if self.name.len() > MAX_NAME_LEN {
+            return Err((
+                "beacon.name",
+                format!("{} bytes, limit {MAX_NAME_LEN}", self.name.len()),
+            ));
+        }
+        if self.peers.len() > MAX_PEER_HINTS {
+            return Err((
+                "beacon.peers",
+                format!("{} entries, limit {MAX_PEER_HINTS}", self.peers.len()),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,134 @@
+//! Stream framing for TCP: length-delimited frames (tokio-util) carrying one message each.
+
+use bytes::{Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+
+use super::{decode, encode, DecodeError, EncodeError, Message, MAX_FRAME};
+
+/// Why a stream cannot go on. Unlike a bad datagram, a bad frame ends the connection:
+/// the stream's framing can no longer be trusted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The socket failed; reconnect.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The peer announced a frame larger than [`MAX_FRAME`]; close the connection.
+    #[error("frame exceeds {MAX_FRAME} bytes")]
+    TooLarge,
+    /// A complete frame that is not a valid message; close the connection.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// We tried to send an invalid message; a bug on our side, the frame was not sent.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// A tokio-util codec: 4-byte big-endian length, then one message of at most
+/// [`MAX_FRAME`] bytes. The length is checked before any body byte is buffered, so a
+/// peer cannot make us allocate more than one maximum frame.
+#[derive(Debug)]
+pub struct FrameCodec {
+    inner: LengthDelimitedCodec,
+}
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        FrameCodec {
+            inner: LengthDelimitedCodec::builder()
+                .length_field_length(4)
+                .max_frame_length(MAX_FRAME)
+                .new_codec(),
+        }
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Message;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, FrameError> {
+        match self.inner.decode(src) {
+            Ok(Some(frame)) => Ok(Some(decode(&frame, MAX_FRAME)?)),
+            Ok(None) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(FrameError::TooLarge),
+            Err(e) => Err(FrameError::Io(e)),
+        }
+    }
+}
+
+impl Encoder<&Message> for FrameCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, msg: &Message, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let bytes = encode(msg, MAX_FRAME)?;
+        self.inner
+            .encode(Bytes::from(bytes), dst)
+            .map_err(FrameError::Io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::NodeId;
+    use crate::proto::{Beacon, BoxState};
+
+    fn beacon() -> Message {
+        Message::Beacon(Beacon {
+            id: NodeId(1),
+            seq: 2,
+            name: "a".into(),
+            unicast_port: 3,
+            control_port: 4,
+            state: BoxState::Member,
+            party: None,
+            peers: vec![],
+        })
+    }
+
+    #[test]
+    fn golden_frame_has_big_endian_length_prefix() {
+        let mut buf = BytesMut::new();
+        FrameCodec::default().encode(&beacon(), &mut buf).unwrap();
+        assert_eq!(
+            &buf[..],
+            &[0, 0, 0, 13, b'C', b'H', 1, 1, 1, 2, 1, b'a', 3, 4, 2, 0, 0][..]
+        );
+    }
+
+    #[test]
+    fn decodes_frames_split_across_reads() {
+        let mut codec = FrameCodec::default();
+        let mut wire = BytesMut::new();
+        codec.encode(&beacon(), &mut wire).unwrap();
+        codec.encode(&beacon(), &mut wire).unwrap();
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for byte in wire.iter() {
+            buf.extend_from_slice(&[*byte]);
+            while let Some(msg) = codec.decode(&mut buf).unwrap() {
+                got.push(msg);
+            }
+        }
+        assert_eq!(got, vec![beacon(), beacon()]);
+    }
+
+    #[test]
+    fn oversize_length_is_refused_before_buffering() {
+        let mut codec = FrameCodec::default();
+        let len = u32::try_from(MAX_FRAME + 1).unwrap();
+        let mut buf = BytesMut::from(&len.to_be_bytes()[..]);
+        assert!(matches!(codec.decode(&mut buf), Err(FrameError::TooLarge)));
+    }
+
+    #[test]
+    fn garbage_frame_is_a_decode_error() {
+        let mut codec = FrameCodec::default();
+        let mut buf = BytesMut::from(&[0u8, 0, 0, 5, b'C', b'H', 1, 1, 0xff][..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(FrameError::Decode(DecodeError::Malformed { .. }))
+        ));
+    }
+}

@@ -1,0 +1,130 @@
+//! The message enum, its kinds, and the pure encode/decode of header + postcard body.
+
+use serde::Serialize;
+
+use super::{Beacon, DecodeError, EncodeError, HEADER_LEN, MAGIC, MAX_DATAGRAM, VERSION};
+
+/// The kind byte of the header: which type the body decodes as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    Beacon = 1,
+}
+
+impl Kind {
+    /// The kind for a header byte, if this release knows it.
+    pub fn from_u8(byte: u8) -> Option<Kind> {
+        match byte {
+            1 => Some(Kind::Beacon),
+            _ => None,
+        }
+    }
+
+    /// A short name for logs and errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Beacon => "beacon",
+        }
+    }
+}
+
+/// Every message chorus puts on the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Beacon(Beacon),
+}
+
+impl Message {
+    /// The header kind of this message.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Message::Beacon(_) => Kind::Beacon,
+        }
+    }
+
+    fn check_limits(&self) -> Result<(), (&'static str, String)> {
+        match self {
+            Message::Beacon(b) => b.check_limits(),
+        }
+    }
+}
+
+/// Encodes `msg` as header + body, refusing anything longer than `limit` bytes.
+pub fn encode(msg: &Message, limit: usize) -> Result<Vec<u8>, EncodeError> {
+    msg.check_limits()
+        .map_err(|(field, detail)| EncodeError::Limit { field, detail })?;
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&MAGIC);
+    out.push(VERSION);
+    out.push(msg.kind() as u8);
+    let out = match msg {
+        Message::Beacon(b) => append(out, b)?,
+    };
+    if out.len() > limit {
+        return Err(EncodeError::TooLarge {
+            len: out.len(),
+            limit,
+        });
+    }
+    Ok(out)
+}
+
+fn append<T: Serialize>(out: Vec<u8>, body: &T) -> Result<Vec<u8>, EncodeError> {
+    postcard::to_extend(body, out).map_err(|e| EncodeError::Serialize(e.to_string()))
+}
+
+/// Encodes one message for a UDP datagram (at most [`MAX_DATAGRAM`] bytes).
+pub fn encode_datagram(msg: &Message) -> Result<Vec<u8>, EncodeError> {
+    encode(msg, MAX_DATAGRAM).map_err(|e| match e {
+        EncodeError::TooLarge { len, .. } => EncodeError::datagram_too_large(len),
+        other => other,
+    })
+}
+
+/// Decodes exactly one message from `bytes`, which may be at most `limit` bytes long.
+pub fn decode(bytes: &[u8], limit: usize) -> Result<Message, DecodeError> {
+    if bytes.len() > limit {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(DecodeError::TooShort { len: bytes.len() });
+    }
+    let magic = [bytes[0], bytes[1]];
+    if magic != MAGIC {
+        return Err(DecodeError::BadMagic(magic));
+    }
+    if bytes[2] != VERSION {
+        return Err(DecodeError::UnsupportedVersion { got: bytes[2] });
+    }
+    let kind = Kind::from_u8(bytes[3]).ok_or(DecodeError::UnknownKind(bytes[3]))?;
+    let body = &bytes[HEADER_LEN..];
+    let msg = match kind {
+        Kind::Beacon => Message::Beacon(body_of(kind, body)?),
+    };
+    msg.check_limits()
+        .map_err(|(field, detail)| DecodeError::Limit { field, detail })?;
+    Ok(msg)
+}
+
+fn body_of<'a, T: serde::Deserialize<'a>>(kind: Kind, body: &'a [u8]) -> Result<T, DecodeError> {
+    let (value, rest) = postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed {
+        kind: kind.name(),
+        reason: e.to_string(),
+    })?;
+    if !rest.is_empty() {
+        return Err(DecodeError::TrailingBytes(rest.len()));
+    }
+    Ok(value)
+}
+
+/// Decodes one UDP datagram.
+pub fn decode_datagram(bytes: &[u8]) -> Result<Message, DecodeError> {
+    decode(bytes, MAX_DATAGRAM)
+}
+
+#[cfg(test)]
+#[path = "message_tests.rs"]
+mod tests;

@@ -1,0 +1,32 @@
+//! Wire protocol: message types, the fixed header, datagram and stream framing, limits.
+//!
+//! Every message travels as a 4-byte header (`b"CH"`, protocol version, kind) followed by
+//! the postcard encoding of the message body. A UDP datagram carries exactly one message
+//! of at most [`MAX_DATAGRAM`] bytes; a TCP stream carries length-delimited frames of at
+//! most [`MAX_FRAME`] bytes (see [`frame::FrameCodec`]). Decoding is pure and never
+//! panics: oversize input, a foreign magic, an unknown version or kind, a malformed
+//! body, trailing bytes and out-of-limit fields are all typed [`DecodeError`]s.
+
+mod beacon;
+mod error;
+pub mod frame;
+mod message;
+
+pub use beacon::{Beacon, BoxState, PartyId, PartySummary, PeerHint};
+pub use error::{DecodeError, EncodeError};
+pub use message::{decode, decode_datagram, encode, encode_datagram, Kind, Message};
+
+/// The first two bytes of every message.
+pub const MAGIC: [u8; 2] = *b"CH";
+/// The protocol version this build speaks. A box drops messages of any other version.
+pub const VERSION: u8 = 1;
+/// Header length: magic, version, kind.
+pub const HEADER_LEN: usize = 4;
+/// Largest UDP datagram we send or accept: fits the IPv6 minimum MTU with headroom.
+pub const MAX_DATAGRAM: usize = 1200;
+/// Largest TCP frame (header and body) we send or accept.
+pub const MAX_FRAME: usize = 1 << 20;
+/// Longest box name, in bytes of UTF-8.
+pub const MAX_NAME_LEN: usize = 32;
+/// Most peer hints one beacon carries.
+pub const MAX_PEER_HINTS: usize = 16;
