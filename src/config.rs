@@ -1,1 +1,284 @@
+//! The TOML configuration: every field has a default, and validation names the bad field.
 
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::{NodeConfig, NodeId};
+use crate::proto::MAX_NAME_LEN;
+
+/// Where a box looks for its config when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/chorus/chorus.toml";
+
+/// Why the configuration cannot be used. The CLI exits with status 2 for all of them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file named with `--config` is missing or unreadable: fix the path or permissions.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a field of the wrong type or name; the message
+    /// from the parser names the field and line.
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A field parsed but its value is out of range.
+    #[error("invalid config: `{field}` {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+/// The whole configuration of one box.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Name shown to other boxes; defaults to the host name.
+    pub name: Option<String>,
+    /// Where the box keeps its id, control socket and song cache.
+    pub state_dir: PathBuf,
+    /// The user's music; chorus only reads it.
+    pub music_dir: PathBuf,
+    pub discovery: DiscoveryConfig,
+}
+
+/// `[discovery]`: how boxes find each other.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// Multicast group for beacons (IPv4, 239.0.0.0/8 is organisation-local).
+    pub group: Ipv4Addr,
+    /// UDP port of the multicast group, shared by all boxes.
+    pub port: u16,
+    /// This box's own UDP port for unicast; 0 picks a free one. If the port is taken
+    /// (another box on the same machine), a free one is used and logged.
+    pub unicast_port: u16,
+    /// IPv4 addresses of the interfaces to beacon on; empty means the system default.
+    pub interfaces: Vec<Ipv4Addr>,
+    /// Mean time between beacons, in milliseconds.
+    pub beacon_interval_ms: u64,
+    /// A neighbour is forgotten after this many missed beacons.
+    pub expiry_beacons: u32,
+    /// Largest neighbour table.
+    pub max_neighbours: usize,
+    /// Boxes reached by unicast, for segments multicast cannot cross (`"10.1.2.3:7701"`).
+    pub static_peers: Vec<SocketAddr>,
+    /// Most peers learned from neighbours' beacons that we probe.
+    pub max_learned_peers: usize,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        DiscoveryConfig {
+            group: Ipv4Addr::new(239, 255, 77, 77),
+            port: 7700,
+            unicast_port: 7701,
+            interfaces: Vec::new(),
+            beacon_interval_ms: 1000,
+            expiry_beacons: 3,
+            max_neighbours: 64,
+            static_peers: Vec::new(),
+            max_learned_peers: 32,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let state_dir = std::env::var_os("STATE_DIRECTORY")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("XDG_STATE_HOME").map(|d| PathBuf::from(d).join("chorus")))
+            .or_else(|| home.as_ref().map(|h| h.join(".local/state/chorus")))
+            .unwrap_or_else(|| PathBuf::from("/var/lib/chorus"));
+        let music_dir = home
+            .map(|h| h.join("Music"))
+            .unwrap_or_else(|| PathBuf::from("/var/lib/chorus/music"));
+        Config {
+            name: None,
+            state_dir,
+            music_dir,
+            discovery: DiscoveryConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`, or [`DEFAULT_CONFIG_PATH`] if it exists, or the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text, &path),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Config::default())
+            }
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    /// Parses and validates TOML text; `path` only labels errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges the type system does not.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                reason: reason.to_owned(),
+            })
+        };
+        if let Some(name) = &self.name {
+            if name.trim().is_empty() || name.len() > MAX_NAME_LEN {
+                return invalid("name", &format!("must be 1 to {MAX_NAME_LEN} bytes"));
+            }
+        }
+        let d = &self.discovery;
+        if !d.group.is_multicast() {
+            return invalid(
+                "discovery.group",
+                "must be an IPv4 multicast address (224.0.0.0/4)",
+            );
+        }
+        if d.port == 0 {
+            return invalid("discovery.port", "must not be 0");
+        }
+        if !(100..=60_000).contains(&d.beacon_interval_ms) {
+            return invalid("discovery.beacon_interval_ms", "must be 100 to 60000");
+        }
+        if !(2..=20).contains(&d.expiry_beacons) {
+            return invalid("discovery.expiry_beacons", "must be 2 to 20");
+        }
+        if !(1..=1024).contains(&d.max_neighbours) {
+            return invalid("discovery.max_neighbours", "must be 1 to 1024");
+        }
+        if d.max_learned_peers > 1024 {
+            return invalid("discovery.max_learned_peers", "must be at most 1024");
+        }
+        if d.static_peers.len() > 256 {
+            return invalid("discovery.static_peers", "must list at most 256 peers");
+        }
+        Ok(())
+    }
+
+    /// The configured name, or the host name, cut to the protocol's limit.
+    pub fn effective_name(&self) -> String {
+        let name = self.name.clone().unwrap_or_else(|| {
+            rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned()
+        });
+        truncate_utf8(name.trim(), MAX_NAME_LEN).to_owned()
+    }
+
+    /// The core's view of this config for the box `id` listening on `unicast_port`.
+    pub fn node_config(&self, id: NodeId, unicast_port: u16) -> NodeConfig {
+        let d = &self.discovery;
+        NodeConfig {
+            unicast_port,
+            beacon_interval: Duration::from_millis(d.beacon_interval_ms),
+            expiry_beacons: d.expiry_beacons,
+            max_neighbours: d.max_neighbours,
+            static_peers: d.static_peers.clone(),
+            max_learned_peers: d.max_learned_peers,
+            ..NodeConfig::new(id, self.effective_name())
+        }
+    }
+}
+
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.discovery, DiscoveryConfig::default());
+        assert_eq!(c.name, None);
+    }
+
+    #[test]
+    fn fields_parse() {
+        let c = parse(
+            r#"
+            name = "kitchen"
+            state_dir = "/tmp/x"
+            [discovery]
+            port = 9000
+            interfaces = ["127.0.0.1"]
+            static_peers = ["10.0.0.2:7701"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.effective_name(), "kitchen");
+        assert_eq!(c.state_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.discovery.port, 9000);
+        assert_eq!(c.discovery.interfaces, vec![Ipv4Addr::LOCALHOST]);
+        assert_eq!(c.discovery.static_peers.len(), 1);
+        assert_eq!(
+            c.discovery.beacon_interval_ms, 1000,
+            "unset fields keep defaults"
+        );
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let e = parse("[discovery]\nport = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("port"), "{e}");
+        let e = parse("[discovery]\nprot = 1\n").unwrap_err().to_string();
+        assert!(e.contains("prot"), "{e}");
+        let e = parse("[discovery]\ngroup = \"10.0.0.1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("discovery.group"), "{e}");
+        let e = parse("[discovery]\nbeacon_interval_ms = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("discovery.beacon_interval_ms"), "{e}");
+        let e = parse("name = \"\"\n").unwrap_err().to_string();
+        assert!(e.contains("`name`"), "{e}");
+    }
+
+    #[test]
+    fn explicit_missing_file_is_an_error_default_missing_is_not() {
+        assert!(matches!(
+            Config::load(Some(Path::new("/nonexistent/chorus.toml"))),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn names_are_cut_on_a_char_boundary() {
+        let c = Config {
+            name: Some("é".repeat(20)),
+            ..Config::default()
+        };
+        assert_eq!(c.effective_name(), "é".repeat(16));
+    }
+}

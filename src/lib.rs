@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod core;
+pub mod identity;
 pub mod net;
 pub mod proto;
 pub mod sim;

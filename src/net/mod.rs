@@ -1,1 +1,11 @@
+//! The tokio + socket2 runtime: real sockets, real time and the control socket around a
+//! [`crate::core::Node`].
 
+mod clock;
+pub mod control;
+mod driver;
+mod sockets;
+
+pub use clock::monotonic_now;
+pub use control::{ControlError, CONTROL_SOCKET};
+pub use driver::{BoxRuntime, RunError};

@@ -1,0 +1,138 @@
+//! Subcommands of the `chorus` binary and the errors they end with.
+
+mod ctl;
+mod demo;
+mod run;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use chorus::config::{Config, ConfigError};
+use chorus::net::{ControlError, RunError};
+
+/// Raspberry Pi speaker boxes that form one synchronized sound system, peer to peer.
+#[derive(Debug, Parser)]
+#[command(name = "chorus", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a box: discovery, control socket, and (later) parties and playback.
+    Run(RunArgs),
+    /// Talk to a running box through its control socket.
+    Ctl(ctl::CtlArgs),
+    /// Start several boxes on this machine (loopback only) and show what they see.
+    Demo(demo::DemoArgs),
+}
+
+/// Options shared by `run` and `ctl`: where the config and state live.
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// Config file (default: /etc/chorus/chorus.toml if it exists, else built-in defaults).
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// State dir: box id, control socket, song cache. Overrides the config.
+    #[arg(long, value_name = "DIR", global = true)]
+    state_dir: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> Result<Config, ConfigError> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(dir) = &self.state_dir {
+            config.state_dir.clone_from(dir);
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Box name shown to others (default: the host name). Overrides the config.
+    #[arg(long)]
+    name: Option<String>,
+    /// Music folder (read only). Overrides the config.
+    #[arg(long, value_name = "DIR")]
+    music: Option<PathBuf>,
+    /// Multicast group port shared by all boxes. Overrides `discovery.port`.
+    #[arg(long)]
+    port: Option<u16>,
+    /// This box's unicast UDP port (0: any free port). Overrides `discovery.unicast_port`.
+    #[arg(long)]
+    unicast_port: Option<u16>,
+    /// IPv4 address of an interface to beacon on; repeat for several. Overrides
+    /// `discovery.interfaces`.
+    #[arg(long = "interface", value_name = "IP")]
+    interfaces: Vec<Ipv4Addr>,
+    /// A static peer `IP:PORT`; repeat for several. Added to `discovery.static_peers`.
+    #[arg(long = "peer", value_name = "ADDR")]
+    peers: Vec<SocketAddr>,
+}
+
+/// How a subcommand failed; each kind maps to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error("{0}")]
+    Failed(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+pub fn execute(cli: Cli) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    match cli.command {
+        Command::Run(args) => runtime.block_on(run::run(args)),
+        Command::Ctl(args) => runtime.block_on(ctl::ctl(args)),
+        Command::Demo(args) => runtime.block_on(demo::demo(args)),
+    }
+}
+
+/// A token cancelled on SIGINT or SIGTERM.
+fn shutdown_token() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch SIGTERM; Ctrl-C still works");
+                    let _ = tokio::signal::ctrl_c().await;
+                    cancel.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}

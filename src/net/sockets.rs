@@ -1,0 +1,68 @@
+//! UDP sockets for discovery: the shared multicast receiver and the per-box unicast socket.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use tokio::net::UdpSocket;
+
+/// Binds the multicast group port with `SO_REUSEADDR` + `SO_REUSEPORT` (so several boxes
+/// on one machine share it) and joins `group` on each interface (or the default one).
+pub(crate) fn multicast_receiver(
+    group: Ipv4Addr,
+    port: u16,
+    interfaces: &[Ipv4Addr],
+) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    // Binding the group address (not 0.0.0.0) keeps unrelated unicast on this port out.
+    socket.bind(&SocketAddr::V4(SocketAddrV4::new(group, port)).into())?;
+    if interfaces.is_empty() {
+        socket.join_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED)?;
+    }
+    for iface in interfaces {
+        socket.join_multicast_v4(&group, iface)?;
+    }
+    UdpSocket::from_std(socket.into())
+}
+
+/// Binds this box's unicast socket, which also sends the multicast beacons: TTL 1 keeps
+/// them on the link, loop on lets boxes on the same machine hear each other.
+///
+/// If `port` is taken and not 0, falls back to a free port (reported by the caller).
+pub(crate) fn unicast_socket(port: u16) -> io::Result<UdpSocket> {
+    let socket = match bind_unicast(port) {
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse && port != 0 => bind_unicast(0)?,
+        other => other?,
+    };
+    socket.set_multicast_ttl_v4(1)?;
+    socket.set_multicast_loop_v4(true)?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket.into())
+}
+
+fn bind_unicast(port: u16) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+    Ok(socket)
+}
+
+/// Sends `payload` to the group once per interface (or once on the default interface).
+pub(crate) async fn send_multicast(
+    socket: &UdpSocket,
+    group: SocketAddr,
+    interfaces: &[Ipv4Addr],
+    payload: &[u8],
+) -> io::Result<()> {
+    if interfaces.is_empty() {
+        socket.send_to(payload, group).await?;
+        return Ok(());
+    }
+    for iface in interfaces {
+        SockRef::from(socket).set_multicast_if_v4(iface)?;
+        socket.send_to(payload, group).await?;
+    }
+    Ok(())
+}

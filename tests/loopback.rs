@@ -1,0 +1,219 @@
+//! Real `chorus run` processes on loopback find each other and notice a killed box.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chorus::status::Status;
+
+const BIN: &str = env!("CARGO_BIN_EXE_chorus");
+
+/// A multicast port no other test or real box uses at the same time.
+fn test_port(salt: u16) -> u16 {
+    20_000
+        + ((std::process::id() as u16)
+            .wrapping_mul(7)
+            .wrapping_add(salt)
+            % 30_000)
+}
+
+struct BoxProc {
+    child: Child,
+    state: PathBuf,
+}
+
+impl Drop for BoxProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path, name: &str, port: u16) -> BoxProc {
+    let state = dir.join(name);
+    let child = Command::new(BIN)
+        .args([
+            "run",
+            "--name",
+            name,
+            "--unicast-port",
+            "0",
+            "--interface",
+            "127.0.0.1",
+        ])
+        .arg("--port")
+        .arg(port.to_string())
+        .arg("--state-dir")
+        .arg(&state)
+        // An empty config file: nothing from /etc/chorus leaks into the test.
+        .arg("--config")
+        .arg(dir.join("empty.toml"))
+        .env("CHORUS_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    BoxProc { child, state }
+}
+
+fn status(state: &Path) -> Option<Status> {
+    let out = Command::new(BIN)
+        .args(["ctl", "status", "--json", "--state-dir"])
+        .arg(state)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return None;
+    }
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn neighbour_names(state: &Path) -> Vec<String> {
+    let mut names: Vec<String> = status(state)
+        .map(|s| s.neighbours.into_iter().map(|n| n.name).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Polls until `done` holds, returning how long it took, or None after `limit`.
+fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn three_boxes_see_each_other_and_a_killed_box_disappears() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.toml"), "").unwrap();
+    let port = test_port(1);
+    let mut boxes: Vec<BoxProc> = ["a", "b", "c"]
+        .iter()
+        .map(|n| start(dir.path(), n, port))
+        .collect();
+    let all_ready = wait_for(Duration::from_secs(10), || {
+        boxes.iter().all(|b| status(&b.state).is_some())
+    });
+    assert!(all_ready.is_some(), "boxes did not start");
+    let started = Instant::now();
+    let found = wait_for(Duration::from_secs(10), || {
+        neighbour_names(&boxes[0].state) == ["b", "c"]
+            && neighbour_names(&boxes[1].state) == ["a", "c"]
+            && neighbour_names(&boxes[2].state) == ["a", "b"]
+    });
+    let took = found.expect("boxes never listed each other");
+    assert!(
+        started.elapsed() <= Duration::from_secs(3),
+        "discovery took {took:?} (> 3 s)"
+    );
+    let json = status(&boxes[0].state).unwrap();
+    assert_eq!(json.name, "a");
+    assert!(json.party.is_none());
+    assert!(json
+        .neighbours
+        .iter()
+        .all(|n| n.addr.starts_with("127.0.0.1:")));
+
+    let mut killed = boxes.pop().unwrap();
+    killed.child.kill().unwrap(); // SIGKILL: no goodbye message
+    killed.child.wait().unwrap();
+    let killed_at = Instant::now();
+    let gone = wait_for(Duration::from_secs(10), || {
+        neighbour_names(&boxes[0].state) == ["b"] && neighbour_names(&boxes[1].state) == ["a"]
+    });
+    assert!(gone.is_some(), "killed box never disappeared");
+    assert!(
+        killed_at.elapsed() <= Duration::from_secs(5),
+        "killed box took {:?} to disappear (> 5 s)",
+        killed_at.elapsed()
+    );
+}
+
+#[test]
+fn status_json_has_the_documented_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.toml"), "").unwrap();
+    let b = start(dir.path(), "solo", test_port(2));
+    assert!(wait_for(Duration::from_secs(10), || status(&b.state).is_some()).is_some());
+    let out = Command::new(BIN)
+        .args(["ctl", "status", "--json", "--state-dir"])
+        .arg(&b.state)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["id"].as_str().unwrap().len(), 16);
+    assert_eq!(v["name"], "solo");
+    assert!(v["neighbours"].as_array().unwrap().is_empty());
+    assert!(v["party"].is_null());
+    // The id is persisted: it matches the state dir's id file.
+    let id = std::fs::read_to_string(b.state.join("id")).unwrap();
+    assert_eq!(v["id"].as_str().unwrap(), id.trim());
+}
+
+#[test]
+fn invalid_config_exits_2_and_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[discovery]\nbeacon_interval_ms = \"soon\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(dir.path().join("s"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("beacon_interval_ms"), "{err}");
+}
+
+#[test]
+fn ctl_without_a_running_box_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["ctl", "status", "--state-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no chorus box is running"), "{err}");
+}
+
+#[test]
+fn a_second_box_on_the_same_state_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.toml"), "").unwrap();
+    let port = test_port(3);
+    let first = start(dir.path(), "one", port);
+    assert!(wait_for(Duration::from_secs(10), || status(&first.state).is_some()).is_some());
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            "--unicast-port",
+            "0",
+            "--interface",
+            "127.0.0.1",
+            "--port",
+        ])
+        .arg(port.to_string())
+        .arg("--config")
+        .arg(dir.path().join("empty.toml"))
+        .arg("--state-dir")
+        .arg(&first.state)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
+    assert!(
+        status(&first.state).is_some(),
+        "the first box still answers"
+    );
+}
