@@ -9,9 +9,16 @@ mod id;
 mod learned;
 mod neighbours;
 mod node;
+mod out;
+pub mod party;
 mod time;
 
 pub use id::{NodeId, ParseNodeIdError};
 pub use neighbours::{Neighbour, Via};
 pub use node::{Counters, Destination, Event, Node, NodeConfig, Transmit};
+pub use party::invitations::Invitation;
+pub use party::{
+    CommandError, PartyConfig, PartyRole, PartyState, PartyView, RequestOutcome, RequestPolicy,
+    StreamAction, StreamId,
+};
 pub use time::Instant;

@@ -30,6 +30,8 @@ pub struct Neighbour {
     pub last_seen: Instant,
     /// When a beacon of it last arrived on the multicast group, if ever.
     pub last_multicast: Option<Instant>,
+    /// Its boot number; a change means it restarted.
+    pub boot: u32,
     /// Sequence number of its newest beacon; older ones are ignored.
     pub seq: u64,
     /// The neighbours it told us about, for reaching boxes multicast cannot.
@@ -83,7 +85,9 @@ impl NeighbourTable {
     ) -> Observed {
         let multicast = (via == Via::Multicast).then_some(now);
         if let Some(n) = self.by_id.get_mut(&beacon.id) {
-            if beacon.seq <= n.seq {
+            // A restarted box counts its beacons from 1 again: its new boot number
+            // makes its first beacon news, not an old copy.
+            if beacon.boot == n.boot && beacon.seq <= n.seq {
                 // Still proof of life for a box heard both ways, but no state change.
                 if beacon.seq == n.seq && multicast.is_some() {
                     n.last_multicast = multicast;
@@ -98,6 +102,7 @@ impl NeighbourTable {
             n.last_seen = now;
             n.last_multicast = multicast.or(n.last_multicast);
             n.seq = beacon.seq;
+            n.boot = beacon.boot;
             n.hints.clone_from(&beacon.peers);
             return Observed::Updated;
         }
@@ -115,6 +120,7 @@ impl NeighbourTable {
                 party: beacon.party,
                 last_seen: now,
                 last_multicast: multicast,
+                boot: beacon.boot,
                 seq: beacon.seq,
                 hints: beacon.peers.clone(),
             },
@@ -163,6 +169,7 @@ mod tests {
     fn beacon(id: u64, seq: u64) -> Beacon {
         Beacon {
             id: NodeId(id),
+            boot: 1,
             seq,
             name: format!("box{id}"),
             unicast_port: 7701,
@@ -204,6 +211,25 @@ mod tests {
             n.last_multicast,
             Some(at(0)),
             "unicast keeps the multicast memory"
+        );
+    }
+
+    #[test]
+    fn a_restarted_box_is_news_even_with_a_low_seq() {
+        let mut t = NeighbourTable::new(8);
+        t.observe(&beacon(1, 50), addr(1), Via::Multicast, at(0));
+        let reboot = Beacon {
+            boot: 2,
+            ..beacon(1, 1)
+        };
+        assert_eq!(
+            t.observe(&reboot, addr(1), Via::Multicast, at(10)),
+            Observed::Updated
+        );
+        assert_eq!(t.get(&NodeId(1)).unwrap().seq, 1);
+        assert_eq!(
+            t.observe(&reboot, addr(1), Via::Multicast, at(20)),
+            Observed::Stale
         );
     }
 

@@ -1,6 +1,6 @@
-//! The `Node` state machine of one box: today discovery (beacons, neighbours, learned peers).
+//! The `Node` state machine of one box: discovery (beacons, neighbours, learned peers)
+//! and the facade over the party state machine.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -9,8 +9,16 @@ use rand::{Rng, SeedableRng};
 
 use super::learned::LearnedPeers;
 use super::neighbours::{NeighbourTable, Observed};
+use super::out::Out;
+use super::party::invitations::Invitation;
+use super::party::{
+    CommandError, Party, PartyConfig, PartyView, RequestOutcome, StreamAction, StreamId,
+};
 use super::{Instant, Neighbour, NodeId, Via};
-use crate::proto::{self, Beacon, BoxState, DecodeError, Message, PeerHint, MAX_PEER_HINTS};
+use crate::proto::{
+    self, Beacon, BoxState, Control, DecodeError, Message, PartyId, PeerHint, RequestKind,
+    MAX_PEER_HINTS,
+};
 
 /// What the core needs to know about this box; the runtime builds it from the config.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +37,7 @@ pub struct NodeConfig {
     /// Addresses that always get our beacons by unicast, from the config.
     pub static_peers: Vec<SocketAddr>,
     pub max_learned_peers: usize,
+    pub party: PartyConfig,
 }
 
 impl NodeConfig {
@@ -44,6 +53,7 @@ impl NodeConfig {
             max_neighbours: 64,
             static_peers: Vec::new(),
             max_learned_peers: 32,
+            party: PartyConfig::default(),
         }
     }
 
@@ -86,6 +96,88 @@ pub enum Event {
         from: SocketAddr,
         error: DecodeError,
     },
+    /// A new invitation arrived.
+    Invited {
+        party: PartyId,
+        host: NodeId,
+        host_name: String,
+    },
+    /// We host `party` in `term` (HOST pressed, or took over after a failover).
+    BecameHost {
+        party: PartyId,
+        term: u32,
+    },
+    /// We are the designated successor and take over in `term`.
+    Succeeded {
+        party: PartyId,
+        term: u32,
+    },
+    /// The host welcomed us.
+    Joined {
+        party: PartyId,
+        host: NodeId,
+        term: u32,
+    },
+    JoinFailed {
+        party: PartyId,
+        reason: String,
+    },
+    Left {
+        party: PartyId,
+    },
+    Ended {
+        party: PartyId,
+    },
+    /// The forming party we were in lost an election to `winner`.
+    LostElection {
+        party: PartyId,
+        winner: PartyId,
+    },
+    /// The host sent us to another host.
+    Redirected {
+        party: PartyId,
+        host: NodeId,
+    },
+    /// Our party continues under a higher term we learned of; we follow its host.
+    FollowedNewerTerm {
+        party: PartyId,
+        term: u32,
+        host: NodeId,
+    },
+    /// The host of our party is unreachable; looking for its successor.
+    HostLost {
+        party: PartyId,
+        host: NodeId,
+    },
+    /// The forming party started.
+    Started {
+        party: PartyId,
+    },
+    MemberJoined {
+        id: NodeId,
+    },
+    MemberLeft {
+        id: NodeId,
+    },
+    /// A guest stopped answering or its stream broke.
+    MemberLost {
+        id: NodeId,
+    },
+    SkipRequested {
+        party: PartyId,
+        by: NodeId,
+    },
+    Queued {
+        party: PartyId,
+        by: NodeId,
+        song: String,
+    },
+    /// The host answered our request `id`.
+    RequestAnswered {
+        id: u32,
+        accepted: bool,
+        reason: Option<String>,
+    },
 }
 
 /// Counts of what happened, for status and tests.
@@ -106,6 +198,16 @@ pub struct Counters {
     pub learned_full: u64,
     /// Messages we failed to encode (a bug: reported, never sent).
     pub encode_errors: u64,
+    /// Invitations seen for the first time.
+    pub invites_in: u64,
+    /// Flood copies of an invitation already seen: dropped.
+    pub duplicate_invites: u64,
+    /// Control messages from an older term: ignored.
+    pub stale_term: u64,
+    /// Control messages that made no sense in our state: ignored.
+    pub unexpected_control: u64,
+    /// Datagrams of a kind that belongs on a stream: dropped.
+    pub misdirected: u64,
 }
 
 /// One box's protocol state. See the module docs of [`crate::core`] for how to drive it.
@@ -113,18 +215,18 @@ pub struct Counters {
 pub struct Node {
     config: NodeConfig,
     rng: StdRng,
+    boot: u32,
     seq: u64,
     next_beacon: Instant,
     neighbours: NeighbourTable,
     learned: LearnedPeers,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
-    counters: Counters,
+    party: Party,
+    out: Out,
 }
 
 impl Node {
-    /// A node that sends its first beacon soon after `now`; `seed` drives its jitter so
-    /// a simulation replays exactly.
+    /// A node that sends its first beacon soon after `now`; `seed` drives its jitter and
+    /// party ids so a simulation replays exactly.
     pub fn new(config: NodeConfig, now: Instant, seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         // Boxes powered on together should not beacon in lock-step, but should be
@@ -133,13 +235,13 @@ impl Node {
         Node {
             neighbours: NeighbourTable::new(config.max_neighbours),
             learned: LearnedPeers::new(config.max_learned_peers),
+            party: Party::new(config.party.clone(), config.id, config.name.clone()),
             next_beacon: now + first,
+            boot: rng.gen(),
             config,
             rng,
             seq: 0,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
-            counters: Counters::default(),
+            out: Out::default(),
         }
     }
 
@@ -156,12 +258,28 @@ impl Node {
     }
 
     pub fn counters(&self) -> Counters {
-        self.counters
+        self.out.counters
     }
 
-    /// What this box is doing; parties arrive with the party state machine.
+    /// What this box is doing, as its beacons say.
     pub fn state(&self) -> BoxState {
-        BoxState::Idle
+        if self.party.is_host() {
+            BoxState::Hosting
+        } else if self.party.is_member() {
+            BoxState::Member
+        } else {
+            BoxState::Idle
+        }
+    }
+
+    /// Our party as status shows it.
+    pub fn party(&self) -> Option<PartyView> {
+        self.party.view()
+    }
+
+    /// Invitations we could accept, newest first.
+    pub fn invitations(&self) -> Vec<&Invitation> {
+        self.party.invitations()
     }
 
     /// Neighbours in id order.
@@ -188,29 +306,85 @@ impl Node {
         n.via(now, self.config.expiry())
     }
 
+    /// HOST: create a party and start inviting.
+    pub fn host(&mut self, now: Instant) -> Result<PartyId, CommandError> {
+        self.party.host(now, &mut self.out, &mut self.rng)
+    }
+
+    /// JOIN: the given invitation, or the preferred one.
+    pub fn join(&mut self, now: Instant, party: Option<PartyId>) -> Result<PartyId, CommandError> {
+        self.party.join(now, &mut self.out, party)
+    }
+
+    /// Leave the party (a host ends it).
+    pub fn leave(&mut self, now: Instant) -> Result<PartyId, CommandError> {
+        self.party.leave(now, &mut self.out)
+    }
+
+    /// End the party we host.
+    pub fn end(&mut self, now: Instant) -> Result<PartyId, CommandError> {
+        self.party.end(now, &mut self.out)
+    }
+
+    /// Ask (or, as host, decide) to skip or queue a song.
+    pub fn request(&mut self, kind: RequestKind) -> Result<RequestOutcome, CommandError> {
+        self.party.request(&mut self.out, kind)
+    }
+
+    /// The transport accepted a control stream from `remote`; returns its id.
+    pub fn accept_stream(&mut self, remote: SocketAddr) -> StreamId {
+        self.party.accept_stream(remote)
+    }
+
+    /// A control message arrived on `stream`.
+    pub fn handle_stream_message(&mut self, now: Instant, stream: StreamId, msg: Control) {
+        self.party.handle_message(now, &mut self.out, stream, msg);
+    }
+
+    /// `stream` broke, was closed by the peer, or could not be opened.
+    pub fn handle_stream_closed(&mut self, now: Instant, stream: StreamId) {
+        self.party.handle_stream_closed(now, &mut self.out, stream);
+    }
+
     /// Feeds one received datagram. `from` is its source address; `via` says which
     /// socket it arrived on.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, via: Via, bytes: &[u8]) {
-        self.counters.datagrams_in += 1;
+        self.out.counters.datagrams_in += 1;
         match proto::decode_datagram(bytes) {
             Ok(Message::Beacon(beacon)) => self.on_beacon(now, from, via, beacon),
+            Ok(Message::Invite(invite)) => {
+                let relays = self.relays(now);
+                self.party
+                    .handle_invite(now, &mut self.out, from, invite, &relays);
+            }
+            Ok(Message::Control(_)) => self.out.counters.misdirected += 1,
             Err(error) => {
-                self.counters.malformed += 1;
-                self.events.push_back(Event::Malformed { from, error });
+                self.out.counters.malformed += 1;
+                self.out.event(Event::Malformed { from, error });
             }
         }
     }
 
+    /// Neighbours our multicast does not reach: floods go to them by unicast.
+    fn relays(&self, now: Instant) -> Vec<SocketAddr> {
+        let window = self.config.expiry();
+        self.neighbours
+            .iter()
+            .filter(|n| n.via(now, window) == Via::Unicast)
+            .map(|n| n.addr)
+            .collect()
+    }
+
     fn on_beacon(&mut self, now: Instant, from: SocketAddr, via: Via, beacon: Beacon) {
-        self.counters.beacons_in += 1;
+        self.out.counters.beacons_in += 1;
         if beacon.id == self.config.id {
-            self.counters.own += 1;
+            self.out.counters.own += 1;
             return;
         }
         let addr = SocketAddr::new(from.ip(), beacon.unicast_port);
         match self.neighbours.observe(&beacon, addr, via, now) {
             Observed::New => {
-                self.events.push_back(Event::NeighbourUp {
+                self.out.event(Event::NeighbourUp {
                     id: beacon.id,
                     name: beacon.name.clone(),
                     addr,
@@ -218,8 +392,23 @@ impl Node {
                 self.learn_from(&beacon, now);
             }
             Observed::Updated => self.learn_from(&beacon, now),
-            Observed::Stale => self.counters.stale += 1,
-            Observed::Full => self.counters.table_full += 1,
+            Observed::Stale => {
+                self.out.counters.stale += 1;
+                return;
+            }
+            Observed::Full => {
+                self.out.counters.table_full += 1;
+                return;
+            }
+        }
+        if let Some(summary) = beacon.party {
+            let host_addr = self
+                .neighbours
+                .get(&summary.host)
+                .filter(|n| n.control_port != 0)
+                .map(|n| SocketAddr::new(n.addr.ip(), n.control_port));
+            self.party
+                .handle_summary(now, &mut self.out, summary, host_addr);
         }
     }
 
@@ -229,17 +418,17 @@ impl Node {
                 continue;
             }
             if !self.learned.mention(hint.id, hint.addr, now) {
-                self.counters.learned_full += 1;
+                self.out.counters.learned_full += 1;
             }
         }
     }
 
-    /// Runs timers due at or before `now`: expiry and beacons.
+    /// Runs timers due at or before `now`: expiry, beacons and party work.
     pub fn handle_timeout(&mut self, now: Instant) {
         let expiry = u64::try_from(self.config.expiry().as_nanos()).unwrap_or(u64::MAX);
         let deadline = Instant::from_nanos(now.as_nanos().saturating_sub(expiry));
         for gone in self.neighbours.expire(deadline) {
-            self.events.push_back(Event::NeighbourDown {
+            self.out.event(Event::NeighbourDown {
                 id: gone.id,
                 name: gone.name,
             });
@@ -252,41 +441,38 @@ impl Node {
             let factor = self.rng.gen_range((1.0 - jitter)..=(1.0 + jitter));
             self.next_beacon = now + self.config.beacon_interval.mul_f64(factor);
         }
+        let relays = self.relays(now);
+        self.party.handle_timeout(now, &mut self.out, &relays);
     }
 
     fn send_beacons(&mut self, now: Instant) {
         self.seq += 1;
         let beacon = Beacon {
             id: self.config.id,
+            boot: self.boot,
             seq: self.seq,
             name: self.config.name.clone(),
             unicast_port: self.config.unicast_port,
-            control_port: 0,
+            control_port: self.party.config().control_port,
             state: self.state(),
-            party: None,
+            party: self.party.summary(),
             peers: self.peer_hints(),
         };
         let payload = match proto::encode_datagram(&Message::Beacon(beacon)) {
             Ok(p) => p,
             Err(_) => {
-                self.counters.encode_errors += 1;
+                self.out.counters.encode_errors += 1;
                 return;
             }
         };
-        let window = self.config.expiry();
         let mut unicast: Vec<SocketAddr> = self.config.static_peers.clone();
-        unicast.extend(
-            self.neighbours
-                .iter()
-                .filter(|n| n.via(now, window) == Via::Unicast)
-                .map(|n| n.addr),
-        );
+        unicast.extend(self.relays(now));
         unicast.extend(self.learned.addrs());
         unicast.sort_unstable();
         unicast.dedup();
-        self.push(Destination::Multicast, payload.clone());
+        self.out.raw(Destination::Multicast, payload.clone());
         for addr in unicast {
-            self.push(Destination::Unicast(addr), payload.clone());
+            self.out.raw(Destination::Unicast(addr), payload.clone());
         }
     }
 
@@ -303,22 +489,19 @@ impl Node {
             .collect()
     }
 
-    fn push(&mut self, destination: Destination, payload: Vec<u8>) {
-        self.counters.datagrams_out += 1;
-        self.transmits.push_back(Transmit {
-            destination,
-            payload,
-        });
-    }
-
     /// The next datagram to send, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.out.transmits.pop_front()
+    }
+
+    /// The next stream action to carry out, if any.
+    pub fn poll_stream_action(&mut self) -> Option<StreamAction> {
+        self.out.streams.pop_front()
     }
 
     /// The next event to report, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.events.pop_front()
     }
 
     /// When [`Node::handle_timeout`] must be called next.
@@ -327,10 +510,10 @@ impl Node {
             .neighbours
             .oldest()
             .map(|t| t + self.config.expiry() + Duration::from_nanos(1));
-        match expiry {
-            Some(e) if e < self.next_beacon => e,
-            _ => self.next_beacon,
-        }
+        [expiry, self.party.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .fold(self.next_beacon, Instant::min)
     }
 }
 

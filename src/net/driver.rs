@@ -184,6 +184,7 @@ impl BoxRuntime {
                 Event::Malformed { from, error } => {
                     tracing::debug!(%from, %error, "dropped malformed datagram")
                 }
+                other => tracing::info!(event = ?other, "party"),
             }
         }
     }

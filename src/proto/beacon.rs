@@ -7,9 +7,28 @@ use serde::{Deserialize, Serialize};
 use super::{MAX_NAME_LEN, MAX_PEER_HINTS};
 use crate::core::NodeId;
 
-/// Identity of one party, unique per HOST press.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Identity of one party, unique per HOST press; shown as 16 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PartyId(pub u64);
+
+impl std::fmt::Display for PartyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl std::fmt::Debug for PartyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::str::FromStr for PartyId {
+    type Err = crate::core::ParseNodeIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<NodeId>().map(|id| PartyId(id.0))
+    }
+}
 
 /// What a box is doing, as advertised in its beacon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,6 +61,9 @@ pub struct PeerHint {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Beacon {
     pub id: NodeId,
+    /// Random per start of the box: a new value means the box restarted and its `seq`
+    /// began again.
+    pub boot: u32,
     /// Increases with every beacon of this box; receivers ignore older ones.
     pub seq: u64,
     /// Human-readable name, at most [`MAX_NAME_LEN`] bytes.

@@ -77,6 +77,7 @@ mod tests {
     fn beacon() -> Message {
         Message::Beacon(Beacon {
             id: NodeId(1),
+            boot: 9,
             seq: 2,
             name: "a".into(),
             unicast_port: 3,
@@ -93,7 +94,7 @@ mod tests {
         FrameCodec::default().encode(&beacon(), &mut buf).unwrap();
         assert_eq!(
             &buf[..],
-            &[0, 0, 0, 13, b'C', b'H', 1, 1, 1, 2, 1, b'a', 3, 4, 2, 0, 0][..]
+            &[0, 0, 0, 14, b'C', b'H', 1, 1, 1, 9, 2, 1, b'a', 3, 4, 2, 0, 0][..]
         );
     }
 

@@ -2,13 +2,17 @@
 
 use serde::Serialize;
 
-use super::{Beacon, DecodeError, EncodeError, HEADER_LEN, MAGIC, MAX_DATAGRAM, VERSION};
+use super::{
+    Beacon, Control, DecodeError, EncodeError, Invite, HEADER_LEN, MAGIC, MAX_DATAGRAM, VERSION,
+};
 
 /// The kind byte of the header: which type the body decodes as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Kind {
     Beacon = 1,
+    Invite = 2,
+    Control = 3,
 }
 
 impl Kind {
@@ -16,6 +20,8 @@ impl Kind {
     pub fn from_u8(byte: u8) -> Option<Kind> {
         match byte {
             1 => Some(Kind::Beacon),
+            2 => Some(Kind::Invite),
+            3 => Some(Kind::Control),
             _ => None,
         }
     }
@@ -24,6 +30,8 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Beacon => "beacon",
+            Kind::Invite => "invite",
+            Kind::Control => "control",
         }
     }
 }
@@ -31,7 +39,12 @@ impl Kind {
 /// Every message chorus puts on the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
+    /// Discovery, UDP.
     Beacon(Beacon),
+    /// Party invitation, UDP, flooded.
+    Invite(Invite),
+    /// Control stream, TCP.
+    Control(Control),
 }
 
 impl Message {
@@ -39,12 +52,16 @@ impl Message {
     pub fn kind(&self) -> Kind {
         match self {
             Message::Beacon(_) => Kind::Beacon,
+            Message::Invite(_) => Kind::Invite,
+            Message::Control(_) => Kind::Control,
         }
     }
 
     fn check_limits(&self) -> Result<(), (&'static str, String)> {
         match self {
             Message::Beacon(b) => b.check_limits(),
+            Message::Invite(i) => i.check_limits(),
+            Message::Control(c) => c.check_limits(),
         }
     }
 }
@@ -59,6 +76,8 @@ pub fn encode(msg: &Message, limit: usize) -> Result<Vec<u8>, EncodeError> {
     out.push(msg.kind() as u8);
     let out = match msg {
         Message::Beacon(b) => append(out, b)?,
+        Message::Invite(i) => append(out, i)?,
+        Message::Control(c) => append(out, c)?,
     };
     if out.len() > limit {
         return Err(EncodeError::TooLarge {
@@ -103,6 +122,8 @@ pub fn decode(bytes: &[u8], limit: usize) -> Result<Message, DecodeError> {
     let body = &bytes[HEADER_LEN..];
     let msg = match kind {
         Kind::Beacon => Message::Beacon(body_of(kind, body)?),
+        Kind::Invite => Message::Invite(body_of(kind, body)?),
+        Kind::Control => Message::Control(body_of(kind, body)?),
     };
     msg.check_limits()
         .map_err(|(field, detail)| DecodeError::Limit { field, detail })?;

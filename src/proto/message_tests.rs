@@ -11,6 +11,7 @@ use crate::proto::{BoxState, PartyId, PartySummary, PeerHint, MAX_NAME_LEN, MAX_
 fn idle_beacon() -> Beacon {
     Beacon {
         id: NodeId(0x0102),
+        boot: 3,
         seq: 7,
         name: "ab".into(),
         unicast_port: 7701,
@@ -31,6 +32,7 @@ fn golden_idle_beacon() {
     let expected = [
         b'C', b'H', 1, 1,          // magic, version, kind = beacon
         0x82, 0x02,                // id 0x0102 (varint)
+        3,                         // boot
         7,                         // seq
         2, b'a', b'b',             // name
         0x95, 0x3c,                // unicast_port 7701 (varint)
@@ -64,7 +66,7 @@ fn golden_hosting_beacon() {
     #[rustfmt::skip]
     let expected = [
         b'C', b'H', 1, 1,
-        0x82, 0x02, 7, 2, b'a', b'b', 0x95, 0x3c, 0,
+        0x82, 0x02, 3, 7, 2, b'a', b'b', 0x95, 0x3c, 0,
         1,                         // state Hosting
         1, 9, 0x82, 0x02, 3, 2,    // Some(party 9, host 0x0102, term 3, 2 members)
         0,                         // no peer hints
@@ -174,7 +176,7 @@ fn limits_apply_both_ways() {
 #[test]
 fn huge_length_prefix_is_malformed_not_an_allocation() {
     // name length varint claims ~4 GiB; postcard must notice the missing bytes.
-    let raw = [b'C', b'H', 1, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f];
+    let raw = [b'C', b'H', 1, 1, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f];
     assert!(matches!(
         decode_datagram(&raw),
         Err(DecodeError::Malformed { .. })
@@ -193,6 +195,7 @@ fn arb_addr() -> impl Strategy<Value = SocketAddr> {
 prop_compose! {
     fn arb_beacon()(
         id in any::<u64>(),
+        boot in any::<u32>(),
         seq in any::<u64>(),
         name in "[a-zA-Z0-9 é-]{0,10}",
         unicast_port in any::<u16>(),
@@ -202,7 +205,7 @@ prop_compose! {
         peers in proptest::collection::vec((any::<u64>(), arb_addr()), 0..=MAX_PEER_HINTS),
     ) -> Beacon {
         Beacon {
-            id: NodeId(id), seq, name, unicast_port, control_port, state,
+            id: NodeId(id), boot, seq, name, unicast_port, control_port, state,
             party: party.map(|(id, host, term, members)| PartySummary {
                 id: PartyId(id), host: NodeId(host), term, members,
             }),

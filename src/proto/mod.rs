@@ -11,10 +11,12 @@ mod beacon;
 mod error;
 pub mod frame;
 mod message;
+mod party;
 
 pub use beacon::{Beacon, BoxState, PartyId, PartySummary, PeerHint};
 pub use error::{DecodeError, EncodeError};
 pub use message::{decode, decode_datagram, encode, encode_datagram, Kind, Message};
+pub use party::{Control, Hello, Invite, MemberInfo, PartyPhase, RequestKind, Roster};
 
 /// The first two bytes of every message.
 pub const MAGIC: [u8; 2] = *b"CH";
@@ -30,3 +32,9 @@ pub const MAX_FRAME: usize = 1 << 20;
 pub const MAX_NAME_LEN: usize = 32;
 /// Most peer hints one beacon carries.
 pub const MAX_PEER_HINTS: usize = 16;
+/// Most guests in one party (the roster must fit a frame with room to spare).
+pub const MAX_MEMBERS: usize = 64;
+/// Longest human-readable reason in a refusal or answer.
+pub const MAX_REASON_LEN: usize = 200;
+/// Longest song reference in a queue request.
+pub const MAX_SONG_LEN: usize = 512;

@@ -1,0 +1,431 @@
+//! The host's side of a party: admitting guests, the start rule, invitations, heartbeats,
+//! requests, and dropping guests that die.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use rand::Rng;
+
+use super::{
+    flood, CommandError, Guest, Host, Party, RequestOutcome, RequestPolicy, Role, StreamId,
+};
+use crate::core::out::Out;
+use crate::core::{Event, Instant, NodeId};
+use crate::proto::{
+    Control, Invite, MemberInfo, Message, PartyId, PartyPhase, RequestKind, Roster,
+};
+
+/// Most songs waiting in the request queue.
+const MAX_QUEUE: usize = 100;
+
+impl Party {
+    /// `chorus ctl host`: creates a party and starts inviting.
+    pub(crate) fn host(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        rng: &mut impl Rng,
+    ) -> Result<PartyId, CommandError> {
+        if let Some(p) = self.own_party() {
+            return Err(CommandError::AlreadyInParty(p));
+        }
+        let party = PartyId(rng.gen());
+        self.role = Role::Host(Host {
+            party,
+            term: 1,
+            phase: PartyPhase::Forming,
+            deadline: now + self.cfg.invite_window,
+            round: 0,
+            next_invite: now,
+            guests: BTreeMap::new(),
+            next_slot: 1,
+            queue: Vec::new(),
+        });
+        out.event(Event::BecameHost { party, term: 1 });
+        self.schedule_tick(now);
+        Ok(party)
+    }
+
+    /// Takes over `party` as host of `term`, keeping its phase (failover).
+    pub(super) fn take_over(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        party: PartyId,
+        term: u32,
+        phase: PartyPhase,
+    ) {
+        if let Role::Member(m) = std::mem::replace(&mut self.role, Role::Idle) {
+            self.close(out, m.stream);
+        }
+        self.role = Role::Host(Host {
+            party,
+            term,
+            phase,
+            deadline: now + self.cfg.invite_window,
+            round: 0,
+            next_invite: now,
+            guests: BTreeMap::new(),
+            next_slot: 1,
+            queue: Vec::new(),
+        });
+        out.event(Event::BecameHost { party, term });
+        self.schedule_tick(now);
+    }
+
+    /// `chorus ctl end`: the host ends the party for everyone.
+    pub(crate) fn end(&mut self, _now: Instant, out: &mut Out) -> Result<PartyId, CommandError> {
+        let party = match &self.role {
+            Role::Host(h) => h.party,
+            Role::Member(_) => return Err(CommandError::NotHost),
+            Role::Idle => return Err(CommandError::NotInParty),
+        };
+        self.abandon(out, None);
+        out.event(Event::Ended { party });
+        Ok(party)
+    }
+
+    /// A skip or queue request: decided here if we host, else sent to the host.
+    pub(crate) fn request(
+        &mut self,
+        out: &mut Out,
+        kind: RequestKind,
+    ) -> Result<RequestOutcome, CommandError> {
+        match &mut self.role {
+            Role::Idle => Err(CommandError::NotInParty),
+            Role::Host(h) => {
+                let (accepted, reason) = apply(h, out, self.me, kind, true, self.cfg.requests);
+                Ok(RequestOutcome::Answered { accepted, reason })
+            }
+            Role::Member(m) => {
+                if m.roster.is_none() {
+                    return Err(CommandError::NotJoinedYet);
+                }
+                self.next_request = self.next_request.wrapping_add(1);
+                let id = self.next_request;
+                out.send(
+                    m.stream,
+                    Control::Request {
+                        party: m.party,
+                        id,
+                        kind,
+                    },
+                );
+                Ok(RequestOutcome::Pending(id))
+            }
+        }
+    }
+
+    pub(super) fn host_tick(&mut self, now: Instant, out: &mut Out, relays: &[SocketAddr]) {
+        let threshold = self.cfg.phi_threshold;
+        let Role::Host(h) = &mut self.role else {
+            return;
+        };
+        let dead: Vec<u32> = h
+            .guests
+            .iter()
+            .filter(|(_, g)| g.detector.phi(now) > threshold)
+            .map(|(slot, _)| *slot)
+            .collect();
+        let mut changed = !dead.is_empty();
+        let mut closing = Vec::new();
+        for slot in dead {
+            if let Some(g) = h.guests.remove(&slot) {
+                out.event(Event::MemberLost { id: g.info.id });
+                closing.push(g.stream);
+            }
+        }
+        for g in h.guests.values() {
+            out.send(
+                g.stream,
+                Control::Heartbeat {
+                    party: h.party,
+                    term: h.term,
+                },
+            );
+        }
+        if h.phase == PartyPhase::Forming
+            && (h.guests.len() >= self.cfg.min_accepts || now >= h.deadline)
+        {
+            h.phase = PartyPhase::Started;
+            out.event(Event::Started { party: h.party });
+            changed = true;
+        }
+        if now >= h.next_invite {
+            h.next_invite = now + self.cfg.invite_refresh;
+            let invite = Invite {
+                party: h.party,
+                term: h.term,
+                round: h.round,
+                host: self.me,
+                host_name: self.name.clone(),
+                host_addr: SocketAddr::from((
+                    std::net::Ipv4Addr::UNSPECIFIED,
+                    self.cfg.control_port,
+                )),
+                ttl: self.cfg.invite_ttl,
+                hops: 0,
+                started: h.phase == PartyPhase::Started,
+                members: u8::try_from(h.guests.len()).unwrap_or(u8::MAX),
+            };
+            h.round = h.round.wrapping_add(1);
+            flood(out, &Message::Invite(invite), relays, None);
+        }
+        for stream in closing {
+            self.close(out, stream);
+        }
+        if changed {
+            self.broadcast_roster(out, None);
+        }
+    }
+
+    /// Sends the roster to every guest (a Welcome to `welcome`, a Roster to the rest).
+    fn broadcast_roster(&mut self, out: &mut Out, welcome: Option<StreamId>) {
+        let Role::Host(h) = &self.role else { return };
+        let roster = Roster {
+            party: h.party,
+            term: h.term,
+            phase: h.phase,
+            host: self.host_info(None),
+            members: h.guests.values().map(|g| g.info.clone()).collect(),
+        };
+        for g in h.guests.values() {
+            let msg = if Some(g.stream) == welcome {
+                Control::Welcome(roster.clone())
+            } else {
+                Control::Roster(roster.clone())
+            };
+            out.send(g.stream, msg);
+        }
+    }
+
+    pub(super) fn on_join(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        stream: StreamId,
+        party: PartyId,
+        term: u32,
+    ) {
+        let Some((hello, remote)) = self
+            .streams
+            .get(&stream)
+            .and_then(|s| s.peer.clone().map(|h| (h, s.remote)))
+        else {
+            return self.refuse(out, stream, party, "say hello first");
+        };
+        if let Some(phase) = self.designated_for(party, term) {
+            out.event(Event::Succeeded { party, term });
+            self.take_over(now, out, party, term, phase);
+        }
+        match &self.role {
+            Role::Host(h) if h.party == party => {}
+            Role::Member(m) if m.party == party => {
+                if let Some(r) = &m.roster {
+                    let msg = Control::Redirect {
+                        party,
+                        term: r.term,
+                        host: m.host,
+                        addr: m.host_addr,
+                    };
+                    out.send(stream, msg);
+                    return self.close(out, stream);
+                }
+                return self.refuse(out, stream, party, "this box is not the host");
+            }
+            _ => return self.refuse(out, stream, party, "no such party here"),
+        }
+        let max = self.cfg.max_members;
+        let Role::Host(h) = &mut self.role else {
+            return;
+        };
+        let peer = hello.id;
+        let addr = SocketAddr::new(remote.ip(), hello.control_port);
+        let existing = h
+            .guests
+            .iter()
+            .find(|(_, g)| g.info.id == peer)
+            .map(|(s, _)| *s);
+        let old_stream = match existing {
+            Some(slot) => h.guests.get_mut(&slot).map(|g| {
+                g.info.addr = addr;
+                g.detector = self.cfg.detector(now);
+                std::mem::replace(&mut g.stream, stream)
+            }),
+            None if h.guests.len() >= max => {
+                return self.refuse(out, stream, party, "the party is full");
+            }
+            None => {
+                let slot = h.next_slot;
+                h.next_slot += 1;
+                h.guests.insert(
+                    slot,
+                    Guest {
+                        info: MemberInfo {
+                            id: peer,
+                            name: hello.name,
+                            addr,
+                            slot,
+                        },
+                        stream,
+                        detector: self.cfg.detector(now),
+                    },
+                );
+                out.event(Event::MemberJoined { id: peer });
+                None
+            }
+        };
+        if let Some(old) = old_stream {
+            self.close(out, old);
+        }
+        self.broadcast_roster(out, Some(stream));
+        self.schedule_tick(now);
+    }
+
+    fn refuse(&mut self, out: &mut Out, stream: StreamId, party: PartyId, reason: &str) {
+        out.send(
+            stream,
+            Control::Refused {
+                party,
+                reason: reason.to_owned(),
+            },
+        );
+        self.close(out, stream);
+    }
+
+    pub(super) fn on_leave(&mut self, out: &mut Out, stream: StreamId, party: PartyId) {
+        let Role::Host(h) = &mut self.role else {
+            return;
+        };
+        if h.party != party {
+            return;
+        }
+        if let Some(slot) = h
+            .guests
+            .iter()
+            .find(|(_, g)| g.stream == stream)
+            .map(|(s, _)| *s)
+        {
+            if let Some(g) = h.guests.remove(&slot) {
+                out.event(Event::MemberLeft { id: g.info.id });
+            }
+            self.close(out, stream);
+            self.broadcast_roster(out, None);
+        }
+    }
+
+    pub(super) fn guest_stream_closed(&mut self, out: &mut Out, stream: StreamId) {
+        let Role::Host(h) = &mut self.role else {
+            return;
+        };
+        if let Some(slot) = h
+            .guests
+            .iter()
+            .find(|(_, g)| g.stream == stream)
+            .map(|(s, _)| *s)
+        {
+            if let Some(g) = h.guests.remove(&slot) {
+                out.event(Event::MemberLost { id: g.info.id });
+            }
+            self.broadcast_roster(out, None);
+        }
+    }
+
+    pub(super) fn on_request(
+        &mut self,
+        out: &mut Out,
+        stream: StreamId,
+        party: PartyId,
+        id: u32,
+        kind: RequestKind,
+    ) {
+        let policy = self.cfg.requests;
+        let Role::Host(h) = &mut self.role else {
+            return;
+        };
+        let Some(by) = h
+            .guests
+            .values()
+            .find(|g| g.stream == stream)
+            .map(|g| g.info.id)
+        else {
+            return;
+        };
+        if h.party != party {
+            return;
+        }
+        let (accepted, reason) = apply(h, out, by, kind, false, policy);
+        out.send(
+            stream,
+            Control::Answer {
+                party,
+                id,
+                accepted,
+                reason,
+            },
+        );
+    }
+
+    pub(super) fn on_heartbeat(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        stream: StreamId,
+        party: PartyId,
+        term: u32,
+    ) {
+        match &mut self.role {
+            Role::Host(h) if h.party == party => {
+                if let Some(g) = h.guests.values_mut().find(|g| g.stream == stream) {
+                    g.detector.heartbeat(now);
+                }
+            }
+            Role::Member(m) if m.party == party && m.stream == stream => {
+                if term < m.term {
+                    out.counters.stale_term += 1;
+                    return;
+                }
+                m.detector.heartbeat(now);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Applies the request policy and, if allowed, the request itself.
+fn apply(
+    h: &mut Host,
+    out: &mut Out,
+    by: NodeId,
+    kind: RequestKind,
+    from_host: bool,
+    policy: RequestPolicy,
+) -> (bool, Option<String>) {
+    if !from_host && policy == RequestPolicy::HostOnly {
+        return (
+            false,
+            Some("this party takes requests from the host only".into()),
+        );
+    }
+    match kind {
+        RequestKind::Skip => {
+            out.event(Event::SkipRequested { party: h.party, by });
+            (true, None)
+        }
+        RequestKind::Queue(song) => {
+            if h.queue.len() >= MAX_QUEUE {
+                return (
+                    false,
+                    Some(format!("the queue is full ({MAX_QUEUE} songs)")),
+                );
+            }
+            out.event(Event::Queued {
+                party: h.party,
+                by,
+                song: song.clone(),
+            });
+            h.queue.push(song);
+            (true, None)
+        }
+    }
+}

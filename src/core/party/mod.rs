@@ -1,0 +1,699 @@
+//! Parties: HOST, invitation flooding, JOIN, the start rule, election, heartbeats, failure
+//! detection and host failover, as one sans-IO state machine.
+//!
+//! The rules, in one place (the README repeats them for makers):
+//! - **Flooding.** A host re-floods its invitation every `invite_refresh` with a new round;
+//!   each box forwards a (party, round) it has not seen, with TTL one less, to the
+//!   multicast group and its unicast-only neighbours, until the TTL runs out.
+//! - **Start.** A forming party starts when `min_accepts` guests joined or the invite
+//!   window ends. Boxes join late and leave at any time.
+//! - **Election.** Of two parties still forming, the lower party id wins
+//!   ([`invitations::wins`]). A losing host redirects its guests to the winner and joins
+//!   it; a guest of a losing party switches on its own when it sees the winner.
+//! - **Failover.** Guests hold slots in join order. When the host of term `t` is lost,
+//!   the guest with the lowest slot `s` not known to be dead becomes host of term
+//!   `t + 1 + s`; the others join it. A slot maps to one box, so no two boxes host the same
+//!   party in the same term. A box that learns of a higher term of its party (beacons,
+//!   redirects) follows that host: an old host coming back rejoins as a guest.
+
+mod host;
+pub mod invitations;
+mod member;
+mod phi;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use self::invitations::{Invitation, Invitations};
+use self::phi::PhiDetector;
+use super::out::Out;
+use super::{Instant, NodeId};
+use crate::proto::{Control, Invite, MemberInfo, PartyId, PartyPhase, PartySummary, Roster};
+
+/// Who may ask the host to skip or queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestPolicy {
+    Anyone,
+    HostOnly,
+}
+
+/// Party settings; the runtime builds them from the `[party]` config table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartyConfig {
+    /// Our TCP control port, sent in invitations and hellos.
+    pub control_port: u16,
+    pub min_accepts: usize,
+    pub invite_window: Duration,
+    pub invite_ttl: u8,
+    pub invite_refresh: Duration,
+    pub auto_join: bool,
+    pub heartbeat_interval: Duration,
+    pub phi_threshold: f64,
+    /// How long a join may take before the target is given up.
+    pub join_timeout: Duration,
+    pub requests: RequestPolicy,
+    pub max_members: usize,
+}
+
+impl Default for PartyConfig {
+    fn default() -> Self {
+        PartyConfig {
+            control_port: 7702,
+            min_accepts: 3,
+            invite_window: Duration::from_secs(20),
+            invite_ttl: 4,
+            invite_refresh: Duration::from_secs(2),
+            auto_join: false,
+            heartbeat_interval: Duration::from_millis(250),
+            phi_threshold: 8.0,
+            join_timeout: Duration::from_secs(2),
+            requests: RequestPolicy::Anyone,
+            max_members: 32,
+        }
+    }
+}
+
+impl PartyConfig {
+    /// An invitation not refreshed for this long is dropped.
+    pub fn invite_expiry(&self) -> Duration {
+        self.invite_refresh * 3
+    }
+
+    fn detector(&self, now: Instant) -> PhiDetector {
+        // Half an interval of spread: a LAN's regular heartbeats still get slack for a
+        // scheduling hiccup, and death is declared after about 3.5 intervals of silence.
+        PhiDetector::new(now, self.heartbeat_interval, self.heartbeat_interval / 2)
+    }
+}
+
+/// A control stream, numbered by the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId(pub u64);
+
+/// What the node asks of the stream transport (TCP in production).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamAction {
+    /// Open a stream to `addr`; report failure or loss with `handle_stream_closed`.
+    /// Sends queued before the connection is up must be delivered after it.
+    Connect {
+        stream: StreamId,
+        addr: SocketAddr,
+    },
+    Send {
+        stream: StreamId,
+        msg: Control,
+    },
+    /// Flush what was queued, then close.
+    Close {
+        stream: StreamId,
+    },
+}
+
+/// Why a party command was refused; the message is for the user.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    #[error("this box is already in party {0}; leave it first")]
+    AlreadyInParty(PartyId),
+    #[error("this box is in no party")]
+    NotInParty,
+    #[error("no invitation to join; wait for one or ask a box to host")]
+    NoInvitation,
+    #[error("no invitation for party {0}")]
+    UnknownInvitation(PartyId),
+    #[error("only the host can do that")]
+    NotHost,
+    #[error("the party is still being joined; try again in a moment")]
+    NotJoinedYet,
+}
+
+/// The answer to a skip or queue request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestOutcome {
+    /// Decided here (we are the host).
+    Answered {
+        accepted: bool,
+        reason: Option<String>,
+    },
+    /// Sent to the host; `Event::RequestAnswered` with this id carries the answer.
+    Pending(u32),
+}
+
+/// Our role in a party, for status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartyRole {
+    Host,
+    Member,
+}
+
+/// Where the party stands from this box's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartyState {
+    /// Connecting to the host, not yet welcomed.
+    Joining,
+    /// Gathering guests.
+    Forming,
+    /// Under way.
+    Started,
+    /// The host was lost; finding its successor.
+    Failover,
+}
+
+/// A snapshot of our party.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartyView {
+    pub id: PartyId,
+    pub term: u32,
+    pub host: NodeId,
+    pub role: PartyRole,
+    pub state: PartyState,
+    /// Everyone in the party, host first, then guests in slot order.
+    pub members: Vec<MemberInfo>,
+    /// Songs queued by accepted requests (host only).
+    pub queue: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+struct StreamInfo {
+    remote: SocketAddr,
+    /// The connecting side's introduction, once it arrived.
+    peer: Option<crate::proto::Hello>,
+}
+
+#[derive(Debug)]
+struct Guest {
+    info: MemberInfo,
+    stream: StreamId,
+    detector: PhiDetector,
+}
+
+#[derive(Debug)]
+struct Host {
+    party: PartyId,
+    term: u32,
+    phase: PartyPhase,
+    /// The invite window closes here.
+    deadline: Instant,
+    round: u32,
+    next_invite: Instant,
+    guests: BTreeMap<u32, Guest>,
+    next_slot: u32,
+    queue: Vec<String>,
+}
+
+/// What a guest knows to find the next host: the last roster and who is known dead.
+#[derive(Clone, Debug)]
+struct Succession {
+    base: Roster,
+    suspects: BTreeSet<NodeId>,
+}
+
+#[derive(Debug)]
+struct Member {
+    party: PartyId,
+    /// The host we follow, or are trying to join.
+    host: NodeId,
+    host_addr: SocketAddr,
+    term: u32,
+    stream: StreamId,
+    /// The host's roster once welcomed; None while joining.
+    roster: Option<Roster>,
+    /// When the current join attempt began.
+    since: Instant,
+    detector: PhiDetector,
+    /// Set while looking for a successor after losing the host.
+    succession: Option<Succession>,
+}
+
+#[derive(Debug)]
+enum Role {
+    Idle,
+    Host(Host),
+    Member(Box<Member>),
+}
+
+/// The party state machine of one box.
+#[derive(Debug)]
+pub(crate) struct Party {
+    cfg: PartyConfig,
+    me: NodeId,
+    name: String,
+    invitations: Invitations,
+    streams: BTreeMap<StreamId, StreamInfo>,
+    next_stream: u64,
+    role: Role,
+    next_tick: Option<Instant>,
+    next_request: u32,
+}
+
+impl Party {
+    pub(crate) fn new(cfg: PartyConfig, me: NodeId, name: String) -> Self {
+        Party {
+            cfg,
+            me,
+            name,
+            invitations: Invitations::default(),
+            streams: BTreeMap::new(),
+            next_stream: 0,
+            role: Role::Idle,
+            next_tick: None,
+            next_request: 0,
+        }
+    }
+
+    pub(crate) fn config(&self) -> &PartyConfig {
+        &self.cfg
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.next_tick
+    }
+
+    /// The party summary our beacons carry: only once we are really in a party.
+    pub(crate) fn summary(&self) -> Option<PartySummary> {
+        match &self.role {
+            Role::Idle => None,
+            Role::Host(h) => Some(PartySummary {
+                id: h.party,
+                host: self.me,
+                term: h.term,
+                members: u8::try_from(h.guests.len()).unwrap_or(u8::MAX),
+            }),
+            Role::Member(m) => m.roster.as_ref().map(|r| PartySummary {
+                id: r.party,
+                host: r.host.id,
+                term: r.term,
+                members: u8::try_from(r.members.len()).unwrap_or(u8::MAX),
+            }),
+        }
+    }
+
+    pub(crate) fn is_host(&self) -> bool {
+        matches!(self.role, Role::Host(_))
+    }
+
+    pub(crate) fn is_member(&self) -> bool {
+        matches!(self.role, Role::Member(_))
+    }
+
+    pub(crate) fn invitations(&self) -> Vec<&Invitation> {
+        self.invitations.list()
+    }
+
+    pub(crate) fn view(&self) -> Option<PartyView> {
+        match &self.role {
+            Role::Idle => None,
+            Role::Host(h) => Some(PartyView {
+                id: h.party,
+                term: h.term,
+                host: self.me,
+                role: PartyRole::Host,
+                state: match h.phase {
+                    PartyPhase::Forming => PartyState::Forming,
+                    PartyPhase::Started => PartyState::Started,
+                },
+                members: std::iter::once(self.host_info(None))
+                    .chain(h.guests.values().map(|g| g.info.clone()))
+                    .collect(),
+                queue: h.queue.clone(),
+            }),
+            Role::Member(m) => {
+                let (state, members) = match (&m.roster, &m.succession) {
+                    (Some(r), _) => (
+                        match r.phase {
+                            PartyPhase::Forming => PartyState::Forming,
+                            PartyPhase::Started => PartyState::Started,
+                        },
+                        std::iter::once(r.host.clone())
+                            .chain(r.members.iter().cloned())
+                            .collect(),
+                    ),
+                    (None, Some(_)) => (PartyState::Failover, Vec::new()),
+                    (None, None) => (PartyState::Joining, Vec::new()),
+                };
+                Some(PartyView {
+                    id: m.party,
+                    term: m.term,
+                    host: m.host,
+                    role: PartyRole::Member,
+                    state,
+                    members,
+                    queue: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// Our own entry as host; the address's IP is filled in by whoever knows it.
+    fn host_info(&self, ip_from: Option<SocketAddr>) -> MemberInfo {
+        let ip = ip_from.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip());
+        MemberInfo {
+            id: self.me,
+            name: self.name.clone(),
+            addr: SocketAddr::new(ip, self.cfg.control_port),
+            slot: 0,
+        }
+    }
+
+    fn schedule_tick(&mut self, at: Instant) {
+        self.next_tick = Some(match self.next_tick {
+            Some(t) if t < at => t,
+            _ => at,
+        });
+    }
+
+    /// A new stream accepted by the transport from `remote`.
+    pub(crate) fn accept_stream(&mut self, remote: SocketAddr) -> StreamId {
+        self.new_stream(remote)
+    }
+
+    fn new_stream(&mut self, remote: SocketAddr) -> StreamId {
+        self.next_stream += 1;
+        let id = StreamId(self.next_stream);
+        self.streams.insert(id, StreamInfo { remote, peer: None });
+        id
+    }
+
+    fn close(&mut self, out: &mut Out, stream: StreamId) {
+        if self.streams.remove(&stream).is_some() {
+            out.streams.push_back(StreamAction::Close { stream });
+        }
+    }
+
+    /// Opens a stream to `addr` and asks to join `party` expecting `term`.
+    fn connect_and_join(
+        &mut self,
+        out: &mut Out,
+        addr: SocketAddr,
+        party: PartyId,
+        term: u32,
+    ) -> StreamId {
+        let stream = self.new_stream(addr);
+        out.streams
+            .push_back(StreamAction::Connect { stream, addr });
+        out.send(
+            stream,
+            Control::Hello(crate::proto::Hello {
+                id: self.me,
+                name: self.name.clone(),
+                control_port: self.cfg.control_port,
+            }),
+        );
+        out.send(stream, Control::Join { party, term });
+        stream
+    }
+
+    /// Periodic work: heartbeats, failure detection, start rule, invitation refresh.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Out, relays: &[SocketAddr]) {
+        if self.next_tick.is_some_and(|t| t > now) {
+            return;
+        }
+        self.next_tick = None;
+        self.invitations.expire(now, self.cfg.invite_expiry());
+        match self.role {
+            Role::Idle => {}
+            Role::Host(_) => self.host_tick(now, out, relays),
+            Role::Member(_) => self.member_tick(now, out),
+        }
+        if !matches!(self.role, Role::Idle) {
+            self.schedule_tick(now + self.cfg.heartbeat_interval);
+        } else if !self.invitations.list().is_empty() {
+            // Keep expiring invitations while idle.
+            self.schedule_tick(now + self.cfg.invite_refresh);
+        }
+    }
+
+    /// An invitation datagram from `from`.
+    pub(crate) fn handle_invite(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        from: SocketAddr,
+        mut invite: Invite,
+        relays: &[SocketAddr],
+    ) {
+        if invite.host == self.me {
+            return;
+        }
+        if !self.invitations.first_sight(invite.party, invite.round) {
+            out.counters.duplicate_invites += 1;
+            return;
+        }
+        out.counters.invites_in += 1;
+        if invite.host_addr.ip().is_unspecified() {
+            invite.host_addr.set_ip(from.ip());
+        }
+        if self.own_party() != Some(invite.party) {
+            let new = self.invitations.get(invite.party).is_none();
+            self.invitations.record(&invite, now);
+            if new {
+                out.event(super::Event::Invited {
+                    party: invite.party,
+                    host: invite.host,
+                    host_name: invite.host_name.clone(),
+                });
+            }
+            self.schedule_tick(now + self.cfg.invite_refresh);
+        }
+        if invite.ttl > 1 {
+            let fwd = Invite {
+                ttl: invite.ttl - 1,
+                hops: invite.hops.saturating_add(1),
+                ..invite
+            };
+            flood(out, &crate::proto::Message::Invite(fwd), relays, Some(from));
+        }
+        self.elect(now, out);
+        if matches!(self.role, Role::Idle) && self.cfg.auto_join {
+            let _ = self.join(now, out, None);
+        }
+    }
+
+    fn own_party(&self) -> Option<PartyId> {
+        match &self.role {
+            Role::Idle => None,
+            Role::Host(h) => Some(h.party),
+            Role::Member(m) => Some(m.party),
+        }
+    }
+
+    /// `chorus ctl join`: join `party`, or the preferred invitation.
+    pub(crate) fn join(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        party: Option<PartyId>,
+    ) -> Result<PartyId, CommandError> {
+        if let Some(p) = self.own_party() {
+            return Err(CommandError::AlreadyInParty(p));
+        }
+        let inv = match party {
+            Some(p) => self
+                .invitations
+                .get(p)
+                .ok_or(CommandError::UnknownInvitation(p))?,
+            None => self
+                .invitations
+                .preferred()
+                .ok_or(CommandError::NoInvitation)?,
+        }
+        .clone();
+        self.begin_join(now, out, inv.party, inv.host, inv.host_addr, inv.term, None);
+        Ok(inv.party)
+    }
+
+    /// Becomes a member trying to join `host` at `addr`.
+    #[allow(clippy::too_many_arguments)]
+    fn begin_join(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        party: PartyId,
+        host: NodeId,
+        addr: SocketAddr,
+        term: u32,
+        succession: Option<Succession>,
+    ) {
+        let stream = self.connect_and_join(out, addr, party, term);
+        // Our own party is not an invitation to us.
+        self.invitations.remove(party);
+        self.role = Role::Member(Box::new(Member {
+            party,
+            host,
+            host_addr: addr,
+            term,
+            stream,
+            roster: None,
+            since: now,
+            detector: self.cfg.detector(now),
+            succession,
+        }));
+        self.schedule_tick(now + self.cfg.heartbeat_interval);
+    }
+
+    /// `chorus ctl leave`: a guest leaves; a host ends the party.
+    pub(crate) fn leave(&mut self, now: Instant, out: &mut Out) -> Result<PartyId, CommandError> {
+        match std::mem::replace(&mut self.role, Role::Idle) {
+            Role::Idle => Err(CommandError::NotInParty),
+            Role::Host(h) => {
+                self.role = Role::Host(h);
+                self.end(now, out)
+            }
+            Role::Member(m) => {
+                out.send(m.stream, Control::Leave { party: m.party });
+                self.close(out, m.stream);
+                out.event(super::Event::Left { party: m.party });
+                Ok(m.party)
+            }
+        }
+    }
+
+    /// A control message on `stream`.
+    pub(crate) fn handle_message(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        stream: StreamId,
+        msg: Control,
+    ) {
+        let Some(info) = self.streams.get_mut(&stream) else {
+            return;
+        };
+        match msg {
+            Control::Hello(h) => info.peer = Some(h),
+            Control::Join { party, term } => self.on_join(now, out, stream, party, term),
+            Control::Leave { party } => self.on_leave(out, stream, party),
+            Control::Request { party, id, kind } => self.on_request(out, stream, party, id, kind),
+            Control::Heartbeat { party, term } => self.on_heartbeat(now, out, stream, party, term),
+            other => self.member_message(now, out, stream, other),
+        }
+    }
+
+    /// The transport lost `stream` (or could not open it).
+    pub(crate) fn handle_stream_closed(&mut self, now: Instant, out: &mut Out, stream: StreamId) {
+        if self.streams.remove(&stream).is_none() {
+            return;
+        }
+        match &self.role {
+            Role::Host(_) => self.guest_stream_closed(out, stream),
+            Role::Member(m) if m.stream == stream => {
+                self.host_unreachable(now, out, "connection lost")
+            }
+            _ => {}
+        }
+    }
+
+    /// The party summary in a neighbour's beacon: a higher term of our party means the
+    /// party moved on without us, so we follow its host.
+    pub(crate) fn handle_summary(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        summary: PartySummary,
+        host_addr: Option<SocketAddr>,
+    ) {
+        let (party, term, host) = match &self.role {
+            Role::Idle => return,
+            Role::Host(h) => (h.party, h.term, self.me),
+            Role::Member(m) => (m.party, m.term, m.host),
+        };
+        if summary.id != party || summary.term <= term || summary.host == self.me {
+            return;
+        }
+        let Some(addr) = host_addr else { return };
+        if summary.host == host {
+            return;
+        }
+        out.event(super::Event::FollowedNewerTerm {
+            party,
+            term: summary.term,
+            host: summary.host,
+        });
+        self.abandon(out, Some((summary.host, addr, summary.term, party)));
+        self.begin_join(now, out, party, summary.host, addr, summary.term, None);
+    }
+
+    /// Drops the current role; a host redirects its guests to `to` (or ends the party).
+    fn abandon(&mut self, out: &mut Out, to: Option<(NodeId, SocketAddr, u32, PartyId)>) {
+        match std::mem::replace(&mut self.role, Role::Idle) {
+            Role::Idle => {}
+            Role::Host(h) => {
+                for g in h.guests.values() {
+                    let msg = match to {
+                        Some((host, addr, term, party)) => Control::Redirect {
+                            party,
+                            term,
+                            host,
+                            addr,
+                        },
+                        None => Control::End {
+                            party: h.party,
+                            term: h.term,
+                        },
+                    };
+                    out.send(g.stream, msg);
+                    self.close(out, g.stream);
+                }
+            }
+            Role::Member(m) => {
+                out.send(m.stream, Control::Leave { party: m.party });
+                self.close(out, m.stream);
+            }
+        }
+    }
+
+    /// Resolves colliding forming parties: follow the winner if ours loses.
+    fn elect(&mut self, now: Instant, out: &mut Out) {
+        let (mine, forming) = match &self.role {
+            Role::Idle => return,
+            Role::Host(h) => (h.party, h.phase == PartyPhase::Forming),
+            Role::Member(m) => (
+                m.party,
+                m.succession.is_none()
+                    && m.roster
+                        .as_ref()
+                        .is_none_or(|r| r.phase == PartyPhase::Forming),
+            ),
+        };
+        if !forming {
+            return;
+        }
+        let Some(winner) = self.invitations.winner_over(mine).cloned() else {
+            return;
+        };
+        out.event(super::Event::LostElection {
+            party: mine,
+            winner: winner.party,
+        });
+        let to = (winner.host, winner.host_addr, winner.term, winner.party);
+        self.abandon(out, Some(to));
+        self.begin_join(
+            now,
+            out,
+            winner.party,
+            winner.host,
+            winner.host_addr,
+            winner.term,
+            None,
+        );
+    }
+}
+
+/// Sends `msg` to the multicast group and to each relay except `except`.
+pub(crate) fn flood(
+    out: &mut Out,
+    msg: &crate::proto::Message,
+    relays: &[SocketAddr],
+    except: Option<SocketAddr>,
+) {
+    out.datagram(super::Destination::Multicast, msg);
+    for addr in relays.iter().filter(|a| Some(**a) != except) {
+        out.datagram(super::Destination::Unicast(*addr), msg);
+    }
+}

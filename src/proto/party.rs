@@ -1,0 +1,174 @@
+//! Party messages: the flooded invitation (UDP) and the control-stream messages (TCP).
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{PartyId, MAX_MEMBERS, MAX_NAME_LEN, MAX_REASON_LEN, MAX_SONG_LEN};
+use crate::core::NodeId;
+
+/// "Party `party` is hosted by `host`; join it at `host_addr`." Flooded over the overlay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub party: PartyId,
+    pub term: u32,
+    /// Increases each time the host re-floods; (party, round) identifies one flood.
+    pub round: u32,
+    pub host: NodeId,
+    pub host_name: String,
+    /// The host's TCP control address. The host sends the unspecified IP; the first box
+    /// to receive it fills in the source IP before forwarding.
+    pub host_addr: SocketAddr,
+    /// Forwarding budget left; a box forwards only while it is above zero.
+    pub ttl: u8,
+    /// Boxes this copy passed through.
+    pub hops: u8,
+    /// False while the invite window is open (the party may still lose an election).
+    pub started: bool,
+    /// Guests already in the party.
+    pub members: u8,
+}
+
+/// First message on every control stream, in both directions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub id: NodeId,
+    pub name: String,
+    /// The sender's TCP control port (its IP is the stream's remote address).
+    pub control_port: u16,
+}
+
+/// One box of a party as its host lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub id: NodeId,
+    pub name: String,
+    /// TCP control address.
+    pub addr: SocketAddr,
+    /// Join order under the current host, unique in the roster: it decides succession.
+    pub slot: u32,
+}
+
+/// Whether the party still gathers guests or is under way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PartyPhase {
+    Forming,
+    Started,
+}
+
+/// The host's authoritative member list, sent on every change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roster {
+    pub party: PartyId,
+    pub term: u32,
+    pub phase: PartyPhase,
+    pub host: MemberInfo,
+    /// Guests in slot order.
+    pub members: Vec<MemberInfo>,
+}
+
+/// What a member may ask of the host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RequestKind {
+    Skip,
+    /// Queue a song by its name or content hash (resolved by the song pool later).
+    Queue(String),
+}
+
+/// Control-stream messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Control {
+    Hello(Hello),
+    /// Ask to join `party`; `term` is the term the joiner expects the receiver to host.
+    Join {
+        party: PartyId,
+        term: u32,
+    },
+    Welcome(Roster),
+    Roster(Roster),
+    /// The join was refused; the reason is for the user.
+    Refused {
+        party: PartyId,
+        reason: String,
+    },
+    /// The party moved: join `host` at `addr` instead.
+    Redirect {
+        party: PartyId,
+        term: u32,
+        host: NodeId,
+        addr: SocketAddr,
+    },
+    Heartbeat {
+        party: PartyId,
+        term: u32,
+    },
+    Leave {
+        party: PartyId,
+    },
+    End {
+        party: PartyId,
+        term: u32,
+    },
+    Request {
+        party: PartyId,
+        id: u32,
+        kind: RequestKind,
+    },
+    Answer {
+        party: PartyId,
+        id: u32,
+        accepted: bool,
+        reason: Option<String>,
+    },
+}
+
+fn check_name(field: &'static str, name: &str) -> Result<(), (&'static str, String)> {
+    if name.len() > MAX_NAME_LEN {
+        return Err((field, format!("{} bytes, limit {MAX_NAME_LEN}", name.len())));
+    }
+    Ok(())
+}
+
+fn check_roster(r: &Roster) -> Result<(), (&'static str, String)> {
+    if r.members.len() > MAX_MEMBERS {
+        return Err((
+            "roster.members",
+            format!("{} entries, limit {MAX_MEMBERS}", r.members.len()),
+        ));
+    }
+    check_name("roster.host.name", &r.host.name)?;
+    r.members
+        .iter()
+        .try_for_each(|m| check_name("roster.members.name", &m.name))
+}
+
+impl Invite {
+    pub(crate) fn check_limits(&self) -> Result<(), (&'static str, String)> {
+        check_name("invite.host_name", &self.host_name)
+    }
+}
+
+impl Control {
+    pub(crate) fn check_limits(&self) -> Result<(), (&'static str, String)> {
+        match self {
+            Control::Hello(h) => check_name("hello.name", &h.name),
+            Control::Welcome(r) | Control::Roster(r) => check_roster(r),
+            Control::Refused { reason, .. }
+            | Control::Answer {
+                reason: Some(reason),
+                ..
+            } if reason.len() > MAX_REASON_LEN => Err((
+                "reason",
+                format!("{} bytes, limit {MAX_REASON_LEN}", reason.len()),
+            )),
+            Control::Request {
+                kind: RequestKind::Queue(song),
+                ..
+            } if song.len() > MAX_SONG_LEN => Err((
+                "request.song",
+                format!("{} bytes, limit {MAX_SONG_LEN}", song.len()),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
