@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::{NodeConfig, NodeId};
-use crate::proto::MAX_NAME_LEN;
+use crate::core::{NodeConfig, NodeId, PartyConfig, RequestPolicy};
+use crate::proto::{MAX_MEMBERS, MAX_NAME_LEN};
 
 /// Where a box looks for its config when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/chorus/chorus.toml";
@@ -42,6 +42,52 @@ pub struct Config {
     /// The user's music; chorus only reads it.
     pub music_dir: PathBuf,
     pub discovery: DiscoveryConfig,
+    pub party: PartyTable,
+}
+
+/// `[party]`: hosting, joining and keeping a party alive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PartyTable {
+    /// TCP port for control streams (join, heartbeats). If taken, a free one is used.
+    pub control_port: u16,
+    /// The party starts when this many guests joined...
+    pub min_accepts: usize,
+    /// ...or when the invite window (milliseconds) ends, whichever is first.
+    pub invite_window_ms: u64,
+    /// How many hops an invitation travels through the overlay.
+    pub invite_ttl: u8,
+    /// Join the first invitation without a button press.
+    pub auto_join: bool,
+    /// Heartbeats on the control stream, both ways, in milliseconds.
+    pub heartbeat_interval_ms: u64,
+    /// Phi-accrual suspicion above which a peer is declared dead (higher: slower, surer).
+    pub phi_threshold: f64,
+    /// Who may skip and queue: "anyone" or "host-only".
+    pub requests: RequestPolicy,
+    /// Most guests in one party.
+    pub max_members: usize,
+}
+
+impl Default for PartyTable {
+    fn default() -> Self {
+        let core = PartyConfig::default();
+        PartyTable {
+            control_port: core.control_port,
+            min_accepts: core.min_accepts,
+            invite_window_ms: millis(core.invite_window),
+            invite_ttl: core.invite_ttl,
+            auto_join: core.auto_join,
+            heartbeat_interval_ms: millis(core.heartbeat_interval),
+            phi_threshold: core.phi_threshold,
+            requests: core.requests,
+            max_members: core.max_members,
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// `[discovery]`: how boxes find each other.
@@ -101,6 +147,7 @@ impl Default for Config {
             state_dir,
             music_dir,
             discovery: DiscoveryConfig::default(),
+            party: PartyTable::default(),
         }
     }
 }
@@ -169,6 +216,25 @@ impl Config {
         if d.static_peers.len() > 256 {
             return invalid("discovery.static_peers", "must list at most 256 peers");
         }
+        let p = &self.party;
+        if !(1..=MAX_MEMBERS).contains(&p.min_accepts) {
+            return invalid("party.min_accepts", &format!("must be 1 to {MAX_MEMBERS}"));
+        }
+        if !(1_000..=600_000).contains(&p.invite_window_ms) {
+            return invalid("party.invite_window_ms", "must be 1000 to 600000");
+        }
+        if !(1..=16).contains(&p.invite_ttl) {
+            return invalid("party.invite_ttl", "must be 1 to 16");
+        }
+        if !(20..=5_000).contains(&p.heartbeat_interval_ms) {
+            return invalid("party.heartbeat_interval_ms", "must be 20 to 5000");
+        }
+        if !(1.0..=50.0).contains(&p.phi_threshold) {
+            return invalid("party.phi_threshold", "must be 1 to 50");
+        }
+        if !(1..=MAX_MEMBERS).contains(&p.max_members) {
+            return invalid("party.max_members", &format!("must be 1 to {MAX_MEMBERS}"));
+        }
         Ok(())
     }
 
@@ -184,9 +250,23 @@ impl Config {
     }
 
     /// The core's view of this config for the box `id` listening on `unicast_port`.
-    pub fn node_config(&self, id: NodeId, unicast_port: u16) -> NodeConfig {
+    pub fn node_config(&self, id: NodeId, unicast_port: u16, control_port: u16) -> NodeConfig {
         let d = &self.discovery;
+        let p = &self.party;
+        let party = PartyConfig {
+            control_port,
+            min_accepts: p.min_accepts,
+            invite_window: Duration::from_millis(p.invite_window_ms),
+            invite_ttl: p.invite_ttl,
+            auto_join: p.auto_join,
+            heartbeat_interval: Duration::from_millis(p.heartbeat_interval_ms),
+            phi_threshold: p.phi_threshold,
+            requests: p.requests,
+            max_members: p.max_members,
+            ..PartyConfig::default()
+        };
         NodeConfig {
+            party,
             unicast_port,
             beacon_interval: Duration::from_millis(d.beacon_interval_ms),
             expiry_beacons: d.expiry_beacons,
@@ -231,6 +311,9 @@ mod tests {
             port = 9000
             interfaces = ["127.0.0.1"]
             static_peers = ["10.0.0.2:7701"]
+            [party]
+            auto_join = true
+            requests = "host-only"
             "#,
         )
         .unwrap();
@@ -243,6 +326,10 @@ mod tests {
             c.discovery.beacon_interval_ms, 1000,
             "unset fields keep defaults"
         );
+        let node = c.node_config(NodeId(1), 7701, 7702);
+        assert!(node.party.auto_join);
+        assert_eq!(node.party.requests, RequestPolicy::HostOnly);
+        assert_eq!(node.party.min_accepts, 3);
     }
 
     #[test]
@@ -261,6 +348,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("discovery.beacon_interval_ms"), "{e}");
+        let e = parse("[party]\nrequests = \"everyone\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("requests"), "{e}");
+        let e = parse("[party]\nmin_accepts = 0\n").unwrap_err().to_string();
+        assert!(e.contains("party.min_accepts"), "{e}");
         let e = parse("name = \"\"\n").unwrap_err().to_string();
         assert!(e.contains("`name`"), "{e}");
     }

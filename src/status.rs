@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::{Counters, Instant, Node, Via};
+use crate::core::{Counters, Instant, Node, PartyRole, PartyState, Via};
 
 /// The whole status of one box.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -14,7 +14,9 @@ pub struct Status {
     pub addr: String,
     pub neighbours: Vec<NeighbourStatus>,
     /// The party this box belongs to; `null` outside a party.
-    pub party: Option<serde_json::Value>,
+    pub party: Option<PartyStatus>,
+    /// Parties this box is invited to, newest first.
+    pub invitations: Vec<InvitationStatus>,
     pub counters: Counters,
 }
 
@@ -27,6 +29,53 @@ pub struct NeighbourStatus {
     /// Milliseconds since its last beacon.
     pub age_ms: u64,
     pub via: Via,
+}
+
+/// Our party.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartyStatus {
+    pub id: String,
+    /// Raised by each host failover; messages of older terms are ignored.
+    pub term: u32,
+    /// Id of the host.
+    pub host: String,
+    pub role: PartyRole,
+    /// "joining", "forming", "started" or "failover".
+    pub state: PartyState,
+    /// Everyone in the party, host first.
+    pub members: Vec<MemberStatus>,
+    /// Songs queued by requests (host only; empty on members).
+    pub queue: Vec<String>,
+}
+
+/// One box of our party.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberStatus {
+    pub id: String,
+    pub name: String,
+    /// Its TCP control address (`0.0.0.0:port` for ourselves as host).
+    pub addr: String,
+}
+
+/// A party we could join.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationStatus {
+    pub party: String,
+    pub host: String,
+    pub host_name: String,
+    /// The host's TCP control address.
+    pub addr: String,
+    /// Boxes the invitation passed through to reach us (0: from the host itself).
+    pub hops: u8,
+    pub started: bool,
+    /// Guests already in it.
+    pub members: u8,
+    /// Milliseconds since we first heard of it.
+    pub age_ms: u64,
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Status {
@@ -42,11 +91,41 @@ impl Status {
                     id: n.id.to_string(),
                     name: n.name.clone(),
                     addr: n.addr.to_string(),
-                    age_ms: u64::try_from((now - n.last_seen).as_millis()).unwrap_or(u64::MAX),
+                    age_ms: millis(now - n.last_seen),
                     via: node.via(n, now),
                 })
                 .collect(),
-            party: None,
+            party: node.party().map(|p| PartyStatus {
+                id: p.id.to_string(),
+                term: p.term,
+                host: p.host.to_string(),
+                role: p.role,
+                state: p.state,
+                members: p
+                    .members
+                    .iter()
+                    .map(|m| MemberStatus {
+                        id: m.id.to_string(),
+                        name: m.name.clone(),
+                        addr: m.addr.to_string(),
+                    })
+                    .collect(),
+                queue: p.queue,
+            }),
+            invitations: node
+                .invitations()
+                .into_iter()
+                .map(|i| InvitationStatus {
+                    party: i.party.to_string(),
+                    host: i.host.to_string(),
+                    host_name: i.host_name.clone(),
+                    addr: i.host_addr.to_string(),
+                    hops: i.hops,
+                    started: i.started,
+                    members: i.members,
+                    age_ms: millis(now - i.first_seen),
+                })
+                .collect(),
             counters: node.counters(),
         }
     }

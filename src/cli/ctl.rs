@@ -1,4 +1,4 @@
-//! `chorus ctl`: query a running box through its control socket.
+//! `chorus ctl`: query and command a running box through its control socket.
 
 use clap::{Args, Subcommand};
 
@@ -17,53 +17,96 @@ pub(super) struct CtlArgs {
 
 #[derive(Debug, Subcommand)]
 enum CtlCommand {
-    /// Show the box's id, name, neighbours and party.
+    /// Show the box's id, name, neighbours, party and invitations.
     Status {
         /// Print the JSON contract described in the README instead of a table.
         #[arg(long)]
         json: bool,
     },
+    /// Host a party: invite the neighbourhood (the HOST button).
+    Host,
+    /// Join a party: the given one, or the newest invitation (the JOIN button).
+    Join {
+        /// Party id (16 hex digits) from `chorus ctl status`.
+        party: Option<String>,
+    },
+    /// Leave the party (a host ends it).
+    Leave,
+    /// End the party this box hosts, for everyone.
+    End,
+    /// Ask the host to skip the current song.
+    Skip,
+    /// Ask the host to queue a song.
+    Queue {
+        /// The song's name or content hash.
+        song: String,
+    },
 }
 
 pub(super) async fn ctl(args: CtlArgs) -> Result<(), CliError> {
     let config = args.config.load()?;
-    match args.command {
-        CtlCommand::Status { json } => {
-            let response = control::request(&config.state_dir, &Request::Status).await?;
-            let status = match (response.ok, response.status) {
-                (true, Some(status)) => status,
-                _ => {
-                    return Err(CliError::Failed(
-                        response.error.unwrap_or_else(|| "empty answer".into()),
-                    ))
-                }
-            };
-            if json {
-                let text = serde_json::to_string_pretty(&status)
-                    .map_err(|e| CliError::Failed(e.to_string()))?;
-                println!("{text}");
-            } else {
-                print!("{}", render(&status));
-            }
-            Ok(())
-        }
-    }
-}
-
-/// The human-readable status table.
-pub(super) fn render(s: &Status) -> String {
-    let mut out = format!("box   {}  {}  {}\n", s.id, s.name, s.addr);
-    out.push_str(match &s.party {
-        None => "party none\n",
-        Some(_) => "party yes\n",
-    });
-    out.push_str(&format!("neighbours {}\n", s.neighbours.len()));
-    if !s.neighbours.is_empty() {
-        out.push_str(&format!(
-            "  {:<16}  {:<20}  {:<21}  {:>7}  {}\n",
-            "ID", "NAME", "ADDRESS", "AGE", "VIA"
+    let (request, json) = match args.command {
+        CtlCommand::Status { json } => (Request::Status, json),
+        CtlCommand::Host => (Request::Host, false),
+        CtlCommand::Join { party } => (Request::Join { party }, false),
+        CtlCommand::Leave => (Request::Leave, false),
+        CtlCommand::End => (Request::End, false),
+        CtlCommand::Skip => (Request::Skip, false),
+        CtlCommand::Queue { song } => (Request::Queue { song }, false),
+    };
+    let response = control::request(&config.state_dir, &request).await?;
+    if !response.ok {
+        return Err(CliError::Failed(
+            response.error.unwrap_or_else(|| "the box refused".into()),
         ));
     }
+    match (response.status, response.message) {
+        (Some(status), _) if json => {
+            let text = serde_json::to_string_pretty(&status)
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+            println!("{text}");
+        }
+        (Some(status), _) => print!("{}", render(&status)),
+        (None, Some(message)) => println!("{message}"),
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+/// The human-readable status.
+pub(super) fn render(s: &Status) -> String {
+    let mut out = format!("box   {}  {}  {}\n", s.id, s.name, s.addr);
+    match &s.party {
+        None => out.push_str("party none\n"),
+        Some(p) => {
+            out.push_str(&format!(
+                "party {}  term {}  {:?} as {:?}, {} boxes\n",
+                p.id,
+                p.term,
+                p.state,
+                p.role,
+                p.members.len()
+            ));
+            for m in &p.members {
+                let host = if m.id == p.host { "  (host)" } else { "" };
+                out.push_str(&format!(
+                    "  {:<16}  {:<20}  {}{host}\n",
+                    m.id, m.name, m.addr
+                ));
+            }
+        }
+    }
+    for i in &s.invitations {
+        out.push_str(&format!(
+            "invited to {} by {} ({} hops, {} guests{})\n",
+            i.party,
+            i.host_name,
+            i.hops,
+            i.members,
+            if i.started { ", started" } else { "" }
+        ));
+    }
+    out.push_str(&format!("neighbours {}\n", s.neighbours.len()));
     for n in &s.neighbours {
         let via = match n.via {
             chorus::core::Via::Multicast => "multicast",

@@ -46,6 +46,11 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
         };
         config.discovery.port = args.port;
         config.discovery.unicast_port = 0;
+        config.party.control_port = 0;
+        // box-1 hosts; the others accept its invitation as if JOIN were pressed.
+        config.party.auto_join = i != 1;
+        // Start as soon as everyone is in, not after the 20 s invite window.
+        config.party.min_accepts = usize::from(args.boxes.saturating_sub(1).max(1));
         // Loopback only: the demo never puts a packet on a real network.
         config.discovery.interfaces = vec![Ipv4Addr::LOCALHOST];
         let runtime = BoxRuntime::bind(config.clone()).await?;
@@ -71,7 +76,8 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
     tracker.close();
     let deadline = args.duration.map(Duration::from_secs);
     let started = tokio::time::Instant::now();
-    let mut last: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut last: BTreeMap<String, View> = BTreeMap::new();
+    let mut hosted = false;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
@@ -81,17 +87,28 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
         let view = views(&dirs).await;
         if view != last {
             println!("after {:.1}s:", started.elapsed().as_secs_f64());
-            for (name, sees) in &view {
-                println!(
-                    "  {name} sees {}",
-                    if sees.is_empty() {
-                        "nobody yet".to_owned()
-                    } else {
-                        sees.join(", ")
-                    }
-                );
+            for (name, v) in &view {
+                let sees = if v.sees.is_empty() {
+                    "nobody yet".to_owned()
+                } else {
+                    v.sees.join(", ")
+                };
+                println!("  {name} sees {sees}; {}", v.party);
             }
             last = view;
+        }
+        let everyone_found = !last.is_empty()
+            && last
+                .values()
+                .all(|v| v.sees.len() + 1 == usize::from(args.boxes));
+        if everyone_found && !hosted {
+            hosted = true;
+            if let Some((_, dir)) = dirs.first() {
+                match control::request(dir, &Request::Host).await {
+                    Ok(r) => println!("box-1: {}", r.message.or(r.error).unwrap_or_default()),
+                    Err(e) => println!("box-1 could not host: {e}"),
+                }
+            }
         }
         if deadline.is_some_and(|d| started.elapsed() >= d) {
             cancel.cancel();
@@ -100,26 +117,61 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
     tracker.wait().await;
     let everyone = last
         .values()
-        .all(|sees| sees.len() + 1 == usize::from(args.boxes));
-    if everyone {
-        println!("all {} boxes saw each other", args.boxes);
-        Ok(())
-    } else {
-        Err(CliError::Failed("not every box saw every other box".into()))
+        .all(|v| v.sees.len() + 1 == usize::from(args.boxes));
+    let one_party = last.values().all(|v| v.in_party == usize::from(args.boxes));
+    match (everyone, one_party) {
+        (true, true) => {
+            println!(
+                "all {} boxes saw each other and formed one party",
+                args.boxes
+            );
+            Ok(())
+        }
+        (true, false) => Err(CliError::Failed(
+            "the boxes saw each other but did not all join the party (run longer?)".into(),
+        )),
+        _ => Err(CliError::Failed("not every box saw every other box".into())),
     }
 }
 
-async fn views(dirs: &[(String, PathBuf)]) -> BTreeMap<String, Vec<String>> {
-    let mut view = BTreeMap::new();
+/// What one box reports, reduced to what the demo prints.
+#[derive(Debug, PartialEq, Eq)]
+struct View {
+    sees: Vec<String>,
+    party: String,
+    /// Boxes in its party (0 outside one).
+    in_party: usize,
+}
+
+async fn views(dirs: &[(String, PathBuf)]) -> BTreeMap<String, View> {
+    let mut views = BTreeMap::new();
     for (name, dir) in dirs {
-        let sees = match control::request(dir, &Request::Status).await {
-            Ok(r) => r
-                .status
-                .map(|s| s.neighbours.into_iter().map(|n| n.name).collect())
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
+        let status = control::request(dir, &Request::Status)
+            .await
+            .ok()
+            .and_then(|r| r.status);
+        let view = match status {
+            Some(s) => View {
+                sees: s.neighbours.into_iter().map(|n| n.name).collect(),
+                in_party: s.party.as_ref().map_or(0, |p| p.members.len()),
+                party: match s.party {
+                    None => "no party".to_owned(),
+                    Some(p) => format!(
+                        "party {} as {:?}, {:?}, {} boxes",
+                        &p.id[..6],
+                        p.role,
+                        p.state,
+                        p.members.len()
+                    ),
+                },
+            },
+            None => View {
+                sees: Vec::new(),
+                party: "not answering".to_owned(),
+                in_party: 0,
+            },
         };
-        view.insert(name.clone(), sees);
+        views.insert(name.clone(), view);
     }
-    view
+    views
 }

@@ -74,6 +74,12 @@ struct RunArgs {
     /// A static peer `IP:PORT`; repeat for several. Added to `discovery.static_peers`.
     #[arg(long = "peer", value_name = "ADDR")]
     peers: Vec<SocketAddr>,
+    /// TCP control port (0: any free port). Overrides `party.control_port`.
+    #[arg(long)]
+    control_port: Option<u16>,
+    /// Join the first invitation automatically. Sets `party.auto_join`.
+    #[arg(long)]
+    auto_join: bool,
 }
 
 /// How a subcommand failed; each kind maps to an exit code.

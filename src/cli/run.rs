@@ -33,6 +33,12 @@ fn apply(args: RunArgs) -> Result<Config, ConfigError> {
         d.interfaces = args.interfaces;
     }
     d.static_peers.extend(args.peers);
+    if let Some(port) = args.control_port {
+        config.party.control_port = port;
+    }
+    if args.auto_join {
+        config.party.auto_join = true;
+    }
     config.validate()?;
     Ok(config)
 }

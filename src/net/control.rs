@@ -30,14 +30,35 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(3);
 #[non_exhaustive]
 pub enum Request {
     Status,
+    /// Create a party and invite the neighbourhood.
+    Host,
+    /// Join the given party (16 hex digits), or the preferred invitation.
+    Join {
+        #[serde(default)]
+        party: Option<String>,
+    },
+    /// Leave the party; a host ends it.
+    Leave,
+    /// End the party this box hosts.
+    End,
+    /// Ask the host to skip the current song.
+    Skip,
+    /// Ask the host to queue a song.
+    Queue {
+        song: String,
+    },
 }
 
-/// The box's answer: `{"ok": true, "status": …}` or `{"ok": false, "error": "…"}`.
+/// The box's answer: `{"ok": true, "status": …}`, `{"ok": true, "message": "…"}` or
+/// `{"ok": false, "error": "…"}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
+    /// What a successful command did, for the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -47,6 +68,16 @@ impl Response {
         Response {
             ok: true,
             status: Some(status),
+            message: None,
+            error: None,
+        }
+    }
+
+    pub fn done(message: impl Into<String>) -> Self {
+        Response {
+            ok: true,
+            status: None,
+            message: Some(message.into()),
             error: None,
         }
     }
@@ -55,6 +86,7 @@ impl Response {
         Response {
             ok: false,
             status: None,
+            message: None,
             error: Some(message.into()),
         }
     }

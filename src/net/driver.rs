@@ -1,21 +1,25 @@
-//! The event loop of one box: feeds socket reads and timer expiries into the core `Node`
-//! and carries out what it asks for, until cancelled.
+//! The event loop of one box: feeds socket reads, stream messages, control commands and
+//! timer expiries into the core `Node` and carries out what it asks for, until cancelled.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use tokio::net::{UdpSocket, UnixListener};
-use tokio::sync::mpsc;
+use tokio::net::{TcpListener, UdpSocket, UnixListener};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::control::{self, Command, ControlError, Request, Response, CONTROL_SOCKET};
+use super::control::{self, Command, ControlError, Response, CONTROL_SOCKET};
+use super::streams::{self, Outgoing, StreamEvent, StreamHandle};
 use super::{monotonic_now, sockets};
 use crate::config::Config;
-use crate::core::{Destination, Event, Instant, Node, NodeId, Transmit, Via};
+use crate::core::{Destination, Instant, Node, NodeId, StreamAction, StreamId, Transmit, Via};
 use crate::identity::{self, IdentityError};
 use crate::proto::MAX_DATAGRAM;
-use crate::status::Status;
+
+/// Inbound control streams at once; more are refused until some close.
+const MAX_STREAMS: usize = 256;
 
 /// Why a box could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -39,18 +43,23 @@ pub enum RunError {
 /// A box with its sockets bound, ready to [`run`](BoxRuntime::run).
 #[derive(Debug)]
 pub struct BoxRuntime {
-    config: Config,
-    node: Node,
+    pub(super) config: Config,
+    pub(super) node: Node,
     multicast: UdpSocket,
     unicast: UdpSocket,
+    tcp: TcpListener,
     /// Taken by the control task when the box runs.
     control: Option<UnixListener>,
     control_path: PathBuf,
-    local_addr: SocketAddr,
+    pub(super) local_addr: SocketAddr,
+    streams: HashMap<StreamId, StreamHandle>,
+    /// Control clients waiting for the host's answer to their request, by request id.
+    pub(super) pending: HashMap<u32, (Instant, oneshot::Sender<Response>)>,
 }
 
 impl BoxRuntime {
-    /// Loads (or creates) the box id, binds the discovery sockets and the control socket.
+    /// Loads (or creates) the box id, binds the discovery sockets, the TCP control
+    /// listener and the control socket.
     pub async fn bind(config: Config) -> Result<Self, RunError> {
         let id = identity::load_or_create(&config.state_dir)?;
         let d = &config.discovery;
@@ -59,30 +68,31 @@ impl BoxRuntime {
             .map_err(socket_err("multicast"))?;
         let unicast = sockets::unicast_socket(d.unicast_port).map_err(socket_err("unicast"))?;
         let local_addr = unicast.local_addr().map_err(socket_err("unicast"))?;
-        if d.unicast_port != 0 && local_addr.port() != d.unicast_port {
-            tracing::warn!(
-                wanted = d.unicast_port,
-                got = local_addr.port(),
-                "unicast port taken (another box on this machine?); using a free one"
-            );
-        }
+        warn_if_moved("unicast", d.unicast_port, local_addr.port());
+        let tcp = sockets::tcp_listener(config.party.control_port)
+            .await
+            .map_err(socket_err("TCP control"))?;
+        let tcp_port = tcp.local_addr().map_err(socket_err("TCP control"))?.port();
+        warn_if_moved("TCP control", config.party.control_port, tcp_port);
         let control_path = config.state_dir.join(CONTROL_SOCKET);
         let control = control::bind(&control_path).await?;
-        let seed = rand::random::<u64>();
         let node = Node::new(
-            config.node_config(id, local_addr.port()),
+            config.node_config(id, local_addr.port(), tcp_port),
             monotonic_now(),
-            seed,
+            rand::random::<u64>(),
         );
-        tracing::info!(%id, name = node.name(), addr = %local_addr, "box ready");
+        tracing::info!(%id, name = node.name(), udp = %local_addr, tcp = tcp_port, "box ready");
         Ok(BoxRuntime {
             config,
             node,
             multicast,
             unicast,
+            tcp,
             control: Some(control),
             control_path,
             local_addr,
+            streams: HashMap::new(),
+            pending: HashMap::new(),
         })
     }
 
@@ -99,19 +109,17 @@ impl BoxRuntime {
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), RunError> {
         let tracker = TaskTracker::new();
         let (commands_tx, mut commands) = mpsc::channel::<Command>(32);
+        let (events_tx, mut stream_events) = mpsc::channel::<StreamEvent>(1024);
         if let Some(control) = self.control.take() {
-            tracker.spawn(control::serve(
-                control,
-                commands_tx,
-                cancel.clone(),
-                tracker.clone(),
-            ));
+            let serve = control::serve(control, commands_tx, cancel.clone(), tracker.clone());
+            tracker.spawn(serve);
         }
-        let group = SocketAddr::from((self.config.discovery.group, self.config.discovery.port));
+        let d = &self.config.discovery;
+        let group = SocketAddr::from((d.group, d.port));
         let mut mbuf = vec![0u8; MAX_DATAGRAM + 1];
         let mut ubuf = vec![0u8; MAX_DATAGRAM + 1];
         loop {
-            self.flush(group).await;
+            self.flush(group, &tracker, &events_tx, &cancel).await;
             let sleep = tokio::time::sleep_until(to_tokio(self.node.poll_timeout()));
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -121,16 +129,22 @@ impl BoxRuntime {
                 received = self.unicast.recv_from(&mut ubuf) => {
                     self.received(received, Via::Unicast, &ubuf);
                 }
-                _ = sleep => self.node.handle_timeout(monotonic_now()),
-                Some((request, reply)) = commands.recv() => {
-                    let _ = reply.send(self.answer(request));
+                accepted = self.tcp.accept() => {
+                    self.accepted(accepted, &tracker, &events_tx, &cancel);
                 }
+                Some(event) = stream_events.recv() => self.stream_event(event),
+                _ = sleep => {
+                    self.node.handle_timeout(monotonic_now());
+                    self.expire_pending();
+                }
+                Some((request, reply)) = commands.recv() => self.command(request, reply),
             }
         }
         tracker.close();
         tracker.wait().await;
         if let Err(e) = std::fs::remove_file(&self.control_path) {
-            tracing::warn!(path = %self.control_path.display(), error = %e, "cannot remove control socket");
+            let path = self.control_path.display();
+            tracing::warn!(path = %path, error = %e, "cannot remove control socket");
         }
         tracing::info!(id = %self.node.id(), "box stopped");
         Ok(())
@@ -146,17 +160,46 @@ impl BoxRuntime {
         }
     }
 
-    fn answer(&self, request: Request) -> Response {
-        match request {
-            Request::Status => Response::status(Status::of(
-                &self.node,
-                monotonic_now(),
-                self.local_addr.to_string(),
-            )),
+    fn accepted(
+        &mut self,
+        accepted: std::io::Result<(tokio::net::TcpStream, SocketAddr)>,
+        tracker: &TaskTracker,
+        events: &mpsc::Sender<StreamEvent>,
+        cancel: &CancellationToken,
+    ) {
+        match accepted {
+            Ok((socket, remote)) if self.streams.len() < MAX_STREAMS => {
+                let id = self.node.accept_stream(remote);
+                let handle =
+                    streams::spawn_accepted(tracker, id, socket, events.clone(), cancel.clone());
+                self.streams.insert(id, handle);
+            }
+            Ok((_, remote)) => tracing::warn!(%remote, "too many control streams; refused"),
+            Err(e) => tracing::warn!(error = %e, "TCP accept failed"),
         }
     }
 
-    async fn flush(&mut self, group: SocketAddr) {
+    fn stream_event(&mut self, event: StreamEvent) {
+        let now = monotonic_now();
+        match event {
+            StreamEvent::Message(id, msg) => self.node.handle_stream_message(now, id, msg),
+            StreamEvent::Closed(id, reason) => {
+                if let Some(e) = reason {
+                    tracing::debug!(stream = id.0, error = %e, "control stream closed");
+                }
+                self.streams.remove(&id);
+                self.node.handle_stream_closed(now, id);
+            }
+        }
+    }
+
+    async fn flush(
+        &mut self,
+        group: SocketAddr,
+        tracker: &TaskTracker,
+        events: &mpsc::Sender<StreamEvent>,
+        cancel: &CancellationToken,
+    ) {
         while let Some(Transmit {
             destination,
             payload,
@@ -175,18 +218,56 @@ impl BoxRuntime {
                 tracing::debug!(?destination, error = %e, "send failed");
             }
         }
+        while let Some(action) = self.node.poll_stream_action() {
+            self.stream_action(action, tracker, events, cancel);
+        }
         while let Some(event) = self.node.poll_event() {
-            match event {
-                Event::NeighbourUp { id, name, addr } => {
-                    tracing::info!(%id, %name, %addr, "neighbour up")
+            self.event(event);
+        }
+    }
+
+    fn stream_action(
+        &mut self,
+        action: StreamAction,
+        tracker: &TaskTracker,
+        events: &mpsc::Sender<StreamEvent>,
+        cancel: &CancellationToken,
+    ) {
+        match action {
+            StreamAction::Connect { stream, addr } => {
+                let handle =
+                    streams::spawn_connect(tracker, stream, addr, events.clone(), cancel.clone());
+                self.streams.insert(stream, handle);
+            }
+            StreamAction::Send { stream, msg } => {
+                let alive = self
+                    .streams
+                    .get(&stream)
+                    .is_some_and(|h| h.push(Outgoing::Send(msg)));
+                if !alive {
+                    // Gone or hopelessly behind: drop it and let the core react.
+                    if let Some(h) = self.streams.remove(&stream) {
+                        h.push(Outgoing::Close);
+                    }
+                    self.node.handle_stream_closed(monotonic_now(), stream);
                 }
-                Event::NeighbourDown { id, name } => tracing::info!(%id, %name, "neighbour gone"),
-                Event::Malformed { from, error } => {
-                    tracing::debug!(%from, %error, "dropped malformed datagram")
+            }
+            StreamAction::Close { stream } => {
+                if let Some(h) = self.streams.remove(&stream) {
+                    h.push(Outgoing::Close);
                 }
-                other => tracing::info!(event = ?other, "party"),
             }
         }
+    }
+}
+
+fn warn_if_moved(what: &str, wanted: u16, got: u16) {
+    if wanted != 0 && wanted != got {
+        tracing::warn!(
+            wanted,
+            got,
+            "{what} port taken (another box on this machine?); using a free one"
+        );
     }
 }
 

@@ -2,9 +2,11 @@
 //! [`crate::core::Node`].
 
 mod clock;
+mod commands;
 pub mod control;
 mod driver;
 mod sockets;
+mod streams;
 
 pub use clock::monotonic_now;
 pub use control::{ControlError, CONTROL_SOCKET};

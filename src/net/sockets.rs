@@ -66,3 +66,14 @@ pub(crate) async fn send_multicast(
     }
     Ok(())
 }
+
+/// Binds the TCP control listener, falling back to a free port if `port` is taken.
+pub(crate) async fn tcp_listener(port: u16) -> io::Result<tokio::net::TcpListener> {
+    let any = Ipv4Addr::UNSPECIFIED;
+    match tokio::net::TcpListener::bind((any, port)).await {
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse && port != 0 => {
+            tokio::net::TcpListener::bind((any, 0)).await
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,111 @@
+//! What the driver does with `chorus ctl` commands and with the core's events.
+
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::control::{Request, Response};
+use super::driver::BoxRuntime;
+use super::monotonic_now;
+use crate::core::{Event, RequestOutcome};
+use crate::proto::{PartyId, RequestKind};
+use crate::status::Status;
+
+/// A request the host never answered is forgotten after this long.
+const PENDING_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl BoxRuntime {
+    pub(super) fn command(&mut self, request: Request, reply: oneshot::Sender<Response>) {
+        let now = monotonic_now();
+        let node = &mut self.node;
+        let response = match request {
+            Request::Status => Response::status(Status::of(node, now, self.local_addr.to_string())),
+            Request::Host => match node.host(now) {
+                Ok(p) => Response::done(format!("hosting party {p}; inviting neighbours")),
+                Err(e) => Response::error(e.to_string()),
+            },
+            Request::Join { party } => {
+                let party = match party.map(|p| p.parse::<PartyId>()).transpose() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = reply.send(Response::error(format!("bad party id: {e}")));
+                        return;
+                    }
+                };
+                match node.join(now, party) {
+                    Ok(p) => Response::done(format!("joining party {p}")),
+                    Err(e) => Response::error(e.to_string()),
+                }
+            }
+            Request::Leave => match node.leave(now) {
+                Ok(p) => Response::done(format!("left party {p}")),
+                Err(e) => Response::error(e.to_string()),
+            },
+            Request::End => match node.end(now) {
+                Ok(p) => Response::done(format!("ended party {p}")),
+                Err(e) => Response::error(e.to_string()),
+            },
+            Request::Skip => return self.request(RequestKind::Skip, reply),
+            Request::Queue { song } => return self.request(RequestKind::Queue(song), reply),
+        };
+        let _ = reply.send(response);
+    }
+
+    fn request(&mut self, kind: RequestKind, reply: oneshot::Sender<Response>) {
+        let what = match &kind {
+            RequestKind::Skip => "skip".to_owned(),
+            RequestKind::Queue(song) => format!("queue {song}"),
+        };
+        let response = match self.node.request(kind) {
+            Ok(RequestOutcome::Answered { accepted: true, .. }) => {
+                Response::done(format!("{what}: done"))
+            }
+            Ok(RequestOutcome::Answered { reason, .. }) => {
+                Response::error(format!("{what} refused: {}", reason.unwrap_or_default()))
+            }
+            Ok(RequestOutcome::Pending(id)) => {
+                self.pending.insert(id, (monotonic_now(), reply));
+                return;
+            }
+            Err(e) => Response::error(e.to_string()),
+        };
+        let _ = reply.send(response);
+    }
+
+    pub(super) fn expire_pending(&mut self) {
+        let now = monotonic_now();
+        self.pending
+            .retain(|_, (since, _)| now - *since < PENDING_TIMEOUT);
+    }
+
+    /// Logs an event; answers a waiting control client if it is the host's answer.
+    pub(super) fn event(&mut self, event: Event) {
+        match event {
+            Event::NeighbourUp { id, name, addr } => {
+                tracing::info!(%id, %name, %addr, "neighbour up")
+            }
+            Event::NeighbourDown { id, name } => tracing::info!(%id, %name, "neighbour gone"),
+            Event::Malformed { from, error } => {
+                tracing::debug!(%from, %error, "dropped malformed datagram")
+            }
+            Event::RequestAnswered {
+                id,
+                accepted,
+                reason,
+            } => {
+                if let Some((_, reply)) = self.pending.remove(&id) {
+                    let response = if accepted {
+                        Response::done("accepted by the host")
+                    } else {
+                        Response::error(format!(
+                            "refused by the host: {}",
+                            reason.unwrap_or_default()
+                        ))
+                    };
+                    let _ = reply.send(response);
+                }
+            }
+            other => tracing::info!(event = ?other, "party"),
+        }
+    }
+}

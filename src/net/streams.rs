@@ -1,0 +1,138 @@
+//! Control streams over TCP: one task per connection carries framed messages between the
+//! socket and the driver, with bounded queues so a slow or hostile peer cannot pile up
+//! memory.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+use crate::core::StreamId;
+use crate::proto::frame::{FrameCodec, FrameError};
+use crate::proto::{Control, Message};
+
+/// Messages waiting to be written to one peer; a peer this far behind is cut off.
+const OUTGOING_QUEUE: usize = 256;
+/// How long a connection attempt may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What a connection task tells the driver.
+#[derive(Debug)]
+pub(crate) enum StreamEvent {
+    Message(StreamId, Control),
+    /// The peer closed, the connection broke or could not be made, or the peer sent
+    /// something undecodable (`error`).
+    Closed(StreamId, Option<FrameError>),
+}
+
+/// What the driver tells a connection task.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    Send(Control),
+    Close,
+}
+
+/// The driver's handle to one connection task.
+#[derive(Debug)]
+pub(crate) struct StreamHandle {
+    tx: mpsc::Sender<Outgoing>,
+}
+
+impl StreamHandle {
+    /// Queues `out`; false if the peer is too far behind or the task is gone.
+    pub(crate) fn push(&self, out: Outgoing) -> bool {
+        self.tx.try_send(out).is_ok()
+    }
+}
+
+/// Starts a task for an accepted connection.
+pub(crate) fn spawn_accepted(
+    tracker: &tokio_util::task::TaskTracker,
+    id: StreamId,
+    socket: TcpStream,
+    events: mpsc::Sender<StreamEvent>,
+    cancel: CancellationToken,
+) -> StreamHandle {
+    let (tx, rx) = mpsc::channel(OUTGOING_QUEUE);
+    tracker.spawn(async move {
+        let closed = run(socket, rx, &events, id, &cancel).await;
+        if let Some(reason) = closed {
+            let _ = events.send(StreamEvent::Closed(id, reason)).await;
+        }
+    });
+    StreamHandle { tx }
+}
+
+/// Starts a task that connects to `addr`; messages queued meanwhile are sent once the
+/// connection is up.
+pub(crate) fn spawn_connect(
+    tracker: &tokio_util::task::TaskTracker,
+    id: StreamId,
+    addr: SocketAddr,
+    events: mpsc::Sender<StreamEvent>,
+    cancel: CancellationToken,
+) -> StreamHandle {
+    let (tx, rx) = mpsc::channel(OUTGOING_QUEUE);
+    tracker.spawn(async move {
+        let connected = tokio::select! {
+            _ = cancel.cancelled() => return,
+            c = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)) => c,
+        };
+        let closed = match connected {
+            Ok(Ok(socket)) => run(socket, rx, &events, id, &cancel).await,
+            Ok(Err(e)) => Some(Some(FrameError::Io(e))),
+            Err(_) => Some(Some(FrameError::Io(std::io::ErrorKind::TimedOut.into()))),
+        };
+        if let Some(reason) = closed {
+            let _ = events.send(StreamEvent::Closed(id, reason)).await;
+        }
+    });
+    StreamHandle { tx }
+}
+
+/// Pumps one connection. Returns `Some(reason)` if the driver must be told it closed,
+/// `None` if the driver closed it (or we are shutting down).
+async fn run(
+    socket: TcpStream,
+    mut rx: mpsc::Receiver<Outgoing>,
+    events: &mpsc::Sender<StreamEvent>,
+    id: StreamId,
+    cancel: &CancellationToken,
+) -> Option<Option<FrameError>> {
+    // Heartbeats are tiny and latency-sensitive: never wait to coalesce them.
+    if let Err(e) = socket.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    }
+    let mut framed = Framed::new(socket, FrameCodec::default());
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            out = rx.recv() => match out {
+                Some(Outgoing::Send(msg)) => {
+                    if let Err(e) = framed.send(&Message::Control(msg)).await {
+                        return Some(Some(e));
+                    }
+                }
+                Some(Outgoing::Close) | None => {
+                    let _ = framed.close().await;
+                    return None;
+                }
+            },
+            frame = framed.next() => match frame {
+                Some(Ok(Message::Control(msg))) => {
+                    if events.send(StreamEvent::Message(id, msg)).await.is_err() {
+                        return None;
+                    }
+                }
+                // A datagram kind on a stream: the peer is confused or hostile.
+                Some(Ok(_)) => return Some(None),
+                Some(Err(e)) => return Some(Some(e)),
+                None => return Some(None),
+            },
+        }
+    }
+}
