@@ -1,102 +1,20 @@
 //! Real `chorus run` processes on loopback find each other and notice a killed box.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use chorus::status::Status;
-
-const BIN: &str = env!("CARGO_BIN_EXE_chorus");
-
-/// A multicast port no other test or real box uses at the same time.
-fn test_port(salt: u16) -> u16 {
-    20_000
-        + ((std::process::id() as u16)
-            .wrapping_mul(7)
-            .wrapping_add(salt)
-            % 30_000)
-}
-
-struct BoxProc {
-    child: Child,
-    state: PathBuf,
-}
-
-impl Drop for BoxProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path, name: &str, port: u16) -> BoxProc {
-    let state = dir.join(name);
-    let child = Command::new(BIN)
-        .args([
-            "run",
-            "--name",
-            name,
-            "--unicast-port",
-            "0",
-            "--interface",
-            "127.0.0.1",
-        ])
-        .arg("--port")
-        .arg(port.to_string())
-        .arg("--state-dir")
-        .arg(&state)
-        // An empty config file: nothing from /etc/chorus leaks into the test.
-        .arg("--config")
-        .arg(dir.join("empty.toml"))
-        .env("CHORUS_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    BoxProc { child, state }
-}
-
-fn status(state: &Path) -> Option<Status> {
-    let out = Command::new(BIN)
-        .args(["ctl", "status", "--json", "--state-dir"])
-        .arg(state)
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        return None;
-    }
-    Some(serde_json::from_slice(&out.stdout).unwrap())
-}
-
-fn neighbour_names(state: &Path) -> Vec<String> {
-    let mut names: Vec<String> = status(state)
-        .map(|s| s.neighbours.into_iter().map(|n| n.name).collect())
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
-/// Polls until `done` holds, returning how long it took, or None after `limit`.
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
+use common::{neighbour_names, start, status, test_port, wait_for, BIN};
 
 #[test]
 fn three_boxes_see_each_other_and_a_killed_box_disappears() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("empty.toml"), "").unwrap();
     let port = test_port(1);
-    let mut boxes: Vec<BoxProc> = ["a", "b", "c"]
+    let mut boxes: Vec<_> = ["a", "b", "c"]
         .iter()
-        .map(|n| start(dir.path(), n, port))
+        .map(|n| start(dir.path(), n, port, &[]))
         .collect();
     let all_ready = wait_for(Duration::from_secs(10), || {
         boxes.iter().all(|b| status(&b.state).is_some())
@@ -122,8 +40,7 @@ fn three_boxes_see_each_other_and_a_killed_box_disappears() {
         .all(|n| n.addr.starts_with("127.0.0.1:")));
 
     let mut killed = boxes.pop().unwrap();
-    killed.child.kill().unwrap(); // SIGKILL: no goodbye message
-    killed.child.wait().unwrap();
+    killed.kill();
     let killed_at = Instant::now();
     let gone = wait_for(Duration::from_secs(10), || {
         neighbour_names(&boxes[0].state) == ["b"] && neighbour_names(&boxes[1].state) == ["a"]
@@ -139,8 +56,7 @@ fn three_boxes_see_each_other_and_a_killed_box_disappears() {
 #[test]
 fn status_json_has_the_documented_shape() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("empty.toml"), "").unwrap();
-    let b = start(dir.path(), "solo", test_port(2));
+    let b = start(dir.path(), "solo", test_port(2), &[]);
     assert!(wait_for(Duration::from_secs(10), || status(&b.state).is_some()).is_some());
     let out = Command::new(BIN)
         .args(["ctl", "status", "--json", "--state-dir"])
@@ -190,9 +106,8 @@ fn ctl_without_a_running_box_fails_clearly() {
 #[test]
 fn a_second_box_on_the_same_state_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("empty.toml"), "").unwrap();
     let port = test_port(3);
-    let first = start(dir.path(), "one", port);
+    let first = start(dir.path(), "one", port, &[]);
     assert!(wait_for(Duration::from_secs(10), || status(&first.state).is_some()).is_some());
     let out = Command::new(BIN)
         .args([
