@@ -132,3 +132,24 @@ fn a_second_box_on_the_same_state_dir_is_refused() {
         "the first box still answers"
     );
 }
+
+#[test]
+fn sigterm_shuts_down_cleanly_and_removes_the_control_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = start(dir.path(), "quitter", test_port(4), &[]);
+    assert!(wait_for(Duration::from_secs(10), || status(&b.state).is_some()).is_some());
+    let sock = b.state.join("control.sock");
+    assert!(sock.exists());
+    let pid = b.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let exited = wait_for(Duration::from_secs(5), || {
+        matches!(b.child.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited.is_some(), "the box did not stop on SIGTERM");
+    assert_eq!(b.child.wait().unwrap().code(), Some(0));
+    assert!(!sock.exists(), "the control socket is removed on shutdown");
+}
