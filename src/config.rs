@@ -375,3 +375,18 @@ mod tests {
         assert_eq!(c.effective_name(), "é".repeat(16));
     }
 }
+
+#[cfg(test)]
+mod board_tests {
+    use super::*;
+
+    /// The commented default installed on a Pi must stay in step with this parser.
+    #[test]
+    fn board_default_config_parses_to_the_defaults() {
+        let text = include_str!("../board/chorus.toml");
+        let c = Config::parse(text, Path::new("board/chorus.toml")).unwrap();
+        assert_eq!(c.discovery, DiscoveryConfig::default());
+        assert_eq!(c.party, PartyTable::default());
+        assert_eq!(c.state_dir, PathBuf::from("/var/lib/chorus"));
+    }
+}

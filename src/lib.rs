@@ -8,9 +8,12 @@
 //! - [`net`]: the tokio + socket2 runtime that drives a [`core::Node`] with real sockets.
 //! - [`sim`]: a deterministic simulator that drives many [`core::Node`]s with virtual time
 //!   and a lossy network.
+//! - [`audio`]: decode -> resample -> gain -> sink (ALSA, WAV, null, simulated DAC) and the
+//!   playout controller.
 //! - [`config`]: the TOML configuration with defaults and validation.
 //! - [`status`]: the status snapshot served to `chorus ctl status`.
 
+pub mod audio;
 pub mod config;
 pub mod core;
 pub mod identity;

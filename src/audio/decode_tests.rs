@@ -1,0 +1,220 @@
+//! Decoder tests on files generated here: WAV with hound, the compressed formats with
+//! the command-line encoders when installed (skipped with a printed reason otherwise).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::*;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const RATE: u32 = 44_100;
+
+/// One second of a stereo 440 Hz / 660 Hz pair as 16-bit samples.
+fn tone() -> Vec<i16> {
+    (0..RATE as usize)
+        .flat_map(|n| {
+            let t = n as f64 / f64::from(RATE);
+            let l = 0.5 * (std::f64::consts::TAU * 440.0 * t).sin();
+            let r = 0.5 * (std::f64::consts::TAU * 660.0 * t).sin();
+            [(l * 32767.0) as i16, (r * 32767.0) as i16]
+        })
+        .collect()
+}
+
+fn write_wav(path: &Path, samples: &[i16]) -> TestResult {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec)?;
+    for &s in samples {
+        writer.write_sample(s)?;
+    }
+    writer.finalize()?;
+    Ok(())
+}
+
+fn decode_all(decoder: &mut Decoder) -> Result<Vec<f32>, DecodeError> {
+    let mut out = Vec::new();
+    while let Some(block) = decoder.next_block()? {
+        out.extend_from_slice(block);
+    }
+    Ok(out)
+}
+
+#[test]
+fn wav_decodes_exactly_and_seeks_to_the_frame() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("tone.wav");
+    let original = tone();
+    write_wav(&path, &original)?;
+    let mut decoder = Decoder::open(&path)?;
+    let info = decoder.info();
+    assert_eq!(
+        (info.rate, info.channels, info.frames),
+        (RATE, 2, Some(44_100))
+    );
+    assert_eq!(info.duration(), Some(Duration::from_secs(1)));
+    let samples = decode_all(&mut decoder)?;
+    assert_eq!(samples.len(), original.len());
+    for (d, o) in samples.iter().zip(&original) {
+        assert!((d - f32::from(*o) / 32768.0).abs() < 1e-4);
+    }
+    assert_eq!(decoder.position(), 44_100);
+    assert!(decoder.next_block()?.is_none(), "EOF is sticky");
+
+    assert_eq!(decoder.seek(12_345)?, 12_345);
+    let block = decoder
+        .next_block()?
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
+    assert!((block[0] - f32::from(original[2 * 12_345]) / 32768.0).abs() < 1e-4);
+    assert!((block[1] - f32::from(original[2 * 12_345 + 1]) / 32768.0).abs() < 1e-4);
+    Ok(())
+}
+
+#[test]
+fn garbage_is_unsupported_and_missing_is_io() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("noise.mp3");
+    std::fs::write(
+        &path,
+        (0..4_096u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )?;
+    assert!(matches!(
+        Decoder::open(&path),
+        Err(DecodeError::Unsupported(_))
+    ));
+    let empty = dir.path().join("empty.flac");
+    std::fs::write(&empty, b"")?;
+    assert!(matches!(
+        Decoder::open(&empty),
+        Err(DecodeError::Unsupported(_))
+    ));
+    assert!(matches!(
+        Decoder::open(&dir.path().join("missing.ogg")),
+        Err(DecodeError::Io(_))
+    ));
+    Ok(())
+}
+
+/// Encode `wav` with `program args…`, or `None` (with the reason printed) if the encoder
+/// is not installed.
+fn encode(wav: &Path, out: PathBuf, program: &str, args: &[&str]) -> Option<PathBuf> {
+    let mut cmd = Command::new(program);
+    for arg in args {
+        match *arg {
+            "IN" => cmd.arg(wav),
+            "OUT" => cmd.arg(&out),
+            other => cmd.arg(other),
+        };
+    }
+    match cmd.output() {
+        Ok(o) if o.status.success() => Some(out),
+        Ok(o) => {
+            println!(
+                "skipped: {program} failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            None
+        }
+        Err(e) => {
+            println!("skipped: {program} not available ({e}); apt-get install flac lame vorbis-tools ffmpeg");
+            None
+        }
+    }
+}
+
+#[test]
+fn compressed_formats_decode_when_encoders_are_installed() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let wav = dir.path().join("tone.wav");
+    write_wav(&wav, &tone())?;
+    let d = dir.path();
+    let cases = [
+        (
+            "flac",
+            encode(
+                &wav,
+                d.join("t.flac"),
+                "flac",
+                &["-s", "-f", "-o", "OUT", "IN"],
+            ),
+        ),
+        (
+            "mp3",
+            encode(&wav, d.join("t.mp3"), "lame", &["--quiet", "IN", "OUT"]),
+        ),
+        (
+            "ogg",
+            encode(&wav, d.join("t.ogg"), "oggenc", &["-Q", "-o", "OUT", "IN"]),
+        ),
+        (
+            "m4a",
+            encode(
+                &wav,
+                d.join("t.m4a"),
+                "ffmpeg",
+                &["-v", "error", "-y", "-i", "IN", "-c:a", "aac", "OUT"],
+            ),
+        ),
+    ];
+    for (name, path) in cases {
+        let Some(path) = path else { continue };
+        let mut decoder = Decoder::open(&path)?;
+        let info = decoder.info();
+        assert_eq!((info.rate, info.channels), (RATE, 2), "{name}");
+        let samples = decode_all(&mut decoder)?;
+        let frames = samples.len() / 2;
+        // Lossy codecs pad with up to a few thousand frames of encoder delay.
+        assert!(
+            (44_100..=44_100 + 4_096).contains(&frames),
+            "{name}: {frames} frames"
+        );
+        let rms = (samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>()
+            / samples.len() as f64)
+            .sqrt();
+        // Full scale 0.5 sines have an RMS of 0.354; lossy padding lowers it a little.
+        assert!((0.3..0.37).contains(&rms), "{name}: rms {rms}");
+        assert_eq!(decoder.corrupt_packets(), 0, "{name}");
+        println!("{name}: {frames} frames, rms {rms:.4}");
+    }
+    Ok(())
+}
+
+#[test]
+fn corrupt_flac_is_survived_losing_only_the_damage() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let wav = dir.path().join("tone.wav");
+    write_wav(&wav, &tone())?;
+    let Some(flac) = encode(
+        &wav,
+        dir.path().join("t.flac"),
+        "flac",
+        &["-s", "-f", "-o", "OUT", "IN"],
+    ) else {
+        return Ok(());
+    };
+    let mut bytes = std::fs::read(&flac)?;
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 64] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&flac, &bytes)?;
+    let mut decoder = Decoder::open(&flac)?;
+    let samples = decode_all(&mut decoder)?;
+    // symphonia's FLAC demuxer drops a frame whose header or CRC is bad and resyncs, so
+    // the damage shows as missing frames rather than as counted decode errors.
+    let frames = samples.len() / 2;
+    println!(
+        "corrupt flac: {frames} frames, {} packets counted",
+        decoder.corrupt_packets()
+    );
+    assert!((30_000..44_100).contains(&frames), "{frames}");
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! The playout controller (pure): compares which song frame the DAC is playing with the one
+//! the schedule wants audible now, and steers the resampling ratio (a PI controller,
+//! clamped to ±500 ppm) or asks for a hard re-seek when the error is too large to steer.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::SinkTiming;
+use crate::core::Instant;
+
+/// Tuning of [`PlayoutController`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlayoutConfig {
+    /// Proportional gain, ppm per second of error per second: 0.5/s corrects an error with
+    /// a ~2 s time constant, slow enough to average out timestamp jitter.
+    pub kp: f64,
+    /// Integral gain (1/s²); it learns the DAC's rate error. kp²/4 is critically damped.
+    pub ki: f64,
+    /// Steering limit; 500 ppm is a pitch change of under a cent, inaudible.
+    pub max_ppm: f64,
+    /// Errors above this are not steered away (it would take too long) but re-seeked.
+    pub reseek_threshold: Duration,
+}
+
+impl Default for PlayoutConfig {
+    fn default() -> Self {
+        PlayoutConfig {
+            kp: 0.5,
+            ki: 0.0625,
+            max_ppm: 500.0,
+            reseek_threshold: Duration::from_millis(20),
+        }
+    }
+}
+
+/// The schedule's wish: song frame `song_frame` is audible at local instant `at`, and the
+/// song advances `song_rate` frames per second of local time from there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlayoutTarget {
+    /// Song frame (fractional) due at `at`.
+    pub song_frame: f64,
+    /// Local monotonic instant.
+    pub at: Instant,
+    /// Song frames per second.
+    pub song_rate: u32,
+}
+
+impl PlayoutTarget {
+    /// The song frame due at `t` (before `at` as well as after).
+    pub fn frame_at(&self, t: Instant) -> f64 {
+        let dt = t.as_nanos() as f64 - self.at.as_nanos() as f64;
+        self.song_frame + dt * 1e-9 * f64::from(self.song_rate)
+    }
+}
+
+/// Which song frame each output frame carries, recorded as the pipeline writes (e.g.
+/// from [`super::resample::Resampler::song_position`]) and looked up when the sink says
+/// which output frame is audible. Keeps the last `capacity` points.
+#[derive(Debug, Clone)]
+pub struct PositionMap {
+    points: VecDeque<(u64, f64)>,
+    capacity: usize,
+}
+
+impl PositionMap {
+    /// A map remembering `capacity` points (cover at least the sink's buffer).
+    pub fn new(capacity: usize) -> Self {
+        PositionMap {
+            points: VecDeque::with_capacity(capacity.max(2)),
+            capacity: capacity.max(2),
+        }
+    }
+
+    /// Output frame `output_frame` carries song frame `song_frame`. Call with increasing
+    /// output frames (once per written block is enough).
+    pub fn record(&mut self, output_frame: u64, song_frame: f64) {
+        if self.points.back().is_some_and(|&(o, _)| o >= output_frame) {
+            self.points.clear();
+        }
+        if self.points.len() == self.capacity {
+            self.points.pop_front();
+        }
+        self.points.push_back((output_frame, song_frame));
+    }
+
+    /// Forget everything (after a seek).
+    pub fn clear(&mut self) {
+        self.points.clear();
+    }
+
+    /// The song frame output frame `output_frame` carries, interpolated between recorded
+    /// points (extrapolated past the last one); `None` before the first point.
+    pub fn song_frame_at(&self, output_frame: u64) -> Option<f64> {
+        let idx = self.points.partition_point(|&(o, _)| o <= output_frame);
+        let (lo, hi) = match idx {
+            0 => return None,
+            i if i < self.points.len() => (self.points.get(i - 1)?, self.points.get(i)?),
+            // Past the last point: extrapolate along the last segment (or unit slope).
+            i => {
+                let last = self.points.get(i - 1)?;
+                let Some(prev) = i.checked_sub(2).and_then(|j| self.points.get(j)) else {
+                    return Some(last.1 + (output_frame - last.0) as f64);
+                };
+                (prev, last)
+            }
+        };
+        let span = (hi.0 - lo.0) as f64;
+        let slope = if span > 0.0 {
+            (hi.1 - lo.1) / span
+        } else {
+            1.0
+        };
+        Some(lo.1 + slope * (output_frame as f64 - lo.0 as f64))
+    }
+}
+
+/// What the pipeline should do after a timing reading.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PlayoutDecision {
+    /// Set the resampler's steering to `ppm` (positive: the song advances more slowly).
+    Steer {
+        /// Steering in ppm, within ±`max_ppm`.
+        ppm: f64,
+        /// Measured error in seconds (positive: playing ahead of the schedule).
+        error: f64,
+    },
+    /// The error is beyond the threshold: seek the decoder so that the next frame written
+    /// is `song_frame`, reset the resampler and the [`PositionMap`].
+    Reseek {
+        /// Song frame to write next.
+        song_frame: f64,
+        /// Measured error in seconds.
+        error: f64,
+    },
+    /// Nothing written yet (or nothing audible): no decision possible.
+    Wait,
+}
+
+/// A PI controller from playout error to resampler steering. Pure: fed readings, owns no
+/// clock.
+#[derive(Debug, Clone)]
+pub struct PlayoutController {
+    config: PlayoutConfig,
+    /// ∫ error dt, in seconds²; clamped so its term alone never exceeds `max_ppm`.
+    integral: f64,
+    last_at: Option<Instant>,
+    ppm: f64,
+}
+
+impl PlayoutController {
+    /// A controller with no history.
+    pub fn new(config: PlayoutConfig) -> Self {
+        PlayoutController {
+            config,
+            integral: 0.0,
+            last_at: None,
+            ppm: 0.0,
+        }
+    }
+
+    /// Steering last returned.
+    pub fn ppm(&self) -> f64 {
+        self.ppm
+    }
+
+    /// One reading: the sink's timing, the map of output to song frames, and the target.
+    /// `sink_rate` converts the sink's delay to time for a re-seek.
+    pub fn update(
+        &mut self,
+        target: &PlayoutTarget,
+        timing: &SinkTiming,
+        map: &PositionMap,
+        sink_rate: u32,
+    ) -> PlayoutDecision {
+        let Some(actual) = map.song_frame_at(timing.audible_frame()) else {
+            return PlayoutDecision::Wait;
+        };
+        let error = (actual - target.frame_at(timing.at)) / f64::from(target.song_rate.max(1));
+        if error.abs() > self.config.reseek_threshold.as_secs_f64() {
+            // The next frame written becomes audible once the queued ones have played.
+            let queued = Duration::from_secs_f64(timing.delay as f64 / f64::from(sink_rate.max(1)));
+            self.last_at = None;
+            return PlayoutDecision::Reseek {
+                song_frame: target.frame_at(timing.at + queued),
+                error,
+            };
+        }
+        let ppm = self.steer(error, timing.at);
+        PlayoutDecision::Steer { ppm, error }
+    }
+
+    /// The PI step for a measured `error` (seconds, positive = ahead) at `at`.
+    pub fn steer(&mut self, error: f64, at: Instant) -> f64 {
+        let c = self.config;
+        let dt = self
+            .last_at
+            .map(|last| at.saturating_duration_since(last).as_secs_f64())
+            .unwrap_or(0.0)
+            .min(1.0);
+        self.last_at = Some(at);
+        let p = c.kp * error * 1e6;
+        let candidate = self.integral + error * dt;
+        let i = c.ki * candidate * 1e6;
+        // Conditional integration (anti-windup): only integrate while not saturated, or
+        // when integrating pulls the output back inside the limit.
+        if (p + i).abs() <= c.max_ppm || (candidate.abs() < self.integral.abs()) {
+            self.integral = candidate;
+        }
+        let limit = c.max_ppm / (c.ki * 1e6).max(f64::MIN_POSITIVE);
+        self.integral = self.integral.clamp(-limit, limit);
+        self.ppm = (p + c.ki * self.integral * 1e6).clamp(-c.max_ppm, c.max_ppm);
+        self.ppm
+    }
+}
+
+#[cfg(test)]
+#[path = "playout_tests.rs"]
+mod tests;

@@ -1,0 +1,87 @@
+//! Real ALSA: play a generated sine through the `alsa` sink into a paced device (a
+//! PipeWire null sink in CI: `scripts/pipewire-null-sink.sh start`) and check that it
+//! takes real time and that the reported position tracks CLOCK_MONOTONIC.
+#![cfg(feature = "alsa")]
+
+use std::time::{Duration, Instant as StdInstant};
+
+use chorus::audio::alsa::{AlsaConfig, AlsaSink};
+use chorus::audio::{Sink, SinkParams};
+
+#[test]
+fn sine_plays_in_real_time_and_position_tracks_the_monotonic_clock() {
+    // Find the sink started by scripts/pipewire-null-sink.sh when the caller did not
+    // export its runtime dir.
+    let pw = concat!(env!("CARGO_MANIFEST_DIR"), "/target/pw/run");
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() && std::path::Path::new(pw).exists() {
+        std::env::set_var("XDG_RUNTIME_DIR", pw);
+    }
+    let device = std::env::var("CHORUS_ALSA_DEVICE").unwrap_or_else(|_| "default".into());
+    let config = AlsaConfig {
+        device: device.clone(),
+        ..AlsaConfig::from_params(&SinkParams::default())
+    };
+    let mut sink = match AlsaSink::open(config) {
+        Ok(sink) => sink,
+        Err(err) => {
+            println!("skipped: cannot open ALSA device {device:?}: {err} (start scripts/pipewire-null-sink.sh)");
+            return;
+        }
+    };
+    let granted = sink.granted();
+    println!("granted: {granted:?}");
+    assert!(granted.period_frames <= 480 * 2, "period {granted:?}");
+    let format = sink.format();
+    let rate = f64::from(format.rate);
+    let block = 480usize;
+    let total_blocks = (2.0 * rate) as usize / block;
+    let mut phase = 0.0f64;
+    let mut offsets = Vec::new();
+    let start = StdInstant::now();
+    for n in 0..total_blocks {
+        let mut samples = Vec::with_capacity(block * 2);
+        for _ in 0..block {
+            let s = (0.2 * phase.sin()) as f32;
+            samples.extend_from_slice(&[s, s]);
+            phase += std::f64::consts::TAU * 1_000.0 / rate;
+        }
+        if let Err(err) = sink.write(&samples) {
+            panic!("write failed: {err}");
+        }
+        // Sample the position every 100 ms once the stream is running.
+        if n >= 10 && n % 10 == 0 {
+            let Ok(t) = sink.timing() else { continue };
+            let played = t.audible_frame() as f64 / rate;
+            offsets.push((t.at.as_nanos() as f64 * 1e-9 - played, t.delay));
+        }
+    }
+    if let Err(err) = sink.drain() {
+        panic!("drain failed: {err}");
+    }
+    let elapsed = start.elapsed();
+    println!(
+        "2 s of audio took {elapsed:?}, underruns {}",
+        sink.underruns()
+    );
+    assert!(
+        elapsed >= Duration::from_millis(1_800),
+        "{elapsed:?}: not paced"
+    );
+    assert!(offsets.len() >= 10);
+    let base = offsets[0].0;
+    let worst = offsets
+        .iter()
+        .map(|(o, _)| (o - base).abs())
+        .fold(0.0, f64::max);
+    println!(
+        "position vs monotonic clock over {} readings: worst drift {:.2} ms, delays {:?}",
+        offsets.len(),
+        worst * 1e3,
+        offsets.iter().map(|(_, d)| *d).collect::<Vec<_>>()
+    );
+    assert!(
+        worst < 0.020,
+        "written - delay drifted {:.1} ms from the clock",
+        worst * 1e3
+    );
+}
