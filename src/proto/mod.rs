@@ -6,6 +6,27 @@
 //! most [`MAX_FRAME`] bytes (see [`frame::FrameCodec`]). Decoding is pure and never
 //! panics: oversize input, a foreign magic, an unknown version or kind, a malformed
 //! body, trailing bytes and out-of-limit fields are all typed [`DecodeError`]s.
+//!
+//! ```
+//! use chorus::core::NodeId;
+//! use chorus::proto::{decode_datagram, encode_datagram, Beacon, BoxState, Message};
+//!
+//! let beacon = Beacon {
+//!     id: NodeId(1),
+//!     boot: 7,
+//!     seq: 1,
+//!     name: "kitchen".into(),
+//!     unicast_port: 7701,
+//!     control_port: 7702,
+//!     state: BoxState::Idle,
+//!     party: None,
+//!     peers: vec![],
+//! };
+//! let bytes = encode_datagram(&Message::Beacon(beacon.clone()))?;
+//! assert_eq!(&bytes[..4], b"CH\x01\x01"); // magic, version 1, kind beacon
+//! assert_eq!(decode_datagram(&bytes)?, Message::Beacon(beacon));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod beacon;
 mod error;
