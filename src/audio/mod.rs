@@ -13,6 +13,7 @@
 
 pub mod decode;
 pub mod null;
+pub mod player;
 pub mod playout;
 pub mod resample;
 pub mod simdac;

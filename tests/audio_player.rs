@@ -1,0 +1,100 @@
+//! The playback thread starts a song at the scheduled instant and keeps it there, as
+//! recorded by the real-time WAV sink.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use chorus::audio::player::{LocalTarget, Player, PlayerCommand};
+use chorus::audio::wav::{sidecar_path, WavSidecar, WavSink};
+use chorus::audio::SinkFormat;
+use chorus::net::monotonic_now;
+
+/// A 44.1 kHz mono song: 50 ms of silence, then a 1 kHz tone.
+fn write_song(path: &Path, seconds: f64) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 44_100,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let n = (seconds * 44_100.0) as usize;
+    for i in 0..n {
+        let v = if i < 2_205 {
+            0.0
+        } else {
+            (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 44_100.0).sin() * 0.5
+        };
+        w.write_sample((v * 32_767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn song_starts_at_the_scheduled_instant() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 1.0);
+    let out = dir.path().join("out.wav");
+    let format = SinkFormat {
+        rate: 48_000,
+        channels: 2,
+    };
+    let sink = WavSink::create(&out, format, Duration::from_millis(40)).unwrap();
+    let player = Player::spawn(Box::new(sink)).unwrap();
+    let start = monotonic_now() + Duration::from_millis(300);
+    let target = LocalTarget {
+        song_seconds: 0.0,
+        at: start,
+    };
+    assert!(player.send(PlayerCommand::Play {
+        path: song.clone(),
+        target
+    }));
+    std::thread::sleep(Duration::from_millis(1_500));
+    let status = player.status();
+    assert_eq!(status.last_error, None);
+    assert!(!status.playing, "a 1 s song is over after 1.2 s");
+    drop(player);
+
+    let side: WavSidecar =
+        serde_json::from_slice(&std::fs::read(sidecar_path(&out)).unwrap()).unwrap();
+    let first = side.first_frame_monotonic_ns.unwrap();
+    let mut reader = hound::WavReader::open(&out).unwrap();
+    let samples: Vec<f32> = reader.samples::<f32>().map(|s| s.unwrap()).collect();
+    let onset = samples.iter().position(|s| s.abs() > 0.05).unwrap() / 2;
+    let onset_ns = first + (onset as u64 * 1_000_000_000 / 48_000);
+    // The tone begins 50 ms into the song.
+    let due_ns = (start + Duration::from_millis(50)).as_nanos();
+    let error_ms = (onset_ns as f64 - due_ns as f64) / 1e6;
+    assert!(
+        error_ms.abs() < 2.0,
+        "tone started {error_ms:.3} ms off schedule"
+    );
+}
+
+#[test]
+fn an_unreadable_song_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.mp3");
+    std::fs::write(&bad, b"this is not audio at all").unwrap();
+    let out = dir.path().join("out.wav");
+    let format = SinkFormat {
+        rate: 48_000,
+        channels: 2,
+    };
+    let sink = WavSink::create(&out, format, Duration::from_millis(40)).unwrap();
+    let player = Player::spawn(Box::new(sink)).unwrap();
+    let target = LocalTarget {
+        song_seconds: 0.0,
+        at: monotonic_now(),
+    };
+    assert!(player.send(PlayerCommand::Play { path: bad, target }));
+    std::thread::sleep(Duration::from_millis(200));
+    let status = player.status();
+    assert!(!status.playing);
+    assert!(status.last_error.unwrap().contains("bad.mp3"));
+    // The thread is still alive and takes commands.
+    assert!(player.send(PlayerCommand::Stop));
+}
