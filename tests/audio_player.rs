@@ -68,6 +68,7 @@ fn song_starts_at_the_scheduled_instant() {
     // The tone begins 50 ms into the song.
     let due_ns = (start + Duration::from_millis(50)).as_nanos();
     let error_ms = (onset_ns as f64 - due_ns as f64) / 1e6;
+    eprintln!("tone onset {error_ms:+.3} ms from schedule");
     assert!(
         error_ms.abs() < 2.0,
         "tone started {error_ms:.3} ms off schedule"

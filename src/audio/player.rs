@@ -246,13 +246,16 @@ impl Engine {
         let song_rate = track.decoder.info().rate;
         let target = to_frames(track.target, song_rate);
         let audible_at = timing.at + self.format.frames_to_duration(timing.delay);
-        let due = target.frame_at(audible_at);
-        if due < 0.0 {
-            let wait = (-due / f64::from(song_rate.max(1)) * f64::from(rate)) as usize;
+        // The resampler's filter delays its output: feed it `latency` frames ahead so the
+        // first frame written carries the frame due (its warm-up covers song frames
+        // before the start, which are silence anyway).
+        let feed = target.frame_at(audible_at) + track.resampler.latency();
+        if feed < 0.0 {
+            let wait = (-feed / f64::from(song_rate.max(1)) * f64::from(rate)) as usize;
             self.silence(wait.clamp(1, BLOCK_FRAMES))?;
             return Ok(false);
         }
-        let frame = due as u64;
+        let frame = feed.round() as u64;
         let landed = match track.decoder.seek(frame) {
             Ok(f) => f,
             Err(e) => {

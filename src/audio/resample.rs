@@ -134,6 +134,13 @@ impl Resampler {
         self.last + 1.0 / self.ratio
     }
 
+    /// Input frames by which the output lags the input: after [`Resampler::reset`] to
+    /// song frame `s`, the first output frame carries song frame `s - latency()`. Feed
+    /// from `due + latency()` to have the first output frame carry `due`.
+    pub fn latency(&self) -> f64 {
+        -START_OFFSET
+    }
+
     /// The output/input ratio in force (nominal times the steering).
     pub fn ratio(&self) -> f64 {
         self.ratio
