@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::network::{LinkModel, SegmentId};
+use super::streams::StreamModel;
 use super::world::Sim;
 use crate::core::NodeConfig;
 
@@ -20,6 +21,7 @@ pub struct SimBuilder {
     routes: Vec<(SegmentId, SegmentId)>,
     configure: Option<Configure>,
     keep_trace: bool,
+    streams: StreamModel,
 }
 
 impl fmt::Debug for SimBuilder {
@@ -30,6 +32,7 @@ impl fmt::Debug for SimBuilder {
             .field("boxes", &self.boxes.len())
             .field("routes", &self.routes)
             .field("keep_trace", &self.keep_trace)
+            .field("streams", &self.streams)
             .finish_non_exhaustive()
     }
 }
@@ -44,6 +47,7 @@ impl SimBuilder {
             routes: Vec::new(),
             configure: None,
             keep_trace: false,
+            streams: StreamModel::default(),
         }
     }
 
@@ -85,9 +89,16 @@ impl SimBuilder {
         self
     }
 
+    /// How control streams behave (timeouts, retransmission penalty).
+    pub fn streams(mut self, model: StreamModel) -> Self {
+        self.streams = model;
+        self
+    }
+
     /// Creates the simulation with every box powered on at time zero.
     pub fn build(mut self) -> Sim {
         let mut sim = Sim::new(self.seed, self.link, self.keep_trace);
+        sim.set_stream_model(self.streams);
         for (a, b) in &self.routes {
             sim.network_mut().add_route(*a, *b);
         }

@@ -1,7 +1,8 @@
 //! Invariants every node must keep, checked by the simulator after every step, and the
 //! typed [`Violation`] that reports a broken one together with the seed that reproduces it.
 
-use crate::core::{Instant, Node, NodeId};
+use crate::core::{Instant, Node, NodeId, PartyState};
+use crate::proto::PartyId;
 
 /// Which rule a node broke.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +32,45 @@ pub enum Breach {
     /// The simulator never corrupts bytes, so any decode failure is a bug.
     #[error("reported a malformed datagram from {from}: {error}")]
     Malformed { from: String, error: String },
+    /// A control message the node asked to send does not encode within `MAX_FRAME`.
+    #[error("a control message it sent does not encode: {error}")]
+    StreamEncode { error: String },
+    /// A control message did not survive the encode/decode round trip.
+    #[error("a control message it received does not decode: {error}")]
+    StreamDecode { error: String },
+    /// Two live boxes that hear each other have hosted the same party in the same term
+    /// for longer than the neighbour expiry: the lower epoch did not follow the higher.
+    #[error("hosts party {party} in term {term}, and so does box {other}, which it hears")]
+    TwoHosts {
+        party: PartyId,
+        term: u32,
+        other: usize,
+    },
+    /// A welcomed member missing from its own members list.
+    #[error("is a welcomed member of party {party} but not in its own members list")]
+    NotInOwnRoster { party: PartyId },
+    /// A member whose host is itself.
+    #[error("is a member of party {party} whose host is itself")]
+    FollowsItself { party: PartyId },
+    /// After a quiet period: several live hosts of one party (a split never merged).
+    #[error("after the quiet period party {party} has several hosts: boxes {hosts:?}")]
+    SplitParty { party: PartyId, hosts: Vec<usize> },
+    /// After a quiet period: a member still joining or failing over, or following a box
+    /// that does not host its party in its term.
+    #[error("after the quiet period is an unsettled member of {party}: {detail}")]
+    Unsettled { party: PartyId, detail: String },
+    /// After a quiet period: a member's list differs from its host's.
+    #[error("after the quiet period sees {member_state:?} {member:?} but host box {host} has {host_state:?} {hosts:?}")]
+    ViewsDiffer {
+        host: usize,
+        member: Vec<NodeId>,
+        hosts: Vec<NodeId>,
+        member_state: PartyState,
+        host_state: PartyState,
+    },
+    /// After a quiet period: a host lists a guest that is down or not its member.
+    #[error("after the quiet period hosts {party} but lists {guest}, which is not its member")]
+    GhostGuest { party: PartyId, guest: NodeId },
 }
 
 /// A broken invariant: the seed, virtual time and node that reproduce it, and the rule.

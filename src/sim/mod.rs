@@ -7,8 +7,11 @@
 //!
 //! - [`network`]: link models (delay, jitter, loss, duplication, reordering), multicast
 //!   segments, unicast routes, partitions.
+//! - [`streams`]: control streams (TCP): reliable, ordered, broken by partitions and
+//!   crashes; [`StreamModel`] and [`CrashMode`].
 //! - [`world`]: the [`Sim`] itself: nodes, the event queue, crash/restart; its
-//!   `dispatch` runs one event and `query` answers who sees whom.
+//!   `dispatch` runs one event, `streams` carries control streams, `party` gives boxes
+//!   commands and checks the party rules, and `query` answers who sees whom.
 //! - [`invariants`]: the rules checked after every step and the [`Violation`] error.
 //! - `builder`: [`SimBuilder`], segments, routes and per-box config.
 //! - `queue`, `trace`: the (time, insertion order) event queue and the run's trace hash.
@@ -17,11 +20,13 @@ mod builder;
 pub mod invariants;
 pub mod network;
 mod queue;
+pub mod streams;
 mod trace;
 pub mod world;
 
 pub use builder::{SimBuilder, DEFAULT_SEGMENT};
 pub use invariants::{Breach, Violation};
 pub use network::{Jitter, LinkModel, Network, SegmentId, LOOPBACK_DELAY};
+pub use streams::{CrashMode, StreamModel};
 pub use trace::{TraceKind, TraceRecord};
-pub use world::{node_addr, Sim, SimStats, NODE_PORT};
+pub use world::{node_addr, CommandFailed, Sim, SimEvent, SimStats, NODE_PORT};

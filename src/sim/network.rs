@@ -74,6 +74,19 @@ impl LinkModel {
         out
     }
 
+    /// The delay of one message on a reliable stream over this link: the delay and
+    /// jitter of a datagram, plus `penalty` for each loss draw (at most `max`): a stream
+    /// retransmits, it never loses.
+    pub fn stream_delay(&self, rng: &mut impl Rng, penalty: Duration, max: u32) -> Duration {
+        let mut d = self.one_delay(rng);
+        let mut lost = 0;
+        while lost < max && chance(rng, self.loss) {
+            d += penalty;
+            lost += 1;
+        }
+        d
+    }
+
     fn one_delay(&self, rng: &mut impl Rng) -> Duration {
         let mut d = match self.jitter {
             Jitter::None => self.delay,
@@ -239,6 +252,28 @@ impl Network {
             b.iter()
                 .any(|sb| sa == sb || self.routes.contains(&(*sa, *sb)))
         })
+    }
+
+    /// One-way delay of a stream message from `from` to `to` (see
+    /// [`LinkModel::stream_delay`]); cuts are not applied here.
+    pub fn stream_delay(
+        &self,
+        rng: &mut impl Rng,
+        from: usize,
+        to: usize,
+        penalty: Duration,
+        max: u32,
+    ) -> Duration {
+        match self.links.get(&(from, to)) {
+            Some(link) => link.stream_delay(rng, penalty, max),
+            None if from == to => LOOPBACK_DELAY,
+            None => self.default_link.stream_delay(rng, penalty, max),
+        }
+    }
+
+    /// Whether either direction between two boxes is cut.
+    pub fn is_cut(&self, a: usize, b: usize) -> bool {
+        self.is_blocked(a, b) || self.is_blocked(b, a)
     }
 
     /// Delays of the copies of one datagram from `from` to `to` that arrive; empty if it

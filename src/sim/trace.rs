@@ -1,9 +1,9 @@
-//! The run's trace: every delivery, timeout, crash and restart folded into a 64-bit hash,
-//! optionally also kept as records, so two runs can be compared exactly.
+//! The run's trace: every delivery (datagram or stream), timeout, crash and restart folded
+//! into a 64-bit hash, optionally also kept as records, so two runs can be compared exactly.
 
 use std::net::SocketAddr;
 
-use crate::core::{Instant, Via};
+use crate::core::{Instant, StreamId, Via};
 
 /// What happened at one step of the simulation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +22,24 @@ pub enum TraceKind {
     Timeout,
     Crash,
     Restart,
+    /// A control stream from `from` accepted as `stream`.
+    StreamOpen {
+        from: SocketAddr,
+        stream: StreamId,
+    },
+    /// A control message handed to a node on `stream` (its encoded bytes are hashed).
+    StreamData {
+        stream: StreamId,
+        len: usize,
+    },
+    /// A node told that `stream` closed or could not be opened.
+    StreamClosed {
+        stream: StreamId,
+    },
+    /// A test ran a party command (host, join, leave, end, request) on the node.
+    Command {
+        name: &'static str,
+    },
 }
 
 /// One trace entry.
@@ -87,6 +105,25 @@ impl Trace {
             TraceKind::Timeout => self.bytes(&[3]),
             TraceKind::Crash => self.bytes(&[4]),
             TraceKind::Restart => self.bytes(&[5]),
+            TraceKind::StreamOpen { from, stream } => {
+                self.bytes(&[6]);
+                self.addr(from);
+                self.bytes(&stream.0.to_le_bytes());
+            }
+            TraceKind::StreamData { stream, len } => {
+                self.bytes(&[7]);
+                self.bytes(&stream.0.to_le_bytes());
+                self.bytes(&(*len as u64).to_le_bytes());
+                self.bytes(payload);
+            }
+            TraceKind::StreamClosed { stream } => {
+                self.bytes(&[8]);
+                self.bytes(&stream.0.to_le_bytes());
+            }
+            TraceKind::Command { name } => {
+                self.bytes(&[9]);
+                self.bytes(name.as_bytes());
+            }
         }
         if let Some(records) = &mut self.records {
             records.push(record);

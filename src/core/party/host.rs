@@ -17,6 +17,8 @@ use crate::proto::{
 
 /// Most songs waiting in the request queue.
 const MAX_QUEUE: usize = 100;
+/// What a guest the host declared dead is told.
+const DROPPED: &str = "the host stopped hearing this box";
 
 impl Party {
     /// `chorus ctl host`: creates a party and starts inviting.
@@ -132,6 +134,15 @@ impl Party {
         for slot in dead {
             if let Some(g) = h.guests.remove(&slot) {
                 out.event(Event::MemberLost { id: g.info.id });
+                // If the guest is alive after all (only its heartbeats were slow), this
+                // tells it the host is alive too, so it rejoins instead of replacing us.
+                out.send(
+                    g.stream,
+                    Control::Refused {
+                        party: h.party,
+                        reason: DROPPED.into(),
+                    },
+                );
                 closing.push(g.stream);
             }
         }
@@ -246,6 +257,14 @@ impl Party {
             .iter()
             .find(|(_, g)| g.info.id == peer)
             .map(|(s, _)| *s);
+        let newer = existing
+            .and_then(|slot| h.guests.get(&slot))
+            .is_some_and(|g| g.stream > stream);
+        if newer {
+            // A join that waited in a slow connection while the box gave up on it and got
+            // in on a newer one (stream ids grow): taking it would drop the live stream.
+            return self.refuse(out, stream, party, "superseded by a newer connection");
+        }
         let old_stream = match existing {
             Some(slot) => h.guests.get_mut(&slot).map(|g| {
                 g.info.addr = addr;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::core::{Instant, NodeId};
 use crate::proto::{Invite, PartyId};
 
-/// How many flood ids (party, round) we remember to drop duplicates.
+/// How many flood ids we remember to drop duplicates.
 const SEEN_CAPACITY: usize = 4096;
 /// Most invitations listed at once; a flood of fake parties cannot grow memory.
 const MAX_INVITATIONS: usize = 64;
@@ -34,21 +34,26 @@ pub struct Invitation {
     pub last_seen: Instant,
 }
 
+/// One flood: (party, host, term, round). Each host of a party counts its rounds from 0,
+/// so after a failover the new host's rounds must not look like the old host's.
+type FloodId = (PartyId, NodeId, u32, u32);
+
 /// Remembered flood ids and current invitations.
 #[derive(Debug, Default)]
 pub(crate) struct Invitations {
-    seen: BTreeSet<(PartyId, u32)>,
-    seen_order: VecDeque<(PartyId, u32)>,
+    seen: BTreeSet<FloodId>,
+    seen_order: VecDeque<FloodId>,
     by_party: BTreeMap<PartyId, Invitation>,
 }
 
 impl Invitations {
     /// Records a flood id; false if it was seen before (a duplicate to drop).
-    pub(crate) fn first_sight(&mut self, party: PartyId, round: u32) -> bool {
-        if !self.seen.insert((party, round)) {
+    pub(crate) fn first_sight(&mut self, invite: &Invite) -> bool {
+        let id = (invite.party, invite.host, invite.term, invite.round);
+        if !self.seen.insert(id) {
             return false;
         }
-        self.seen_order.push_back((party, round));
+        self.seen_order.push_back(id);
         if self.seen_order.len() > SEEN_CAPACITY {
             if let Some(old) = self.seen_order.pop_front() {
                 self.seen.remove(&old);
@@ -60,7 +65,7 @@ impl Invitations {
     /// Stores or refreshes the invitation carried by `invite`.
     pub(crate) fn record(&mut self, invite: &Invite, now: Instant) {
         if let Some(inv) = self.by_party.get_mut(&invite.party) {
-            if invite.term >= inv.term {
+            if !super::newer((inv.term, inv.host), (invite.term, invite.host)) {
                 inv.term = invite.term;
                 inv.host = invite.host;
                 inv.host_name.clone_from(&invite.host_name);
@@ -159,17 +164,30 @@ mod tests {
     #[test]
     fn duplicate_floods_are_recognised_and_memory_is_bounded() {
         let mut inv = Invitations::default();
-        assert!(inv.first_sight(PartyId(1), 0));
-        assert!(!inv.first_sight(PartyId(1), 0));
-        assert!(inv.first_sight(PartyId(1), 1));
+        assert!(inv.first_sight(&invite(1, 0, false)));
+        assert!(!inv.first_sight(&invite(1, 0, false)));
+        assert!(inv.first_sight(&invite(1, 1, false)));
         for r in 0..(SEEN_CAPACITY as u32 + 10) {
-            inv.first_sight(PartyId(2), r);
+            inv.first_sight(&invite(2, r, false));
         }
         assert_eq!(inv.seen.len(), SEEN_CAPACITY);
         assert!(
-            inv.first_sight(PartyId(1), 0),
+            inv.first_sight(&invite(1, 0, false)),
             "oldest ids are forgotten first"
         );
+    }
+
+    #[test]
+    fn a_successor_host_counting_rounds_from_zero_is_not_a_duplicate() {
+        let mut inv = Invitations::default();
+        assert!(inv.first_sight(&invite(1, 0, true)));
+        let successor = Invite {
+            term: 3,
+            host: NodeId(77),
+            ..invite(1, 0, true)
+        };
+        assert!(inv.first_sight(&successor));
+        assert!(!inv.first_sight(&successor));
     }
 
     #[test]

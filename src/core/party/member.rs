@@ -41,6 +41,7 @@ impl Party {
         stream: StreamId,
         msg: Control,
     ) {
+        let me = self.me;
         let Role::Member(m) = &mut self.role else {
             return;
         };
@@ -74,7 +75,29 @@ impl Party {
                 // Electing among forming parties may now apply to us.
                 self.elect(now, out);
             }
-            Control::Refused { reason, .. } => self.host_unreachable(now, out, &reason),
+            Control::Refused { reason, .. } if m.roster.is_none() => {
+                self.host_unreachable(now, out, &reason);
+            }
+            Control::Refused { .. } => {
+                // Our host is alive (it just wrote to us) but dropped us, most likely
+                // because our heartbeats were late: join it again rather than fail over,
+                // which would make a slow guest the successor of a healthy host.
+                let (party, host, addr, term) = (m.party, m.host, m.host_addr, m.term);
+                let stream = m.stream;
+                self.close(out, stream);
+                self.begin_join(now, out, party, host, addr, term, None);
+            }
+            Control::Redirect { party, host, .. } if host == me => {
+                // Our host followed a stale invitation of a party we hosted and ended:
+                // there is nothing to join.
+                let stream = m.stream;
+                self.role = Role::Idle;
+                self.close(out, stream);
+                out.event(Event::JoinFailed {
+                    party,
+                    reason: "redirected to a party this box no longer hosts".into(),
+                });
+            }
             Control::Redirect {
                 party,
                 term,

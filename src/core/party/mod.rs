@@ -3,8 +3,8 @@
 //!
 //! The rules, in one place (the README repeats them for makers):
 //! - **Flooding.** A host re-floods its invitation every `invite_refresh` with a new round;
-//!   each box forwards a (party, round) it has not seen, with TTL one less, to the
-//!   multicast group and its unicast-only neighbours, until the TTL runs out.
+//!   each box forwards a (party, host, term, round) it has not seen, with TTL one less, to
+//!   the multicast group and its unicast-only neighbours, until the TTL runs out.
 //! - **Start.** A forming party starts when `min_accepts` guests joined or the invite
 //!   window ends. Boxes join late and leave at any time.
 //! - **Election.** Of two parties still forming, the lower party id wins
@@ -12,9 +12,14 @@
 //!   it; a guest of a losing party switches on its own when it sees the winner.
 //! - **Failover.** Guests hold slots in join order. When the host of term `t` is lost,
 //!   the guest with the lowest slot `s` not known to be dead becomes host of term
-//!   `t + 1 + s`; the others join it. A slot maps to one box, so no two boxes host the same
-//!   party in the same term. A box that learns of a higher term of its party (beacons,
-//!   redirects) follows that host: an old host coming back rejoins as a guest.
+//!   `t + 1 + s`; the others join it. Within one roster a slot maps to one box, so boxes
+//!   that share the roster never claim the same term. Across a partition they do not
+//!   share it: each side fails over from its own roster and two boxes can end up hosting
+//!   the same term number (term 1, slot 3 and term 3, slot 1 both give term 5). So a
+//!   party's *epoch* is the pair (term, host id), ordered by term and then host id
+//!   ([`newer`]): it names exactly one host. A box that learns of a newer epoch of its
+//!   party (beacons, redirects) follows that host: an old host coming back rejoins as a
+//!   guest, and of two hosts of the same term the one with the lower id joins the other.
 
 mod host;
 pub mod invitations;
@@ -441,7 +446,7 @@ impl Party {
         if invite.host == self.me {
             return;
         }
-        if !self.invitations.first_sight(invite.party, invite.round) {
+        if !self.invitations.first_sight(&invite) {
             out.counters.duplicate_invites += 1;
             return;
         }
@@ -603,13 +608,14 @@ impl Party {
             Role::Host(h) => (h.party, h.term, self.me),
             Role::Member(m) => (m.party, m.term, m.host),
         };
-        if summary.id != party || summary.term <= term || summary.host == self.me {
+        if summary.id != party
+            || summary.host == self.me
+            || summary.host == host
+            || !newer((summary.term, summary.host), (term, host))
+        {
             return;
         }
         let Some(addr) = host_addr else { return };
-        if summary.host == host {
-            return;
-        }
         out.event(super::Event::FollowedNewerTerm {
             party,
             term: summary.term,
@@ -683,6 +689,12 @@ impl Party {
             None,
         );
     }
+}
+
+/// Whether epoch `a` (term, host) of a party is newer than `b`: a higher term, or the
+/// same term under a higher host id (two sides of a partition can pick the same term).
+pub fn newer(a: (u32, NodeId), b: (u32, NodeId)) -> bool {
+    a > b
 }
 
 /// Sends `msg` to the multicast group and to each relay except `except`.

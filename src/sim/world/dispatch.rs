@@ -1,9 +1,10 @@
 //! How one event runs: a timer fires or a datagram arrives, the node's output is put on
-//! the simulated network, its timer is re-armed and its invariants are checked.
+//! the simulated network (datagrams and stream actions), its events are logged, its timer
+//! is re-armed and its invariants are checked.
 
 use std::sync::Arc;
 
-use super::{node_addr, Pending, Sim};
+use super::{node_addr, Pending, Sim, SimEvent};
 use crate::core::{Destination, Event, NodeId, Transmit, Via};
 use crate::sim::invariants::{self, Breach, Known, Violation};
 use crate::sim::trace::{TraceKind, TraceRecord};
@@ -66,12 +67,22 @@ impl Sim {
     /// Sends what node `i` queued, collects its events, re-arms its timer and checks it.
     pub(super) fn after_step(&mut self, i: usize, after_timeout: bool) -> Result<(), Violation> {
         let mut out = Vec::new();
+        let mut actions = Vec::new();
         let mut malformed = None;
+        let at = self.now;
         if let Some(node) = self.slots.get_mut(i).and_then(|s| s.node.as_mut()) {
             while let Some(t) = node.poll_transmit() {
                 out.push(t);
             }
+            while let Some(a) = node.poll_stream_action() {
+                actions.push(a);
+            }
             while let Some(event) = node.poll_event() {
+                self.events.push(SimEvent {
+                    at,
+                    node: i,
+                    event: event.clone(),
+                });
                 // Not an exhaustive match: events added to the core later (party,
                 // election) do not concern the simulator's bookkeeping.
                 if matches!(
@@ -91,11 +102,15 @@ impl Sim {
         for t in out {
             self.send(i, t);
         }
+        for a in actions {
+            self.stream_action(i, a)?;
+        }
         self.schedule_timer(i);
         if let Some(breach) = malformed {
             return Err(self.violation(i, breach));
         }
-        self.check_node(i, after_timeout)
+        self.check_node(i, after_timeout)?;
+        self.check_party(i)
     }
 
     pub(super) fn schedule_timer(&mut self, i: usize) {

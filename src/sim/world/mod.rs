@@ -12,8 +12,9 @@ use rand::{Rng, SeedableRng};
 use super::invariants::Violation;
 use super::network::{LinkModel, Network, SegmentId};
 use super::queue::EventQueue;
+use super::streams::{CrashMode, EndRef, StreamModel, StreamTable};
 use super::trace::{Trace, TraceKind};
-use crate::core::{Instant, Node, NodeConfig, NodeId, Via};
+use crate::core::{Event, Instant, Node, NodeConfig, NodeId, Via};
 
 use super::builder::SimBuilder;
 
@@ -43,6 +44,27 @@ pub struct SimStats {
     pub delivered: u64,
     pub dropped_at_crashed: u64,
     pub timeouts: u64,
+    /// Control streams accepted by their target.
+    pub streams_opened: u64,
+    /// Connects that failed (unreachable, refused, timed out).
+    pub connects_failed: u64,
+    /// Streams cut by a partition or reset by a restarted box.
+    pub streams_broken: u64,
+    /// Stream messages handed to a node.
+    pub stream_messages: u64,
+    /// Sends on a stream the simulator does not know or that is broken: dropped.
+    pub stream_sends_dropped: u64,
+    /// Pairs of live boxes seen hosting the same party in the same term (allowed while
+    /// they cannot hear each other, and briefly after; see `Breach::TwoHosts`).
+    pub term_twins: u64,
+}
+
+/// An event a node reported, with when and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimEvent {
+    pub at: Instant,
+    pub node: usize,
+    pub event: Event,
 }
 
 #[derive(Debug)]
@@ -57,6 +79,21 @@ enum Pending {
         node: usize,
         generation: u64,
     },
+    /// The connect of stream connection `conn` reaches its target.
+    StreamOpen {
+        conn: u64,
+    },
+    /// A message sent by end `dir` of `conn` arrives at the other end.
+    StreamData {
+        conn: u64,
+        dir: usize,
+        payload: Arc<[u8]>,
+    },
+    /// End `to` of `conn` learns that its stream closed (or never opened).
+    StreamClosed {
+        conn: u64,
+        to: EndRef,
+    },
 }
 
 #[derive(Debug)]
@@ -69,6 +106,10 @@ struct Slot {
     timer_at: Option<Instant>,
     /// When the last datagram this box sent arrives (or arrived) anywhere.
     last_arrival: Instant,
+    /// Incarnation: bumped at every crash and restart, so old streams stay old.
+    boot: u64,
+    /// How the box went down, while it is down.
+    down: Option<CrashMode>,
 }
 
 /// N core nodes on a simulated network, driven one event at a time.
@@ -81,6 +122,13 @@ pub struct Sim {
     slots: Vec<Slot>,
     ids: BTreeMap<NodeId, usize>,
     addrs: BTreeMap<SocketAddr, usize>,
+    /// Control (TCP) addresses: the box's IP and its `party.control_port`.
+    control_addrs: BTreeMap<SocketAddr, usize>,
+    streams: StreamTable,
+    stream_model: StreamModel,
+    events: Vec<SimEvent>,
+    /// Pairs of boxes hosting the same party and term, and since when they hear each other.
+    collisions: BTreeMap<(usize, usize), Option<Instant>>,
     queue: EventQueue<Pending>,
     trace: Trace,
     stats: SimStats,
@@ -104,6 +152,11 @@ impl Sim {
             slots: Vec::new(),
             ids: BTreeMap::new(),
             addrs: BTreeMap::new(),
+            control_addrs: BTreeMap::new(),
+            streams: StreamTable::default(),
+            stream_model: StreamModel::default(),
+            events: Vec::new(),
+            collisions: BTreeMap::new(),
             queue: EventQueue::new(),
             trace: Trace::new(keep_trace_records),
             stats: SimStats::default(),
@@ -132,6 +185,8 @@ impl Sim {
         let seed = self.rng.gen();
         self.ids.insert(config.id, index);
         self.addrs.insert(addr, index);
+        let control = SocketAddr::new(addr.ip(), config.party.control_port);
+        self.control_addrs.insert(control, index);
         self.slots.push(Slot {
             node: Some(Node::new(config.clone(), self.now, seed)),
             config,
@@ -139,6 +194,8 @@ impl Sim {
             timer_generation: 0,
             timer_at: None,
             last_arrival: Instant::ZERO,
+            boot: 0,
+            down: None,
         });
         self.schedule_timer(index);
         index
@@ -159,6 +216,11 @@ impl Sim {
                 via,
                 payload,
             } => self.deliver(to, from, via, &payload)?,
+            Pending::StreamOpen { conn } => self.open_stream(conn)?,
+            Pending::StreamData { conn, dir, payload } => {
+                self.deliver_stream(conn, dir, &payload)?;
+            }
+            Pending::StreamClosed { conn, to } => self.notify_closed(conn, to)?,
         }
         Ok(true)
     }
@@ -202,9 +264,36 @@ impl Sim {
         Ok(None)
     }
 
-    /// Kills box `i`: nothing more is delivered to it and its timers stop; what it
-    /// already sent still arrives. Returns false if it was not running.
+    /// Runs until `pred` holds, checking after every step, at most until `deadline`;
+    /// returns when it first held (unlike [`Sim::first_time_when`], any state may be
+    /// tested, at the cost of evaluating `pred` after each event).
+    pub fn wait_for(
+        &mut self,
+        deadline: Instant,
+        mut pred: impl FnMut(&Sim) -> bool,
+    ) -> Result<Option<Instant>, Violation> {
+        if pred(self) {
+            return Ok(Some(self.now));
+        }
+        while self.next_event_time().is_some_and(|t| t <= deadline) {
+            self.step()?;
+            if pred(self) {
+                return Ok(Some(self.now));
+            }
+        }
+        self.now = self.now.max(deadline);
+        Ok(None)
+    }
+
+    /// Kills box `i` by pulling its plug ([`CrashMode::PowerLoss`]): nothing more is
+    /// delivered to it and its timers stop; what it already sent still arrives. Returns
+    /// false if it was not running.
     pub fn crash(&mut self, i: usize) -> bool {
+        self.crash_with(i, CrashMode::PowerLoss)
+    }
+
+    /// Kills box `i` in the given mode (see [`CrashMode`] for what its peers notice).
+    pub fn crash_with(&mut self, i: usize, mode: CrashMode) -> bool {
         let Some(slot) = self.slots.get_mut(i) else {
             return false;
         };
@@ -212,20 +301,30 @@ impl Sim {
             return false;
         }
         slot.timer_at = None;
+        slot.down = Some(mode);
+        let old_boot = slot.boot;
+        slot.boot += 1;
+        self.drop_streams_of(i, old_boot, mode);
         self.topology_version += 1;
         self.record(i, TraceKind::Crash, &[]);
         tracing::debug!(node = i, at = ?self.now, "sim: crash");
         true
     }
 
-    /// Boots box `i` again: a fresh node with the same config (and id) and a new seed.
-    /// A running box is rebooted. Returns false if there is no such box.
+    /// Boots box `i` again: a fresh node with the same config (and id) and a new seed;
+    /// its old streams are gone. A running box is rebooted (its process is killed
+    /// first). Returns false if there is no such box.
     pub fn restart(&mut self, i: usize) -> bool {
+        if self.is_up(i) {
+            self.crash_with(i, CrashMode::ProcessKill);
+        }
         let seed = self.rng.gen();
         let now = self.now;
         let Some(slot) = self.slots.get_mut(i) else {
             return false;
         };
+        slot.boot += 1;
+        slot.down = None;
         slot.node = Some(Node::new(slot.config.clone(), now, seed));
         slot.timer_at = None;
         self.topology_version += 1;
@@ -262,7 +361,12 @@ impl Sim {
 }
 
 mod dispatch;
+mod party;
 mod query;
+mod stream_faults;
+mod streams;
+
+pub use party::CommandFailed;
 
 #[cfg(test)]
 mod tests;

@@ -107,7 +107,9 @@ impl Sim {
         &self.network
     }
 
-    /// Change links, routes and cuts; takes effect for datagrams sent from now on.
+    /// Change links, routes and cuts; takes effect for datagrams sent from now on. Prefer
+    /// [`Sim::partition`] and [`Sim::block`] for cuts: they break crossing streams at once
+    /// (cuts made here break a stream only when its next message meets them).
     pub fn network_mut(&mut self) -> &mut Network {
         &mut self.network
     }
@@ -116,9 +118,16 @@ impl Sim {
     pub fn partition(&mut self, groups: &[&[usize]]) {
         tracing::debug!(at = ?self.now, "sim: partition");
         self.network.partition(groups);
+        self.break_cut_streams();
     }
 
-    /// Removes every cut.
+    /// Cuts the link between two boxes, both ways; streams between them break.
+    pub fn block(&mut self, a: usize, b: usize) {
+        self.network.block(a, b);
+        self.break_cut_streams();
+    }
+
+    /// Removes every cut (broken streams stay broken).
     pub fn heal(&mut self) {
         tracing::debug!(at = ?self.now, "sim: heal");
         self.network.heal();

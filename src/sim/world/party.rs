@@ -1,0 +1,251 @@
+//! Parties in the simulation: the commands tests give boxes (host, join, leave, end,
+//! requests), the event log, and the party invariants, both those checked after every step
+//! and the eventual ones checked after a quiet period.
+
+use std::collections::BTreeMap;
+
+use super::{Sim, SimEvent};
+use crate::core::{CommandError, Event, Node, PartyRole, PartyState, PartyView, RequestOutcome};
+use crate::proto::{PartyId, RequestKind};
+use crate::sim::invariants::{Breach, Violation};
+use crate::sim::trace::TraceKind;
+
+/// Why a command given to a simulated box did not go through.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommandFailed {
+    #[error("box {0} is not running")]
+    Down(usize),
+    /// The node refused the command.
+    #[error(transparent)]
+    Refused(#[from] CommandError),
+    /// Running the command broke an invariant.
+    #[error(transparent)]
+    Violation(#[from] Violation),
+}
+
+impl Sim {
+    /// Runs `f` on box `i`'s node now, then sends its output and checks it.
+    fn command<T>(
+        &mut self,
+        i: usize,
+        name: &'static str,
+        f: impl FnOnce(&mut Node, crate::core::Instant) -> Result<T, CommandError>,
+    ) -> Result<T, CommandFailed> {
+        let now = self.now;
+        let node = self
+            .slots
+            .get_mut(i)
+            .and_then(|s| s.node.as_mut())
+            .ok_or(CommandFailed::Down(i))?;
+        let result = f(node, now);
+        self.record(i, TraceKind::Command { name }, &[]);
+        self.after_step(i, false)?;
+        Ok(result?)
+    }
+
+    /// HOST on box `i`.
+    pub fn host(&mut self, i: usize) -> Result<PartyId, CommandFailed> {
+        self.command(i, "host", |n, now| n.host(now))
+    }
+
+    /// JOIN on box `i`: the given invitation, or the preferred one.
+    pub fn join(&mut self, i: usize, party: Option<PartyId>) -> Result<PartyId, CommandFailed> {
+        self.command(i, "join", |n, now| n.join(now, party))
+    }
+
+    /// LEAVE on box `i` (a host ends its party).
+    pub fn leave(&mut self, i: usize) -> Result<PartyId, CommandFailed> {
+        self.command(i, "leave", |n, now| n.leave(now))
+    }
+
+    /// END on box `i`, which must host.
+    pub fn end(&mut self, i: usize) -> Result<PartyId, CommandFailed> {
+        self.command(i, "end", |n, now| n.end(now))
+    }
+
+    /// A skip or queue request from box `i`.
+    pub fn request(
+        &mut self,
+        i: usize,
+        kind: RequestKind,
+    ) -> Result<RequestOutcome, CommandFailed> {
+        self.command(i, "request", |n, _| n.request(kind))
+    }
+
+    /// Box `i`'s party as its status shows it.
+    pub fn party(&self, i: usize) -> Option<PartyView> {
+        self.node(i).and_then(Node::party)
+    }
+
+    /// Every event any node reported, in order.
+    pub fn events(&self) -> &[SimEvent] {
+        &self.events
+    }
+
+    /// The events box `i` reported (across restarts).
+    pub fn events_of(&self, i: usize) -> impl Iterator<Item = &Event> + '_ {
+        self.events
+            .iter()
+            .filter(move |e| e.node == i)
+            .map(|e| &e.event)
+    }
+
+    /// Running boxes that host a party, with their views.
+    pub fn hosts(&self) -> Vec<(usize, PartyView)> {
+        (0..self.len())
+            .filter_map(|i| self.party(i).map(|v| (i, v)))
+            .filter(|(_, v)| v.role == PartyRole::Host)
+            .collect()
+    }
+
+    /// The per-step party rules for box `i`: a member never follows itself and, once
+    /// welcomed, is in its own list; and a term names one host (see [`Sim::check_twins`]).
+    pub(super) fn check_party(&mut self, i: usize) -> Result<(), Violation> {
+        let Some(node) = self.node(i) else {
+            self.collisions.retain(|&(a, b), _| a != i && b != i);
+            return Ok(());
+        };
+        let me = node.id();
+        let view = node.party();
+        match &view {
+            Some(v) if v.role == PartyRole::Member && v.host == me => {
+                Err(self.violation(i, Breach::FollowsItself { party: v.id }))
+            }
+            Some(v)
+                if v.role == PartyRole::Member
+                    && matches!(v.state, PartyState::Forming | PartyState::Started)
+                    && !v.members.iter().any(|m| m.id == me) =>
+            {
+                Err(self.violation(i, Breach::NotInOwnRoster { party: v.id }))
+            }
+            _ => self.check_twins(i, view.filter(|v| v.role == PartyRole::Host)),
+        }
+    }
+
+    /// Two live boxes hosting the same party in the same term. The party core cannot rule
+    /// that out across a partition (each side fails over from its own roster), so it
+    /// orders epochs by (term, host id) and the lower host follows the higher as soon as
+    /// it hears its beacon. The rule checked: twins that list each other as neighbours
+    /// must be resolved within the neighbour expiry (by then a beacon of each has arrived
+    /// at the other since they became twins). Twins are counted in the stats.
+    fn check_twins(&mut self, i: usize, view: Option<PartyView>) -> Result<(), Violation> {
+        let now = self.now;
+        let twins: Vec<usize> = view.as_ref().map_or_else(Vec::new, |v| {
+            (0..self.len())
+                .filter(|&j| j != i)
+                .filter(|&j| {
+                    self.party(j).is_some_and(|w| {
+                        w.role == PartyRole::Host && w.id == v.id && w.term == v.term
+                    })
+                })
+                .collect()
+        });
+        self.collisions
+            .retain(|&(a, b), _| (a != i && b != i) || twins.contains(&(a + b - i)));
+        let Some(v) = view else { return Ok(()) };
+        for j in twins {
+            let hear = self.hear_each_other(i, j);
+            let entry = self
+                .collisions
+                .entry((i.min(j), i.max(j)))
+                .or_insert_with(|| {
+                    self.stats.term_twins += 1;
+                    None
+                });
+            let since = match (hear, *entry) {
+                (false, _) => None,
+                (true, None) => Some(now),
+                (true, Some(t)) => Some(t),
+            };
+            *entry = since;
+            let grace = self
+                .slots
+                .get(i)
+                .map(|s| s.config.expiry())
+                .unwrap_or_default();
+            if since.is_some_and(|t| now - t > grace) {
+                let (party, term, other) = (v.id, v.term, j);
+                return Err(self.violation(i, Breach::TwoHosts { party, term, other }));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether boxes `i` and `j` both list the other as a neighbour.
+    fn hear_each_other(&self, i: usize, j: usize) -> bool {
+        let lists = |a: usize, b: usize| {
+            self.node(a)
+                .zip(self.id(b))
+                .is_some_and(|(n, id)| n.neighbour(&id).is_some())
+        };
+        lists(i, j) && lists(j, i)
+    }
+
+    /// The eventual rules, for after a quiet period without faults: one live host per
+    /// party; every live member settled under a live host of its party and term, with the
+    /// same members list; every guest a host lists is its live member.
+    pub fn check_settled(&self) -> Result<(), Violation> {
+        let mut by_party: BTreeMap<PartyId, Vec<usize>> = BTreeMap::new();
+        for (i, v) in self.hosts() {
+            by_party.entry(v.id).or_default().push(i);
+            for guest in v.members.iter().skip(1) {
+                let member = self.index_of(guest.id).and_then(|g| self.party(g));
+                let ok = member.is_some_and(|m| {
+                    m.role == PartyRole::Member && m.id == v.id && Some(m.host) == self.id(i)
+                });
+                if !ok {
+                    let breach = Breach::GhostGuest {
+                        party: v.id,
+                        guest: guest.id,
+                    };
+                    return Err(self.violation(i, breach));
+                }
+            }
+        }
+        if let Some((party, hosts)) = by_party.into_iter().find(|(_, h)| h.len() > 1) {
+            let first = hosts.first().copied().unwrap_or(0);
+            return Err(self.violation(first, Breach::SplitParty { party, hosts }));
+        }
+        (0..self.len()).try_for_each(|i| self.check_member_settled(i))
+    }
+
+    fn check_member_settled(&self, i: usize) -> Result<(), Violation> {
+        let Some(v) = self.party(i).filter(|v| v.role == PartyRole::Member) else {
+            return Ok(());
+        };
+        let unsettled = |detail: String| {
+            self.violation(
+                i,
+                Breach::Unsettled {
+                    party: v.id,
+                    detail,
+                },
+            )
+        };
+        if !matches!(v.state, PartyState::Forming | PartyState::Started) {
+            return Err(unsettled(format!("still {:?}", v.state)));
+        }
+        let host = self.index_of(v.host);
+        let Some((h, hv)) = host.and_then(|h| self.party(h).map(|hv| (h, hv))) else {
+            return Err(unsettled(format!("its host {} is down or idle", v.host)));
+        };
+        if hv.role != PartyRole::Host || hv.id != v.id || hv.term != v.term {
+            return Err(unsettled(format!(
+                "its host {} is {:?} of {} term {} (member thinks term {})",
+                v.host, hv.role, hv.id, hv.term, v.term
+            )));
+        }
+        let ids = |view: &PartyView| view.members.iter().map(|m| m.id).collect::<Vec<_>>();
+        if ids(&v) != ids(&hv) || v.state != hv.state {
+            let breach = Breach::ViewsDiffer {
+                host: h,
+                member: ids(&v),
+                hosts: ids(&hv),
+                member_state: v.state,
+                host_state: hv.state,
+            };
+            return Err(self.violation(i, breach));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+//! Bugs the seeds found in the party core, each pinned by a scenario that failed before
+//! the fix.
+
+use super::*;
+
+/// Two sides of a partition fail over from different rosters to the same term number
+/// (term 1 slot 3, and term 3 slot 1, both give term 5). Once healed, the epochs are
+/// ordered by (term, host id): the lower host follows the higher and one party remains.
+#[test]
+fn twin_terms_from_two_sides_of_a_partition_merge() {
+    let mut sim = party_sim(80, 4, |_, _| {});
+    ok(sim.run_for(secs(1.0)));
+    let party = cmd(sim.host(0));
+    for i in 1..4 {
+        wait(&mut sim, 3.0, "invited", |s| {
+            !s.node(i).unwrap().invitations().is_empty()
+        });
+        cmd(sim.join(i, None));
+        wait(&mut sim, 1.0, "joined", |s| {
+            s.party(i).is_some_and(|v| v.state != PartyState::Joining)
+        });
+    }
+    let slots: Vec<u32> = sim
+        .party(0)
+        .unwrap()
+        .members
+        .iter()
+        .map(|m| m.slot)
+        .collect();
+    assert_eq!(slots, [0, 1, 2, 3]);
+    ok(sim.run_for(secs(3.0)));
+    sim.partition(&[&[0], &[1, 2], &[3]]);
+    // Box 1 (slot 1) takes term 3 and box 2 joins it in slot 1; box 3 alone gives up on
+    // boxes 1 and 2 and takes term 1 + 1 + 3 = 5.
+    wait(
+        &mut sim,
+        15.0,
+        "box 3 hosts term 5 and box 2 follows box 1",
+        |s| {
+            s.party(3)
+                .is_some_and(|v| v.role == PartyRole::Host && v.term == 5)
+                && s.party(2)
+                    .is_some_and(|v| v.term == 3 && v.state == PartyState::Started)
+        },
+    );
+    sim.crash(1);
+    wait(&mut sim, 5.0, "box 2 hosts term 5", |s| {
+        s.party(2)
+            .is_some_and(|v| v.role == PartyRole::Host && v.term == 5)
+    });
+    assert_eq!(sim.hosts().len(), 3, "boxes 0, 2 and 3 all host {party}");
+    sim.heal();
+    settle(&mut sim, 10.0);
+    let hosts = sim.hosts();
+    assert_eq!(hosts.len(), 1, "{hosts:?}");
+    let (winner, view) = &hosts[0];
+    let higher = if sim.id(2) > sim.id(3) { 2 } else { 3 };
+    assert_eq!((*winner, view.term), (higher, 5));
+    assert_eq!(view.members.len(), 3, "boxes 0, 2, 3");
+    assert!(sim.stats().term_twins >= 1);
+}
+
+/// A guest whose heartbeats are late (its uplink slowed to 1.5 s for 3 s) is dropped by a
+/// healthy host. It must come back as a guest, not take the party over: the host tells it
+/// why it was dropped, and a join that was stuck in the slow link does not replace the
+/// connection the guest got back in on.
+#[test]
+fn a_slow_guest_dropped_by_a_healthy_host_rejoins_without_taking_over() {
+    let (mut sim, party) = started_party(5, 4);
+    let slot1 = sim.party(0).unwrap().members[1].id;
+    let g = sim.index_of(slot1).unwrap();
+    let slow = LinkModel {
+        delay: secs(1.5),
+        ..lan()
+    };
+    let from = sim.now();
+    sim.network_mut().set_link(g, 0, slow);
+    ok(sim.run_for(secs(3.0)));
+    sim.network_mut().set_link(g, 0, lan());
+    ok(sim.run_for(secs(10.0)));
+    assert!(
+        sim.events()
+            .iter()
+            .any(|e| e.at > from && e.event == Event::MemberLost { id: slot1 }),
+        "the host did drop the slow guest"
+    );
+    let takeovers: Vec<_> = sim
+        .events()
+        .iter()
+        .filter(|e| e.at > from && matches!(e.event, Event::BecameHost { .. }))
+        .collect();
+    assert!(takeovers.is_empty(), "{takeovers:?}");
+    let host = sim.party(0).unwrap();
+    assert_eq!(
+        (host.role, host.term, host.members.len()),
+        (PartyRole::Host, 1, 4)
+    );
+    assert!(is_started_member_of(&sim, g, party));
+    settle(&mut sim, 5.0);
+}
+
+/// After a failover the new host counts its invitation rounds from 0 again; boxes that
+/// heard the old host's rounds must not drop them as duplicates, or an idle box keeps
+/// listing (and joining) the dead host.
+#[test]
+fn an_idle_box_hears_the_successor_invite_at_once() {
+    let mut sim = party_sim(90, 5, |i, c| c.party.auto_join = (1..4).contains(&i));
+    ok(sim.run_for(secs(1.0)));
+    let party = cmd(sim.host(0));
+    ok(sim.run_for(secs(12.0)));
+    sim.crash_with(0, CrashMode::ProcessKill);
+    wait(&mut sim, 1.0, "failover", |s| !s.hosts().is_empty());
+    let (succ, _) = sim.hosts().remove(0);
+    let succ_id = sim.id(succ).unwrap();
+    wait(
+        &mut sim,
+        2.5,
+        "box 4 lists the successor's invitation",
+        |s| {
+            s.node(4)
+                .unwrap()
+                .invitations()
+                .iter()
+                .any(|x| x.party == party && x.host == succ_id && x.term > 1)
+        },
+    );
+    cmd(sim.join(4, Some(party)));
+    wait(&mut sim, 1.0, "box 4 joined the successor", |s| {
+        s.party(4)
+            .is_some_and(|v| v.host == succ_id && v.state == PartyState::Started)
+    });
+}
