@@ -36,7 +36,7 @@ pub struct NeighbourStatus {
 pub struct PartyStatus {
     pub id: String,
     /// Raised by each host failover; messages of older terms are ignored.
-    pub term: u32,
+    pub term: u64,
     /// Id of the host.
     pub host: String,
     pub role: PartyRole,

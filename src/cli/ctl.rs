@@ -80,9 +80,9 @@ pub(super) fn render(s: &Status) -> String {
         None => out.push_str("party none\n"),
         Some(p) => {
             out.push_str(&format!(
-                "party {}  term {}  {:?} as {:?}, {} boxes\n",
+                "party {}  generation {}  {:?} as {:?}, {} boxes\n",
                 p.id,
-                p.term,
+                chorus::core::party::generation(p.term),
                 p.state,
                 p.role,
                 p.members.len()

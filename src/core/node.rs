@@ -105,18 +105,18 @@ pub enum Event {
     /// We host `party` in `term` (HOST pressed, or took over after a failover).
     BecameHost {
         party: PartyId,
-        term: u32,
+        term: u64,
     },
     /// We are the designated successor and take over in `term`.
     Succeeded {
         party: PartyId,
-        term: u32,
+        term: u64,
     },
     /// The host welcomed us.
     Joined {
         party: PartyId,
         host: NodeId,
-        term: u32,
+        term: u64,
     },
     JoinFailed {
         party: PartyId,
@@ -141,7 +141,7 @@ pub enum Event {
     /// Our party continues under a higher term we learned of; we follow its host.
     FollowedNewerTerm {
         party: PartyId,
-        term: u32,
+        term: u64,
         host: NodeId,
     },
     /// The host of our party is unreachable; looking for its successor.

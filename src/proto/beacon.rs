@@ -46,7 +46,7 @@ pub enum BoxState {
 pub struct PartySummary {
     pub id: PartyId,
     pub host: NodeId,
-    pub term: u32,
+    pub term: u64,
     pub members: u8,
 }
 

@@ -201,7 +201,7 @@ prop_compose! {
         unicast_port in any::<u16>(),
         control_port in any::<u16>(),
         state in prop_oneof![Just(BoxState::Idle), Just(BoxState::Hosting), Just(BoxState::Member)],
-        party in proptest::option::of((any::<u64>(), any::<u64>(), any::<u32>(), any::<u8>())),
+        party in proptest::option::of((any::<u64>(), any::<u64>(), any::<u64>(), any::<u8>())),
         peers in proptest::collection::vec((any::<u64>(), arb_addr()), 0..=MAX_PEER_HINTS),
     ) -> Beacon {
         Beacon {

@@ -11,7 +11,7 @@ use crate::core::NodeId;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invite {
     pub party: PartyId,
-    pub term: u32,
+    pub term: u64,
     /// Increases each time the host re-floods; (party, round) identifies one flood.
     pub round: u32,
     pub host: NodeId,
@@ -60,7 +60,7 @@ pub enum PartyPhase {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Roster {
     pub party: PartyId,
-    pub term: u32,
+    pub term: u64,
     pub phase: PartyPhase,
     pub host: MemberInfo,
     /// Guests in slot order.
@@ -82,7 +82,7 @@ pub enum Control {
     /// Ask to join `party`; `term` is the term the joiner expects the receiver to host.
     Join {
         party: PartyId,
-        term: u32,
+        term: u64,
     },
     Welcome(Roster),
     Roster(Roster),
@@ -94,20 +94,20 @@ pub enum Control {
     /// The party moved: join `host` at `addr` instead.
     Redirect {
         party: PartyId,
-        term: u32,
+        term: u64,
         host: NodeId,
         addr: SocketAddr,
     },
     Heartbeat {
         party: PartyId,
-        term: u32,
+        term: u64,
     },
     Leave {
         party: PartyId,
     },
     End {
         party: PartyId,
-        term: u32,
+        term: u64,
     },
     Request {
         party: PartyId,

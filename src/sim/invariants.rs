@@ -43,7 +43,7 @@ pub enum Breach {
     #[error("hosts party {party} in term {term}, and so does box {other}, which it hears")]
     TwoHosts {
         party: PartyId,
-        term: u32,
+        term: u64,
         other: usize,
     },
     /// A welcomed member missing from its own members list.

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use chorus::core::party::generation;
 use chorus::core::{Event, PartyRole, RequestPolicy};
 use chorus::proto::RequestKind;
 use chorus::sim::{CommandFailed, CrashMode, LinkModel, SegmentId, Sim};
@@ -155,7 +156,9 @@ impl Tally {
             |f: fn(&Event) -> bool| sim.events().iter().filter(|e| f(&e.event)).count() as u64;
         Tally {
             seconds: sim.now().as_nanos() / 1_000_000_000,
-            hosted: count(|e| matches!(e, Event::BecameHost { term: 1, .. })),
+            hosted: count(
+                |e| matches!(e, Event::BecameHost { term, .. } if generation(*term) == 1),
+            ),
             joined: count(|e| matches!(e, Event::Joined { .. })),
             failovers: count(|e| matches!(e, Event::Succeeded { .. })),
             elections: count(|e| matches!(e, Event::LostElection { .. })),

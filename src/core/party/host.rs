@@ -34,7 +34,7 @@ impl Party {
         let party = PartyId(rng.gen());
         self.role = Role::Host(Host {
             party,
-            term: 1,
+            term: super::term_for(1, self.me),
             phase: PartyPhase::Forming,
             deadline: now + self.cfg.invite_window,
             round: 0,
@@ -43,7 +43,10 @@ impl Party {
             next_slot: 1,
             queue: Vec::new(),
         });
-        out.event(Event::BecameHost { party, term: 1 });
+        out.event(Event::BecameHost {
+            party,
+            term: super::term_for(1, self.me),
+        });
         self.schedule_tick(now);
         Ok(party)
     }
@@ -54,7 +57,7 @@ impl Party {
         now: Instant,
         out: &mut Out,
         party: PartyId,
-        term: u32,
+        term: u64,
         phase: PartyPhase,
     ) {
         if let Role::Member(m) = std::mem::replace(&mut self.role, Role::Idle) {
@@ -216,7 +219,7 @@ impl Party {
         out: &mut Out,
         stream: StreamId,
         party: PartyId,
-        term: u32,
+        term: u64,
     ) {
         let Some((hello, remote)) = self
             .streams
@@ -391,7 +394,7 @@ impl Party {
         out: &mut Out,
         stream: StreamId,
         party: PartyId,
-        term: u32,
+        term: u64,
     ) {
         match &mut self.role {
             Role::Host(h) if h.party == party => {

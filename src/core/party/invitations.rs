@@ -23,7 +23,7 @@ pub fn wins(a: PartyId, b: PartyId) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invitation {
     pub party: PartyId,
-    pub term: u32,
+    pub term: u64,
     pub host: NodeId,
     pub host_name: String,
     pub host_addr: SocketAddr,
@@ -36,7 +36,7 @@ pub struct Invitation {
 
 /// One flood: (party, host, term, round). Each host of a party counts its rounds from 0,
 /// so after a failover the new host's rounds must not look like the old host's.
-type FloodId = (PartyId, NodeId, u32, u32);
+type FloodId = (PartyId, NodeId, u64, u32);
 
 /// Remembered flood ids and current invitations.
 #[derive(Debug, Default)]

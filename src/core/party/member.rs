@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::{Party, Role, StreamId, Succession};
 use crate::core::out::Out;
-use crate::core::{Event, Instant};
+use crate::core::{Event, Instant, NodeId};
 use crate::proto::{Control, PartyId, PartyPhase, Roster};
 
 impl Party {
@@ -178,7 +178,7 @@ impl Party {
             });
             return;
         };
-        let term = successor_term(base, next.slot);
+        let term = successor_term(base, next.slot, next.id);
         if next.id == self.me {
             out.event(Event::Succeeded {
                 party: base.party,
@@ -192,7 +192,7 @@ impl Party {
     }
 
     /// If a join for `party` at `term` names us as the successor, the phase to keep.
-    pub(super) fn designated_for(&self, party: PartyId, term: u32) -> Option<PartyPhase> {
+    pub(super) fn designated_for(&self, party: PartyId, term: u64) -> Option<PartyPhase> {
         let Role::Member(m) = &self.role else {
             return None;
         };
@@ -204,11 +204,17 @@ impl Party {
             .as_ref()
             .or(m.succession.as_ref().map(|s| &s.base))?;
         let mine = base.members.iter().find(|g| g.id == self.me)?;
-        (successor_term(base, mine.slot) == term && term > base.term).then_some(base.phase)
+        (successor_term(base, mine.slot, self.me) == term && term > base.term).then_some(base.phase)
     }
 }
 
-/// The term the guest in `slot` hosts if the host of `base` is lost: unique per slot.
-fn successor_term(base: &Roster, slot: u32) -> u32 {
-    base.term.saturating_add(1).saturating_add(slot)
+/// The term the guest `id` in `slot` hosts if the host of `base` is lost: the generation
+/// rises by one plus the slot (so successors in slot order never share a generation
+/// within a roster), and the term names its host (so two sides of a partition never
+/// share a term either).
+fn successor_term(base: &Roster, slot: u32, id: NodeId) -> u64 {
+    let generation = super::generation(base.term)
+        .saturating_add(1)
+        .saturating_add(slot);
+    super::term_for(generation, id)
 }

@@ -174,7 +174,7 @@ pub enum PartyState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartyView {
     pub id: PartyId,
-    pub term: u32,
+    pub term: u64,
     pub host: NodeId,
     pub role: PartyRole,
     pub state: PartyState,
@@ -201,7 +201,7 @@ struct Guest {
 #[derive(Debug)]
 struct Host {
     party: PartyId,
-    term: u32,
+    term: u64,
     phase: PartyPhase,
     /// The invite window closes here.
     deadline: Instant,
@@ -225,7 +225,7 @@ struct Member {
     /// The host we follow, or are trying to join.
     host: NodeId,
     host_addr: SocketAddr,
-    term: u32,
+    term: u64,
     stream: StreamId,
     /// The host's roster once welcomed; None while joining.
     roster: Option<Roster>,
@@ -397,7 +397,7 @@ impl Party {
         out: &mut Out,
         addr: SocketAddr,
         party: PartyId,
-        term: u32,
+        term: u64,
     ) -> StreamId {
         let stream = self.new_stream(addr);
         out.streams
@@ -522,7 +522,7 @@ impl Party {
         party: PartyId,
         host: NodeId,
         addr: SocketAddr,
-        term: u32,
+        term: u64,
         succession: Option<Succession>,
     ) {
         let stream = self.connect_and_join(out, addr, party, term);
@@ -626,7 +626,7 @@ impl Party {
     }
 
     /// Drops the current role; a host redirects its guests to `to` (or ends the party).
-    fn abandon(&mut self, out: &mut Out, to: Option<(NodeId, SocketAddr, u32, PartyId)>) {
+    fn abandon(&mut self, out: &mut Out, to: Option<(NodeId, SocketAddr, u64, PartyId)>) {
         match std::mem::replace(&mut self.role, Role::Idle) {
             Role::Idle => {}
             Role::Host(h) => {
@@ -693,8 +693,22 @@ impl Party {
 
 /// Whether epoch `a` (term, host) of a party is newer than `b`: a higher term, or the
 /// same term under a higher host id (two sides of a partition can pick the same term).
-pub fn newer(a: (u32, NodeId), b: (u32, NodeId)) -> bool {
+pub fn newer(a: (u64, NodeId), b: (u64, NodeId)) -> bool {
     a > b
+}
+
+/// A term names its host: the generation in the high 32 bits, the low 32 bits of the
+/// host's id below. Terms compare as numbers: a higher generation always wins, and two
+/// hosts of one generation (possible only after a partition) still have different
+/// terms, the higher id winning.
+pub fn term_for(generation: u32, host: NodeId) -> u64 {
+    (u64::from(generation) << 32) | (host.0 & 0xFFFF_FFFF)
+}
+
+/// The generation of a term: 1 for the first host, one more (plus the successor's
+/// slot) with each failover.
+pub fn generation(term: u64) -> u32 {
+    u32::try_from(term >> 32).unwrap_or(u32::MAX)
 }
 
 /// Sends `msg` to the multicast group and to each relay except `except`.

@@ -127,8 +127,6 @@ pub struct Sim {
     streams: StreamTable,
     stream_model: StreamModel,
     events: Vec<SimEvent>,
-    /// Pairs of boxes hosting the same party and term, and since when they hear each other.
-    collisions: BTreeMap<(usize, usize), Option<Instant>>,
     queue: EventQueue<Pending>,
     trace: Trace,
     stats: SimStats,
@@ -156,7 +154,6 @@ impl Sim {
             streams: StreamTable::default(),
             stream_model: StreamModel::default(),
             events: Vec::new(),
-            collisions: BTreeMap::new(),
             queue: EventQueue::new(),
             trace: Trace::new(keep_trace_records),
             stats: SimStats::default(),

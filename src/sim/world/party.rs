@@ -102,7 +102,6 @@ impl Sim {
     /// welcomed, is in its own list; and a term names one host (see [`Sim::check_twins`]).
     pub(super) fn check_party(&mut self, i: usize) -> Result<(), Violation> {
         let Some(node) = self.node(i) else {
-            self.collisions.retain(|&(a, b), _| a != i && b != i);
             return Ok(());
         };
         let me = node.id();
@@ -122,63 +121,23 @@ impl Sim {
         }
     }
 
-    /// Two live boxes hosting the same party in the same term. The party core cannot rule
-    /// that out across a partition (each side fails over from its own roster), so it
-    /// orders epochs by (term, host id) and the lower host follows the higher as soon as
-    /// it hears its beacon. The rule checked: twins that list each other as neighbours
-    /// must be resolved within the neighbour expiry (by then a beacon of each has arrived
-    /// at the other since they became twins). Twins are counted in the stats.
+    /// Two live boxes hosting the same party in the same term: never allowed. A term
+    /// names its host (see `core::party::term_for`), so even the two sides of a partition
+    /// that both fail over host different terms. Counted, then reported.
     fn check_twins(&mut self, i: usize, view: Option<PartyView>) -> Result<(), Violation> {
-        let now = self.now;
-        let twins: Vec<usize> = view.as_ref().map_or_else(Vec::new, |v| {
-            (0..self.len())
-                .filter(|&j| j != i)
-                .filter(|&j| {
-                    self.party(j).is_some_and(|w| {
-                        w.role == PartyRole::Host && w.id == v.id && w.term == v.term
-                    })
-                })
-                .collect()
-        });
-        self.collisions
-            .retain(|&(a, b), _| (a != i && b != i) || twins.contains(&(a + b - i)));
         let Some(v) = view else { return Ok(()) };
-        for j in twins {
-            let hear = self.hear_each_other(i, j);
-            let entry = self
-                .collisions
-                .entry((i.min(j), i.max(j)))
-                .or_insert_with(|| {
-                    self.stats.term_twins += 1;
-                    None
-                });
-            let since = match (hear, *entry) {
-                (false, _) => None,
-                (true, None) => Some(now),
-                (true, Some(t)) => Some(t),
-            };
-            *entry = since;
-            let grace = self
-                .slots
-                .get(i)
-                .map(|s| s.config.expiry())
-                .unwrap_or_default();
-            if since.is_some_and(|t| now - t > grace) {
-                let (party, term, other) = (v.id, v.term, j);
-                return Err(self.violation(i, Breach::TwoHosts { party, term, other }));
+        let twin = (0..self.len()).filter(|&j| j != i).find(|&j| {
+            self.party(j)
+                .is_some_and(|w| w.role == PartyRole::Host && w.id == v.id && w.term == v.term)
+        });
+        match twin {
+            Some(other) => {
+                self.stats.term_twins += 1;
+                let (party, term) = (v.id, v.term);
+                Err(self.violation(i, Breach::TwoHosts { party, term, other }))
             }
+            None => Ok(()),
         }
-        Ok(())
-    }
-
-    /// Whether boxes `i` and `j` both list the other as a neighbour.
-    fn hear_each_other(&self, i: usize, j: usize) -> bool {
-        let lists = |a: usize, b: usize| {
-            self.node(a)
-                .zip(self.id(b))
-                .is_some_and(|(n, id)| n.neighbour(&id).is_some())
-        };
-        lists(i, j) && lists(j, i)
     }
 
     /// The eventual rules, for after a quiet period without faults: one live host per
