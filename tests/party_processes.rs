@@ -180,3 +180,40 @@ fn members_queue_under_anyone_policy_leave_and_the_host_ends() {
     });
     assert!(ended.is_some(), "the member saw the party end");
 }
+
+#[test]
+fn a_killed_host_restarts_and_rejoins_its_party_as_a_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = test_port(14);
+    let mut boxes = start_all(dir.path(), &["a", "b", "c"], port, None);
+    let party = host_and_join(&boxes);
+    let all_in = wait_for(Duration::from_secs(10), || {
+        boxes
+            .iter()
+            .all(|b| party_of(&b.state).is_some_and(|p| p.members.len() == 3))
+    });
+    assert!(all_in.is_some(), "party did not form");
+    boxes[0].kill();
+    let successor = wait_for(Duration::from_secs(10), || {
+        boxes[1..]
+            .iter()
+            .any(|b| party_of(&b.state).is_some_and(|p| p.id == party && p.role == PartyRole::Host))
+    });
+    assert!(successor.is_some(), "no successor");
+    // Same state dir: the box remembers its party and rejoins it without a button.
+    boxes[0] = start(dir.path(), "a", port, &[]);
+    let rejoined = wait_for(Duration::from_secs(15), || {
+        party_of(&boxes[0].state)
+            .is_some_and(|p| p.id == party && p.role == PartyRole::Member && p.members.len() == 3)
+    });
+    assert!(
+        rejoined.is_some(),
+        "the old host did not rejoin as a member: {:?}",
+        party_of(&boxes[0].state)
+    );
+    let hosts = boxes
+        .iter()
+        .filter(|b| party_of(&b.state).is_some_and(|p| p.role == PartyRole::Host))
+        .count();
+    assert_eq!(hosts, 1, "the party did not split");
+}

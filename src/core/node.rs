@@ -277,6 +277,11 @@ impl Node {
         self.party.view()
     }
 
+    /// Whether we still mean to rejoin the party we were in before a restart.
+    pub fn rejoining(&self) -> bool {
+        self.party.config().rejoin.is_some()
+    }
+
     /// Invitations we could accept, newest first.
     pub fn invitations(&self) -> Vec<&Invitation> {
         self.party.invitations()
@@ -441,8 +446,10 @@ impl Node {
             let factor = self.rng.gen_range((1.0 - jitter)..=(1.0 + jitter));
             self.next_beacon = now + self.config.beacon_interval.mul_f64(factor);
         }
-        let relays = self.relays(now);
-        self.party.handle_timeout(now, &mut self.out, &relays);
+        // The host's own invitation goes to every neighbour by unicast as well as to the
+        // group: a lost multicast datagram must not cost a box its invitation.
+        let everyone: Vec<SocketAddr> = self.neighbours.iter().map(|n| n.addr).collect();
+        self.party.handle_timeout(now, &mut self.out, &everyone);
     }
 
     fn send_beacons(&mut self, now: Instant) {

@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use super::control::{self, Command, ControlError, Response, CONTROL_SOCKET};
 use super::streams::{self, Outgoing, StreamEvent, StreamHandle};
-use super::{monotonic_now, sockets};
+use super::{monotonic_now, persist, sockets};
 use crate::config::Config;
 use crate::core::{Destination, Instant, Node, NodeId, StreamAction, StreamId, Transmit, Via};
 use crate::identity::{self, IdentityError};
@@ -55,6 +55,8 @@ pub struct BoxRuntime {
     streams: HashMap<StreamId, StreamHandle>,
     /// Control clients waiting for the host's answer to their request, by request id.
     pub(super) pending: HashMap<u32, (Instant, oneshot::Sender<Response>)>,
+    /// The party id last written to the state dir.
+    remembered: Option<crate::proto::PartyId>,
 }
 
 impl BoxRuntime {
@@ -76,11 +78,10 @@ impl BoxRuntime {
         warn_if_moved("TCP control", config.party.control_port, tcp_port);
         let control_path = config.state_dir.join(CONTROL_SOCKET);
         let control = control::bind(&control_path).await?;
-        let node = Node::new(
-            config.node_config(id, local_addr.port(), tcp_port),
-            monotonic_now(),
-            rand::random::<u64>(),
-        );
+        let mut node_config = config.node_config(id, local_addr.port(), tcp_port);
+        node_config.party.rejoin = persist::load(&config.state_dir);
+        let remembered = node_config.party.rejoin;
+        let node = Node::new(node_config, monotonic_now(), rand::random::<u64>());
         tracing::info!(%id, name = node.name(), udp = %local_addr, tcp = tcp_port, "box ready");
         Ok(BoxRuntime {
             config,
@@ -93,6 +94,7 @@ impl BoxRuntime {
             local_addr,
             streams: HashMap::new(),
             pending: HashMap::new(),
+            remembered,
         })
     }
 
@@ -224,6 +226,7 @@ impl BoxRuntime {
         while let Some(event) = self.node.poll_event() {
             self.event(event);
         }
+        self.remember_party();
     }
 
     fn stream_action(
@@ -257,6 +260,21 @@ impl BoxRuntime {
                     h.push(Outgoing::Close);
                 }
             }
+        }
+    }
+}
+
+impl BoxRuntime {
+    /// Keeps the state dir's party file in step with the party we are in. While we wait
+    /// to rejoin after a restart, the memory is kept.
+    fn remember_party(&mut self) {
+        let current = self.node.party().map(|p| p.id);
+        if current == self.remembered || (current.is_none() && self.node.rejoining()) {
+            return;
+        }
+        match persist::store(&self.config.state_dir, current) {
+            Ok(()) => self.remembered = current,
+            Err(e) => tracing::warn!(error = %e, "cannot remember the party in the state dir"),
         }
     }
 }

@@ -5,6 +5,7 @@ mod clock;
 mod commands;
 pub mod control;
 mod driver;
+mod persist;
 mod sockets;
 mod streams;
 

@@ -31,6 +31,7 @@ impl Party {
         if let Some(p) = self.own_party() {
             return Err(CommandError::AlreadyInParty(p));
         }
+        self.cfg.rejoin = None;
         let party = PartyId(rng.gen());
         self.role = Role::Host(Host {
             party,

@@ -56,6 +56,9 @@ pub struct PartyConfig {
     pub invite_ttl: u8,
     pub invite_refresh: Duration,
     pub auto_join: bool,
+    /// The party this box was in when it last stopped (kept in the state dir): it
+    /// rejoins as a guest when it hears that party's invitation again.
+    pub rejoin: Option<PartyId>,
     pub heartbeat_interval: Duration,
     pub phi_threshold: f64,
     /// How long a join may take before the target is given up.
@@ -73,6 +76,7 @@ impl Default for PartyConfig {
             invite_ttl: 4,
             invite_refresh: Duration::from_secs(2),
             auto_join: false,
+            rejoin: None,
             heartbeat_interval: Duration::from_millis(250),
             phi_threshold: 8.0,
             join_timeout: Duration::from_secs(2),
@@ -475,8 +479,14 @@ impl Party {
             flood(out, &crate::proto::Message::Invite(fwd), relays, Some(from));
         }
         self.elect(now, out);
-        if matches!(self.role, Role::Idle) && self.cfg.auto_join {
-            let _ = self.join(now, out, None);
+        if matches!(self.role, Role::Idle) {
+            if self.cfg.rejoin == Some(invite.party) {
+                // We were in this party before a restart: back in without a button.
+                self.cfg.rejoin = None;
+                let _ = self.join(now, out, Some(invite.party));
+            } else if self.cfg.auto_join {
+                let _ = self.join(now, out, None);
+            }
         }
     }
 
@@ -497,6 +507,10 @@ impl Party {
     ) -> Result<PartyId, CommandError> {
         if let Some(p) = self.own_party() {
             return Err(CommandError::AlreadyInParty(p));
+        }
+        if party != self.cfg.rejoin {
+            // An explicit choice replaces the memory of the party before a restart.
+            self.cfg.rejoin = None;
         }
         let inv = match party {
             Some(p) => self
