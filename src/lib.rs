@@ -11,12 +11,14 @@
 //! - [`audio`]: decode -> resample -> gain -> sink (ALSA, WAV, null, simulated DAC) and the
 //!   playout controller.
 //! - [`config`]: the TOML configuration with defaults and validation.
+//! - [`library`]: the music folder scan, songs named by the BLAKE3 hash of their bytes.
 //! - [`status`]: the status snapshot served to `chorus ctl status`.
 
 pub mod audio;
 pub mod config;
 pub mod core;
 pub mod identity;
+pub mod library;
 pub mod net;
 pub mod proto;
 pub mod sim;

@@ -1,0 +1,216 @@
+//! Decide whether a file is a song this build can play and read its tags and duration.
+//!
+//! Opens the file the way `audio::decode` does (symphonia probe, the extension only a
+//! hint) and then decodes the first packets: a header alone does not make a playable song,
+//! and symphonia's MP3 probe matches frame-sync bytes that also occur in other files.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::{MetadataOptions, MetadataRevision, StandardTagKey};
+use symphonia::core::probe::Hint;
+
+/// Packets tried before deciding the file does not decode.
+const MAX_PACKETS_TRIED: u32 = 16;
+
+/// Longest tag value kept, in characters: tags travel in manifests and are drawn on a
+/// small display, and a hostile or broken file may carry megabytes in a tag.
+pub const MAX_TAG_CHARS: usize = 256;
+
+/// Tags and length of a playable file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Probed {
+    /// Track title tag.
+    pub title: Option<String>,
+    /// Artist tag (album artist when there is no track artist).
+    pub artist: Option<String>,
+    /// Album tag.
+    pub album: Option<String>,
+    /// Length, when the container says.
+    pub duration_ms: Option<u64>,
+}
+
+/// Why a file is not taken as a song.
+#[derive(Debug, thiserror::Error)]
+pub enum Reject {
+    /// Reading failed (permission, I/O): may be transient, so never remembered in the index.
+    #[error("cannot read: {0}")]
+    Io(#[from] io::Error),
+    /// The content is not audio this build decodes, or is corrupt: remembered in the index
+    /// until the file changes, so it is not probed again on every scan.
+    #[error("{0}")]
+    NotAudio(String),
+}
+
+fn sym_reject(context: &str, err: SymError) -> Reject {
+    match err {
+        SymError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            Reject::NotAudio(format!("{context}: file ends too early (truncated?)"))
+        }
+        SymError::IoError(e) if is_read_error(&e) => Reject::Io(e),
+        other => Reject::NotAudio(format!("{context}: {other}")),
+    }
+}
+
+/// symphonia reports malformed data through `io::Error` too (kind `Other`/`InvalidData`);
+/// only errors from the file system itself are worth retrying.
+fn is_read_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::PermissionDenied
+            | io::ErrorKind::NotFound
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    ) || e.raw_os_error().is_some()
+}
+
+/// Probe `path`: Ok with its tags if it decodes, otherwise why not.
+pub fn probe(path: &Path) -> Result<Probed, Reject> {
+    let file = File::open(path)?;
+    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let mut probed = symphonia::default::get_probe()
+        .format(
+            &hint,
+            stream,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
+        .map_err(|e| match e {
+            // symphonia's own wording ("core (probe): no suitable format reader found")
+            // means nothing to a user looking at a skipped file.
+            SymError::Unsupported(_) => {
+                Reject::NotAudio("not audio, or a format this build does not play".into())
+            }
+            other => sym_reject("not a playable audio file", other),
+        })?;
+    let mut format = probed.format;
+
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| Reject::NotAudio("no audio track".into()))?;
+    let params = track.codec_params.clone();
+    let track_id = track.id;
+    let duration_ms = match (params.n_frames, params.sample_rate) {
+        (Some(frames), Some(rate)) if rate > 0 => {
+            Some(u64::try_from(u128::from(frames) * 1000 / u128::from(rate)).unwrap_or(u64::MAX))
+        }
+        _ => None,
+    };
+
+    // Tags inside the container (Vorbis comments, MP4 atoms, RIFF INFO) first, then those
+    // found in front of it by the probe (ID3v2 before an MP3 stream).
+    let mut tags = Probed {
+        duration_ms,
+        ..Probed::default()
+    };
+    if let Some(rev) = format.metadata().current() {
+        fill_tags(&mut tags, rev);
+    }
+    if let Some(meta) = probed.metadata.get() {
+        if let Some(rev) = meta.current() {
+            fill_tags(&mut tags, rev);
+        }
+    }
+
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&params, &DecoderOptions::default())
+        .map_err(|e| sym_reject("unsupported codec", e))?;
+    let mut last_error = String::from("no audio packets");
+    for _ in 0..MAX_PACKETS_TRIED {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(SymError::ResetRequired) => {
+                decoder.reset();
+                continue;
+            }
+            Err(e) => return Err(sym_reject("no decodable audio", e)),
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        match decoder.decode(&packet) {
+            Ok(_) => return Ok(tags),
+            Err(SymError::IoError(e)) if is_read_error(&e) => return Err(Reject::Io(e)),
+            Err(e) => last_error = e.to_string(),
+        }
+    }
+    Err(Reject::NotAudio(format!(
+        "audio does not decode: {last_error}"
+    )))
+}
+
+/// Fill the still-missing fields of `tags` from one metadata revision.
+fn fill_tags(tags: &mut Probed, rev: &MetadataRevision) {
+    let mut album_artist = None;
+    for tag in rev.tags() {
+        let slot = match tag.std_key {
+            Some(StandardTagKey::TrackTitle) => &mut tags.title,
+            Some(StandardTagKey::Artist) => &mut tags.artist,
+            Some(StandardTagKey::Album) => &mut tags.album,
+            Some(StandardTagKey::AlbumArtist) => &mut album_artist,
+            _ => continue,
+        };
+        if slot.is_none() {
+            *slot = clean(&tag.value.to_string());
+        }
+    }
+    if tags.artist.is_none() {
+        tags.artist = album_artist;
+    }
+}
+
+/// Trim, drop control characters (they would corrupt the display and logs) and bound the
+/// length; an empty tag counts as no tag.
+pub fn clean(raw: &str) -> Option<String> {
+    let text: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_TAG_CHARS)
+        .collect();
+    let text = text.trim_end();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_trims_bounds_and_strips_controls() {
+        assert_eq!(clean("  Song\u{0}\n Title "), Some("Song Title".into()));
+        assert_eq!(clean(" \t "), None);
+        assert_eq!(
+            clean(&"é".repeat(1000)).map(|s| s.chars().count()),
+            Some(256)
+        );
+    }
+
+    #[test]
+    fn text_file_is_not_audio() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.mp3");
+        std::fs::write(&path, "just some words, not a song\n".repeat(100)).unwrap();
+        assert!(matches!(probe(&path), Err(Reject::NotAudio(_))));
+    }
+
+    #[test]
+    fn missing_file_is_a_read_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            probe(&dir.path().join("gone.wav")),
+            Err(Reject::Io(_))
+        ));
+    }
+}
