@@ -130,3 +130,28 @@ impl Status {
         }
     }
 }
+
+/// One song of a box's music folder, as `chorus ctl library` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SongStatus {
+    /// BLAKE3 of the file, 64 hex digits: the song's identity between boxes.
+    pub id: String,
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub path: String,
+}
+
+impl From<&crate::library::Song> for SongStatus {
+    fn from(s: &crate::library::Song) -> Self {
+        SongStatus {
+            id: s.id.to_string(),
+            title: s.title.clone(),
+            artist: s.artist.clone(),
+            album: s.album.clone(),
+            duration_ms: s.duration_ms,
+            path: s.path.display().to_string(),
+        }
+    }
+}

@@ -153,3 +153,45 @@ fn sigterm_shuts_down_cleanly_and_removes_the_control_socket() {
     assert_eq!(b.child.wait().unwrap().code(), Some(0));
     assert!(!sock.exists(), "the control socket is removed on shutdown");
 }
+
+#[test]
+fn ctl_library_lists_the_music_folder_by_content_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(music.join("album")).unwrap();
+    let song = music.join("album/tone.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&song, spec).unwrap();
+    for i in 0..8_000 {
+        w.write_sample(((i % 40) * 500) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    std::fs::write(music.join("notes.txt"), "not a song").unwrap();
+    let b = start(
+        dir.path(),
+        "lib",
+        test_port(5),
+        &["--music", music.to_str().unwrap()],
+    );
+    let mut listed = String::new();
+    let found = wait_for(Duration::from_secs(10), || {
+        let out = Command::new(BIN)
+            .args(["ctl", "library", "--json", "--state-dir"])
+            .arg(&b.state)
+            .output()
+            .unwrap();
+        listed = String::from_utf8_lossy(&out.stdout).into_owned();
+        out.status.success()
+    });
+    assert!(found.is_some(), "library never answered");
+    let songs: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    assert_eq!(songs.len(), 1, "{listed}");
+    let (id, _) = chorus::library::SongId::of_file(&song).unwrap();
+    assert_eq!(songs[0]["id"], id.to_string());
+    assert_eq!(songs[0]["title"], "tone");
+}

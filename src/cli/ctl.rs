@@ -23,6 +23,12 @@ enum CtlCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List the songs of the box's music folder (id = BLAKE3 of the file).
+    Library {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Host a party: invite the neighbourhood (the HOST button).
     Host,
     /// Join a party: the given one, or the newest invitation (the JOIN button).
@@ -47,6 +53,7 @@ pub(super) async fn ctl(args: CtlArgs) -> Result<(), CliError> {
     let config = args.config.load()?;
     let (request, json) = match args.command {
         CtlCommand::Status { json } => (Request::Status, json),
+        CtlCommand::Library { json } => (Request::Library, json),
         CtlCommand::Host => (Request::Host, false),
         CtlCommand::Join { party } => (Request::Join { party }, false),
         CtlCommand::Leave => (Request::Leave, false),
@@ -59,6 +66,28 @@ pub(super) async fn ctl(args: CtlArgs) -> Result<(), CliError> {
         return Err(CliError::Failed(
             response.error.unwrap_or_else(|| "the box refused".into()),
         ));
+    }
+    if let Some(songs) = response.songs {
+        if json {
+            let text = serde_json::to_string_pretty(&songs)
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+            println!("{text}");
+        } else {
+            for s in &songs {
+                let secs = s.duration_ms.unwrap_or(0) / 1000;
+                let artist = s.artist.as_deref().unwrap_or("-");
+                println!(
+                    "{}  {:>3}:{:02}  {} — {}",
+                    &s.id[..12],
+                    secs / 60,
+                    secs % 60,
+                    s.title,
+                    artist
+                );
+            }
+            println!("{} songs", songs.len());
+        }
+        return Ok(());
     }
     match (response.status, response.message) {
         (Some(status), _) if json => {

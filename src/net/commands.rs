@@ -20,6 +20,10 @@ impl BoxRuntime {
         let node = &mut self.node;
         let response = match request {
             Request::Status => Response::status(Status::of(node, now, self.local_addr.to_string())),
+            Request::Library => match &self.library {
+                Some(lib) => Response::songs(lib.songs().iter().map(Into::into).collect()),
+                None => Response::error("the music folder is still being scanned; try again"),
+            },
             Request::Host => match node.host(now) {
                 Ok(p) => Response::done(format!("hosting party {p}; inviting neighbours")),
                 Err(e) => Response::error(e.to_string()),

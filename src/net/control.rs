@@ -30,6 +30,8 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(3);
 #[non_exhaustive]
 pub enum Request {
     Status,
+    /// List the songs of this box's music folder.
+    Library,
     /// Create a party and invite the neighbourhood.
     Host,
     /// Join the given party (16 hex digits), or the preferred invitation.
@@ -61,6 +63,9 @@ pub struct Response {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The music library, for `Request::Library`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub songs: Option<Vec<crate::status::SongStatus>>,
 }
 
 impl Response {
@@ -70,6 +75,17 @@ impl Response {
             status: Some(status),
             message: None,
             error: None,
+            songs: None,
+        }
+    }
+
+    pub fn songs(songs: Vec<crate::status::SongStatus>) -> Self {
+        Response {
+            ok: true,
+            status: None,
+            message: None,
+            error: None,
+            songs: Some(songs),
         }
     }
 
@@ -79,6 +95,7 @@ impl Response {
             status: None,
             message: Some(message.into()),
             error: None,
+            songs: None,
         }
     }
 
@@ -88,6 +105,7 @@ impl Response {
             status: None,
             message: None,
             error: Some(message.into()),
+            songs: None,
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct BoxRuntime {
     streams: HashMap<StreamId, StreamHandle>,
     /// Control clients waiting for the host's answer to their request, by request id.
     pub(super) pending: HashMap<u32, (Instant, oneshot::Sender<Response>)>,
+    /// The music folder, once its first scan finished.
+    pub(super) library: Option<crate::library::Library>,
     /// The party id last written to the state dir.
     remembered: Option<crate::proto::PartyId>,
 }
@@ -94,6 +96,7 @@ impl BoxRuntime {
             local_addr,
             streams: HashMap::new(),
             pending: HashMap::new(),
+            library: None,
             remembered,
         })
     }
@@ -116,6 +119,7 @@ impl BoxRuntime {
             let serve = control::serve(control, commands_tx, cancel.clone(), tracker.clone());
             tracker.spawn(serve);
         }
+        let mut scanned = scan_library(&self.config, &tracker);
         let d = &self.config.discovery;
         let group = SocketAddr::from((d.group, d.port));
         let mut mbuf = vec![0u8; MAX_DATAGRAM + 1];
@@ -140,6 +144,7 @@ impl BoxRuntime {
                     self.expire_pending();
                 }
                 Some((request, reply)) = commands.recv() => self.command(request, reply),
+                Some(library) = scanned.recv() => self.library = Some(library),
             }
         }
         tracker.close();
@@ -277,6 +282,33 @@ impl BoxRuntime {
             Err(e) => tracing::warn!(error = %e, "cannot remember the party in the state dir"),
         }
     }
+}
+
+/// Scans the music folder on a blocking thread (hashing takes a while on a Pi).
+fn scan_library(config: &Config, tracker: &TaskTracker) -> mpsc::Receiver<crate::library::Library> {
+    let (music, state) = (config.music_dir.clone(), config.state_dir.clone());
+    let (tx, rx) = mpsc::channel(1);
+    tracker.spawn_blocking(move || {
+        let mut library = match crate::library::Library::open(&music, &state) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "no music library");
+                return;
+            }
+        };
+        match library.scan() {
+            Ok(report) => tracing::info!(
+                songs = report.songs,
+                hashed = report.hashed,
+                skipped = report.skipped.len(),
+                music = %music.display(),
+                "music library scanned"
+            ),
+            Err(e) => tracing::warn!(error = %e, "music folder not scanned"),
+        }
+        let _ = tx.blocking_send(library);
+    });
+    rx
 }
 
 fn warn_if_moved(what: &str, wanted: u16, got: u16) {
