@@ -10,11 +10,13 @@
 //!   and a lossy network.
 //! - [`audio`]: decode -> resample -> gain -> sink (ALSA, WAV, null, simulated DAC) and the
 //!   playout controller.
+//! - [`bench`]: benchmarks in the deterministic simulation (`chorus bench …`).
 //! - [`config`]: the TOML configuration with defaults and validation.
 //! - [`library`]: the music folder scan, songs named by the BLAKE3 hash of their bytes.
 //! - [`status`]: the status snapshot served to `chorus ctl status`.
 
 pub mod audio;
+pub mod bench;
 pub mod config;
 pub mod core;
 pub mod identity;

@@ -5,14 +5,17 @@
 //! timeouts, then drain [`Node::poll_transmit`], [`Node::poll_event`] and ask
 //! [`Node::poll_timeout`] when to call again.
 
+pub mod clock;
 mod id;
 mod learned;
 mod neighbours;
 mod node;
 mod out;
 pub mod party;
+pub mod schedule;
 mod time;
 
+pub use clock::{ClockConfig, ClockEstimate, ClockEstimator, ClockSample, HostClock, PartyTime};
 pub use id::{NodeId, ParseNodeIdError};
 pub use neighbours::{Neighbour, Via};
 pub use node::{Counters, Destination, Event, Node, NodeConfig, Transmit};
@@ -21,4 +24,5 @@ pub use party::{
     CommandError, PartyConfig, PartyRole, PartyState, PartyView, RequestOutcome, RequestPolicy,
     StreamAction, StreamId,
 };
+pub use schedule::{Action, Entry, PlaybackState, PoolSong, Schedule, SongRef};
 pub use time::Instant;
