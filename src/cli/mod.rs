@@ -1,5 +1,6 @@
 //! Subcommands of the `chorus` binary and the errors they end with.
 
+mod bench;
 mod ctl;
 mod demo;
 mod run;
@@ -28,6 +29,8 @@ enum Command {
     Ctl(ctl::CtlArgs),
     /// Start several boxes on this machine (loopback only) and show what they see.
     Demo(demo::DemoArgs),
+    /// Run a benchmark (results are recorded in BENCHMARKS.md).
+    Bench(bench::BenchArgs),
 }
 
 /// Options shared by `run` and `ctl`: where the config and state live.
@@ -115,6 +118,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Ctl(args) => runtime.block_on(ctl::ctl(args)),
         Command::Demo(args) => runtime.block_on(demo::demo(args)),
+        Command::Bench(args) => bench::bench(args),
     }
 }
 
