@@ -43,6 +43,28 @@ pub struct Config {
     pub music_dir: PathBuf,
     pub discovery: DiscoveryConfig,
     pub party: PartyTable,
+    pub audio: AudioTable,
+}
+
+/// `[audio]`: where the sound goes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AudioTable {
+    /// `alsa:DEVICE` (e.g. `alsa:default`, `alsa:hw:0`), `wav:PATH` (a paced recording)
+    /// or `null` (paced silence).
+    pub output: String,
+}
+
+impl Default for AudioTable {
+    fn default() -> Self {
+        AudioTable {
+            output: if cfg!(feature = "alsa") {
+                "alsa:default".into()
+            } else {
+                "null".into()
+            },
+        }
+    }
 }
 
 /// `[party]`: hosting, joining and keeping a party alive.
@@ -148,6 +170,7 @@ impl Default for Config {
             music_dir,
             discovery: DiscoveryConfig::default(),
             party: PartyTable::default(),
+            audio: AudioTable::default(),
         }
     }
 }
@@ -215,6 +238,9 @@ impl Config {
         }
         if d.static_peers.len() > 256 {
             return invalid("discovery.static_peers", "must list at most 256 peers");
+        }
+        if let Err(e) = self.audio.output.parse::<crate::audio::SinkSpec>() {
+            return invalid("audio.output", &e.to_string());
         }
         let p = &self.party;
         if !(1..=MAX_MEMBERS).contains(&p.min_accepts) {

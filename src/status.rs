@@ -17,7 +17,37 @@ pub struct Status {
     pub party: Option<PartyStatus>,
     /// Parties this box is invited to, newest first.
     pub invitations: Vec<InvitationStatus>,
+    /// What this box plays; `null` outside a party with nothing playing.
+    #[serde(default)]
+    pub playback: Option<PlaybackStatus>,
     pub counters: Counters,
+}
+
+/// The `playback` object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlaybackStatus {
+    /// Content hash of the current song.
+    pub song: Option<String>,
+    /// "playing", "paused", "stopped", or "unsynced" (the clock is not locked yet).
+    pub state: String,
+    /// Where the schedule is in the song now.
+    pub position_ms: Option<u64>,
+    /// This box's estimate of the party clock (members; `null` on the host).
+    pub clock: Option<ClockStatus>,
+    /// How far the DAC is from the schedule (positive: ahead), last measured.
+    pub playout_error_us: Option<f64>,
+    /// The current song is not on this box: it stays silent, in step.
+    pub missing_song: bool,
+    /// The last playback error (a corrupt song, a lost audio device).
+    pub error: Option<String>,
+}
+
+/// Party clock = offset + rate × local clock, as estimated by a member.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClockStatus {
+    pub offset_us: f64,
+    pub rate_ppm: f64,
+    pub error_us: f64,
 }
 
 /// One neighbour as `chorus ctl status` shows it.
@@ -126,6 +156,7 @@ impl Status {
                     age_ms: millis(now - i.first_seen),
                 })
                 .collect(),
+            playback: None,
             counters: node.counters(),
         }
     }

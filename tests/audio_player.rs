@@ -99,3 +99,42 @@ fn an_unreadable_song_is_reported_not_fatal() {
     // The thread is still alive and takes commands.
     assert!(player.send(PlayerCommand::Stop));
 }
+
+#[test]
+fn a_song_already_under_way_is_joined_at_the_right_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 2.0);
+    let out = dir.path().join("out.wav");
+    let format = SinkFormat {
+        rate: 48_000,
+        channels: 2,
+    };
+    let sink = WavSink::create(&out, format, Duration::from_millis(40)).unwrap();
+    let player = Player::spawn(Box::new(sink)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // The schedule says the song began 400 ms ago: a box that learns of it late (or
+    // just got the song) comes in at 0.4 s, not at the start.
+    let now = monotonic_now();
+    let began = chorus::core::Instant::from_nanos(now.as_nanos() - 400_000_000);
+    for _ in 0..10 {
+        let now = monotonic_now();
+        let target = LocalTarget {
+            song_seconds: (now - began).as_secs_f64(),
+            at: now,
+        };
+        player.send(PlayerCommand::Play {
+            path: song.clone(),
+            target,
+        });
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = player.status();
+    let error_us = status.playout_error_us.unwrap();
+    assert!(status.playing);
+    assert!(
+        error_us.abs() < 1_000.0,
+        "{error_us:.0} us off after joining mid-song"
+    );
+    assert_eq!(status.reseeks, 0);
+}

@@ -145,13 +145,10 @@ impl Engine {
 
     fn run(mut self, commands: Receiver<PlayerCommand>) {
         loop {
-            // While idle, wait for work; while playing, only glance at the mailbox.
-            let wait = if self.track.is_some() {
-                Duration::ZERO
-            } else {
-                Duration::from_millis(5)
-            };
-            match commands.recv_timeout(wait) {
+            // Only glance at the mailbox: the sink's blocking write paces this loop, and
+            // keeping its buffer full of silence while idle gives a new song a full
+            // buffer's time to be decoded and positioned before its first frame is due.
+            match commands.recv_timeout(Duration::ZERO) {
                 Ok(cmd) => self.command(cmd),
                 Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}

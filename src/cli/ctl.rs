@@ -40,8 +40,18 @@ enum CtlCommand {
     Leave,
     /// End the party this box hosts, for everyone.
     End,
-    /// Ask the host to skip the current song.
+    /// Next song, on every box at once (a member asks the host).
     Skip,
+    /// Play the pool's song INDEX (default: the first) on every box.
+    Play { index: Option<u32> },
+    /// Pause every box.
+    Pause,
+    /// Resume every box where it paused.
+    Resume,
+    /// Back to the previous song.
+    Previous,
+    /// Volume of every box, 0 to 100.
+    Volume { percent: u8 },
     /// Ask the host to queue a song.
     Queue {
         /// The song's name or content hash.
@@ -59,6 +69,11 @@ pub(super) async fn ctl(args: CtlArgs) -> Result<(), CliError> {
         CtlCommand::Leave => (Request::Leave, false),
         CtlCommand::End => (Request::End, false),
         CtlCommand::Skip => (Request::Skip, false),
+        CtlCommand::Play { index } => (Request::Play { index }, false),
+        CtlCommand::Pause => (Request::Pause, false),
+        CtlCommand::Resume => (Request::Resume, false),
+        CtlCommand::Previous => (Request::Previous, false),
+        CtlCommand::Volume { percent } => (Request::Volume { percent }, false),
         CtlCommand::Queue { song } => (Request::Queue { song }, false),
     };
     let response = control::request(&config.state_dir, &request).await?;
@@ -134,6 +149,26 @@ pub(super) fn render(s: &Status) -> String {
             i.members,
             if i.started { ", started" } else { "" }
         ));
+    }
+    if let Some(p) = &s.playback {
+        let song = p.song.as_deref().map_or("-", |s| &s[..12.min(s.len())]);
+        let pos = p.position_ms.map_or("-".to_owned(), |ms| {
+            format!("{}.{:03}s", ms / 1000, ms % 1000)
+        });
+        out.push_str(&format!("playback {} song {song} at {pos}", p.state));
+        if let Some(e) = p.playout_error_us {
+            out.push_str(&format!(", DAC {e:+.0} us off schedule"));
+        }
+        if let Some(c) = &p.clock {
+            out.push_str(&format!(
+                ", clock ±{:.0} us, {:+.1} ppm",
+                c.error_us, c.rate_ppm
+            ));
+        }
+        if p.missing_song {
+            out.push_str(", song not on this box (silent)");
+        }
+        out.push('\n');
     }
     out.push_str(&format!("neighbours {}\n", s.neighbours.len()));
     for n in &s.neighbours {

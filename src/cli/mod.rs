@@ -83,6 +83,9 @@ struct RunArgs {
     /// Join the first invitation automatically. Sets `party.auto_join`.
     #[arg(long)]
     auto_join: bool,
+    /// Audio output: `alsa:DEVICE`, `wav:PATH` or `null`. Overrides `audio.output`.
+    #[arg(long, value_name = "SINK")]
+    audio: Option<String>,
 }
 
 /// How a subcommand failed; each kind maps to an exit code.

@@ -39,6 +39,9 @@ fn apply(args: RunArgs) -> Result<Config, ConfigError> {
     if args.auto_join {
         config.party.auto_join = true;
     }
+    if let Some(audio) = args.audio {
+        config.audio.output = audio;
+    }
     config.validate()?;
     Ok(config)
 }

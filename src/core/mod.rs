@@ -12,6 +12,7 @@ mod neighbours;
 mod node;
 mod out;
 pub mod party;
+mod playback;
 pub mod schedule;
 mod time;
 
@@ -24,5 +25,6 @@ pub use party::{
     CommandError, PartyConfig, PartyRole, PartyState, PartyView, RequestOutcome, RequestPolicy,
     StreamAction, StreamId,
 };
+pub use playback::PlaybackView;
 pub use schedule::{Action, Entry, PlaybackState, PoolSong, Schedule, SongRef};
 pub use time::Instant;

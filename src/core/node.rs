@@ -9,15 +9,18 @@ use rand::{Rng, SeedableRng};
 
 use super::learned::LearnedPeers;
 use super::neighbours::{NeighbourTable, Observed};
-use super::out::Out;
+use super::out::{Internal, Out};
 use super::party::invitations::Invitation;
 use super::party::{
     CommandError, Party, PartyConfig, PartyView, RequestOutcome, StreamAction, StreamId,
 };
+use super::playback::{Playback, PlaybackView};
+use super::schedule::PoolSong;
+use super::PartyState;
 use super::{Instant, Neighbour, NodeId, Via};
 use crate::proto::{
     self, Beacon, BoxState, Control, DecodeError, Message, PartyId, PeerHint, RequestKind,
-    MAX_PEER_HINTS,
+    MAX_PEER_HINTS, MAX_SCHEDULE,
 };
 
 /// What the core needs to know about this box; the runtime builds it from the config.
@@ -163,9 +166,11 @@ pub enum Event {
     MemberLost {
         id: NodeId,
     },
-    SkipRequested {
+    /// The host accepted a playback action from `by` (itself or a guest).
+    PlaybackRequested {
         party: PartyId,
         by: NodeId,
+        action: crate::core::Action,
     },
     Queued {
         party: PartyId,
@@ -221,6 +226,7 @@ pub struct Node {
     neighbours: NeighbourTable,
     learned: LearnedPeers,
     party: Party,
+    playback: Playback,
     out: Out,
 }
 
@@ -232,10 +238,15 @@ impl Node {
         // Boxes powered on together should not beacon in lock-step, but should be
         // found quickly: the first beacon goes out within a fifth of an interval.
         let first = config.beacon_interval.mul_f64(rng.gen_range(0.0..0.2));
+        let party_config = PartyConfig {
+            udp_port: config.unicast_port,
+            ..config.party.clone()
+        };
         Node {
             neighbours: NeighbourTable::new(config.max_neighbours),
             learned: LearnedPeers::new(config.max_learned_peers),
-            party: Party::new(config.party.clone(), config.id, config.name.clone()),
+            party: Party::new(party_config, config.id, config.name.clone()),
+            playback: Playback::new(),
             next_beacon: now + first,
             boot: rng.gen(),
             config,
@@ -313,27 +324,53 @@ impl Node {
 
     /// HOST: create a party and start inviting.
     pub fn host(&mut self, now: Instant) -> Result<PartyId, CommandError> {
-        self.party.host(now, &mut self.out, &mut self.rng)
+        let r = self.party.host(now, &mut self.out, &mut self.rng);
+        self.after(now);
+        r
     }
 
     /// JOIN: the given invitation, or the preferred one.
     pub fn join(&mut self, now: Instant, party: Option<PartyId>) -> Result<PartyId, CommandError> {
-        self.party.join(now, &mut self.out, party)
+        let r = self.party.join(now, &mut self.out, party);
+        self.after(now);
+        r
     }
 
     /// Leave the party (a host ends it).
     pub fn leave(&mut self, now: Instant) -> Result<PartyId, CommandError> {
-        self.party.leave(now, &mut self.out)
+        let r = self.party.leave(now, &mut self.out);
+        self.after(now);
+        r
     }
 
     /// End the party we host.
     pub fn end(&mut self, now: Instant) -> Result<PartyId, CommandError> {
-        self.party.end(now, &mut self.out)
+        let r = self.party.end(now, &mut self.out);
+        self.after(now);
+        r
     }
 
     /// Ask (or, as host, decide) to skip or queue a song.
-    pub fn request(&mut self, kind: RequestKind) -> Result<RequestOutcome, CommandError> {
-        self.party.request(&mut self.out, kind)
+    /// Playback actions go through here too: the host schedules them at once (for
+    /// everyone), a guest's go to the host under the request policy.
+    pub fn request(
+        &mut self,
+        now: Instant,
+        kind: RequestKind,
+    ) -> Result<RequestOutcome, CommandError> {
+        let r = self.party.request(&mut self.out, kind);
+        self.after(now);
+        r
+    }
+
+    /// The songs this box offers when it hosts (its library, in play order).
+    pub fn set_pool(&mut self, pool: Vec<PoolSong>) {
+        self.playback.set_local_pool(pool);
+    }
+
+    /// What should be audible now, once this box knows the party's time.
+    pub fn playback(&self, now: Instant) -> Option<PlaybackView> {
+        self.playback.view(now)
     }
 
     /// The transport accepted a control stream from `remote`; returns its id.
@@ -343,12 +380,80 @@ impl Node {
 
     /// A control message arrived on `stream`.
     pub fn handle_stream_message(&mut self, now: Instant, stream: StreamId, msg: Control) {
-        self.party.handle_message(now, &mut self.out, stream, msg);
+        match msg {
+            Control::Pool { songs, .. } if self.party.is_host_stream(stream) => {
+                self.playback.host_pool(songs)
+            }
+            Control::Schedule { entries, .. } if self.party.is_host_stream(stream) => {
+                self.playback.host_entries(entries)
+            }
+            Control::Delivery { rtt_us, .. } if self.party.is_guest_stream(stream) => {
+                self.playback.guest_rtt(now, stream, rtt_us)
+            }
+            Control::Pool { .. } | Control::Schedule { .. } | Control::Delivery { .. } => {
+                self.out.counters.unexpected_control += 1
+            }
+            other => self.party.handle_message(now, &mut self.out, stream, other),
+        }
+        self.after(now);
     }
 
     /// `stream` broke, was closed by the peer, or could not be opened.
     pub fn handle_stream_closed(&mut self, now: Instant, stream: StreamId) {
         self.party.handle_stream_closed(now, &mut self.out, stream);
+        self.after(now);
+    }
+
+    /// Keeps playback in step with the party after anything happened.
+    fn after(&mut self, now: Instant) {
+        let view = self.party.view();
+        let seat = view
+            .as_ref()
+            .filter(|v| matches!(v.state, PartyState::Forming | PartyState::Started))
+            .map(|v| (v.id, v.role, v.host));
+        let party = seat.map(|s| s.0);
+        if self.playback.seat(now, seat, self.party.host_time_addr()) {
+            if let Some(party) = party {
+                let pool = Control::Pool {
+                    party,
+                    songs: self.playback.pool(),
+                };
+                self.party.broadcast(&mut self.out, &pool);
+                for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
+                    let msg = Control::Schedule {
+                        party,
+                        entries: chunk.to_vec(),
+                    };
+                    self.party.broadcast(&mut self.out, &msg);
+                }
+            }
+        }
+        while let Some(note) = self.out.internal.pop_front() {
+            let Some(party) = party else { continue };
+            match note {
+                Internal::GuestJoined { stream } => {
+                    let songs = self.playback.pool();
+                    self.out.send(stream, Control::Pool { party, songs });
+                    for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
+                        let entries = chunk.to_vec();
+                        self.out.send(stream, Control::Schedule { party, entries });
+                    }
+                }
+                Internal::PlaybackRequested { action } => {
+                    if let Some(entry) = self.playback.schedule(now, action) {
+                        let msg = Control::Schedule {
+                            party,
+                            entries: vec![entry],
+                        };
+                        self.party.broadcast(&mut self.out, &msg);
+                    }
+                }
+            }
+        }
+        if let (Some(party), Some(rtt_us)) = (party, self.playback.report_due(now)) {
+            self.party
+                .send_to_host(&mut self.out, Control::Delivery { party, rtt_us });
+        }
     }
 
     /// Feeds one received datagram. `from` is its source address; `via` says which
@@ -363,6 +468,10 @@ impl Node {
                     .handle_invite(now, &mut self.out, from, invite, &relays);
             }
             Ok(Message::Control(_)) => self.out.counters.misdirected += 1,
+            Ok(Message::TimeRequest(req)) => {
+                self.playback.time_request(now, &mut self.out, from, req)
+            }
+            Ok(Message::TimeReply(reply)) => self.playback.time_reply(now, reply),
             Err(error) => {
                 self.out.counters.malformed += 1;
                 self.out.event(Event::Malformed { from, error });
@@ -450,6 +559,8 @@ impl Node {
         // group: a lost multicast datagram must not cost a box its invitation.
         let everyone: Vec<SocketAddr> = self.neighbours.iter().map(|n| n.addr).collect();
         self.party.handle_timeout(now, &mut self.out, &everyone);
+        self.playback.handle_timeout(now, &mut self.out);
+        self.after(now);
     }
 
     fn send_beacons(&mut self, now: Instant) {
@@ -517,10 +628,14 @@ impl Node {
             .neighbours
             .oldest()
             .map(|t| t + self.config.expiry() + Duration::from_nanos(1));
-        [expiry, self.party.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .fold(self.next_beacon, Instant::min)
+        [
+            expiry,
+            self.party.poll_timeout(),
+            self.playback.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(self.next_beacon, Instant::min)
     }
 }
 

@@ -11,7 +11,18 @@ pub(crate) struct Out {
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) streams: VecDeque<StreamAction>,
     pub(crate) events: VecDeque<Event>,
+    /// Notes between state machines of one node, drained by the node itself.
+    pub(crate) internal: VecDeque<Internal>,
     pub(crate) counters: Counters,
+}
+
+/// Something one state machine of a node tells another.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Internal {
+    /// A guest came in (or back) on `stream`: it needs the pool and the schedule.
+    GuestJoined { stream: StreamId },
+    /// The host accepted a playback action (its own or a guest's request).
+    PlaybackRequested { action: crate::core::Action },
 }
 
 impl Out {

@@ -185,6 +185,19 @@ impl Schedule {
         &self.pool
     }
 
+    /// Every entry kept, in (at, seq) order: what a box joining late needs to replay.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.entries
+            .iter()
+            .map(|(&(at, seq), &action)| Entry { at, seq, action })
+            .collect()
+    }
+
+    /// The highest sequence number seen: a successor host numbers on from there.
+    pub fn max_seq(&self) -> Option<u64> {
+        self.seqs.keys().copied().max()
+    }
+
     /// Add an entry; entries may arrive in any order, late, or more than once.
     pub fn insert(&mut self, entry: Entry) -> InsertOutcome {
         if self.seqs.contains_key(&entry.seq) {

@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 use super::control::{Request, Response};
 use super::driver::BoxRuntime;
 use super::monotonic_now;
-use crate::core::{Event, RequestOutcome};
+use crate::core::{Action, Event, RequestOutcome};
 use crate::proto::{PartyId, RequestKind};
 use crate::status::Status;
 
@@ -19,7 +19,11 @@ impl BoxRuntime {
         let now = monotonic_now();
         let node = &mut self.node;
         let response = match request {
-            Request::Status => Response::status(Status::of(node, now, self.local_addr.to_string())),
+            Request::Status => {
+                let mut status = Status::of(node, now, self.local_addr.to_string());
+                status.playback = self.playback_status();
+                Response::status(status)
+            }
             Request::Library => match &self.library {
                 Some(lib) => Response::songs(lib.songs().iter().map(Into::into).collect()),
                 None => Response::error("the music folder is still being scanned; try again"),
@@ -50,6 +54,21 @@ impl BoxRuntime {
                 Err(e) => Response::error(e.to_string()),
             },
             Request::Skip => return self.request(RequestKind::Skip, reply),
+            Request::Play { index } => {
+                let index = index.unwrap_or(0);
+                return self.request(RequestKind::Playback(Action::Select { index }), reply);
+            }
+            Request::Pause => return self.request(RequestKind::Playback(Action::Pause), reply),
+            Request::Resume => return self.request(RequestKind::Playback(Action::Resume), reply),
+            Request::Previous => {
+                return self.request(RequestKind::Playback(Action::Previous), reply)
+            }
+            Request::Volume { percent } => {
+                let action = Action::Volume {
+                    percent: percent.min(100),
+                };
+                return self.request(RequestKind::Playback(action), reply);
+            }
             Request::Queue { song } => return self.request(RequestKind::Queue(song), reply),
         };
         let _ = reply.send(response);
@@ -58,9 +77,10 @@ impl BoxRuntime {
     fn request(&mut self, kind: RequestKind, reply: oneshot::Sender<Response>) {
         let what = match &kind {
             RequestKind::Skip => "skip".to_owned(),
+            RequestKind::Playback(action) => format!("{action:?}").to_lowercase(),
             RequestKind::Queue(song) => format!("queue {song}"),
         };
-        let response = match self.node.request(kind) {
+        let response = match self.node.request(monotonic_now(), kind) {
             Ok(RequestOutcome::Answered { accepted: true, .. }) => {
                 Response::done(format!("{what}: done"))
             }

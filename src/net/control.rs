@@ -43,8 +43,21 @@ pub enum Request {
     Leave,
     /// End the party this box hosts.
     End,
-    /// Ask the host to skip the current song.
+    /// Skip to the next song (the host schedules it; a member asks the host).
     Skip,
+    /// Start playing the song at `index` of the pool (default: the first).
+    Play {
+        #[serde(default)]
+        index: Option<u32>,
+    },
+    Pause,
+    Resume,
+    /// Back to the previous song.
+    Previous,
+    /// Output volume of every box, 0 to 100.
+    Volume {
+        percent: u8,
+    },
     /// Ask the host to queue a song.
     Queue {
         song: String,

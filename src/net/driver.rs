@@ -57,6 +57,9 @@ pub struct BoxRuntime {
     pub(super) pending: HashMap<u32, (Instant, oneshot::Sender<Response>)>,
     /// The music folder, once its first scan finished.
     pub(super) library: Option<crate::library::Library>,
+    /// The playback thread, if the audio output opened.
+    pub(super) player: Option<crate::audio::player::Player>,
+    pub(super) player_memory: super::playout::PlayerMemory,
     /// The party id last written to the state dir.
     remembered: Option<crate::proto::PartyId>,
 }
@@ -85,6 +88,7 @@ impl BoxRuntime {
         let remembered = node_config.party.rejoin;
         let node = Node::new(node_config, monotonic_now(), rand::random::<u64>());
         tracing::info!(%id, name = node.name(), udp = %local_addr, tcp = tcp_port, "box ready");
+        let player = open_player(&config);
         Ok(BoxRuntime {
             config,
             node,
@@ -97,6 +101,8 @@ impl BoxRuntime {
             streams: HashMap::new(),
             pending: HashMap::new(),
             library: None,
+            player,
+            player_memory: Default::default(),
             remembered,
         })
     }
@@ -120,6 +126,8 @@ impl BoxRuntime {
             tracker.spawn(serve);
         }
         let mut scanned = scan_library(&self.config, &tracker);
+        let mut playout = tokio::time::interval(super::playout::TICK);
+        playout.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let d = &self.config.discovery;
         let group = SocketAddr::from((d.group, d.port));
         let mut mbuf = vec![0u8; MAX_DATAGRAM + 1];
@@ -144,7 +152,11 @@ impl BoxRuntime {
                     self.expire_pending();
                 }
                 Some((request, reply)) = commands.recv() => self.command(request, reply),
-                Some(library) = scanned.recv() => self.library = Some(library),
+                Some((library, pool)) = scanned.recv() => {
+                    self.node.set_pool(pool);
+                    self.library = Some(library);
+                }
+                _ = playout.tick() => self.drive_player(),
             }
         }
         tracker.close();
@@ -284,8 +296,37 @@ impl BoxRuntime {
     }
 }
 
+/// Opens the configured audio output and starts the playback thread on it. A box whose
+/// output cannot open still takes part in parties (silently), and says why.
+fn open_player(config: &Config) -> Option<crate::audio::player::Player> {
+    let spec = match config.audio.output.parse::<crate::audio::SinkSpec>() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "no audio output");
+            return None;
+        }
+    };
+    let sink = match crate::audio::open(&spec) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(output = %spec, error = %e, "cannot open the audio output; playing silently");
+            return None;
+        }
+    };
+    match crate::audio::player::Player::spawn(sink) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the playback thread");
+            None
+        }
+    }
+}
+
 /// Scans the music folder on a blocking thread (hashing takes a while on a Pi).
-fn scan_library(config: &Config, tracker: &TaskTracker) -> mpsc::Receiver<crate::library::Library> {
+fn scan_library(
+    config: &Config,
+    tracker: &TaskTracker,
+) -> mpsc::Receiver<(crate::library::Library, Vec<crate::core::PoolSong>)> {
     let (music, state) = (config.music_dir.clone(), config.state_dir.clone());
     let (tx, rx) = mpsc::channel(1);
     tracker.spawn_blocking(move || {
@@ -306,7 +347,8 @@ fn scan_library(config: &Config, tracker: &TaskTracker) -> mpsc::Receiver<crate:
             ),
             Err(e) => tracing::warn!(error = %e, "music folder not scanned"),
         }
-        let _ = tx.blocking_send(library);
+        let pool = super::playout::pool_of(&library);
+        let _ = tx.blocking_send((library, pool));
     });
     rx
 }

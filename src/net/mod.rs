@@ -6,6 +6,7 @@ mod commands;
 pub mod control;
 mod driver;
 mod persist;
+mod playout;
 mod sockets;
 mod streams;
 

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::{
-    Beacon, Control, DecodeError, EncodeError, Invite, HEADER_LEN, MAGIC, MAX_DATAGRAM, VERSION,
+    Beacon, Control, DecodeError, EncodeError, Invite, TimeReply, TimeRequest, HEADER_LEN, MAGIC,
+    MAX_DATAGRAM, VERSION,
 };
 
 /// The kind byte of the header: which type the body decodes as.
@@ -13,6 +14,8 @@ pub enum Kind {
     Beacon = 1,
     Invite = 2,
     Control = 3,
+    TimeRequest = 4,
+    TimeReply = 5,
 }
 
 impl Kind {
@@ -22,6 +25,8 @@ impl Kind {
             1 => Some(Kind::Beacon),
             2 => Some(Kind::Invite),
             3 => Some(Kind::Control),
+            4 => Some(Kind::TimeRequest),
+            5 => Some(Kind::TimeReply),
             _ => None,
         }
     }
@@ -32,6 +37,8 @@ impl Kind {
             Kind::Beacon => "beacon",
             Kind::Invite => "invite",
             Kind::Control => "control",
+            Kind::TimeRequest => "time request",
+            Kind::TimeReply => "time reply",
         }
     }
 }
@@ -45,6 +52,10 @@ pub enum Message {
     Invite(Invite),
     /// Control stream, TCP.
     Control(Control),
+    /// Clock sync, UDP, member to host.
+    TimeRequest(TimeRequest),
+    /// Clock sync, UDP, host to member.
+    TimeReply(TimeReply),
 }
 
 impl Message {
@@ -54,6 +65,8 @@ impl Message {
             Message::Beacon(_) => Kind::Beacon,
             Message::Invite(_) => Kind::Invite,
             Message::Control(_) => Kind::Control,
+            Message::TimeRequest(_) => Kind::TimeRequest,
+            Message::TimeReply(_) => Kind::TimeReply,
         }
     }
 
@@ -62,6 +75,7 @@ impl Message {
             Message::Beacon(b) => b.check_limits(),
             Message::Invite(i) => i.check_limits(),
             Message::Control(c) => c.check_limits(),
+            Message::TimeRequest(_) | Message::TimeReply(_) => Ok(()),
         }
     }
 }
@@ -78,6 +92,8 @@ pub fn encode(msg: &Message, limit: usize) -> Result<Vec<u8>, EncodeError> {
         Message::Beacon(b) => append(out, b)?,
         Message::Invite(i) => append(out, i)?,
         Message::Control(c) => append(out, c)?,
+        Message::TimeRequest(t) => append(out, t)?,
+        Message::TimeReply(t) => append(out, t)?,
     };
     if out.len() > limit {
         return Err(EncodeError::TooLarge {
@@ -124,6 +140,8 @@ pub fn decode(bytes: &[u8], limit: usize) -> Result<Message, DecodeError> {
         Kind::Beacon => Message::Beacon(body_of(kind, body)?),
         Kind::Invite => Message::Invite(body_of(kind, body)?),
         Kind::Control => Message::Control(body_of(kind, body)?),
+        Kind::TimeRequest => Message::TimeRequest(body_of(kind, body)?),
+        Kind::TimeReply => Message::TimeReply(body_of(kind, body)?),
     };
     msg.check_limits()
         .map_err(|(field, detail)| DecodeError::Limit { field, detail })?;

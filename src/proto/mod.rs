@@ -37,7 +37,9 @@ mod party;
 pub use beacon::{Beacon, BoxState, PartyId, PartySummary, PeerHint};
 pub use error::{DecodeError, EncodeError};
 pub use message::{decode, decode_datagram, encode, encode_datagram, Kind, Message};
-pub use party::{Control, Hello, Invite, MemberInfo, PartyPhase, RequestKind, Roster};
+pub use party::{
+    Control, Hello, Invite, MemberInfo, PartyPhase, RequestKind, Roster, TimeReply, TimeRequest,
+};
 
 /// The first two bytes of every message.
 pub const MAGIC: [u8; 2] = *b"CH";
@@ -59,3 +61,7 @@ pub const MAX_MEMBERS: usize = 64;
 pub const MAX_REASON_LEN: usize = 200;
 /// Longest song reference in a queue request.
 pub const MAX_SONG_LEN: usize = 512;
+/// Most songs in a party's pool message.
+pub const MAX_POOL: usize = 256;
+/// Most schedule entries in one message.
+pub const MAX_SCHEDULE: usize = 1024;

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{PartyId, MAX_MEMBERS, MAX_NAME_LEN, MAX_REASON_LEN, MAX_SONG_LEN};
+use super::{
+    PartyId, MAX_MEMBERS, MAX_NAME_LEN, MAX_POOL, MAX_REASON_LEN, MAX_SCHEDULE, MAX_SONG_LEN,
+};
 use crate::core::NodeId;
 
 /// "Party `party` is hosted by `host`; join it at `host_addr`." Flooded over the overlay.
@@ -65,12 +67,16 @@ pub struct Roster {
     pub host: MemberInfo,
     /// Guests in slot order.
     pub members: Vec<MemberInfo>,
+    /// The host's UDP port for clock sync (its IP is the control stream's).
+    pub udp_port: u16,
 }
 
 /// What a member may ask of the host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RequestKind {
     Skip,
+    /// Any other playback action (pause, resume, previous, select, seek, volume).
+    Playback(crate::core::Action),
     /// Queue a song by its name or content hash (resolved by the song pool later).
     Queue(String),
 }
@@ -113,6 +119,21 @@ pub enum Control {
         party: PartyId,
         id: u32,
         kind: RequestKind,
+    },
+    /// The songs of the party, in play order (host to guests, on join and on change).
+    Pool {
+        party: PartyId,
+        songs: Vec<crate::core::PoolSong>,
+    },
+    /// Schedule entries (host to guests: all of them on join, then each new one).
+    Schedule {
+        party: PartyId,
+        entries: Vec<crate::core::Entry>,
+    },
+    /// A guest's measured clock-sync round trip, so the host can schedule far enough ahead.
+    Delivery {
+        party: PartyId,
+        rtt_us: u32,
     },
     Answer {
         party: PartyId,
@@ -161,6 +182,14 @@ impl Control {
                 "reason",
                 format!("{} bytes, limit {MAX_REASON_LEN}", reason.len()),
             )),
+            Control::Pool { songs, .. } if songs.len() > MAX_POOL => Err((
+                "pool.songs",
+                format!("{} entries, limit {MAX_POOL}", songs.len()),
+            )),
+            Control::Schedule { entries, .. } if entries.len() > MAX_SCHEDULE => Err((
+                "schedule.entries",
+                format!("{} entries, limit {MAX_SCHEDULE}", entries.len()),
+            )),
             Control::Request {
                 kind: RequestKind::Queue(song),
                 ..
@@ -171,4 +200,23 @@ impl Control {
             _ => Ok(()),
         }
     }
+}
+
+/// A member asks the host's clock: sent at `t1` on the member's clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeRequest {
+    pub party: PartyId,
+    pub seq: u32,
+    pub t1: u64,
+}
+
+/// The host's answer: `t2` when the request arrived and `t3` when this left, both in
+/// party time (nanoseconds); `t1` is echoed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeReply {
+    pub party: PartyId,
+    pub seq: u32,
+    pub t1: u64,
+    pub t2: u64,
+    pub t3: u64,
 }

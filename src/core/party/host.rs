@@ -9,7 +9,8 @@ use rand::Rng;
 use super::{
     flood, CommandError, Guest, Host, Party, RequestOutcome, RequestPolicy, Role, StreamId,
 };
-use crate::core::out::Out;
+use crate::core::out::{Internal, Out};
+use crate::core::Action;
 use crate::core::{Event, Instant, NodeId};
 use crate::proto::{
     Control, Invite, MemberInfo, Message, PartyId, PartyPhase, RequestKind, Roster,
@@ -194,6 +195,45 @@ impl Party {
         }
     }
 
+    /// Sends `msg` to every guest (host only).
+    pub(crate) fn broadcast(&self, out: &mut Out, msg: &Control) {
+        if let Role::Host(h) = &self.role {
+            for g in h.guests.values() {
+                out.send(g.stream, msg.clone());
+            }
+        }
+    }
+
+    /// Sends `msg` to the host we follow, once welcomed.
+    pub(crate) fn send_to_host(&self, out: &mut Out, msg: Control) {
+        if let Role::Member(m) = &self.role {
+            if m.roster.is_some() {
+                out.send(m.stream, msg);
+            }
+        }
+    }
+
+    /// Whether `stream` is the one to the host we follow.
+    pub(crate) fn is_host_stream(&self, stream: StreamId) -> bool {
+        matches!(&self.role, Role::Member(m) if m.stream == stream && m.roster.is_some())
+    }
+
+    /// Whether `stream` belongs to one of our guests.
+    pub(crate) fn is_guest_stream(&self, stream: StreamId) -> bool {
+        matches!(&self.role, Role::Host(h) if h.guests.values().any(|g| g.stream == stream))
+    }
+
+    /// The host's clock-sync address, once welcomed: its IP with the roster's UDP port.
+    pub(crate) fn host_time_addr(&self) -> Option<SocketAddr> {
+        match &self.role {
+            Role::Member(m) => m
+                .roster
+                .as_ref()
+                .map(|r| SocketAddr::new(m.host_addr.ip(), r.udp_port)),
+            _ => None,
+        }
+    }
+
     /// Sends the roster to every guest (a Welcome to `welcome`, a Roster to the rest).
     fn broadcast_roster(&mut self, out: &mut Out, welcome: Option<StreamId>) {
         let Role::Host(h) = &self.role else { return };
@@ -203,6 +243,7 @@ impl Party {
             phase: h.phase,
             host: self.host_info(None),
             members: h.guests.values().map(|g| g.info.clone()).collect(),
+            udp_port: self.cfg.udp_port,
         };
         for g in h.guests.values() {
             let msg = if Some(g.stream) == welcome {
@@ -302,6 +343,7 @@ impl Party {
             self.close(out, old);
         }
         self.broadcast_roster(out, Some(stream));
+        out.internal.push_back(Internal::GuestJoined { stream });
         self.schedule_tick(now);
     }
 
@@ -432,7 +474,24 @@ fn apply(
     }
     match kind {
         RequestKind::Skip => {
-            out.event(Event::SkipRequested { party: h.party, by });
+            out.event(Event::PlaybackRequested {
+                party: h.party,
+                by,
+                action: Action::Skip,
+            });
+            out.internal.push_back(Internal::PlaybackRequested {
+                action: Action::Skip,
+            });
+            (true, None)
+        }
+        RequestKind::Playback(action) => {
+            out.event(Event::PlaybackRequested {
+                party: h.party,
+                by,
+                action,
+            });
+            out.internal
+                .push_back(Internal::PlaybackRequested { action });
             (true, None)
         }
         RequestKind::Queue(song) => {

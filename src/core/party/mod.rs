@@ -51,6 +51,8 @@ pub enum RequestPolicy {
 pub struct PartyConfig {
     /// Our TCP control port, sent in invitations and hellos.
     pub control_port: u16,
+    /// Our unicast UDP port, sent in rosters for clock sync.
+    pub udp_port: u16,
     pub min_accepts: usize,
     pub invite_window: Duration,
     pub invite_ttl: u8,
@@ -71,6 +73,7 @@ impl Default for PartyConfig {
     fn default() -> Self {
         PartyConfig {
             control_port: 7702,
+            udp_port: 7701,
             min_accepts: 3,
             invite_window: Duration::from_secs(20),
             invite_ttl: 4,

@@ -69,7 +69,7 @@ impl Sim {
         i: usize,
         kind: RequestKind,
     ) -> Result<RequestOutcome, CommandFailed> {
-        self.command(i, "request", |n, _| n.request(kind))
+        self.command(i, "request", |n, now| n.request(now, kind))
     }
 
     /// Box `i`'s party as its status shows it.

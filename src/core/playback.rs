@@ -1,0 +1,289 @@
+//! Playback sync of one box: clock exchanges with the host, the party schedule, and the
+//! host's scheduling of actions "at party time T" just far enough ahead.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::clock::{ClockConfig, ClockEstimate, ClockEstimator, ClockSample, HostClock, PartyTime};
+use super::out::Out;
+use super::schedule::{lead_time, Action, Entry, PlaybackState, PoolSong, Schedule};
+use super::{Destination, Instant, NodeId, PartyRole, StreamId};
+use crate::proto::{Message, PartyId, TimeReply, TimeRequest};
+
+/// Song rate assumed for songs outside the pool (positions of those are not replayed).
+const DEFAULT_RATE: u32 = 44_100;
+/// Clock-sync requests awaiting an answer; older ones count as lost.
+const OUTSTANDING: usize = 16;
+/// A guest's reported round trip counts towards the lead time for this long.
+const RTT_MEMORY: Duration = Duration::from_secs(10);
+/// Lead time assumed before any guest reported a round trip.
+const UNMEASURED: Duration = Duration::from_millis(50);
+
+/// Who we are in which party, as far as playback cares.
+type Seat = (PartyId, PartyRole, NodeId);
+
+/// What the runtime needs to play in step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlaybackView {
+    /// The schedule's state at the local `now` the view was taken at.
+    pub state: PlaybackState,
+    /// The member's clock estimate (`None` on the host, whose clock is the party's).
+    pub clock: Option<ClockEstimate>,
+    pub role: PartyRole,
+}
+
+/// Clock, schedule and lead-time bookkeeping.
+#[derive(Debug)]
+pub(crate) struct Playback {
+    seat: Option<Seat>,
+    clock: ClockEstimator,
+    host_clock: Option<HostClock>,
+    schedule: Schedule,
+    /// Songs this box offers when it hosts.
+    local_pool: Vec<PoolSong>,
+    time_addr: Option<SocketAddr>,
+    next_sync: Option<Instant>,
+    seq: u32,
+    outstanding: VecDeque<(u32, u64)>,
+    next_entry: u64,
+    guest_rtts: BTreeMap<StreamId, (Duration, Instant)>,
+    rtt: Option<Duration>,
+    last_report: Option<Instant>,
+}
+
+impl Playback {
+    pub(crate) fn new() -> Self {
+        Playback {
+            seat: None,
+            clock: ClockEstimator::new(ClockConfig::default()),
+            host_clock: None,
+            schedule: Schedule::new(Vec::new(), DEFAULT_RATE),
+            local_pool: Vec::new(),
+            time_addr: None,
+            next_sync: None,
+            seq: 0,
+            outstanding: VecDeque::new(),
+            next_entry: 1,
+            guest_rtts: BTreeMap::new(),
+            rtt: None,
+            last_report: None,
+        }
+    }
+
+    pub(crate) fn set_local_pool(&mut self, pool: Vec<PoolSong>) {
+        self.local_pool = pool;
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.next_sync
+    }
+
+    /// Follows a change of party, role or host. Returns true when we just became host
+    /// and the pool must go to the guests.
+    pub(crate) fn seat(
+        &mut self,
+        now: Instant,
+        seat: Option<Seat>,
+        time_addr: Option<SocketAddr>,
+    ) -> bool {
+        let before = self.seat;
+        self.time_addr = time_addr;
+        if seat == before {
+            return false;
+        }
+        self.seat = seat;
+        let same_party = before.map(|s| s.0) == seat.map(|s| s.0);
+        if !same_party {
+            self.schedule = Schedule::new(Vec::new(), DEFAULT_RATE);
+            self.clock.reset();
+            self.guest_rtts.clear();
+            self.next_entry = 1;
+        }
+        match seat {
+            None => {
+                self.host_clock = None;
+                self.next_sync = None;
+                false
+            }
+            Some((_, PartyRole::Host, _)) => {
+                // A successor continues the party's timeline from its own estimate.
+                self.host_clock = Some(if same_party && self.clock.locked() {
+                    HostClock::continuing(&self.clock)
+                } else {
+                    HostClock::fresh()
+                });
+                self.next_entry = self.schedule.max_seq().map_or(1, |s| s + 1);
+                if self.schedule.pool().is_empty() {
+                    self.schedule.set_pool(self.local_pool.clone());
+                }
+                self.next_sync = None;
+                true
+            }
+            Some((_, PartyRole::Member, _)) => {
+                self.host_clock = None;
+                self.outstanding.clear();
+                self.next_sync = Some(now);
+                false
+            }
+        }
+    }
+
+    pub(crate) fn pool(&self) -> Vec<PoolSong> {
+        self.schedule.pool().to_vec()
+    }
+
+    pub(crate) fn entries(&self) -> Vec<Entry> {
+        self.schedule.entries()
+    }
+
+    /// Party time now, if this box knows it.
+    pub(crate) fn party_now(&self, now: Instant) -> Option<PartyTime> {
+        match &self.host_clock {
+            Some(h) => Some(h.now(now)),
+            None => self
+                .clock
+                .locked()
+                .then(|| self.clock.to_party(now))
+                .flatten(),
+        }
+    }
+
+    pub(crate) fn view(&self, now: Instant) -> Option<PlaybackView> {
+        let (_, role, _) = self.seat?;
+        let state = self.schedule.state_at(self.party_now(now)?);
+        Some(PlaybackView {
+            state,
+            clock: self.clock.estimate().filter(|_| role == PartyRole::Member),
+            role,
+        })
+    }
+
+    /// The host schedules `action` ahead of now by the party's worst delivery time.
+    pub(crate) fn schedule(&mut self, now: Instant, action: Action) -> Option<Entry> {
+        let party_now = self.host_clock.as_ref()?.now(now);
+        let worst = self
+            .guest_rtts
+            .values()
+            .filter(|(_, at)| now - *at <= RTT_MEMORY)
+            .map(|(rtt, _)| *rtt)
+            .max();
+        let lead = lead_time(worst.unwrap_or(UNMEASURED));
+        let entry = Entry {
+            at: party_now + lead,
+            seq: self.next_entry,
+            action,
+        };
+        self.next_entry += 1;
+        self.schedule.insert(entry);
+        Some(entry)
+    }
+
+    /// Entries and pool from the host.
+    pub(crate) fn host_entries(&mut self, entries: Vec<Entry>) {
+        for e in entries {
+            self.schedule.insert(e);
+        }
+    }
+
+    pub(crate) fn host_pool(&mut self, pool: Vec<PoolSong>) {
+        self.schedule.set_pool(pool);
+    }
+
+    /// A guest's clock-sync round trip (host side).
+    pub(crate) fn guest_rtt(&mut self, now: Instant, stream: StreamId, rtt_us: u32) {
+        let rtt = Duration::from_micros(u64::from(rtt_us)).min(Duration::from_secs(2));
+        self.guest_rtts.insert(stream, (rtt, now));
+    }
+
+    /// Our own round trip to report to the host, at most once a second.
+    pub(crate) fn report_due(&mut self, now: Instant) -> Option<u32> {
+        let rtt = self.rtt?;
+        if self
+            .last_report
+            .is_some_and(|t| now - t < Duration::from_secs(1))
+        {
+            return None;
+        }
+        self.last_report = Some(now);
+        Some(u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX))
+    }
+
+    /// Sends a clock-sync request when one is due (members).
+    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Out) {
+        let (Some(due), Some(addr), Some((party, PartyRole::Member, _))) =
+            (self.next_sync, self.time_addr, self.seat)
+        else {
+            return;
+        };
+        if now < due {
+            return;
+        }
+        self.seq = self.seq.wrapping_add(1);
+        let t1 = now.as_nanos();
+        if self.outstanding.len() == OUTSTANDING {
+            self.outstanding.pop_front();
+        }
+        self.outstanding.push_back((self.seq, t1));
+        let request = TimeRequest {
+            party,
+            seq: self.seq,
+            t1,
+        };
+        out.datagram(Destination::Unicast(addr), &Message::TimeRequest(request));
+        self.clock.exchange_sent(now);
+        self.next_sync = Some(self.clock.next_exchange(now));
+    }
+
+    /// The host answers a member's request with its party time.
+    pub(crate) fn time_request(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        from: SocketAddr,
+        req: TimeRequest,
+    ) {
+        let (Some(host), Some((party, PartyRole::Host, _))) = (&self.host_clock, self.seat) else {
+            return;
+        };
+        if req.party != party {
+            return;
+        }
+        let t = host.now(now).as_nanos();
+        let reply = TimeReply {
+            party,
+            seq: req.seq,
+            t1: req.t1,
+            t2: t,
+            t3: t,
+        };
+        out.datagram(Destination::Unicast(from), &Message::TimeReply(reply));
+    }
+
+    /// A member takes the host's answer as a clock sample.
+    pub(crate) fn time_reply(&mut self, now: Instant, reply: TimeReply) {
+        let Some((party, PartyRole::Member, _)) = self.seat else {
+            return;
+        };
+        let Some(pos) = self
+            .outstanding
+            .iter()
+            .position(|&(seq, t1)| seq == reply.seq && t1 == reply.t1)
+        else {
+            return;
+        };
+        if reply.party != party {
+            return;
+        }
+        self.outstanding.remove(pos);
+        let sample = ClockSample {
+            t1: Instant::from_nanos(reply.t1),
+            t2: PartyTime::from_nanos(reply.t2),
+            t3: PartyTime::from_nanos(reply.t3),
+            t4: now,
+        };
+        let round_trip = (now - sample.t1).saturating_sub(sample.t3 - sample.t2);
+        self.rtt = Some(round_trip);
+        self.clock.add(sample);
+    }
+}

@@ -1,0 +1,202 @@
+//! Three real boxes on loopback play one song into paced WAV sinks; the recordings, put on
+//! the monotonic clock, start together and stay together, and pause acts on all at once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chorus::audio::wav::{sidecar_path, WavSidecar};
+use common::{ctl, neighbour_names, start_with, status, test_port, wait_for, BoxProc};
+
+const RATE: u32 = 44_100;
+/// Tone bursts: 30 ms of 1 kHz every 500 ms, after 200 ms of silence.
+const BURSTS: usize = 6;
+
+fn write_song(path: &Path) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    // A silent tail after the bursts: pause and resume happen there.
+    let total = (0.2 + 0.5 * BURSTS as f64 + 3.0) * f64::from(RATE);
+    for i in 0..total as usize {
+        let t = i as f64 / f64::from(RATE) - 0.2;
+        let in_burst = t >= 0.0 && (t % 0.5) < 0.03 && t < 0.5 * BURSTS as f64;
+        let v = if in_burst {
+            (2.0 * std::f64::consts::PI * 1000.0 * t).sin() * 0.5
+        } else {
+            0.0
+        };
+        w.write_sample((v * 32_767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// Monotonic nanoseconds at which each tone burst starts in a recording.
+fn burst_onsets(wav: &Path) -> Vec<f64> {
+    let side: WavSidecar =
+        serde_json::from_slice(&std::fs::read(sidecar_path(wav)).unwrap()).unwrap();
+    let first = side.first_frame_monotonic_ns.unwrap() as f64;
+    let mut reader = hound::WavReader::open(wav).unwrap();
+    let channels = usize::from(reader.spec().channels);
+    let rate = f64::from(reader.spec().sample_rate);
+    let samples: Vec<f32> = reader.samples::<f32>().map(|s| s.unwrap()).collect();
+    let mut onsets = Vec::new();
+    let mut quiet = usize::MAX;
+    for (frame, chunk) in samples.chunks(channels).enumerate() {
+        if chunk[0].abs() > 0.05 {
+            // A burst starts after at least 100 ms of silence.
+            if quiet >= (rate * 0.1) as usize {
+                onsets.push(first + frame as f64 / rate * 1e9);
+            }
+            quiet = 0;
+        } else {
+            quiet = quiet.saturating_add(1);
+        }
+    }
+    onsets
+}
+
+fn playback_state(b: &BoxProc) -> Option<String> {
+    status(&b.state).and_then(|s| s.playback).map(|p| p.state)
+}
+
+#[test]
+fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = test_port(21);
+    let mut boxes = Vec::new();
+    let mut recordings: Vec<PathBuf> = Vec::new();
+    for name in ["a", "b", "c"] {
+        let music = dir.path().join(format!("music-{name}"));
+        std::fs::create_dir_all(&music).unwrap();
+        write_song(&music.join("bursts.wav"));
+        let wav = dir.path().join(format!("{name}.wav"));
+        let config = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "music_dir = {:?}\n[audio]\noutput = \"wav:{}\"\n",
+                music.display().to_string(),
+                wav.display()
+            ),
+        )
+        .unwrap();
+        boxes.push(start_with(dir.path(), name, port, &config, &[]));
+        recordings.push(wav);
+    }
+    let found = wait_for(Duration::from_secs(15), || {
+        boxes.iter().all(|b| neighbour_names(&b.state).len() == 2)
+    });
+    assert!(found.is_some(), "boxes did not find each other");
+    let (ok, out, err) = ctl(&boxes[0].state, &["host"]);
+    assert!(ok, "{out} {err}");
+    for b in &boxes[1..] {
+        assert!(wait_for(Duration::from_secs(10), || {
+            status(&b.state).is_some_and(|s| !s.invitations.is_empty())
+        })
+        .is_some());
+        let (ok, out, err) = ctl(&b.state, &["join"]);
+        assert!(ok, "{out} {err}");
+    }
+    // Members are ready once their clock locked onto the host's.
+    let locked = wait_for(Duration::from_secs(15), || {
+        boxes
+            .iter()
+            .all(|b| playback_state(b).is_some_and(|s| s != "unsynced"))
+    });
+    assert!(
+        locked.is_some(),
+        "clocks never locked: {:?}",
+        boxes.iter().map(playback_state).collect::<Vec<_>>()
+    );
+    for b in &boxes {
+        eprintln!(
+            "{} playback {:?}",
+            b.name,
+            status(&b.state).and_then(|s| s.playback)
+        );
+    }
+    let (ok, out, err) = ctl(&boxes[1].state, &["play"]);
+    assert!(ok, "a member's play request is accepted: {out} {err}");
+    // The bursts end 3.2 s into the song; pause in the silent tail after them.
+    std::thread::sleep(Duration::from_millis(3_600));
+    let playing = boxes
+        .iter()
+        .all(|b| playback_state(b).as_deref() == Some("playing"));
+    assert!(
+        playing,
+        "{:?}",
+        boxes.iter().map(playback_state).collect::<Vec<_>>()
+    );
+    for b in &boxes {
+        eprintln!(
+            "{} playback {:?}",
+            b.name,
+            status(&b.state).and_then(|s| s.playback)
+        );
+    }
+    let (ok, out, err) = ctl(&boxes[0].state, &["pause"]);
+    assert!(ok, "{out} {err}");
+    let paused = wait_for(Duration::from_secs(2), || {
+        boxes
+            .iter()
+            .all(|b| playback_state(b).as_deref() == Some("paused"))
+    });
+    assert!(paused.is_some(), "pause did not reach every box");
+    let (ok, out, err) = ctl(&boxes[2].state, &["resume"]);
+    assert!(ok, "{out} {err}");
+    let resumed = wait_for(Duration::from_secs(2), || {
+        boxes
+            .iter()
+            .all(|b| playback_state(b).as_deref() == Some("playing"))
+    });
+    assert!(resumed.is_some(), "resume did not reach every box");
+    for b in &mut boxes {
+        let pid = b.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        b.child.wait().unwrap();
+    }
+
+    let onsets: Vec<Vec<f64>> = recordings.iter().map(|w| burst_onsets(w)).collect();
+    for (i, o) in onsets.iter().enumerate() {
+        assert_eq!(
+            o.len(),
+            BURSTS,
+            "box {i} recorded {} bursts: {o:?}",
+            o.len()
+        );
+    }
+    let mut worst: f64 = 0.0;
+    for burst in 0..BURSTS {
+        let times: Vec<f64> = onsets.iter().map(|o| o[burst]).collect();
+        let spread = times.iter().cloned().fold(f64::MIN, f64::max)
+            - times.iter().cloned().fold(f64::MAX, f64::min);
+        worst = worst.max(spread);
+        eprintln!(
+            "burst {burst}: spread {:.1} us; b-a {:.1} us, c-a {:.1} us",
+            spread / 1e3,
+            (times[1] - times[0]) / 1e3,
+            (times[2] - times[0]) / 1e3
+        );
+    }
+    for burst in 0..BURSTS {
+        let times: Vec<f64> = onsets.iter().map(|o| o[burst]).collect();
+        let spread = times.iter().cloned().fold(f64::MIN, f64::max)
+            - times.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(
+            spread < 1e6,
+            "burst {burst} spread {:.3} ms > 1 ms",
+            spread / 1e6
+        );
+    }
+    eprintln!("worst spread across boxes: {:.1} us", worst / 1e3);
+}
