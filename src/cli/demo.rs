@@ -1,8 +1,9 @@
-//! `chorus demo`: several boxes in this process on loopback, printing who sees whom.
+//! `chorus demo`: several boxes in this process on loopback with bundled music: they find
+//! each other, box-1 hosts, the others join, all play the same tune, and the recordings
+//! are compared at the end.
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -11,23 +12,35 @@ use tracing::Instrument;
 use chorus::config::Config;
 use chorus::net::control::{self, Request};
 use chorus::net::BoxRuntime;
+use chorus::status::Status;
 
+use super::demo_music::{ensure_music, first_sound};
 use super::{shutdown_token, CliError};
 
 #[derive(Debug, Args)]
 pub(super) struct DemoArgs {
     /// How many boxes to start.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=32))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
     boxes: u16,
-    /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long, value_name = "SECS")]
-    duration: Option<u64>,
-    /// Where the boxes keep their state dirs.
+    /// Stop after this many seconds (0: run until Ctrl-C).
+    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    duration: u64,
+    /// Where the boxes keep their state dirs, the music and the recordings.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// Multicast port for the demo (kept apart from real boxes on 7700).
     #[arg(long, default_value_t = 7790)]
     port: u16,
+    /// Play box-1 through this audio output (e.g. `alsa:default`) so you hear it; the
+    /// other boxes are recorded to WAV files either way.
+    #[arg(long, value_name = "SINK")]
+    speaker: Option<String>,
+}
+
+struct DemoBox {
+    name: String,
+    state: PathBuf,
+    recording: Option<PathBuf>,
 }
 
 pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
@@ -35,32 +48,26 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
         .dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("chorus-demo"));
+    let music = base.join("music");
+    ensure_music(&music)
+        .map_err(|e| CliError::Failed(format!("cannot write the demo music: {e}")))?;
+    println!("music: three bundled tunes in {}", music.display());
     let cancel = shutdown_token();
     let tracker = tokio_util::task::TaskTracker::new();
-    let mut dirs = Vec::new();
+    let mut boxes = Vec::new();
     for i in 1..=args.boxes {
-        let mut config = Config {
-            name: Some(format!("box-{i}")),
-            state_dir: base.join(format!("box-{i}")),
-            ..Config::default()
-        };
-        config.discovery.port = args.port;
-        config.discovery.unicast_port = 0;
-        config.party.control_port = 0;
-        // box-1 hosts; the others accept its invitation as if JOIN were pressed.
-        config.party.auto_join = i != 1;
-        // Start as soon as everyone is in, not after the 20 s invite window.
-        config.party.min_accepts = usize::from(args.boxes.saturating_sub(1).max(1));
-        // Loopback only: the demo never puts a packet on a real network.
-        config.discovery.interfaces = vec![Ipv4Addr::LOCALHOST];
+        let (config, recording) = box_config(&args, &base, &music, i);
         let runtime = BoxRuntime::bind(config.clone()).await?;
         println!(
-            "started box-{i} id {} on {}   (chorus ctl --state-dir {} status)",
+            "started box-{i} id {}   (chorus ctl --state-dir {} status)",
             runtime.id(),
-            runtime.local_addr(),
             config.state_dir.display()
         );
-        dirs.push((format!("box-{i}"), config.state_dir));
+        boxes.push(DemoBox {
+            name: format!("box-{i}"),
+            state: config.state_dir.clone(),
+            recording,
+        });
         let cancel = cancel.clone();
         // In one process the logs of all boxes interleave: tag each with its box.
         let span = tracing::info_span!("box", n = i);
@@ -74,104 +81,182 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
         );
     }
     tracker.close();
-    let deadline = args.duration.map(Duration::from_secs);
+    let (hosted, played) = narrate(&args, &boxes, &cancel).await;
+    tracker.wait().await;
+    report(&boxes, hosted, played)
+}
+
+fn box_config(args: &DemoArgs, base: &Path, music: &Path, i: u16) -> (Config, Option<PathBuf>) {
+    let mut config = Config {
+        name: Some(format!("box-{i}")),
+        state_dir: base.join(format!("box-{i}")),
+        music_dir: music.to_path_buf(),
+        ..Config::default()
+    };
+    config.discovery.port = args.port;
+    config.discovery.unicast_port = 0;
+    config.party.control_port = 0;
+    // box-1 hosts; the others accept its invitation as if JOIN were pressed.
+    config.party.auto_join = i != 1;
+    // Start as soon as everyone is in, not after the 20 s invite window.
+    config.party.min_accepts = usize::from(args.boxes.saturating_sub(1).max(1));
+    // Loopback only: the demo never puts a packet on a real network.
+    config.discovery.interfaces = vec![Ipv4Addr::LOCALHOST];
+    let recording = base.join(format!("box-{i}.wav"));
+    match (&args.speaker, i) {
+        (Some(speaker), 1) => {
+            config.audio.output = speaker.clone();
+            (config, None)
+        }
+        _ => {
+            config.audio.output = format!("wav:{}", recording.display());
+            (config, Some(recording))
+        }
+    }
+}
+
+/// Prints what the boxes do and drives the story: host once all see each other, play
+/// once everyone is in and in step. Returns whether it hosted and played.
+async fn narrate(
+    args: &DemoArgs,
+    boxes: &[DemoBox],
+    cancel: &tokio_util::sync::CancellationToken,
+) -> (bool, bool) {
+    let deadline = (args.duration > 0).then(|| Duration::from_secs(args.duration));
     let started = tokio::time::Instant::now();
-    let mut last: BTreeMap<String, View> = BTreeMap::new();
-    let mut hosted = false;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let (mut hosted, mut played) = (false, false);
+    let mut last = Vec::new();
+    let n = boxes.len();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let view = views(&dirs).await;
-        if view != last {
+        let statuses = statuses(boxes).await;
+        let lines: Vec<String> = boxes
+            .iter()
+            .zip(&statuses)
+            .map(|(b, s)| line(b, s.as_ref()))
+            .collect();
+        // Print when something other than the ticking positions changed, and every 4 s.
+        let shape: Vec<String> = lines
+            .iter()
+            .map(|l| l.split(" at ").next().unwrap_or(l).to_owned())
+            .collect();
+        let every = started.elapsed().as_millis() % 4_000 < 500;
+        if shape != last || (played && every) {
             println!("after {:.1}s:", started.elapsed().as_secs_f64());
-            for (name, v) in &view {
-                let sees = if v.sees.is_empty() {
-                    "nobody yet".to_owned()
-                } else {
-                    v.sees.join(", ")
-                };
-                println!("  {name} sees {sees}; {}", v.party);
+            for l in &lines {
+                println!("  {l}");
             }
-            last = view;
+            last = shape;
         }
-        let everyone_found = !last.is_empty()
-            && last
-                .values()
-                .all(|v| v.sees.len() + 1 == usize::from(args.boxes));
-        if everyone_found && !hosted {
+        let all = |f: &dyn Fn(&Status) -> bool| statuses.iter().all(|s| s.as_ref().is_some_and(f));
+        if !hosted && all(&|s| s.neighbours.len() + 1 == n) {
             hosted = true;
-            if let Some((_, dir)) = dirs.first() {
-                match control::request(dir, &Request::Host).await {
-                    Ok(r) => println!("box-1: {}", r.message.or(r.error).unwrap_or_default()),
-                    Err(e) => println!("box-1 could not host: {e}"),
-                }
-            }
+            say(&boxes[0], Request::Host).await;
+        }
+        let in_step = |s: &Status| {
+            s.party.as_ref().is_some_and(|p| p.members.len() == n)
+                && s.playback.as_ref().is_some_and(|p| p.state != "unsynced")
+        };
+        if hosted && !played && all(&in_step) {
+            played = true;
+            say(&boxes[0], Request::Play { index: None }).await;
         }
         if deadline.is_some_and(|d| started.elapsed() >= d) {
             cancel.cancel();
         }
     }
-    tracker.wait().await;
-    let everyone = last
-        .values()
-        .all(|v| v.sees.len() + 1 == usize::from(args.boxes));
-    let one_party = last.values().all(|v| v.in_party == usize::from(args.boxes));
-    match (everyone, one_party) {
-        (true, true) => {
-            println!(
-                "all {} boxes saw each other and formed one party",
-                args.boxes
-            );
-            Ok(())
-        }
-        (true, false) => Err(CliError::Failed(
-            "the boxes saw each other but did not all join the party (run longer?)".into(),
-        )),
-        _ => Err(CliError::Failed("not every box saw every other box".into())),
-    }
+    (hosted, played)
 }
 
-/// What one box reports, reduced to what the demo prints.
-#[derive(Debug, PartialEq, Eq)]
-struct View {
-    sees: Vec<String>,
-    party: String,
-    /// Boxes in its party (0 outside one).
-    in_party: usize,
-}
-
-async fn views(dirs: &[(String, PathBuf)]) -> BTreeMap<String, View> {
-    let mut views = BTreeMap::new();
-    for (name, dir) in dirs {
-        let status = control::request(dir, &Request::Status)
+async fn statuses(boxes: &[DemoBox]) -> Vec<Option<Status>> {
+    let mut out = Vec::new();
+    for b in boxes {
+        let status = control::request(&b.state, &Request::Status)
             .await
             .ok()
             .and_then(|r| r.status);
-        let view = match status {
-            Some(s) => View {
-                sees: s.neighbours.into_iter().map(|n| n.name).collect(),
-                in_party: s.party.as_ref().map_or(0, |p| p.members.len()),
-                party: match s.party {
-                    None => "no party".to_owned(),
-                    Some(p) => format!(
-                        "party {} as {:?}, {:?}, {} boxes",
-                        &p.id[..6],
-                        p.role,
-                        p.state,
-                        p.members.len()
-                    ),
-                },
-            },
-            None => View {
-                sees: Vec::new(),
-                party: "not answering".to_owned(),
-                in_party: 0,
-            },
-        };
-        views.insert(name.clone(), view);
+        out.push(status);
     }
-    views
+    out
+}
+
+async fn say(b: &DemoBox, request: Request) {
+    match control::request(&b.state, &request).await {
+        Ok(r) => println!("{}: {}", b.name, r.message.or(r.error).unwrap_or_default()),
+        Err(e) => println!("{}: {e}", b.name),
+    }
+}
+
+fn line(b: &DemoBox, s: Option<&Status>) -> String {
+    let Some(s) = s else {
+        return format!("{} not answering", b.name);
+    };
+    let party = match &s.party {
+        None => "no party".to_owned(),
+        Some(p) => format!(
+            "{:?} of party {} ({} boxes, {:?})",
+            p.role,
+            &p.id[..6],
+            p.members.len(),
+            p.state
+        ),
+    };
+    let play = match &s.playback {
+        None => String::new(),
+        Some(p) => {
+            let pos = p
+                .position_ms
+                .map_or(String::new(), |ms| format!(" at {:.1}s", ms as f64 / 1e3));
+            let clock = p
+                .clock
+                .as_ref()
+                .map_or(String::new(), |c| format!(", clock ±{:.0} us", c.error_us));
+            format!("; {}{pos}{clock}", p.state)
+        }
+    };
+    format!(
+        "{} sees {} boxes; {party}{play}",
+        b.name,
+        s.neighbours.len()
+    )
+}
+
+/// Compares when each recording's music began, on the shared monotonic clock.
+fn report(boxes: &[DemoBox], hosted: bool, played: bool) -> Result<(), CliError> {
+    if !hosted {
+        return Err(CliError::Failed(
+            "the boxes never all saw each other".into(),
+        ));
+    }
+    if !played {
+        return Err(CliError::Failed(
+            "the party never got in step to play (run longer with --duration)".into(),
+        ));
+    }
+    let onsets: Vec<(String, f64)> = boxes
+        .iter()
+        .filter_map(|b| Some((b.name.clone(), first_sound(b.recording.as_ref()?)?)))
+        .collect();
+    let Some(&(_, reference)) = onsets.first() else {
+        println!("no recordings to compare");
+        return Ok(());
+    };
+    println!("recordings (first note, on this machine's monotonic clock):");
+    let mut worst: f64 = 0.0;
+    for (name, t) in &onsets {
+        let d = (t - reference) / 1e3;
+        worst = worst.max(d.abs());
+        println!("  {name}: {d:+.1} us");
+    }
+    println!("every box played the same tune; largest difference {worst:.1} us");
+    if worst > 1_000.0 {
+        return Err(CliError::Failed(format!(
+            "boxes were {worst:.0} us apart (> 1 ms)"
+        )));
+    }
+    Ok(())
 }

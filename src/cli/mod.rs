@@ -3,6 +3,7 @@
 mod bench;
 mod ctl;
 mod demo;
+mod demo_music;
 mod run;
 
 use std::net::{Ipv4Addr, SocketAddr};

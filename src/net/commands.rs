@@ -77,7 +77,7 @@ impl BoxRuntime {
     fn request(&mut self, kind: RequestKind, reply: oneshot::Sender<Response>) {
         let what = match &kind {
             RequestKind::Skip => "skip".to_owned(),
-            RequestKind::Playback(action) => format!("{action:?}").to_lowercase(),
+            RequestKind::Playback(action) => describe(action),
             RequestKind::Queue(song) => format!("queue {song}"),
         };
         let response = match self.node.request(monotonic_now(), kind) {
@@ -131,5 +131,19 @@ impl BoxRuntime {
             }
             other => tracing::info!(event = ?other, "party"),
         }
+    }
+}
+
+/// An action in a few words, for `chorus ctl` answers.
+fn describe(action: &Action) -> String {
+    match action {
+        Action::Play { .. } => "play".into(),
+        Action::Pause => "pause".into(),
+        Action::Resume => "resume".into(),
+        Action::Skip => "skip".into(),
+        Action::Previous => "previous".into(),
+        Action::Select { index } => format!("play song {} of the pool", index + 1),
+        Action::Seek { frame } => format!("seek to frame {frame}"),
+        Action::Volume { percent } => format!("volume {percent}%"),
     }
 }
