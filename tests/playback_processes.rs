@@ -157,6 +157,13 @@ fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
             .all(|b| playback_state(b).as_deref() == Some("playing"))
     });
     assert!(resumed.is_some(), "resume did not reach every box");
+    // One song in the pool: skipping past it stops every box at once.
+    let (ok, out, err) = ctl(&boxes[1].state, &["skip"]);
+    assert!(ok, "{out} {err}");
+    let stopped = wait_for(Duration::from_secs(2), || {
+        boxes.iter().all(|b| playback_state(b).as_deref() == Some("stopped"))
+    });
+    assert!(stopped.is_some(), "skip did not reach every box");
     for b in &mut boxes {
         let pid = b.child.id().to_string();
         std::process::Command::new("kill")
