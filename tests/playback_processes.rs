@@ -14,7 +14,7 @@ const RATE: u32 = 44_100;
 /// Tone bursts: 30 ms of 1 kHz every 500 ms, after 200 ms of silence.
 const BURSTS: usize = 6;
 
-fn write_song(path: &Path) {
+fn write_song(path: &Path, bursts: usize) {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: RATE,
@@ -23,10 +23,10 @@ fn write_song(path: &Path) {
     };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     // A silent tail after the bursts: pause and resume happen there.
-    let total = (0.2 + 0.5 * BURSTS as f64 + 3.0) * f64::from(RATE);
+    let total = (0.2 + 0.5 * bursts as f64 + 3.0) * f64::from(RATE);
     for i in 0..total as usize {
         let t = i as f64 / f64::from(RATE) - 0.2;
-        let in_burst = t >= 0.0 && (t % 0.5) < 0.03 && t < 0.5 * BURSTS as f64;
+        let in_burst = t >= 0.0 && (t % 0.5) < 0.03 && t < 0.5 * bursts as f64;
         let v = if in_burst {
             (2.0 * std::f64::consts::PI * 1000.0 * t).sin() * 0.5
         } else {
@@ -66,18 +66,17 @@ fn playback_state(b: &BoxProc) -> Option<String> {
     status(&b.state).and_then(|s| s.playback).map(|p| p.state)
 }
 
-#[test]
-fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = test_port(21);
+/// Three boxes with identical music and WAV outputs, in one party hosted by the first,
+/// with every member's clock locked.
+fn party_of_three(dir: &Path, port: u16, bursts: usize) -> (Vec<BoxProc>, Vec<PathBuf>) {
     let mut boxes = Vec::new();
     let mut recordings: Vec<PathBuf> = Vec::new();
     for name in ["a", "b", "c"] {
-        let music = dir.path().join(format!("music-{name}"));
+        let music = dir.join(format!("music-{name}"));
         std::fs::create_dir_all(&music).unwrap();
-        write_song(&music.join("bursts.wav"));
-        let wav = dir.path().join(format!("{name}.wav"));
-        let config = dir.path().join(format!("{name}.toml"));
+        write_song(&music.join("bursts.wav"), bursts);
+        let wav = dir.join(format!("{name}.wav"));
+        let config = dir.join(format!("{name}.toml"));
         std::fs::write(
             &config,
             format!(
@@ -87,7 +86,7 @@ fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
             ),
         )
         .unwrap();
-        boxes.push(start_with(dir.path(), name, port, &config, &[]));
+        boxes.push(start_with(dir, name, port, &config, &[]));
         recordings.push(wav);
     }
     let found = wait_for(Duration::from_secs(15), || {
@@ -115,6 +114,17 @@ fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
         "clocks never locked: {:?}",
         boxes.iter().map(playback_state).collect::<Vec<_>>()
     );
+    (boxes, recordings)
+}
+
+fn spread(times: &[f64]) -> f64 {
+    times.iter().cloned().fold(f64::MIN, f64::max) - times.iter().cloned().fold(f64::MAX, f64::min)
+}
+
+#[test]
+fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut boxes, recordings) = party_of_three(dir.path(), test_port(21), BURSTS);
     for b in &boxes {
         eprintln!(
             "{} playback {:?}",
@@ -161,7 +171,9 @@ fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
     let (ok, out, err) = ctl(&boxes[1].state, &["skip"]);
     assert!(ok, "{out} {err}");
     let stopped = wait_for(Duration::from_secs(2), || {
-        boxes.iter().all(|b| playback_state(b).as_deref() == Some("stopped"))
+        boxes
+            .iter()
+            .all(|b| playback_state(b).as_deref() == Some("stopped"))
     });
     assert!(stopped.is_some(), "skip did not reach every box");
     for b in &mut boxes {
@@ -206,4 +218,56 @@ fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
         );
     }
     eprintln!("worst spread across boxes: {:.1} us", worst / 1e3);
+}
+
+#[test]
+fn the_music_keeps_playing_when_the_host_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let bursts = 12;
+    let (mut boxes, recordings) = party_of_three(dir.path(), test_port(22), bursts);
+    let (ok, out, err) = ctl(&boxes[0].state, &["play"]);
+    assert!(ok, "{out} {err}");
+    std::thread::sleep(Duration::from_millis(2_300));
+    boxes[0].kill();
+    let successor = wait_for(Duration::from_secs(5), || {
+        boxes[1..].iter().any(|b| {
+            status(&b.state)
+                .and_then(|s| s.party)
+                .is_some_and(|p| p.role == chorus::core::PartyRole::Host)
+        })
+    });
+    assert!(successor.is_some(), "no successor");
+    // The bursts end 6.2 s into the song.
+    std::thread::sleep(Duration::from_millis(4_500));
+    for b in &mut boxes[1..] {
+        let pid = b.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        b.child.wait().unwrap();
+    }
+    let onsets: Vec<Vec<f64>> = recordings[1..].iter().map(|w| burst_onsets(w)).collect();
+    for (i, o) in onsets.iter().enumerate() {
+        assert_eq!(
+            o.len(),
+            bursts,
+            "survivor {i} recorded {} bursts: {o:?}",
+            o.len()
+        );
+        // No gap and no jump across the failover: every burst 500 ms after the last.
+        for pair in o.windows(2) {
+            let gap_us = (pair[1] - pair[0]) / 1e3;
+            assert!(
+                (gap_us - 500_000.0).abs() < 1_000.0,
+                "survivor {i}: bursts {gap_us:.0} us apart"
+            );
+        }
+    }
+    for burst in 0..bursts {
+        let times: Vec<f64> = onsets.iter().map(|o| o[burst]).collect();
+        let s = spread(&times);
+        eprintln!("burst {burst}: survivors {:.1} us apart", s / 1e3);
+        assert!(s < 1e6, "burst {burst}: survivors {:.3} ms apart", s / 1e6);
+    }
 }

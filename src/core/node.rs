@@ -406,11 +406,15 @@ impl Node {
 
     /// Keeps playback in step with the party after anything happened.
     fn after(&mut self, now: Instant) {
-        let view = self.party.view();
-        let seat = view
-            .as_ref()
-            .filter(|v| matches!(v.state, PartyState::Forming | PartyState::Started))
-            .map(|v| (v.id, v.role, v.host));
+        let seat = match self.party.view() {
+            Some(v) if matches!(v.state, PartyState::Forming | PartyState::Started) => {
+                Some((v.id, v.role, v.host))
+            }
+            // Finding a successor, or moving to another host of the same party: the
+            // music keeps playing on the schedule and the clock estimate we have.
+            Some(v) if self.playback.party() == Some(v.id) => self.playback.current_seat(),
+            _ => None,
+        };
         let party = seat.map(|s| s.0);
         if self.playback.seat(now, seat, self.party.host_time_addr()) {
             if let Some(party) = party {

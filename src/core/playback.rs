@@ -71,6 +71,15 @@ impl Playback {
         }
     }
 
+    /// The party playback follows, if any.
+    pub(crate) fn party(&self) -> Option<PartyId> {
+        self.seat.map(|s| s.0)
+    }
+
+    pub(crate) fn current_seat(&self) -> Option<Seat> {
+        self.seat
+    }
+
     pub(crate) fn set_local_pool(&mut self, pool: Vec<PoolSong>) {
         self.local_pool = pool;
     }
