@@ -66,6 +66,10 @@ fn playback_state(b: &BoxProc) -> Option<String> {
     status(&b.state).and_then(|s| s.playback).map(|p| p.state)
 }
 
+/// The tests of this file each run three boxes that play in real time; on a small machine
+/// they must not also compete with each other for the CPU.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Three boxes with identical music and WAV outputs, in one party hosted by the first,
 /// with every member's clock locked.
 fn party_of_three(dir: &Path, port: u16, bursts: usize) -> (Vec<BoxProc>, Vec<PathBuf>) {
@@ -123,6 +127,7 @@ fn spread(times: &[f64]) -> f64 {
 
 #[test]
 fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let (mut boxes, recordings) = party_of_three(dir.path(), test_port(21), BURSTS);
     for b in &boxes {
@@ -222,6 +227,7 @@ fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
 
 #[test]
 fn the_music_keeps_playing_when_the_host_dies() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let bursts = 12;
     let (mut boxes, recordings) = party_of_three(dir.path(), test_port(22), bursts);

@@ -422,3 +422,59 @@ pub(crate) fn chaos_link(loss: f64, rng: &mut impl rand::Rng) -> LinkModel {
         reorder_delay: Duration::from_millis(rng.gen_range(0..500)),
     }
 }
+
+/// The successor rule prefers a box that holds the current song: box 1 (slot 1) lacks
+/// it, so when the host dies box 2 takes over and the music goes on.
+#[test]
+fn failover_prefers_a_box_that_holds_the_current_song() {
+    use chorus::core::{Action, PoolSong, SongRef};
+    let song = PoolSong {
+        song: SongRef([7; 32]),
+        rate: 44_100,
+        frames: 44_100 * 600,
+    };
+    let mut sim = party_sim(61, 4, |_, _| {});
+    sim.set_pool(0, vec![song]);
+    sim.set_pool(1, vec![]);
+    sim.set_pool(2, vec![song]);
+    sim.set_pool(3, vec![song]);
+    let party = form_party(&mut sim, 4);
+    wait(&mut sim, 5.0, "members' clocks locked", |s| {
+        (1..4).all(|i| s.node(i).unwrap().playback(s.now()).is_some())
+    });
+    let play = RequestKind::Playback(Action::Select { index: 0 });
+    cmd(sim.request(0, play));
+    wait(&mut sim, 2.0, "box 1 reported the song missing", |s| {
+        s.party(0).unwrap().members.iter().any(|m| m.missing == [0])
+    });
+    wait(&mut sim, 2.0, "everyone plays", |s| {
+        (0..4).all(|i| {
+            s.node(i)
+                .unwrap()
+                .playback(s.now())
+                .is_some_and(|v| v.state.playing)
+        })
+    });
+    let roster = sim.party(0).unwrap().members;
+    let slot_of = |i: usize| {
+        let id = sim.id(i).unwrap();
+        roster.iter().find(|m| m.id == id).unwrap().slot
+    };
+    assert_eq!(slot_of(1), 1, "box 1 holds the first guest slot");
+    // Of the boxes that hold the song, the one that joined first.
+    let expected = if slot_of(2) < slot_of(3) { 2 } else { 3 };
+    sim.crash(0);
+    wait(&mut sim, 5.0, "a successor", |s| {
+        s.hosts().iter().any(|(_, v)| v.id == party)
+    });
+    let (successor, _) = sim.hosts().remove(0);
+    assert_eq!(
+        successor, expected,
+        "the first box that holds the song takes over, not slot 1"
+    );
+    settle(&mut sim, 5.0);
+    for i in 1..4 {
+        let v = sim.node(i).unwrap().playback(sim.now()).unwrap();
+        assert!(v.state.playing, "box {i} still plays after the failover");
+    }
+}

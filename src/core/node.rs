@@ -390,9 +390,13 @@ impl Node {
             Control::Delivery { rtt_us, .. } if self.party.is_guest_stream(stream) => {
                 self.playback.guest_rtt(now, stream, rtt_us)
             }
-            Control::Pool { .. } | Control::Schedule { .. } | Control::Delivery { .. } => {
-                self.out.counters.unexpected_control += 1
+            Control::Holdings { missing, .. } if self.party.is_guest_stream(stream) => {
+                self.party.set_guest_missing(&mut self.out, stream, missing)
             }
+            Control::Pool { .. }
+            | Control::Schedule { .. }
+            | Control::Delivery { .. }
+            | Control::Holdings { .. } => self.out.counters.unexpected_control += 1,
             other => self.party.handle_message(now, &mut self.out, stream, other),
         }
         self.after(now);
@@ -454,6 +458,12 @@ impl Node {
                 }
             }
         }
+        if let (Some(party), Some(missing)) = (party, self.playback.holdings_due()) {
+            let msg = Control::Holdings { party, missing };
+            self.party.send_to_host(&mut self.out, msg);
+        }
+        let current = self.playback.view(now).and_then(|v| v.state.index);
+        self.party.set_current_song(current);
         if let (Some(party), Some(rtt_us)) = (party, self.playback.report_due(now)) {
             self.party
                 .send_to_host(&mut self.out, Control::Delivery { party, rtt_us });

@@ -50,6 +50,8 @@ pub(crate) struct Playback {
     guest_rtts: BTreeMap<StreamId, (Duration, Instant)>,
     rtt: Option<Duration>,
     last_report: Option<Instant>,
+    /// What we last told the host we lack.
+    reported_missing: Option<Vec<u32>>,
 }
 
 impl Playback {
@@ -68,6 +70,7 @@ impl Playback {
             guest_rtts: BTreeMap::new(),
             rtt: None,
             last_report: None,
+            reported_missing: None,
         }
     }
 
@@ -84,8 +87,13 @@ impl Playback {
         self.local_pool = pool;
     }
 
+    /// When a clock-sync request is due; none while there is no host to ask (during a
+    /// failover), so a stale deadline never spins the driver.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.next_sync
+        match self.seat {
+            Some((_, PartyRole::Member, _)) => self.time_addr.and(self.next_sync),
+            _ => None,
+        }
     }
 
     /// Follows a change of party, role or host. Returns true when we just became host
@@ -102,6 +110,7 @@ impl Playback {
             return false;
         }
         self.seat = seat;
+        self.reported_missing = None;
         let same_party = before.map(|s| s.0) == seat.map(|s| s.0);
         if !same_party {
             self.schedule = Schedule::new(Vec::new(), DEFAULT_RATE);
@@ -136,6 +145,28 @@ impl Playback {
                 false
             }
         }
+    }
+
+    /// Pool indices of the songs this box lacks, if they changed since last reported.
+    pub(crate) fn holdings_due(&mut self) -> Option<Vec<u32>> {
+        let Some((_, PartyRole::Member, _)) = self.seat else {
+            return None;
+        };
+        let pool = self.schedule.pool();
+        if pool.is_empty() {
+            return None;
+        }
+        let missing: Vec<u32> = pool
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !self.local_pool.iter().any(|l| l.song == p.song))
+            .filter_map(|(i, _)| u32::try_from(i).ok())
+            .collect();
+        if self.reported_missing.as_ref() == Some(&missing) {
+            return None;
+        }
+        self.reported_missing = Some(missing.clone());
+        Some(missing)
     }
 
     pub(crate) fn pool(&self) -> Vec<PoolSong> {

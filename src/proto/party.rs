@@ -49,6 +49,9 @@ pub struct MemberInfo {
     pub addr: SocketAddr,
     /// Join order under the current host, unique in the roster: it decides succession.
     pub slot: u32,
+    /// Pool indices of the songs this box lacks (it plays those silently), so a successor
+    /// that holds the current song can be preferred.
+    pub missing: Vec<u32>,
 }
 
 /// Whether the party still gathers guests or is under way.
@@ -135,6 +138,11 @@ pub enum Control {
         party: PartyId,
         rtt_us: u32,
     },
+    /// The pool indices a guest lacks (sent when the pool arrives or changes).
+    Holdings {
+        party: PartyId,
+        missing: Vec<u32>,
+    },
     Answer {
         party: PartyId,
         id: u32,
@@ -156,6 +164,9 @@ fn check_roster(r: &Roster) -> Result<(), (&'static str, String)> {
             "roster.members",
             format!("{} entries, limit {MAX_MEMBERS}", r.members.len()),
         ));
+    }
+    if r.members.iter().any(|m| m.missing.len() > MAX_POOL) {
+        return Err(("roster.members.missing", format!("limit {MAX_POOL}")));
     }
     check_name("roster.host.name", &r.host.name)?;
     r.members
@@ -181,6 +192,10 @@ impl Control {
             } if reason.len() > MAX_REASON_LEN => Err((
                 "reason",
                 format!("{} bytes, limit {MAX_REASON_LEN}", reason.len()),
+            )),
+            Control::Holdings { missing, .. } if missing.len() > MAX_POOL => Err((
+                "holdings.missing",
+                format!("{} entries, limit {MAX_POOL}", missing.len()),
             )),
             Control::Pool { songs, .. } if songs.len() > MAX_POOL => Err((
                 "pool.songs",

@@ -218,6 +218,20 @@ impl Party {
         matches!(&self.role, Role::Member(m) if m.stream == stream && m.roster.is_some())
     }
 
+    /// A guest told us which pool songs it lacks: it goes into the roster.
+    pub(crate) fn set_guest_missing(&mut self, out: &mut Out, stream: StreamId, missing: Vec<u32>) {
+        let Role::Host(h) = &mut self.role else {
+            return;
+        };
+        let Some(g) = h.guests.values_mut().find(|g| g.stream == stream) else {
+            return;
+        };
+        if g.info.missing != missing {
+            g.info.missing = missing;
+            self.broadcast_roster(out, None);
+        }
+    }
+
     /// Whether `stream` belongs to one of our guests.
     pub(crate) fn is_guest_stream(&self, stream: StreamId) -> bool {
         matches!(&self.role, Role::Host(h) if h.guests.values().any(|g| g.stream == stream))
@@ -330,6 +344,7 @@ impl Party {
                             name: hello.name,
                             addr,
                             slot,
+                            missing: Vec::new(),
                         },
                         stream,
                         detector: self.cfg.detector(now),

@@ -165,11 +165,17 @@ impl Party {
     /// Joins (or becomes) the first live guest in slot order of the last roster.
     fn succeed(&mut self, now: Instant, out: &mut Out, s: Succession) {
         let base = &s.base;
+        // A box that holds the current song comes first, so the music goes on from the new
+        // host too; then join order. Every guest holds the same roster and schedule, so
+        // all pick the same box.
+        let lacks = |g: &crate::proto::MemberInfo| {
+            self.current_song.is_some_and(|i| g.missing.contains(&i))
+        };
         let next = base
             .members
             .iter()
             .filter(|g| !s.suspects.contains(&g.id))
-            .min_by_key(|g| g.slot)
+            .min_by_key(|g| (lacks(g), g.slot))
             .cloned();
         let Some(next) = next else {
             out.event(Event::JoinFailed {

@@ -262,6 +262,8 @@ pub(crate) struct Party {
     role: Role,
     next_tick: Option<Instant>,
     next_request: u32,
+    /// Pool index of the song playing now, so a failover prefers a box that holds it.
+    current_song: Option<u32>,
 }
 
 impl Party {
@@ -276,7 +278,13 @@ impl Party {
             role: Role::Idle,
             next_tick: None,
             next_request: 0,
+            current_song: None,
         }
+    }
+
+    /// The pool index playing now (from the schedule), for the successor rule.
+    pub(crate) fn set_current_song(&mut self, index: Option<u32>) {
+        self.current_song = index;
     }
 
     pub(crate) fn config(&self) -> &PartyConfig {
@@ -370,6 +378,7 @@ impl Party {
             name: self.name.clone(),
             addr: SocketAddr::new(ip, self.cfg.control_port),
             slot: 0,
+            missing: Vec::new(),
         }
     }
 

@@ -43,6 +43,13 @@ impl Sim {
         Ok(result?)
     }
 
+    /// The songs box `i` holds (what its library would give it).
+    pub fn set_pool(&mut self, i: usize, pool: Vec<crate::core::PoolSong>) {
+        if let Some(node) = self.slots.get_mut(i).and_then(|s| s.node.as_mut()) {
+            node.set_pool(pool);
+        }
+    }
+
     /// HOST on box `i`.
     pub fn host(&mut self, i: usize) -> Result<PartyId, CommandFailed> {
         self.command(i, "host", |n, now| n.host(now))
