@@ -15,6 +15,7 @@ pub mod party;
 mod playback;
 pub mod schedule;
 mod time;
+pub mod transfer;
 
 pub use clock::{ClockConfig, ClockEstimate, ClockEstimator, ClockSample, HostClock, PartyTime};
 pub use id::{NodeId, ParseNodeIdError};

@@ -1,0 +1,327 @@
+//! [`Manifest`]: what a box needs to fetch a song from peers it does not trust — the
+//! song's size, its chunk size and the BLAKE3 hash of every chunk — plus the tags shown
+//! while it downloads. Everything in it is bounded and checked before use.
+
+use std::io::{self, Read};
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::SongRef;
+use crate::proto::MAX_NAME_LEN;
+
+/// Chunk size the host uses: big enough that per-chunk overhead is negligible, small
+/// enough that a lost connection costs little and peers can trade early.
+pub const DEFAULT_CHUNK_SIZE: u32 = 256 * 1024;
+/// Smallest and largest chunk size a manifest may declare.
+pub const MIN_CHUNK_SIZE: u32 = 16 * 1024;
+pub const MAX_CHUNK_SIZE: u32 = 512 * 1024;
+/// Largest song a party distributes (a 1 GiB file is hours of FLAC).
+pub const MAX_SONG_BYTES: u64 = 1 << 30;
+/// Most chunks of one song: keeps a manifest well inside one control frame.
+pub const MAX_CHUNKS: usize = 8192;
+/// Longest tag (title, artist, album) in bytes.
+pub const MAX_TAG_LEN: usize = 200;
+/// Longest format hint (a file extension such as `flac`).
+pub const MAX_FORMAT_LEN: usize = 8;
+
+/// A manifest that must not be used; the variant names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    /// The song is larger than a party distributes: refuse it.
+    #[error("song of {size} bytes, limit {MAX_SONG_BYTES}")]
+    TooLarge { size: u64 },
+    /// The chunk size is outside the accepted range or not a power of two.
+    #[error("chunk size {0} not a power of two in {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE}")]
+    ChunkSize(u32),
+    /// The hash list does not match size / chunk size.
+    #[error("{got} chunk hashes for {expected} chunks")]
+    ChunkCount { got: usize, expected: usize },
+    /// A tag or the format hint is too long or has characters it must not have.
+    #[error("field {field} rejected: {why}")]
+    Field { field: &'static str, why: String },
+}
+
+/// A song's transfer description.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// BLAKE3 of the whole file: the name it is cached under and the final check.
+    pub song: SongRef,
+    /// File length in bytes.
+    pub size: u64,
+    /// Every chunk but the last is this long.
+    pub chunk_size: u32,
+    /// BLAKE3 of each chunk, in order.
+    pub chunks: Vec<[u8; 32]>,
+    /// Decoder hint: the file extension, lowercase ASCII letters and digits only.
+    pub format: String,
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    pub duration_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for Manifest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manifest")
+            .field("song", &self.song)
+            .field("size", &self.size)
+            .field("chunks", &self.chunks.len())
+            .field("title", &self.title)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tags copied into a manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags {
+    pub format: String,
+    pub title: String,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+    pub duration_ms: Option<u64>,
+}
+
+/// Number of chunks of a `size`-byte song cut into `chunk_size` pieces.
+pub fn chunk_count(size: u64, chunk_size: u32) -> u64 {
+    size.div_ceil(u64::from(chunk_size.max(1)))
+}
+
+impl Manifest {
+    /// Reads a whole song from `reader` and describes it. Tags are cut to their limits and
+    /// the format hint is cleaned, so the result always passes [`Manifest::validate`]
+    /// unless the song is too large.
+    pub fn from_reader<R: Read>(
+        mut reader: R,
+        chunk_size: u32,
+        tags: Tags,
+    ) -> io::Result<Manifest> {
+        let chunk_size = chunk_size
+            .clamp(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE)
+            .next_power_of_two();
+        let mut whole = blake3::Hasher::new();
+        let mut chunks = Vec::new();
+        let mut buf = vec![0u8; chunk_size as usize];
+        let mut size = 0u64;
+        loop {
+            let n = read_full(&mut reader, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            whole.update(&buf[..n]);
+            chunks.push(*blake3::hash(&buf[..n]).as_bytes());
+            size += n as u64;
+            if size > MAX_SONG_BYTES {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    ManifestError::TooLarge { size },
+                ));
+            }
+            if n < buf.len() {
+                break;
+            }
+        }
+        Ok(Manifest {
+            song: SongRef(*whole.finalize().as_bytes()),
+            size,
+            chunk_size,
+            chunks,
+            format: clean_format(&tags.format),
+            title: cut(&tags.title, MAX_TAG_LEN),
+            artist: tags.artist.as_deref().map(|a| cut(a, MAX_TAG_LEN)),
+            album: tags.album.as_deref().map(|a| cut(a, MAX_TAG_LEN)),
+            duration_ms: tags.duration_ms,
+        })
+    }
+
+    /// Checks every bound; a manifest from a peer is used only if this passes.
+    pub fn validate(&self) -> Result<(), ManifestError> {
+        if self.size > MAX_SONG_BYTES {
+            return Err(ManifestError::TooLarge { size: self.size });
+        }
+        if !self.chunk_size.is_power_of_two()
+            || !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&self.chunk_size)
+        {
+            return Err(ManifestError::ChunkSize(self.chunk_size));
+        }
+        let expected = chunk_count(self.size, self.chunk_size) as usize;
+        if self.chunks.len() != expected || expected > MAX_CHUNKS {
+            return Err(ManifestError::ChunkCount {
+                got: self.chunks.len(),
+                expected,
+            });
+        }
+        if self.format.is_empty()
+            || self.format.len() > MAX_FORMAT_LEN
+            || !self
+                .format
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return Err(ManifestError::Field {
+                field: "format",
+                why: format!("{:?} is not a short lowercase extension", self.format),
+            });
+        }
+        let tags = [
+            ("title", Some(&self.title)),
+            ("artist", self.artist.as_ref()),
+            ("album", self.album.as_ref()),
+        ];
+        for (field, value) in tags {
+            if let Some(v) = value {
+                if v.len() > MAX_TAG_LEN || v.chars().any(char::is_control) {
+                    return Err(ManifestError::Field {
+                        field,
+                        why: format!("{} bytes or control characters", v.len()),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of chunks.
+    pub fn chunk_count(&self) -> u32 {
+        u32::try_from(self.chunks.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Byte range of chunk `i` in the file (empty past the end).
+    pub fn chunk_range(&self, i: u32) -> Range<u64> {
+        let start = (u64::from(i) * u64::from(self.chunk_size)).min(self.size);
+        let end = (start + u64::from(self.chunk_size)).min(self.size);
+        start..end
+    }
+
+    /// Length of chunk `i` in bytes.
+    pub fn chunk_len(&self, i: u32) -> usize {
+        let r = self.chunk_range(i);
+        (r.end - r.start) as usize
+    }
+
+    /// Whether `data` is chunk `i` of this song.
+    pub fn verify_chunk(&self, i: u32, data: &[u8]) -> bool {
+        self.chunks
+            .get(i as usize)
+            .is_some_and(|h| data.len() == self.chunk_len(i) && blake3::hash(data).as_bytes() == h)
+    }
+}
+
+/// Fills `buf` unless the reader ends first; returns the bytes read.
+fn read_full<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// `s` cut to at most `max` bytes on a character boundary, without control characters.
+fn cut(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in s.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > max {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn clean_format(ext: &str) -> String {
+    let f: String = ext
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        .take(MAX_FORMAT_LEN)
+        .collect();
+    if f.is_empty() {
+        "bin".into()
+    } else {
+        f
+    }
+}
+
+// MAX_NAME_LEN bounds box names; tags get their own, larger bound.
+const _: () = assert!(MAX_TAG_LEN > MAX_NAME_LEN);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn song(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    fn tags() -> Tags {
+        Tags {
+            format: "FLAC".into(),
+            title: "Song\u{7}".into(),
+            ..Tags::default()
+        }
+    }
+
+    #[test]
+    fn describes_a_song_chunk_by_chunk() {
+        let bytes = song(40_000);
+        let m = Manifest::from_reader(&bytes[..], 16 * 1024, tags()).unwrap();
+        assert_eq!(m.song.0, *blake3::hash(&bytes).as_bytes());
+        assert_eq!(m.size, 40_000);
+        assert_eq!(m.chunk_count(), 3);
+        assert_eq!(m.chunk_range(2), 32_768..40_000);
+        assert_eq!(m.chunk_len(2), 40_000 - 32_768);
+        assert!(m.verify_chunk(1, &bytes[16_384..32_768]));
+        assert!(!m.verify_chunk(1, &bytes[0..16_384]), "wrong chunk");
+        assert!(!m.verify_chunk(3, &[]), "past the end");
+        assert_eq!(m.format, "flac");
+        assert_eq!(m.title, "Song", "control characters dropped");
+        assert_eq!(m.validate(), Ok(()));
+    }
+
+    #[test]
+    fn exact_multiple_and_empty_songs() {
+        let bytes = song(32 * 1024);
+        let m = Manifest::from_reader(&bytes[..], 16 * 1024, tags()).unwrap();
+        assert_eq!(m.chunk_count(), 2);
+        let empty = Manifest::from_reader(&[][..], 16 * 1024, tags()).unwrap();
+        assert_eq!(empty.chunk_count(), 0);
+        assert_eq!(empty.validate(), Ok(()));
+    }
+
+    #[test]
+    fn hostile_manifests_are_rejected() {
+        let good = Manifest::from_reader(&song(40_000)[..], 16 * 1024, tags()).unwrap();
+        let mut m = good.clone();
+        m.size = MAX_SONG_BYTES + 1;
+        assert!(matches!(m.validate(), Err(ManifestError::TooLarge { .. })));
+        let mut m = good.clone();
+        m.chunk_size = 3000;
+        assert_eq!(m.validate(), Err(ManifestError::ChunkSize(3000)));
+        let mut m = good.clone();
+        m.chunks.pop();
+        assert!(matches!(
+            m.validate(),
+            Err(ManifestError::ChunkCount { .. })
+        ));
+        let mut m = good.clone();
+        m.format = "../x".into();
+        assert!(matches!(
+            m.validate(),
+            Err(ManifestError::Field {
+                field: "format",
+                ..
+            })
+        ));
+        let mut m = good;
+        m.title = "x".repeat(MAX_TAG_LEN + 1);
+        assert!(matches!(
+            m.validate(),
+            Err(ManifestError::Field { field: "title", .. })
+        ));
+    }
+}

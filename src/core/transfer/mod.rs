@@ -1,0 +1,11 @@
+//! Song transfer planning (pure): manifests of content-addressed songs, which chunks a box
+//! holds, and which chunk to fetch from which peer next (rarest first).
+//!
+//! - [`manifest`]: a song's size, chunk size and per-chunk BLAKE3 hashes, with limits.
+//! - [`chunks`]: [`ChunkSet`], the bitfield of chunks a box holds.
+
+pub mod chunks;
+pub mod manifest;
+
+pub use chunks::{ChunkSet, ChunkSetError};
+pub use manifest::{Manifest, ManifestError, Tags, DEFAULT_CHUNK_SIZE, MAX_CHUNKS, MAX_SONG_BYTES};
