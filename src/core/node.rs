@@ -481,7 +481,7 @@ impl Node {
                 self.party
                     .handle_invite(now, &mut self.out, from, invite, &relays);
             }
-            Ok(Message::Control(_)) => self.out.counters.misdirected += 1,
+            Ok(Message::Control(_) | Message::Bulk(_)) => self.out.counters.misdirected += 1,
             Ok(Message::TimeRequest(req)) => {
                 self.playback.time_request(now, &mut self.out, from, req)
             }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{
-    Beacon, Control, DecodeError, EncodeError, Invite, TimeReply, TimeRequest, HEADER_LEN, MAGIC,
+    Beacon, Bulk, Control, DecodeError, EncodeError, Invite, TimeReply, TimeRequest, HEADER_LEN, MAGIC,
     MAX_DATAGRAM, VERSION,
 };
 
@@ -16,6 +16,7 @@ pub enum Kind {
     Control = 3,
     TimeRequest = 4,
     TimeReply = 5,
+    Bulk = 6,
 }
 
 impl Kind {
@@ -27,6 +28,7 @@ impl Kind {
             3 => Some(Kind::Control),
             4 => Some(Kind::TimeRequest),
             5 => Some(Kind::TimeReply),
+            6 => Some(Kind::Bulk),
             _ => None,
         }
     }
@@ -39,6 +41,7 @@ impl Kind {
             Kind::Control => "control",
             Kind::TimeRequest => "time request",
             Kind::TimeReply => "time reply",
+            Kind::Bulk => "bulk",
         }
     }
 }
@@ -56,6 +59,8 @@ pub enum Message {
     TimeRequest(TimeRequest),
     /// Clock sync, UDP, host to member.
     TimeReply(TimeReply),
+    /// Song transfer, bulk TCP.
+    Bulk(Bulk),
 }
 
 impl Message {
@@ -67,6 +72,7 @@ impl Message {
             Message::Control(_) => Kind::Control,
             Message::TimeRequest(_) => Kind::TimeRequest,
             Message::TimeReply(_) => Kind::TimeReply,
+            Message::Bulk(_) => Kind::Bulk,
         }
     }
 
@@ -75,6 +81,7 @@ impl Message {
             Message::Beacon(b) => b.check_limits(),
             Message::Invite(i) => i.check_limits(),
             Message::Control(c) => c.check_limits(),
+            Message::Bulk(b) => b.check_limits(),
             Message::TimeRequest(_) | Message::TimeReply(_) => Ok(()),
         }
     }
@@ -94,6 +101,7 @@ pub fn encode(msg: &Message, limit: usize) -> Result<Vec<u8>, EncodeError> {
         Message::Control(c) => append(out, c)?,
         Message::TimeRequest(t) => append(out, t)?,
         Message::TimeReply(t) => append(out, t)?,
+        Message::Bulk(b) => append(out, b)?,
     };
     if out.len() > limit {
         return Err(EncodeError::TooLarge {
@@ -142,6 +150,7 @@ pub fn decode(bytes: &[u8], limit: usize) -> Result<Message, DecodeError> {
         Kind::Control => Message::Control(body_of(kind, body)?),
         Kind::TimeRequest => Message::TimeRequest(body_of(kind, body)?),
         Kind::TimeReply => Message::TimeReply(body_of(kind, body)?),
+        Kind::Bulk => Message::Bulk(body_of(kind, body)?),
     };
     msg.check_limits()
         .map_err(|(field, detail)| DecodeError::Limit { field, detail })?;

@@ -29,11 +29,13 @@
 //! ```
 
 mod beacon;
+mod bulk;
 mod error;
 pub mod frame;
 mod message;
 mod party;
 
+pub use bulk::Bulk;
 pub use beacon::{Beacon, BoxState, PartyId, PartySummary, PeerHint};
 pub use error::{DecodeError, EncodeError};
 pub use message::{decode, decode_datagram, encode, encode_datagram, Kind, Message};

@@ -38,6 +38,8 @@ pub struct Hello {
     pub name: String,
     /// The sender's TCP control port (its IP is the stream's remote address).
     pub control_port: u16,
+    /// The sender's TCP port for song transfers (0: it serves none).
+    pub bulk_port: u16,
 }
 
 /// One box of a party as its host lists it.
@@ -47,6 +49,8 @@ pub struct MemberInfo {
     pub name: String,
     /// TCP control address.
     pub addr: SocketAddr,
+    /// TCP port for song transfers at the same IP (0: none).
+    pub bulk_port: u16,
     /// Join order under the current host, unique in the roster: it decides succession.
     pub slot: u32,
     /// Pool indices of the songs this box lacks (it plays those silently), so a successor

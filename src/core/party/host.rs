@@ -327,6 +327,7 @@ impl Party {
         let old_stream = match existing {
             Some(slot) => h.guests.get_mut(&slot).map(|g| {
                 g.info.addr = addr;
+                g.info.bulk_port = hello.bulk_port;
                 g.detector = self.cfg.detector(now);
                 std::mem::replace(&mut g.stream, stream)
             }),
@@ -343,6 +344,7 @@ impl Party {
                             id: peer,
                             name: hello.name,
                             addr,
+                            bulk_port: hello.bulk_port,
                             slot,
                             missing: Vec::new(),
                         },

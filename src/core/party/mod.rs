@@ -53,6 +53,8 @@ pub struct PartyConfig {
     pub control_port: u16,
     /// Our unicast UDP port, sent in rosters for clock sync.
     pub udp_port: u16,
+    /// Our TCP port for song transfers, sent in hellos and rosters (0: none).
+    pub bulk_port: u16,
     pub min_accepts: usize,
     pub invite_window: Duration,
     pub invite_ttl: u8,
@@ -74,6 +76,7 @@ impl Default for PartyConfig {
         PartyConfig {
             control_port: 7702,
             udp_port: 7701,
+            bulk_port: 0,
             min_accepts: 3,
             invite_window: Duration::from_secs(20),
             invite_ttl: 4,
@@ -377,6 +380,7 @@ impl Party {
             id: self.me,
             name: self.name.clone(),
             addr: SocketAddr::new(ip, self.cfg.control_port),
+            bulk_port: self.cfg.bulk_port,
             slot: 0,
             missing: Vec::new(),
         }
@@ -424,6 +428,7 @@ impl Party {
                 id: self.me,
                 name: self.name.clone(),
                 control_port: self.cfg.control_port,
+                bulk_port: self.cfg.bulk_port,
             }),
         );
         out.send(stream, Control::Join { party, term });
