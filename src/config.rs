@@ -44,6 +44,36 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     pub party: PartyTable,
     pub audio: AudioTable,
+    pub songs: SongsTable,
+}
+
+/// `[songs]`: fetching the party's songs and keeping them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SongsTable {
+    /// TCP port for song transfers between boxes. If taken, a free one is used.
+    pub bulk_port: u16,
+    /// How many songs, from the current one on, every box fetches ahead.
+    pub window: usize,
+    /// Boxes serve the chunks they hold to each other (off: only a song's origin sends).
+    pub swarm: bool,
+    /// Most disk space (MiB) for songs fetched from other boxes; the least recently
+    /// played are deleted first, never one the party is about to play.
+    pub cache_quota_mb: u64,
+    /// Chunk requests in flight at once, over all peers.
+    pub max_in_flight: usize,
+}
+
+impl Default for SongsTable {
+    fn default() -> Self {
+        SongsTable {
+            bulk_port: 7703,
+            window: PartyConfig::default().pool_window,
+            swarm: true,
+            cache_quota_mb: 4096,
+            max_in_flight: 16,
+        }
+    }
 }
 
 /// `[audio]`: where the sound goes.
@@ -89,6 +119,11 @@ pub struct PartyTable {
     pub requests: RequestPolicy,
     /// Most guests in one party.
     pub max_members: usize,
+    /// The host starts the first song by itself when the party starts.
+    pub autoplay: bool,
+    /// How long (milliseconds) the first song waits for the boxes that joined before the
+    /// start to fetch it; then it plays anyway and latecomers come in when they have it.
+    pub start_wait_ms: u64,
 }
 
 impl Default for PartyTable {
@@ -104,6 +139,8 @@ impl Default for PartyTable {
             phi_threshold: core.phi_threshold,
             requests: core.requests,
             max_members: core.max_members,
+            autoplay: core.autoplay,
+            start_wait_ms: millis(core.start_wait),
         }
     }
 }
@@ -171,6 +208,7 @@ impl Default for Config {
             discovery: DiscoveryConfig::default(),
             party: PartyTable::default(),
             audio: AudioTable::default(),
+            songs: SongsTable::default(),
         }
     }
 }
@@ -261,6 +299,19 @@ impl Config {
         if !(1..=MAX_MEMBERS).contains(&p.max_members) {
             return invalid("party.max_members", &format!("must be 1 to {MAX_MEMBERS}"));
         }
+        if p.start_wait_ms > 3_600_000 {
+            return invalid("party.start_wait_ms", "must be at most 3600000");
+        }
+        let songs = &self.songs;
+        if !(1..=crate::proto::MAX_POOL).contains(&songs.window) {
+            return invalid("songs.window", &format!("must be 1 to {}", crate::proto::MAX_POOL));
+        }
+        if songs.cache_quota_mb < 16 {
+            return invalid("songs.cache_quota_mb", "must be at least 16");
+        }
+        if !(1..=256).contains(&songs.max_in_flight) {
+            return invalid("songs.max_in_flight", "must be 1 to 256");
+        }
         Ok(())
     }
 
@@ -289,6 +340,9 @@ impl Config {
             phi_threshold: p.phi_threshold,
             requests: p.requests,
             max_members: p.max_members,
+            autoplay: p.autoplay,
+            start_wait: Duration::from_millis(p.start_wait_ms),
+            pool_window: self.songs.window,
             ..PartyConfig::default()
         };
         NodeConfig {

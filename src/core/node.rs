@@ -15,13 +15,27 @@ use super::party::{
     CommandError, Party, PartyConfig, PartyView, RequestOutcome, StreamAction, StreamId,
 };
 use super::playback::{Playback, PlaybackView};
-use super::schedule::PoolSong;
+use super::schedule::{Action, PoolSong, SongRef};
 use super::PartyState;
 use super::{Instant, Neighbour, NodeId, Via};
 use crate::proto::{
     self, Beacon, BoxState, Control, DecodeError, Message, PartyId, PeerHint, RequestKind,
     MAX_PEER_HINTS, MAX_SCHEDULE,
 };
+
+/// What the song transfer of a box needs from the party (see [`Node::transfer_view`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferView {
+    pub party: crate::proto::PartyId,
+    /// The host: the origin of the pool's songs.
+    pub host: NodeId,
+    /// Everyone else in the party with a bulk port: id and bulk address.
+    pub peers: Vec<(NodeId, SocketAddr)>,
+    /// The songs to hold now, the current one first.
+    pub window: Vec<SongRef>,
+    /// The host holds the first song back until the boxes that joined hold it.
+    pub waiting_for_first_song: bool,
+}
 
 /// What the core needs to know about this box; the runtime builds it from the config.
 #[derive(Clone, Debug, PartialEq)]
@@ -368,6 +382,33 @@ impl Node {
         self.playback.set_local_pool(pool);
     }
 
+    /// Songs this box downloaded into its cache (it holds its library's already); the
+    /// host learns which pool songs we still lack.
+    pub fn set_held(&mut self, now: Instant, held: std::collections::HashSet<SongRef>) {
+        self.playback.set_held(held);
+        self.after(now);
+    }
+
+    /// What the song transfer needs to know: the party, who is in it, and which songs
+    /// every box should hold now (the current one and the next, up to the pool window).
+    pub fn transfer_view(&self, now: Instant) -> Option<TransferView> {
+        let view = self.party.view()?;
+        let window = self.playback.window(now, self.party.config().pool_window);
+        Some(TransferView {
+            party: view.id,
+            host: view.host,
+            peers: view
+                .members
+                .iter()
+                .filter(|m| m.id != self.config.id && m.bulk_port != 0)
+                .filter(|m| !m.addr.ip().is_unspecified())
+                .map(|m| (m.id, SocketAddr::new(m.addr.ip(), m.bulk_port)))
+                .collect(),
+            window,
+            waiting_for_first_song: self.playback.gated(),
+        })
+    }
+
     /// What should be audible now, once this box knows the party's time.
     pub fn playback(&self, now: Instant) -> Option<PlaybackView> {
         self.playback.view(now)
@@ -448,14 +489,24 @@ impl Node {
                     }
                 }
                 Internal::PlaybackRequested { action } => {
-                    if let Some(entry) = self.playback.schedule(now, action) {
-                        let msg = Control::Schedule {
-                            party,
-                            entries: vec![entry],
-                        };
-                        self.party.broadcast(&mut self.out, &msg);
+                    let waits = self
+                        .playback
+                        .first_song(&action)
+                        .is_some_and(|i| !self.party.start_waits_for(i).is_empty());
+                    if waits {
+                        let deadline = now + self.party.config().start_wait;
+                        self.playback.gate(action, deadline);
+                    } else {
+                        self.schedule_now(now, party, action);
                     }
                 }
+            }
+        }
+        if let Some(party) = party {
+            let party_state = &self.party;
+            let ready = |i| party_state.start_waits_for(i).is_empty();
+            if let Some(action) = self.playback.gate_open(now, ready) {
+                self.schedule_now(now, party, action);
             }
         }
         if let (Some(party), Some(missing)) = (party, self.playback.holdings_due()) {
@@ -467,6 +518,17 @@ impl Node {
         if let (Some(party), Some(rtt_us)) = (party, self.playback.report_due(now)) {
             self.party
                 .send_to_host(&mut self.out, Control::Delivery { party, rtt_us });
+        }
+    }
+
+    /// The host schedules `action` and tells every guest.
+    fn schedule_now(&mut self, now: Instant, party: PartyId, action: Action) {
+        if let Some(entry) = self.playback.schedule(now, action) {
+            let msg = Control::Schedule {
+                party,
+                entries: vec![entry],
+            };
+            self.party.broadcast(&mut self.out, &msg);
         }
     }
 

@@ -1,13 +1,13 @@
 //! Playback sync of one box: clock exchanges with the host, the party schedule, and the
 //! host's scheduling of actions "at party time T" just far enough ahead.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::clock::{ClockConfig, ClockEstimate, ClockEstimator, ClockSample, HostClock, PartyTime};
 use super::out::Out;
-use super::schedule::{lead_time, Action, Entry, PlaybackState, PoolSong, Schedule};
+use super::schedule::{lead_time, Action, Entry, PlaybackState, PoolSong, Schedule, SongRef};
 use super::{Destination, Instant, NodeId, PartyRole, StreamId};
 use crate::proto::{Message, PartyId, TimeReply, TimeRequest};
 
@@ -52,6 +52,11 @@ pub(crate) struct Playback {
     last_report: Option<Instant>,
     /// What we last told the host we lack.
     reported_missing: Option<Vec<u32>>,
+    /// Songs this box holds outside its library (downloaded into the cache).
+    held: HashSet<SongRef>,
+    /// The party's first song, waiting (until the deadline) for the boxes that joined
+    /// before the start to hold it (host only).
+    gated: Option<(Action, Instant)>,
 }
 
 impl Playback {
@@ -71,7 +76,74 @@ impl Playback {
             rtt: None,
             last_report: None,
             reported_missing: None,
+            held: HashSet::new(),
+            gated: None,
         }
+    }
+
+    /// Songs held in the cache (downloaded), besides the library's.
+    pub(crate) fn set_held(&mut self, held: HashSet<SongRef>) {
+        self.held = held;
+    }
+
+    /// Whether this box holds `song` (library or cache).
+    pub(crate) fn holds(&self, song: &SongRef) -> bool {
+        self.held.contains(song) || self.local_pool.iter().any(|l| l.song == *song)
+    }
+
+    /// The pool index `action` starts playing, if it starts the party's first song: only
+    /// that one waits for the boxes to hold it, later ones never delay anybody.
+    pub(crate) fn first_song(&self, action: &Action) -> Option<u32> {
+        if !self.schedule.entries().is_empty() {
+            return None;
+        }
+        match action {
+            Action::Select { index } => Some(*index),
+            Action::Play { song, .. } => self
+                .schedule
+                .pool()
+                .iter()
+                .position(|p| p.song == *song)
+                .and_then(|i| u32::try_from(i).ok()),
+            _ => None,
+        }
+    }
+
+    /// Holds the first song back until `deadline` (or until everyone has it).
+    pub(crate) fn gate(&mut self, action: Action, deadline: Instant) {
+        self.gated = Some((action, deadline));
+    }
+
+    /// The gated first song, once `ready(index)` says everyone has it or its time is up.
+    pub(crate) fn gate_open(&mut self, now: Instant, ready: impl Fn(u32) -> bool) -> Option<Action> {
+        let (action, deadline) = self.gated?;
+        let index = self.first_song(&action);
+        if now >= deadline || index.is_none_or(&ready) {
+            self.gated = None;
+            return Some(action);
+        }
+        None
+    }
+
+    /// Whether the first song is waiting for boxes to fetch it.
+    pub(crate) fn gated(&self) -> bool {
+        self.gated.is_some()
+    }
+
+    /// The songs every box should hold now: the current one and the next ones, up to
+    /// `window` songs of the pool.
+    pub(crate) fn window(&self, now: Instant, window: usize) -> Vec<SongRef> {
+        let start = self
+            .view(now)
+            .and_then(|v| v.state.index)
+            .map_or(0, |i| i as usize);
+        self.schedule
+            .pool()
+            .iter()
+            .skip(start)
+            .take(window)
+            .map(|p| p.song)
+            .collect()
     }
 
     /// The party playback follows, if any.
@@ -90,6 +162,9 @@ impl Playback {
     /// When a clock-sync request is due; none while there is no host to ask (during a
     /// failover), so a stale deadline never spins the driver.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        if let Some((_, deadline)) = self.gated {
+            return Some(deadline);
+        }
         match self.seat {
             Some((_, PartyRole::Member, _)) => self.time_addr.and(self.next_sync),
             _ => None,
@@ -112,6 +187,9 @@ impl Playback {
         self.seat = seat;
         self.reported_missing = None;
         let same_party = before.map(|s| s.0) == seat.map(|s| s.0);
+        if !same_party || seat.is_none_or(|s| s.1 != PartyRole::Host) {
+            self.gated = None;
+        }
         if !same_party {
             self.schedule = Schedule::new(Vec::new(), DEFAULT_RATE);
             self.clock.reset();
@@ -159,7 +237,7 @@ impl Playback {
         let missing: Vec<u32> = pool
             .iter()
             .enumerate()
-            .filter(|(_, p)| !self.local_pool.iter().any(|l| l.song == p.song))
+            .filter(|(_, p)| !self.holds(&p.song))
             .filter_map(|(i, _)| u32::try_from(i).ok())
             .collect();
         if self.reported_missing.as_ref() == Some(&missing) {

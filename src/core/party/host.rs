@@ -1,7 +1,7 @@
 //! The host's side of a party: admitting guests, the start rule, invitations, heartbeats,
 //! requests, and dropping guests that die.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use rand::Rng;
@@ -44,6 +44,7 @@ impl Party {
             guests: BTreeMap::new(),
             next_slot: 1,
             queue: Vec::new(),
+            founders: BTreeSet::new(),
         });
         out.event(Event::BecameHost {
             party,
@@ -75,6 +76,7 @@ impl Party {
             guests: BTreeMap::new(),
             next_slot: 1,
             queue: Vec::new(),
+            founders: BTreeSet::new(),
         });
         out.event(Event::BecameHost { party, term });
         self.schedule_tick(now);
@@ -164,7 +166,13 @@ impl Party {
             && (h.guests.len() >= self.cfg.min_accepts || now >= h.deadline)
         {
             h.phase = PartyPhase::Started;
+            h.founders = h.guests.values().map(|g| g.info.id).collect();
             out.event(Event::Started { party: h.party });
+            if self.cfg.autoplay {
+                out.internal.push_back(Internal::PlaybackRequested {
+                    action: Action::Select { index: 0 },
+                });
+            }
             changed = true;
         }
         if now >= h.next_invite {
@@ -226,6 +234,7 @@ impl Party {
         let Some(g) = h.guests.values_mut().find(|g| g.stream == stream) else {
             return;
         };
+        g.holdings_known = true;
         if g.info.missing != missing {
             g.info.missing = missing;
             self.broadcast_roster(out, None);
@@ -350,6 +359,7 @@ impl Party {
                         },
                         stream,
                         detector: self.cfg.detector(now),
+                        holdings_known: false,
                     },
                 );
                 out.event(Event::MemberJoined { id: peer });

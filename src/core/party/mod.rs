@@ -69,6 +69,13 @@ pub struct PartyConfig {
     pub join_timeout: Duration,
     pub requests: RequestPolicy,
     pub max_members: usize,
+    /// The host plays the first song by itself once the party starts.
+    pub autoplay: bool,
+    /// How long the first song waits for the boxes that joined before the start to hold
+    /// it; after that it plays anyway (the ones still downloading come in later).
+    pub start_wait: Duration,
+    /// How many songs from the current one on every box fetches ahead.
+    pub pool_window: usize,
 }
 
 impl Default for PartyConfig {
@@ -88,8 +95,20 @@ impl Default for PartyConfig {
             join_timeout: Duration::from_secs(2),
             requests: RequestPolicy::Anyone,
             max_members: 32,
+            autoplay: true,
+            start_wait: Duration::from_secs(60),
+            pool_window: 5,
         }
     }
+}
+
+/// The roster's host entry carries the unspecified IP (the host does not know which of
+/// its addresses we reach); the member knows it from its stream.
+fn with_ip(mut info: MemberInfo, stream_addr: SocketAddr) -> MemberInfo {
+    if info.addr.ip().is_unspecified() {
+        info.addr.set_ip(stream_addr.ip());
+    }
+    info
 }
 
 impl PartyConfig {
@@ -206,6 +225,8 @@ struct Guest {
     info: MemberInfo,
     stream: StreamId,
     detector: PhiDetector,
+    /// Whether the guest said which pool songs it lacks yet (until then, assume all).
+    holdings_known: bool,
 }
 
 #[derive(Debug)]
@@ -220,6 +241,8 @@ struct Host {
     guests: BTreeMap<u32, Guest>,
     next_slot: u32,
     queue: Vec<String>,
+    /// The guests in the party when it started: the first song waits for them.
+    founders: BTreeSet<NodeId>,
 }
 
 /// What a guest knows to find the next host: the last roster and who is known dead.
@@ -353,7 +376,7 @@ impl Party {
                             PartyPhase::Forming => PartyState::Forming,
                             PartyPhase::Started => PartyState::Started,
                         },
-                        std::iter::once(r.host.clone())
+                        std::iter::once(with_ip(r.host.clone(), m.host_addr))
                             .chain(r.members.iter().cloned())
                             .collect(),
                     ),
@@ -371,6 +394,20 @@ impl Party {
                 })
             }
         }
+    }
+
+    /// Guests that joined before the start and do not (yet) hold pool song `index`
+    /// (host only): the first song waits for them.
+    pub(crate) fn start_waits_for(&self, index: u32) -> Vec<NodeId> {
+        let Role::Host(h) = &self.role else {
+            return Vec::new();
+        };
+        h.guests
+            .values()
+            .filter(|g| h.founders.contains(&g.info.id))
+            .filter(|g| !g.holdings_known || g.info.missing.contains(&index))
+            .map(|g| g.info.id)
+            .collect()
     }
 
     /// Our own entry as host; the address's IP is filled in by whoever knows it.
