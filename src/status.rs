@@ -20,7 +20,46 @@ pub struct Status {
     /// What this box plays; `null` outside a party with nothing playing.
     #[serde(default)]
     pub playback: Option<PlaybackStatus>,
+    /// Songs of the party this box is fetching or has fetched, current song first.
+    #[serde(default)]
+    pub transfers: Vec<TransferStatus>,
+    /// The song cache; `null` until it opened.
+    #[serde(default)]
+    pub storage: Option<StorageStatus>,
     pub counters: Counters,
+}
+
+/// One song of the party's window as this box fetches it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransferStatus {
+    /// Content hash.
+    pub song: String,
+    pub title: String,
+    /// Bytes held and the song's size (0 until the manifest arrived).
+    pub bytes: u64,
+    pub size: u64,
+    /// Bytes per second over the last few seconds.
+    pub rate_bps: u64,
+    /// Time left at that rate; `null` when complete or stalled.
+    pub eta_ms: Option<u64>,
+    /// "manifest" (asking for it), "fetching", "complete", or "failed" (see `error`).
+    pub state: String,
+    /// Boxes connected for transfers that hold at least part of it.
+    pub sources: usize,
+    pub error: Option<String>,
+}
+
+/// The song cache.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StorageStatus {
+    pub used_bytes: u64,
+    pub quota_bytes: u64,
+    /// Fetched songs kept.
+    pub songs: usize,
+    /// A storage problem (disk full, quota too small); the party plays what is there.
+    pub error: Option<String>,
+    /// Chunks that failed verification and were fetched again from another box.
+    pub corrupt_chunks: u64,
 }
 
 /// The `playback` object.
@@ -76,6 +115,10 @@ pub struct PartyStatus {
     pub members: Vec<MemberStatus>,
     /// Songs queued by requests (host only; empty on members).
     pub queue: Vec<String>,
+    /// The host holds the first song back until the boxes that joined before the start
+    /// have fetched it (at most `start_wait_ms`).
+    #[serde(default)]
+    pub waiting_for_songs: bool,
 }
 
 /// One box of our party.
@@ -141,6 +184,9 @@ impl Status {
                     })
                     .collect(),
                 queue: p.queue,
+                waiting_for_songs: node
+                    .transfer_view(now)
+                    .is_some_and(|t| t.waiting_for_first_song),
             }),
             invitations: node
                 .invitations()
@@ -157,6 +203,8 @@ impl Status {
                 })
                 .collect(),
             playback: None,
+            transfers: Vec::new(),
+            storage: None,
             counters: node.counters(),
         }
     }

@@ -1,0 +1,133 @@
+//! Bulk connections: one TCP connection per pair of boxes, split into a reader and a
+//! writer task so two boxes sending each other chunks never deadlock on full buffers.
+
+use std::net::SocketAddr;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::core::NodeId;
+use crate::proto::frame::{FrameCodec, FrameError};
+use crate::proto::{Bulk, Message, PartyId};
+
+/// Messages waiting for one peer. A peer asks for at most a few chunks at a time, so a
+/// full queue means it is hostile or hopelessly slow: further requests are refused.
+pub(super) const OUTGOING_QUEUE: usize = 64;
+/// Connection number, so a late message of a replaced connection is told apart.
+pub(super) type ConnId = u64;
+
+/// What a connection tells the transfer manager.
+#[derive(Debug)]
+pub(super) enum ConnEvent {
+    /// The peer introduced itself.
+    Hello {
+        conn: ConnId,
+        id: NodeId,
+        party: PartyId,
+        tx: mpsc::Sender<Bulk>,
+    },
+    Message(ConnId, Bulk),
+    Closed(ConnId, Option<FrameError>),
+}
+
+/// Starts the tasks of a connection: we speak first with our hello, then pump.
+pub(super) fn spawn(
+    tracker: &TaskTracker,
+    conn: ConnId,
+    socket: TcpStream,
+    hello: Bulk,
+    events: mpsc::Sender<ConnEvent>,
+    cancel: CancellationToken,
+) {
+    if let Err(e) = socket.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    }
+    let (read, write) = socket.into_split();
+    let (tx, mut rx) = mpsc::channel::<Bulk>(OUTGOING_QUEUE);
+    let writer_cancel = cancel.clone();
+    let writer_events = events.clone();
+    tracker.spawn(async move {
+        let mut sink = FramedWrite::new(write, FrameCodec::default());
+        let mut next = Some(hello);
+        loop {
+            let msg = match next.take() {
+                Some(m) => m,
+                None => tokio::select! {
+                    _ = writer_cancel.cancelled() => return,
+                    m = rx.recv() => match m {
+                        Some(m) => m,
+                        None => return,
+                    },
+                },
+            };
+            if let Err(e) = sink.send(&Message::Bulk(msg)).await {
+                let _ = writer_events.send(ConnEvent::Closed(conn, Some(e))).await;
+                return;
+            }
+        }
+    });
+    tracker.spawn(async move {
+        let mut stream = FramedRead::new(read, FrameCodec::default());
+        let mut tx = Some(tx);
+        let reason = loop {
+            let frame = tokio::select! {
+                _ = cancel.cancelled() => return,
+                f = stream.next() => f,
+            };
+            let event = match frame {
+                Some(Ok(Message::Bulk(Bulk::Hello { id, party }))) => match tx.take() {
+                    Some(tx) => ConnEvent::Hello {
+                        conn,
+                        id,
+                        party,
+                        tx,
+                    },
+                    // A second hello: the peer is confused or hostile.
+                    None => break None,
+                },
+                Some(Ok(Message::Bulk(_))) if tx.is_some() => break None,
+                Some(Ok(Message::Bulk(msg))) => ConnEvent::Message(conn, msg),
+                Some(Ok(_)) => break None,
+                Some(Err(e)) => break Some(e),
+                None => break None,
+            };
+            if events.send(event).await.is_err() {
+                return;
+            }
+        };
+        let _ = events.send(ConnEvent::Closed(conn, reason)).await;
+    });
+}
+
+/// Connects to `addr`, then runs the connection like an accepted one.
+pub(super) fn dial(
+    tracker: &TaskTracker,
+    conn: ConnId,
+    addr: SocketAddr,
+    hello: Bulk,
+    events: mpsc::Sender<ConnEvent>,
+    cancel: CancellationToken,
+) {
+    let inner = tracker.clone();
+    tracker.spawn(async move {
+        let timeout = crate::net::streams::CONNECT_TIMEOUT;
+        let connected = tokio::select! {
+            _ = cancel.cancelled() => return,
+            c = tokio::time::timeout(timeout, TcpStream::connect(addr)) => c,
+        };
+        match connected {
+            Ok(Ok(socket)) => spawn(&inner, conn, socket, hello, events, cancel),
+            Ok(Err(e)) => {
+                let _ = events.send(ConnEvent::Closed(conn, Some(e.into()))).await;
+            }
+            Err(_) => {
+                let e = std::io::Error::from(std::io::ErrorKind::TimedOut);
+                let _ = events.send(ConnEvent::Closed(conn, Some(e.into()))).await;
+            }
+        }
+    });
+}

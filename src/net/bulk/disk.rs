@@ -1,0 +1,161 @@
+//! The blocking side of transfers: building manifests from local files, starting
+//! downloads, writing and reading chunks. Each job runs on a blocking thread and reports
+//! back to the manager through a channel, so the async threads never touch the disk.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+
+use super::conn::ConnId;
+use crate::core::transfer::{ChunkSet, Manifest, Tags, DEFAULT_CHUNK_SIZE};
+use crate::core::SongRef;
+use crate::library::cache::{read_range, Cache, CacheError, Written};
+
+/// The cache, shared between blocking jobs (they take turns).
+pub(super) type SharedCache = Arc<Mutex<Cache>>;
+
+/// A finished blocking job.
+#[derive(Debug)]
+pub(super) enum DiskDone {
+    /// A manifest of a song in the music folder.
+    Manifest {
+        song: SongRef,
+        result: Result<Manifest, String>,
+    },
+    /// A download started or resumed: the chunks already held.
+    Begun {
+        song: SongRef,
+        result: Result<ChunkSet, CacheError>,
+    },
+    /// Chunk bytes to send to the peer on `conn`.
+    Read {
+        conn: ConnId,
+        song: SongRef,
+        chunk: u32,
+        result: Result<Bytes, String>,
+    },
+    /// A verified chunk was written (or not).
+    Wrote {
+        song: SongRef,
+        chunk: u32,
+        result: Result<Written, CacheError>,
+    },
+}
+
+/// Runs blocking jobs and sends their results to the manager.
+#[derive(Debug, Clone)]
+pub(super) struct Disk {
+    pub cache: SharedCache,
+    tracker: TaskTracker,
+    done: mpsc::Sender<DiskDone>,
+}
+
+impl Disk {
+    pub(super) fn new(cache: Cache, tracker: TaskTracker, done: mpsc::Sender<DiskDone>) -> Self {
+        Disk {
+            cache: Arc::new(Mutex::new(cache)),
+            tracker,
+            done,
+        }
+    }
+
+    fn run(&self, job: impl FnOnce(&SharedCache) -> DiskDone + Send + 'static) {
+        let (cache, done) = (self.cache.clone(), self.done.clone());
+        self.tracker.spawn_blocking(move || {
+            let _ = done.blocking_send(job(&cache));
+        });
+    }
+
+    /// Describes a song of the music folder (reads the whole file once).
+    pub(super) fn build_manifest(&self, song: SongRef, path: PathBuf, tags: Tags) {
+        self.run(move |_| {
+            let result = File::open(&path)
+                .and_then(|f| Manifest::from_reader(f, DEFAULT_CHUNK_SIZE, tags))
+                .map_err(|e| format!("{}: {e}", path.display()))
+                .and_then(|m| {
+                    if m.song == song {
+                        Ok(m)
+                    } else {
+                        Err(format!("{} changed since it was scanned", path.display()))
+                    }
+                });
+            DiskDone::Manifest { song, result }
+        });
+    }
+
+    pub(super) fn begin(&self, manifest: Arc<Manifest>, pinned: HashSet<SongRef>) {
+        self.run(move |cache| {
+            let result = lock(cache).and_then(|mut c| c.begin(&manifest, &pinned));
+            DiskDone::Begun {
+                song: manifest.song,
+                result,
+            }
+        });
+    }
+
+    /// Reads a chunk to serve: from the music folder if `path` is given, else the cache.
+    pub(super) fn read(
+        &self,
+        conn: ConnId,
+        manifest: Arc<Manifest>,
+        chunk: u32,
+        path: Option<PathBuf>,
+    ) {
+        self.run(move |cache| {
+            let result = match path {
+                Some(p) => read_range(&p, manifest.chunk_range(chunk))
+                    .map_err(|e| e.to_string())
+                    .and_then(|data| {
+                        // The user may have edited the file since it was scanned.
+                        if manifest.verify_chunk(chunk, &data) {
+                            Ok(data)
+                        } else {
+                            Err("the file changed since it was scanned".into())
+                        }
+                    }),
+                None => lock(cache)
+                    .and_then(|c| c.read_chunk(&manifest, chunk))
+                    .map_err(|e| e.to_string()),
+            };
+            DiskDone::Read {
+                conn,
+                song: manifest.song,
+                chunk,
+                result: result.map(Bytes::from),
+            }
+        });
+    }
+
+    /// Writes a chunk that already passed verification.
+    pub(super) fn write(&self, manifest: Arc<Manifest>, chunk: u32, data: Bytes) {
+        self.run(move |cache| {
+            let result = lock(cache).and_then(|mut c| c.write_chunk(&manifest, chunk, &data));
+            DiskDone::Wrote {
+                song: manifest.song,
+                chunk,
+                result,
+            }
+        });
+    }
+
+    /// Records a play for least-recently-played eviction.
+    pub(super) fn played(&self, song: SongRef) {
+        let cache = self.cache.clone();
+        self.tracker.spawn_blocking(move || {
+            if let Err(e) = lock(&cache).and_then(|mut c| c.mark_played(&song)) {
+                tracing::warn!(error = %e, "play log not updated");
+            }
+        });
+    }
+}
+
+/// A poisoned lock means a blocking job panicked mid-operation: the cache's files are
+/// still consistent (every write is atomic), so carry on with its state.
+fn lock(cache: &SharedCache) -> Result<std::sync::MutexGuard<'_, Cache>, CacheError> {
+    Ok(cache.lock().unwrap_or_else(|p| p.into_inner()))
+}

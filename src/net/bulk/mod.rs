@@ -1,0 +1,102 @@
+//! Song transfer between the boxes of a party: a bulk TCP listener, one connection per
+//! pair of boxes, and a manager task that feeds the sans-IO [`Swarm`] planner and the
+//! song [`Cache`], serves chunks to peers, and reports progress.
+//!
+//! - [`conn`]: connection tasks (reader and writer apart, so two boxes sending each other
+//!   chunks never deadlock).
+//! - [`manager`]: the state: who is connected, which manifests are known, what to fetch.
+//! - [`disk`]: the blocking cache and file work, run off the async threads.
+//! - [`progress`]: rates, ETAs and the `transfers` status.
+//!
+//! [`Swarm`]: crate::core::transfer::Swarm
+//! [`Cache`]: crate::library::cache::Cache
+
+mod conn;
+mod disk;
+mod manager;
+mod progress;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::core::transfer::Tags;
+use crate::core::{NodeId, SongRef, TransferView};
+use crate::status::{StorageStatus, TransferStatus};
+
+/// How a box fetches and keeps songs (from the `[songs]` config table).
+#[derive(Debug, Clone)]
+pub(crate) struct BulkConfig {
+    pub me: NodeId,
+    pub cache_dir: PathBuf,
+    pub quota_bytes: u64,
+    pub swarm: bool,
+    pub max_in_flight: usize,
+}
+
+/// A song of the music folder this box can serve.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalSong {
+    pub path: PathBuf,
+    pub tags: Tags,
+}
+
+/// What the driver tells the transfer manager.
+#[derive(Debug)]
+pub(crate) enum BulkCommand {
+    /// The party, its boxes and the songs to hold changed.
+    View(Option<TransferView>),
+    /// The music folder was scanned.
+    Library(HashMap<SongRef, LocalSong>),
+    /// A song started playing (least-recently-played eviction).
+    Played(SongRef),
+}
+
+/// Progress for the status.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BulkStatus {
+    pub transfers: Vec<TransferStatus>,
+    pub storage: Option<StorageStatus>,
+}
+
+/// The driver's side of the transfer manager.
+#[derive(Debug)]
+pub(crate) struct BulkHandle {
+    pub commands: mpsc::Sender<BulkCommand>,
+    /// Every song in the cache, sent whenever that changes.
+    pub held: mpsc::Receiver<HashMap<SongRef, PathBuf>>,
+    pub status: watch::Receiver<BulkStatus>,
+}
+
+/// Starts the transfer manager on `listener`.
+pub(crate) fn spawn(
+    config: BulkConfig,
+    listener: TcpListener,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) -> BulkHandle {
+    let (commands, commands_rx) = mpsc::channel(16);
+    let (held_tx, held) = mpsc::channel(4);
+    let (status_tx, status) = watch::channel(BulkStatus::default());
+    let inner = tracker.clone();
+    tracker.spawn(async move {
+        let io = manager::Io {
+            listener,
+            commands: commands_rx,
+            held: held_tx,
+            status: status_tx,
+            tracker: inner,
+            cancel,
+        };
+        manager::run(config, io).await;
+    });
+    BulkHandle {
+        commands,
+        held,
+        status,
+    }
+}
