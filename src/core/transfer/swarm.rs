@@ -8,9 +8,9 @@
 //! connected peers and the in-flight limit.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Duration;
 
-use super::picker::{self, mix};
+use super::fetch::{Arrival, Fetch, Progress, SwarmConfig, SwarmCounters};
+use super::picker;
 use super::{ChunkSet, Manifest, MAX_CHUNKS};
 use crate::core::{Instant, NodeId, SongRef};
 
@@ -27,80 +27,6 @@ const MAX_EARLY_HAVES: usize = 16;
 const MAX_LATE: usize = 64;
 /// Peers whose strikes are remembered across reconnections.
 const MAX_STRIKE_RECORDS: usize = 1024;
-
-/// How a box fetches.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SwarmConfig {
-    /// False: fetch every song only from its origin (no peer-to-peer trading).
-    pub swarming: bool,
-    /// Requests in flight per peer: enough to keep one TCP pipe busy.
-    pub per_peer: usize,
-    /// Requests in flight in total.
-    pub max_in_flight: usize,
-    /// A request unanswered this long is sent elsewhere.
-    pub request_timeout: Duration,
-    /// Tie-break seed: different per box so boxes ask for different chunks.
-    pub seed: u64,
-    /// When every missing chunk of the first incomplete song is in flight, ask a second
-    /// peer for chunks (the last chunks then do not wait on the slowest peer).
-    pub endgame: bool,
-}
-
-impl Default for SwarmConfig {
-    fn default() -> Self {
-        SwarmConfig {
-            swarming: true,
-            per_peer: 4,
-            max_in_flight: 16,
-            request_timeout: Duration::from_secs(10),
-            seed: 0,
-            endgame: true,
-        }
-    }
-}
-
-/// A request to send now: ask `peer` for `chunk` of `song`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fetch {
-    pub peer: NodeId,
-    pub song: SongRef,
-    pub chunk: u32,
-}
-
-/// What the runtime does with a chunk that arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arrival {
-    /// Valid and new: write it; the song is still incomplete.
-    Stored,
-    /// Valid and the last missing chunk: write it; the song is complete.
-    Completed,
-    /// Valid but already held (a second answer): discard it.
-    Duplicate,
-    /// Failed verification: discard it; it is fetched from another peer.
-    Corrupt,
-    /// Not asked for, or for a song no longer wanted: discard it.
-    Unrequested,
-}
-
-/// How much of a song a box holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Progress {
-    pub chunks_held: u32,
-    pub chunks_total: u32,
-    pub bytes_held: u64,
-    pub bytes_total: u64,
-}
-
-/// Totals since the swarm was created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SwarmCounters {
-    pub requests: u64,
-    pub timeouts: u64,
-    pub corrupt: u64,
-    pub unrequested: u64,
-    pub refused: u64,
-    pub duplicates: u64,
-}
 
 /// A song being fetched (the manifest's hashes stay with the runtime, which verifies).
 #[derive(Debug, Clone)]
@@ -454,102 +380,6 @@ impl Swarm {
         self.strikes.get(&peer).is_some_and(|&s| s >= MAX_STRIKES)
     }
 
-    /// Whether `peer` may serve `w` at all.
-    fn may_ask(&self, peer: NodeId, w: &Wanted) -> bool {
-        (self.config.swarming || peer == w.origin) && !self.struck_out(peer)
-    }
-
-    /// Per chunk of `w`, how many askable peers hold it.
-    fn holders(&self, w: &Wanted) -> Vec<u16> {
-        let mut n = vec![0u16; w.count as usize];
-        for (&id, p) in &self.peers {
-            let Some(have) = p.haves.get(&w.song).filter(|_| self.may_ask(id, w)) else {
-                continue;
-            };
-            for (i, slot) in n.iter_mut().enumerate() {
-                if have.contains(i as u32) {
-                    *slot = slot.saturating_add(1);
-                }
-            }
-        }
-        n
-    }
-
-    /// The peer to ask for `chunk`: it holds it, has a free slot, is not banned for it and
-    /// was not already asked; non-origin peers first when swarming (to spare the origin's
-    /// uplink), then responsive ones, then the least loaded.
-    fn choose_source(&self, w: &Wanted, chunk: u32) -> Option<NodeId> {
-        self.peers
-            .iter()
-            .filter(|&(&id, p)| {
-                self.may_ask(id, w)
-                    && p.haves.get(&w.song).is_some_and(|h| h.contains(chunk))
-                    && !self.banned.contains(&(w.song, chunk, id))
-                    && !self
-                        .requests
-                        .iter()
-                        .any(|r| r.peer == id && r.song == w.song && r.chunk == chunk)
-                    && self.load(id) < self.limit(p)
-            })
-            .min_by_key(|&(&id, p)| {
-                (
-                    self.config.swarming && id == w.origin,
-                    p.timeouts_in_a_row > 0,
-                    self.load(id),
-                    mix(self.config.seed ^ id.0),
-                )
-            })
-            .map(|(&id, _)| id)
-    }
-
-    fn load(&self, peer: NodeId) -> usize {
-        self.requests.iter().filter(|r| r.peer == peer).count()
-    }
-
-    fn limit(&self, p: &Peer) -> usize {
-        if p.timeouts_in_a_row >= FLAKY_AFTER {
-            1
-        } else {
-            self.config.per_peer.max(1)
-        }
-    }
-
-    /// Every missing chunk of `w` is in flight: ask a second peer for the ones asked
-    /// only once, oldest first.
-    fn endgame(&mut self, w: &Wanted, deadline: Instant, out: &mut Vec<Fetch>) {
-        let Some(local) = self.local.get(&w.song) else {
-            return;
-        };
-        let holders = self.holders(w);
-        let stalled = local
-            .missing()
-            .any(|c| holders.get(c as usize).is_some_and(|&n| n > 0) && !self.in_flight(w.song, c));
-        if stalled {
-            return;
-        }
-        let once: Vec<u32> = self
-            .requests
-            .iter()
-            .filter(|r| r.song == w.song)
-            .map(|r| r.chunk)
-            .filter(|&c| {
-                self.requests
-                    .iter()
-                    .filter(|r| r.song == w.song && r.chunk == c)
-                    .count()
-                    == 1
-            })
-            .collect();
-        for chunk in once {
-            if self.requests.len() >= self.config.max_in_flight {
-                return;
-            }
-            if let Some(peer) = self.choose_source(w, chunk) {
-                out.push(self.send(peer, w.song, chunk, deadline));
-            }
-        }
-    }
-
     fn send(&mut self, peer: NodeId, song: SongRef, chunk: u32, deadline: Instant) -> Fetch {
         self.requests.push(Request {
             peer,
@@ -611,6 +441,9 @@ fn push_early(peer: &mut Peer, song: SongRef, have: ChunkSet) {
     }
     peer.early.push_back((song, have));
 }
+
+#[path = "swarm_select.rs"]
+mod select;
 
 #[cfg(test)]
 #[path = "swarm_tests.rs"]
