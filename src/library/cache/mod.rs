@@ -397,3 +397,7 @@ impl Cache {
         files::song_file(&self.partial_dir, song, files::HAVE_EXT)
     }
 }
+
+#[cfg(test)]
+#[path = "cache_tests.rs"]
+mod tests;
