@@ -7,10 +7,12 @@
 //! - [`probe`]: "is this playable?", tags and duration.
 //! - [`index`]: the persistent index, written atomically.
 //! - [`order`](mod@order): folder or seeded shuffle order for the host's pool.
+//! - [`cache`]: songs fetched from peers, content-addressed, verified, within a quota.
 //!
 //! The user's music folder is only ever read. Scanning blocks on disk I/O and hashing:
 //! run it on a blocking thread, not in an async task.
 
+pub mod cache;
 pub mod error;
 pub mod id;
 pub mod index;
@@ -23,6 +25,7 @@ use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+pub use cache::{read_range, Cache, CacheError, CacheUsage, Written};
 pub use error::LibraryError;
 pub use id::{ParseSongIdError, SongId};
 pub use order::{order, Order};
