@@ -488,7 +488,17 @@ impl Node {
                         self.out.send(stream, Control::Schedule { party, entries });
                     }
                 }
-                Internal::PlaybackRequested { action } => {
+                Internal::Autoplay if self.playback.gated() => {}
+                Internal::Autoplay | Internal::PlaybackRequested { .. } => {
+                    let action = match note {
+                        Internal::PlaybackRequested { action } => action,
+                        _ => Action::Select { index: 0 },
+                    };
+                    if matches!(note, Internal::Autoplay)
+                        && self.playback.first_song(&action).is_none()
+                    {
+                        continue; // something was played already
+                    }
                     let waits = self
                         .playback
                         .first_song(&action)

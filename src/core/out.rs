@@ -23,6 +23,8 @@ pub(crate) enum Internal {
     GuestJoined { stream: StreamId },
     /// The host accepted a playback action (its own or a guest's request).
     PlaybackRequested { action: crate::core::Action },
+    /// The party started: play the first song unless something plays already.
+    Autoplay,
 }
 
 impl Out {

@@ -22,6 +22,11 @@ impl BoxRuntime {
             Request::Status => {
                 let mut status = Status::of(node, now, self.local_addr.to_string());
                 status.playback = self.playback_status();
+                if let Some(bulk) = &self.bulk {
+                    let b = bulk.status.borrow();
+                    status.transfers = b.transfers.clone();
+                    status.storage = b.storage.clone();
+                }
                 Response::status(status)
             }
             Request::Library => match &self.library {

@@ -62,6 +62,13 @@ pub struct BoxRuntime {
     pub(super) player_memory: super::playout::PlayerMemory,
     /// The party id last written to the state dir.
     remembered: Option<crate::proto::PartyId>,
+    /// The song-transfer listener until the box runs, then the manager's handle.
+    bulk_listener: Option<TcpListener>,
+    pub(super) bulk: Option<super::bulk::BulkHandle>,
+    /// Songs fetched into the cache, by content hash.
+    pub(super) cached: HashMap<crate::core::SongRef, PathBuf>,
+    /// What the transfer manager was last told.
+    sent_view: Option<Option<crate::core::TransferView>>,
 }
 
 impl BoxRuntime {
@@ -81,9 +88,18 @@ impl BoxRuntime {
             .map_err(socket_err("TCP control"))?;
         let tcp_port = tcp.local_addr().map_err(socket_err("TCP control"))?.port();
         warn_if_moved("TCP control", config.party.control_port, tcp_port);
+        let bulk_listener = sockets::tcp_listener(config.songs.bulk_port)
+            .await
+            .map_err(socket_err("TCP song transfer"))?;
+        let bulk_port = bulk_listener
+            .local_addr()
+            .map_err(socket_err("TCP song transfer"))?
+            .port();
+        warn_if_moved("TCP song transfer", config.songs.bulk_port, bulk_port);
         let control_path = config.state_dir.join(CONTROL_SOCKET);
         let control = control::bind(&control_path).await?;
         let mut node_config = config.node_config(id, local_addr.port(), tcp_port);
+        node_config.party.bulk_port = bulk_port;
         node_config.party.rejoin = persist::load(&config.state_dir);
         let remembered = node_config.party.rejoin;
         let node = Node::new(node_config, monotonic_now(), rand::random::<u64>());
@@ -104,6 +120,10 @@ impl BoxRuntime {
             player,
             player_memory: Default::default(),
             remembered,
+            bulk_listener: Some(bulk_listener),
+            bulk: None,
+            cached: HashMap::new(),
+            sent_view: None,
         })
     }
 
@@ -126,6 +146,17 @@ impl BoxRuntime {
             tracker.spawn(serve);
         }
         let mut scanned = scan_library(&self.config, &tracker);
+        if let Some(listener) = self.bulk_listener.take() {
+            let songs = &self.config.songs;
+            let config = super::bulk::BulkConfig {
+                me: self.node.id(),
+                cache_dir: self.config.state_dir.join("cache"),
+                quota_bytes: songs.cache_quota_mb.saturating_mul(1 << 20),
+                swarm: songs.swarm,
+                max_in_flight: songs.max_in_flight,
+            };
+            self.bulk = Some(super::bulk::spawn(config, listener, &tracker, cancel.clone()));
+        }
         let mut playout = tokio::time::interval(super::playout::TICK);
         playout.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let d = &self.config.discovery;
@@ -134,6 +165,7 @@ impl BoxRuntime {
         let mut ubuf = vec![0u8; MAX_DATAGRAM + 1];
         loop {
             self.flush(group, &tracker, &events_tx, &cancel).await;
+            self.update_transfers();
             let sleep = tokio::time::sleep_until(to_tokio(self.node.poll_timeout()));
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -154,7 +186,15 @@ impl BoxRuntime {
                 Some((request, reply)) = commands.recv() => self.command(request, reply),
                 Some((library, pool)) = scanned.recv() => {
                     self.node.set_pool(pool);
+                    if let Some(bulk) = &self.bulk {
+                        let songs = super::bulk::local_songs(&library);
+                        let _ = bulk.commands.try_send(super::bulk::BulkCommand::Library(songs));
+                    }
                     self.library = Some(library);
+                }
+                Some(held) = held_songs(&mut self.bulk) => {
+                    self.node.set_held(monotonic_now(), held.keys().copied().collect());
+                    self.cached = held;
                 }
                 _ = playout.tick() => self.drive_player(),
             }
@@ -281,7 +321,33 @@ impl BoxRuntime {
     }
 }
 
+/// The next cache update from the transfer manager (never, without one).
+async fn held_songs(
+    bulk: &mut Option<super::bulk::BulkHandle>,
+) -> Option<HashMap<crate::core::SongRef, PathBuf>> {
+    match bulk {
+        Some(b) => b.held.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl BoxRuntime {
+    /// Tells the transfer manager when the party, its boxes or the songs to hold change.
+    fn update_transfers(&mut self) {
+        let Some(bulk) = &self.bulk else { return };
+        let view = self.node.transfer_view(monotonic_now());
+        if self.sent_view.as_ref() == Some(&view) {
+            return;
+        }
+        if bulk
+            .commands
+            .try_send(super::bulk::BulkCommand::View(view.clone()))
+            .is_ok()
+        {
+            self.sent_view = Some(view);
+        }
+    }
+
     /// Keeps the state dir's party file in step with the party we are in. While we wait
     /// to rejoin after a restart, the memory is kept.
     fn remember_party(&mut self) {

@@ -3,6 +3,7 @@
 
 mod clock;
 mod commands;
+mod bulk;
 pub mod control;
 mod driver;
 mod persist;

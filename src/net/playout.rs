@@ -28,12 +28,7 @@ impl BoxRuntime {
         let view = self.node.playback(now);
         let state = view.map(|v| v.state).filter(|s| s.playing);
         let song = state.and_then(|s| s.song);
-        let path = song.and_then(|s| {
-            self.library
-                .as_ref()
-                .and_then(|l| l.get(&SongId::from_bytes(s.0)))
-                .map(|song| song.path.clone())
-        });
+        let path = song.and_then(|s| self.song_path(&s));
         match (state, path) {
             (Some(s), Some(path)) => {
                 let target = LocalTarget {
@@ -41,6 +36,11 @@ impl BoxRuntime {
                     at: now,
                 };
                 player.send(PlayerCommand::Play { path, target });
+                if self.player_memory.playing != song {
+                    if let (Some(bulk), Some(s)) = (&self.bulk, song) {
+                        let _ = bulk.commands.try_send(super::bulk::BulkCommand::Played(s));
+                    }
+                }
                 self.player_memory.playing = song;
             }
             // Paused, stopped, not yet in step, or a song this box lacks: stay silent,
@@ -57,6 +57,15 @@ impl BoxRuntime {
                 self.player_memory.volume = Some(v.state.volume);
             }
         }
+    }
+
+    /// Where this box has `song`: its music folder, or the song cache.
+    fn song_path(&self, song: &SongRef) -> Option<std::path::PathBuf> {
+        self.library
+            .as_ref()
+            .and_then(|l| l.get(&SongId::from_bytes(song.0)))
+            .map(|s| s.path.clone())
+            .or_else(|| self.cached.get(song).cloned())
     }
 
     /// The `playback` object of the status.
@@ -89,11 +98,9 @@ impl BoxRuntime {
                 error_us: c.error_ns / 1e3,
             }),
             playout_error_us: player.as_ref().and_then(|p| p.playout_error_us),
-            missing_song: state.and_then(|s| s.song).is_some_and(|s| {
-                self.library
-                    .as_ref()
-                    .is_none_or(|l| l.get(&SongId::from_bytes(s.0)).is_none())
-            }),
+            missing_song: state
+                .and_then(|s| s.song)
+                .is_some_and(|s| self.song_path(&s).is_none()),
             error: player.and_then(|p| p.last_error),
         })
     }

@@ -169,9 +169,7 @@ impl Party {
             h.founders = h.guests.values().map(|g| g.info.id).collect();
             out.event(Event::Started { party: h.party });
             if self.cfg.autoplay {
-                out.internal.push_back(Internal::PlaybackRequested {
-                    action: Action::Select { index: 0 },
-                });
+                out.internal.push_back(Internal::Autoplay);
             }
             changed = true;
         }

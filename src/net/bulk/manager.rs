@@ -559,7 +559,7 @@ impl Manager {
                     let msg = match result {
                         Ok(data) => Bulk::Chunk { song, chunk, data },
                         Err(e) => {
-                            tracing::warn!(?song, chunk, error = %e, "cannot serve a chunk");
+                            tracing::debug!(?song, chunk, error = %e, "cannot serve a chunk");
                             Bulk::Refuse { song, chunk }
                         }
                     };

@@ -100,3 +100,31 @@ pub(crate) fn spawn(
         status,
     }
 }
+
+/// The songs of `library` as transfer sources, with the tags their manifests carry.
+pub(crate) fn local_songs(library: &crate::library::Library) -> HashMap<SongRef, LocalSong> {
+    library
+        .songs()
+        .iter()
+        .map(|song| {
+            let format = song
+                .path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            let tags = Tags {
+                format,
+                title: song.title.clone(),
+                artist: song.artist.clone(),
+                album: song.album.clone(),
+                duration_ms: song.duration_ms,
+            };
+            let local = LocalSong {
+                path: song.path.clone(),
+                tags,
+            };
+            (SongRef(*song.id.as_bytes()), local)
+        })
+        .collect()
+}

@@ -1,0 +1,138 @@
+//! Real boxes with disjoint music folders: the host's songs reach the members over the
+//! bulk connections, verified and cached, and every box plays them in step.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::audio::{burst_onsets, write_song};
+use common::{ctl, neighbour_names, start_with, status, test_port, wait_for, BoxProc};
+
+/// The tests of this file run several real-time boxes; on a small machine they take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+struct Party {
+    boxes: Vec<BoxProc>,
+    recordings: Vec<PathBuf>,
+    music: Vec<PathBuf>,
+}
+
+/// Boxes named `names`, each with its own music folder filled by `fill`, WAV outputs, a
+/// party that starts once everyone joined; the first hosts and the rest join.
+fn party(dir: &Path, port: u16, names: &[&str], fill: impl Fn(&str, &Path)) -> Party {
+    let mut p = Party {
+        boxes: Vec::new(),
+        recordings: Vec::new(),
+        music: Vec::new(),
+    };
+    for name in names {
+        let music = dir.join(format!("music-{name}"));
+        std::fs::create_dir_all(&music).unwrap();
+        fill(name, &music);
+        let wav = dir.join(format!("{name}.wav"));
+        let config = dir.join(format!("{name}.toml"));
+        let text = format!(
+            "music_dir = {:?}\n[audio]\noutput = \"wav:{}\"\n[party]\nmin_accepts = {}\n\
+             [songs]\nbulk_port = 0\n",
+            music.display().to_string(),
+            wav.display(),
+            names.len() - 1
+        );
+        std::fs::write(&config, text).unwrap();
+        p.boxes.push(start_with(dir, name, port, &config, &[]));
+        p.recordings.push(wav);
+        p.music.push(music);
+    }
+    let n = names.len() - 1;
+    let found = wait_for(Duration::from_secs(15), || {
+        p.boxes.iter().all(|b| neighbour_names(&b.state).len() == n)
+    });
+    assert!(found.is_some(), "boxes did not find each other");
+    let (ok, out, err) = ctl(&p.boxes[0].state, &["host"]);
+    assert!(ok, "{out} {err}");
+    for b in &p.boxes[1..] {
+        assert!(wait_for(Duration::from_secs(10), || {
+            status(&b.state).is_some_and(|s| !s.invitations.is_empty())
+        })
+        .is_some());
+        let (ok, out, err) = ctl(&b.state, &["join"]);
+        assert!(ok, "{out} {err}");
+    }
+    p
+}
+
+fn playing_song(b: &BoxProc) -> Option<String> {
+    let p = status(&b.state)?.playback?;
+    (p.state == "playing" && !p.missing_song).then_some(p.song?)
+}
+
+fn stop(boxes: &mut [BoxProc]) {
+    for b in boxes {
+        let pid = b.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        b.child.wait().unwrap();
+    }
+}
+
+fn spread(times: &[f64]) -> f64 {
+    times.iter().cloned().fold(f64::MIN, f64::max) - times.iter().cloned().fold(f64::MAX, f64::min)
+}
+
+#[test]
+fn members_without_the_song_fetch_it_and_all_play_in_step() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = party(dir.path(), test_port(31), &["a", "b", "c"], |name, music| {
+        match name {
+            "a" => {
+                write_song(&music.join("1-first.wav"), 6);
+                write_song(&music.join("2-second.wav"), 3);
+            }
+            "b" => write_song(&music.join("other.wav"), 4),
+            _ => {}
+        }
+    });
+    // The party starts when both joined; the first song waits until both hold it, then
+    // plays by itself on every box.
+    let song = wait_for(Duration::from_secs(30), || {
+        let songs: Vec<_> = p.boxes.iter().map(playing_song).collect();
+        songs.iter().all(|s| s.is_some() && *s == songs[0])
+    });
+    assert!(
+        song.is_some(),
+        "not all playing: {:?}",
+        p.boxes
+            .iter()
+            .map(|b| status(&b.state).map(|s| (s.playback, s.transfers)))
+            .collect::<Vec<_>>()
+    );
+    let first = std::fs::read(p.music[0].join("1-first.wav")).unwrap();
+    let id = blake3::hash(&first).to_hex().to_string();
+    for b in &p.boxes[1..] {
+        let s = status(&b.state).unwrap();
+        assert_eq!(s.playback.unwrap().song.as_deref(), Some(id.as_str()));
+        let t = s.transfers.iter().find(|t| t.song == id).unwrap();
+        assert_eq!((t.state.as_str(), t.bytes), ("complete", first.len() as u64));
+        let cached = b.state.join("cache/songs").join(format!("{id}.wav"));
+        assert_eq!(std::fs::read(&cached).unwrap(), first, "{}", b.name);
+    }
+    // The user's music folders are only ever read.
+    assert_eq!(std::fs::read_dir(&p.music[2]).unwrap().count(), 0);
+    std::thread::sleep(Duration::from_millis(3_500));
+    stop(&mut p.boxes);
+    let onsets: Vec<Vec<f64>> = p.recordings.iter().map(|w| burst_onsets(w)).collect();
+    for (i, o) in onsets.iter().enumerate() {
+        assert!(o.len() >= 5, "box {i} recorded bursts {o:?}");
+    }
+    for k in 0..5 {
+        let at: Vec<f64> = onsets.iter().map(|o| o[k]).collect();
+        let s = spread(&at);
+        eprintln!("burst {k}: spread {:.1} us", s / 1e3);
+        assert!(s < 1e6, "burst {k} spread {:.1} us", s / 1e3);
+    }
+}
