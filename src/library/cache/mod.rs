@@ -208,12 +208,13 @@ impl Cache {
 
     /// Drop a download in progress and its files; nothing to do if there is none.
     pub fn abandon(&mut self, song: &SongRef) -> Result<(), CacheError> {
-        if self.partials.remove(song).is_none() {
+        if !self.partials.contains_key(song) {
             return Ok(());
         }
         files::remove(&self.part_path(song))?;
         files::remove(&self.have_path(song))?;
         files::sync_dir(&self.partial_dir);
+        self.partials.remove(song);
         self.plays.forget(song);
         Ok(())
     }
