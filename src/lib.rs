@@ -12,7 +12,8 @@
 //!   playout controller.
 //! - [`bench`]: benchmarks in the deterministic simulation (`chorus bench …`).
 //! - [`config`]: the TOML configuration with defaults and validation.
-//! - [`library`]: the music folder scan, songs named by the BLAKE3 hash of their bytes.
+//! - [`library`]: the music folder scan, songs named by the BLAKE3 hash of their bytes, and
+//!   the cache of songs fetched from peers.
 //! - [`status`]: the status snapshot served to `chorus ctl status`.
 
 pub mod audio;

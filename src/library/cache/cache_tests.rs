@@ -1,5 +1,6 @@
 //! Tests of the song cache through its public API and its documented on-disk layout.
 
+use std::fs;
 use std::io;
 
 use rand::seq::SliceRandom;
@@ -352,6 +353,12 @@ fn read_chunk_serves_only_held_and_intact_chunks() {
         assert!(matches!(r, Err(CacheError::NotHeld { chunk, .. }) if chunk == i));
     };
     not_held(cache.read_chunk(&m, 0), 0);
+    let mut huge_chunks = m.clone();
+    huge_chunks.chunk_size = 1 << 30;
+    assert!(matches!(
+        cache.read_chunk(&huge_chunks, 0),
+        Err(CacheError::BadManifest(_))
+    ));
     cache.begin(&m, &none()).unwrap();
     cache.write_chunk(&m, 1, chunk(&data, &m, 1)).unwrap();
     assert_eq!(cache.read_chunk(&m, 1).unwrap(), chunk(&data, &m, 1));
@@ -373,6 +380,29 @@ fn read_chunk_serves_only_held_and_intact_chunks() {
         cache.read_chunk(&m, 3),
         Err(CacheError::CorruptChunk { chunk: 3, .. })
     ));
+}
+
+#[test]
+fn a_failed_move_into_songs_is_retried_by_begin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = Cache::open(dir.path(), u64::MAX).unwrap();
+    let data = song_bytes(2 * CHUNK, 11);
+    let m = manifest_of(&data);
+    // A folder in the way makes the rename fail (permissions do not stop root).
+    let dest = dir.path().join(format!("songs/{}.flac", hex(&m.song)));
+    fs::create_dir_all(dest.join("blocker")).unwrap();
+    cache.begin(&m, &none()).unwrap();
+    cache.write_chunk(&m, 0, chunk(&data, &m, 0)).unwrap();
+    assert!(matches!(
+        cache.write_chunk(&m, 1, chunk(&data, &m, 1)),
+        Err(CacheError::Io { .. })
+    ));
+    assert_eq!(cache.path_of(&m.song), None);
+    fs::remove_dir_all(&dest).unwrap();
+    assert!(cache.begin(&m, &none()).unwrap().is_complete());
+    assert_eq!(cache.path_of(&m.song), Some(dest.clone()));
+    assert_eq!(fs::read(&dest).unwrap(), data);
+    assert_eq!(cache.usage().partials, 0);
 }
 
 #[test]

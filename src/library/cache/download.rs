@@ -1,0 +1,175 @@
+//! The download path: start or resume a song, take verified chunks, and turn the
+//! finished `.part` file into a complete song.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::PathBuf;
+
+use super::error::{AtPath, CacheError};
+use super::{files, partial, Begun, Cache, Partial, Stored, Written};
+use crate::core::transfer::{ChunkSet, Manifest};
+use crate::core::SongRef;
+
+/// Hash of everything in a manifest that decides which bytes are chunk `i`.
+pub(super) fn manifest_key(m: &Manifest) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(&m.song.0);
+    h.update(&m.size.to_le_bytes());
+    h.update(&m.chunk_size.to_le_bytes());
+    for c in &m.chunks {
+        h.update(c);
+    }
+    *h.finalize().as_bytes()
+}
+
+impl Cache {
+    /// Start or resume downloading `manifest`'s song; returns the chunks already held
+    /// (all of them if the song is complete). On resume every chunk the `.have` file lists
+    /// is re-hashed and dropped if wrong (a crash can leave the bitfield ahead of the
+    /// data). Makes room by evicting songs not in `pinned`, or fails with
+    /// [`CacheError::QuotaExceeded`] / [`CacheError::DiskFull`].
+    pub fn begin(
+        &mut self,
+        manifest: &Manifest,
+        pinned: &HashSet<SongRef>,
+    ) -> Result<ChunkSet, CacheError> {
+        manifest.validate()?;
+        let song = manifest.song;
+        if self.complete.contains_key(&song) {
+            return Ok(ChunkSet::full(manifest.chunk_count()));
+        }
+        let key = manifest_key(manifest);
+        let reserved = match self.partials.get(&song) {
+            Some(p) => match &p.begun {
+                Some(b) if b.manifest_key == key && !b.have.is_complete() => {
+                    return Ok(b.have.clone())
+                }
+                Some(b) if b.manifest_key == key => {
+                    // Every chunk is held but the move into songs/ failed: try again.
+                    let have = b.have.clone();
+                    self.finish(manifest)?;
+                    return Ok(have);
+                }
+                _ => p.size,
+            },
+            None => 0,
+        };
+        self.make_room(manifest.size.saturating_sub(reserved), pinned)?;
+        let part = self.part_path(&song);
+        let have_path = self.have_path(&song);
+        if let Err(e) = partial::prepare_part(&part, manifest.size) {
+            if reserved == 0 && !self.partials.contains_key(&song) {
+                // Best effort: a new, empty file; the next open would keep it otherwise.
+                let _ = files::remove(&part);
+            }
+            return Err(e);
+        }
+        self.partials.insert(
+            song,
+            Partial {
+                size: manifest.size,
+                begun: None,
+            },
+        );
+        let claimed = partial::load_have(&have_path, manifest);
+        let have = partial::verify_held(&part, manifest, &claimed)?;
+        if have != claimed || !have_path.exists() {
+            partial::save_have(&have_path, manifest, &have)?;
+        }
+        tracing::debug!(song = ?song, held = have.count(), of = have.len(), "download begun");
+        let complete = have.is_complete();
+        if let Some(p) = self.partials.get_mut(&song) {
+            p.begun = Some(Begun {
+                manifest_key: key,
+                format: manifest.format.clone(),
+                have: have.clone(),
+            });
+        }
+        if complete {
+            // An empty song, or a crash after the last chunk but before the rename.
+            self.finish(manifest)?;
+        }
+        Ok(have)
+    }
+
+    /// Verify `data` as chunk `chunk` of `manifest` ([`CacheError::CorruptChunk`]: nothing
+    /// written), write it at its offset, fsync, then record it in the `.have` file. The
+    /// last chunk triggers the whole-file check and the move into `songs/`
+    /// ([`CacheError::CorruptSong`]: the download is deleted). A chunk already held is
+    /// not written again.
+    pub fn write_chunk(
+        &mut self,
+        manifest: &Manifest,
+        chunk: u32,
+        data: &[u8],
+    ) -> Result<Written, CacheError> {
+        let song = manifest.song;
+        if let Some(path) = self.path_of(&song) {
+            return Ok(Written::Complete(path));
+        }
+        let key = manifest_key(manifest);
+        let held = match self.begun(&song) {
+            Some(b) if b.manifest_key == key => b.have.contains(chunk),
+            _ => return Err(CacheError::NotStarted { song }),
+        };
+        if !manifest.verify_chunk(chunk, data) {
+            return Err(CacheError::CorruptChunk { song, chunk });
+        }
+        if held {
+            return Ok(Written::Stored);
+        }
+        let part = self.part_path(&song);
+        partial::write_at(&part, manifest.chunk_range(chunk).start, data)?;
+        let have_path = self.have_path(&song);
+        let Some(begun) = self.begun_mut(&song) else {
+            return Err(CacheError::NotStarted { song });
+        };
+        begun.have.insert(chunk);
+        if begun.have.is_complete() {
+            return self.finish(manifest).map(Written::Complete);
+        }
+        if let Err(e) = partial::save_have(&have_path, manifest, &begun.have) {
+            // The chunk is on disk but not recorded: forget it, it will be fetched again.
+            begun.have.remove(chunk);
+            return Err(e);
+        }
+        Ok(Written::Stored)
+    }
+
+    /// Every chunk is held: check the whole file and move it into `songs/`.
+    fn finish(&mut self, manifest: &Manifest) -> Result<PathBuf, CacheError> {
+        let song = manifest.song;
+        let part = self.part_path(&song);
+        if !partial::is_song(&part, &song, manifest.size)? {
+            tracing::warn!(song = ?song, "assembled file does not match the song hash");
+            self.abandon(&song)?;
+            return Err(CacheError::CorruptSong { song });
+        }
+        // The format checked by `begin`, whatever the caller passes now.
+        let format = match self.begun(&song) {
+            Some(b) => b.format.clone(),
+            None => return Err(CacheError::NotStarted { song }),
+        };
+        let dest = files::song_file(&self.songs_dir, &song, &format);
+        fs::rename(&part, &dest).at(&dest)?;
+        files::sync_dir(&self.songs_dir);
+        self.partials.remove(&song);
+        self.complete.insert(
+            song,
+            Stored {
+                format,
+                size: manifest.size,
+            },
+        );
+        // The song is safe in songs/; a leftover .have is removed at the next open.
+        if let Err(e) = files::remove(&self.have_path(&song)) {
+            tracing::debug!(error = %e, "cannot remove the bitfield of a finished song");
+        }
+        files::sync_dir(&self.partial_dir);
+        // A song just fetched is about to be played: it should not be the first evicted.
+        self.plays.touch(song);
+        self.save_plays_quietly();
+        tracing::info!(song = ?song, path = %dest.display(), "song cached");
+        Ok(dest)
+    }
+}
