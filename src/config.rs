@@ -62,6 +62,8 @@ pub struct SongsTable {
     pub cache_quota_mb: u64,
     /// Chunk requests in flight at once, over all peers.
     pub max_in_flight: usize,
+    /// Upload limit for songs (kbit/s) over all peers; 0: as fast as the link goes.
+    pub upload_limit_kbps: u64,
 }
 
 impl Default for SongsTable {
@@ -72,6 +74,7 @@ impl Default for SongsTable {
             swarm: true,
             cache_quota_mb: 4096,
             max_in_flight: 16,
+            upload_limit_kbps: 0,
         }
     }
 }

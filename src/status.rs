@@ -40,6 +40,10 @@ pub struct TransferStatus {
     pub size: u64,
     /// Bytes per second over the last few seconds.
     pub rate_bps: u64,
+    /// Bytes received over the network since the box started (less than `size` when a
+    /// download resumed, 0 for a song from the music folder).
+    #[serde(default)]
+    pub received_bytes: u64,
     /// Time left at that rate; `null` when complete or stalled.
     pub eta_ms: Option<u64>,
     /// "manifest" (asking for it), "fetching", "complete", or "failed" (see `error`).

@@ -22,6 +22,17 @@ struct Party {
 /// Boxes named `names`, each with its own music folder filled by `fill`, WAV outputs, a
 /// party that starts once everyone joined; the first hosts and the rest join.
 fn party(dir: &Path, port: u16, names: &[&str], fill: impl Fn(&str, &Path)) -> Party {
+    party_with(dir, port, names, "", fill)
+}
+
+/// Like [`party`], with `songs` appended to every box's `[songs]` table.
+fn party_with(
+    dir: &Path,
+    port: u16,
+    names: &[&str],
+    songs: &str,
+    fill: impl Fn(&str, &Path),
+) -> Party {
     let mut p = Party {
         boxes: Vec::new(),
         recordings: Vec::new(),
@@ -35,7 +46,7 @@ fn party(dir: &Path, port: u16, names: &[&str], fill: impl Fn(&str, &Path)) -> P
         let config = dir.join(format!("{name}.toml"));
         let text = format!(
             "music_dir = {:?}\n[audio]\noutput = \"wav:{}\"\n[party]\nmin_accepts = {}\n\
-             [songs]\nbulk_port = 0\n",
+             [songs]\nbulk_port = 0\n{songs}\n",
             music.display().to_string(),
             wav.display(),
             names.len() - 1
@@ -135,4 +146,55 @@ fn members_without_the_song_fetch_it_and_all_play_in_step() {
         eprintln!("burst {k}: spread {:.1} us", s / 1e3);
         assert!(s < 1e6, "burst {k} spread {:.1} us", s / 1e3);
     }
+}
+
+#[test]
+fn a_member_killed_mid_transfer_resumes_and_never_exposes_a_partial_file() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    // About 6 MB, sent at 16 Mbit/s: the transfer takes about 3 s.
+    let limit = "upload_limit_kbps = 16000";
+    let mut p = party_with(dir.path(), test_port(32), &["a", "b"], limit, |name, music| {
+        if name == "a" {
+            write_song(&music.join("long.wav"), 130);
+        }
+    });
+    let song = std::fs::read(p.music[0].join("long.wav")).unwrap();
+    let id = blake3::hash(&song).to_hex().to_string();
+    let cached = p.boxes[1].state.join("cache/songs").join(format!("{id}.wav"));
+    let partial = p.boxes[1].state.join("cache/partial").join(format!("{id}.part"));
+    let received = |b: &BoxProc| {
+        status(&b.state)
+            .and_then(|s| s.transfers.into_iter().find(|t| t.song == id))
+            .map(|t| (t.state, t.bytes, t.received_bytes))
+    };
+    let midway = wait_for(Duration::from_secs(20), || {
+        received(&p.boxes[1]).is_some_and(|(_, bytes, _)| bytes >= 1_000_000)
+    });
+    assert!(midway.is_some(), "transfer never started: {:?}", received(&p.boxes[1]));
+    p.boxes[1].kill();
+    assert!(!cached.exists(), "a partial song is never in the cache's songs");
+    assert!(partial.exists(), "the partial download stays for the restart");
+
+    // The box restarts, rejoins its party and fetches only what it lacks.
+    let config = dir.path().join("b.toml");
+    p.boxes[1] = start_with(dir.path(), "b", test_port(32), &config, &[]);
+    let done = wait_for(Duration::from_secs(30), || {
+        received(&p.boxes[1]).is_some_and(|(state, _, _)| state == "complete")
+    });
+    assert!(done.is_some(), "not resumed: {:?}", received(&p.boxes[1]));
+    let (_, bytes, fetched) = received(&p.boxes[1]).unwrap();
+    assert_eq!(bytes, song.len() as u64);
+    assert!(
+        fetched < song.len() as u64 - 500_000,
+        "fetched {fetched} of {} bytes after the restart: it started over",
+        song.len()
+    );
+    assert_eq!(std::fs::read(&cached).unwrap(), song);
+    assert!(!partial.exists());
+    // Both then play it.
+    let both = wait_for(Duration::from_secs(10), || {
+        p.boxes.iter().all(|b| playing_song(b).as_deref() == Some(id.as_str()))
+    });
+    assert!(both.is_some());
 }

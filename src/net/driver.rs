@@ -154,6 +154,7 @@ impl BoxRuntime {
                 quota_bytes: songs.cache_quota_mb.saturating_mul(1 << 20),
                 swarm: songs.swarm,
                 max_in_flight: songs.max_in_flight,
+                upload_bytes_per_sec: songs.upload_limit_kbps.saturating_mul(1000) / 8,
             };
             self.bulk = Some(super::bulk::spawn(config, listener, &tracker, cancel.clone()));
         }

@@ -20,6 +20,37 @@ pub(super) const OUTGOING_QUEUE: usize = 64;
 /// Connection number, so a late message of a replaced connection is told apart.
 pub(super) type ConnId = u64;
 
+/// Paces the chunks a box uploads, over all its connections, to a configured rate (so a
+/// box on Wi-Fi leaves room for everything else).
+#[derive(Debug)]
+pub(super) struct Pacer {
+    bytes_per_sec: f64,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    pub(super) fn new(bytes_per_sec: u64) -> Option<std::sync::Arc<Pacer>> {
+        (bytes_per_sec > 0).then(|| {
+            std::sync::Arc::new(Pacer {
+                bytes_per_sec: bytes_per_sec as f64,
+                next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+            })
+        })
+    }
+
+    /// Waits until `bytes` more may go out.
+    async fn take(&self, bytes: usize) {
+        let at = {
+            let mut next = self.next.lock().await;
+            let now = tokio::time::Instant::now();
+            let start = (*next).max(now);
+            *next = start + std::time::Duration::from_secs_f64(bytes as f64 / self.bytes_per_sec);
+            start
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
 /// What a connection tells the transfer manager.
 #[derive(Debug)]
 pub(super) enum ConnEvent {
@@ -42,6 +73,7 @@ pub(super) fn spawn(
     hello: Bulk,
     events: mpsc::Sender<ConnEvent>,
     cancel: CancellationToken,
+    pacer: Option<std::sync::Arc<Pacer>>,
 ) {
     if let Err(e) = socket.set_nodelay(true) {
         tracing::debug!(error = %e, "cannot set TCP_NODELAY");
@@ -64,6 +96,9 @@ pub(super) fn spawn(
                     },
                 },
             };
+            if let (Some(p), Bulk::Chunk { data, .. }) = (&pacer, &msg) {
+                p.take(data.len()).await;
+            }
             if let Err(e) = sink.send(&Message::Bulk(msg)).await {
                 let _ = writer_events.send(ConnEvent::Closed(conn, Some(e))).await;
                 return;
@@ -111,6 +146,7 @@ pub(super) fn dial(
     hello: Bulk,
     events: mpsc::Sender<ConnEvent>,
     cancel: CancellationToken,
+    pacer: Option<std::sync::Arc<Pacer>>,
 ) {
     let inner = tracker.clone();
     tracker.spawn(async move {
@@ -120,7 +156,7 @@ pub(super) fn dial(
             c = tokio::time::timeout(timeout, TcpStream::connect(addr)) => c,
         };
         match connected {
-            Ok(Ok(socket)) => spawn(&inner, conn, socket, hello, events, cancel),
+            Ok(Ok(socket)) => spawn(&inner, conn, socket, hello, events, cancel, pacer),
             Ok(Err(e)) => {
                 let _ = events.send(ConnEvent::Closed(conn, Some(e.into()))).await;
             }

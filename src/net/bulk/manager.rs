@@ -82,11 +82,15 @@ struct Manager {
     events: mpsc::Sender<ConnEvent>,
     tracker: TaskTracker,
     cancel: CancellationToken,
+    pacer: Option<Arc<conn::Pacer>>,
+    /// Bytes of each song received over the network since this box started.
+    received: HashMap<SongRef, u64>,
 }
 
 /// Runs until cancelled.
 pub(super) async fn run(config: BulkConfig, mut io: Io) {
     let quota = config.quota_bytes;
+    let config_upload = config.upload_bytes_per_sec;
     let dir = config.cache_dir.clone();
     let opened = tokio::task::spawn_blocking(move || Cache::open(&dir, quota)).await;
     let cache = match opened {
@@ -136,6 +140,8 @@ pub(super) async fn run(config: BulkConfig, mut io: Io) {
         events,
         tracker: io.tracker.clone(),
         cancel: io.cancel.clone(),
+        pacer: conn::Pacer::new(config_upload),
+        received: HashMap::new(),
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -306,7 +312,8 @@ impl Manager {
                 party,
             };
             let cancel = self.conn_cancel(conn);
-            conn::dial(&self.tracker, conn, addr, hello, self.events.clone(), cancel);
+            let pacer = self.pacer.clone();
+            conn::dial(&self.tracker, conn, addr, hello, self.events.clone(), cancel, pacer);
         }
     }
 
@@ -339,7 +346,8 @@ impl Manager {
         };
         let conn = self.new_conn(None);
         let cancel = self.conn_cancel(conn);
-        conn::spawn(&self.tracker, conn, socket, hello, self.events.clone(), cancel);
+        let pacer = self.pacer.clone();
+        conn::spawn(&self.tracker, conn, socket, hello, self.events.clone(), cancel, pacer);
     }
 
     fn conn_event(&mut self, ev: ConnEvent) {
@@ -499,6 +507,7 @@ impl Manager {
         match self.swarm.chunk_arrived(now, peer, song, chunk, valid) {
             crate::core::transfer::Arrival::Stored | crate::core::transfer::Arrival::Completed => {
                 self.rates.add(now, song, data.len() as u64);
+                *self.received.entry(song).or_default() += data.len() as u64;
                 self.disk.write(m, chunk, data);
             }
             crate::core::transfer::Arrival::Corrupt => {
@@ -677,6 +686,7 @@ impl Manager {
             bytes,
             size,
             rate_bps: rate,
+            received_bytes: self.received.get(song).copied().unwrap_or(0),
             eta_ms: (state == "fetching")
                 .then(|| eta_ms(size.saturating_sub(bytes), rate))
                 .flatten(),

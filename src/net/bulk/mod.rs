@@ -36,6 +36,8 @@ pub(crate) struct BulkConfig {
     pub quota_bytes: u64,
     pub swarm: bool,
     pub max_in_flight: usize,
+    /// Upload limit over all peers; 0: none.
+    pub upload_bytes_per_sec: u64,
 }
 
 /// A song of the music folder this box can serve.
