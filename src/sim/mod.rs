@@ -12,6 +12,8 @@
 //! - [`world`]: the [`Sim`] itself: nodes, the event queue, crash/restart; its
 //!   `dispatch` runs one event, `streams` carries control streams, `party` gives boxes
 //!   commands and checks the party rules, and `query` answers who sees whom.
+//! - [`transfer`]: one song spreading through a party of [`Swarm`](crate::core::transfer::Swarm)
+//!   planners over finite uplinks ([`transfer::run`]).
 //! - [`invariants`]: the rules checked after every step and the [`Violation`] error.
 //! - `builder`: [`SimBuilder`], segments, routes and per-box config.
 //! - `queue`, `trace`: the (time, insertion order) event queue and the run's trace hash.
@@ -22,6 +24,7 @@ pub mod network;
 mod queue;
 pub mod streams;
 mod trace;
+pub mod transfer;
 pub mod world;
 
 pub use builder::{SimBuilder, DEFAULT_SEGMENT};
@@ -29,4 +32,5 @@ pub use invariants::{Breach, Violation};
 pub use network::{Jitter, LinkModel, Network, SegmentId, LOOPBACK_DELAY};
 pub use streams::{CrashMode, StreamModel};
 pub use trace::{TraceKind, TraceRecord};
+pub use transfer::{TransferSimConfig, TransferSimReport};
 pub use world::{node_addr, CommandFailed, Sim, SimEvent, SimStats, NODE_PORT};

@@ -12,6 +12,10 @@ pub struct SwarmConfig {
     pub swarming: bool,
     /// Requests in flight per peer: enough to keep one TCP pipe busy.
     pub per_peer: usize,
+    /// Requests in flight to a song's origin when swarming: few, so the origin's queue
+    /// stays short and what it sends is still rare when it is sent (every member asks
+    /// it; a long queue fills with chunks others have fetched meanwhile).
+    pub origin_per_peer: usize,
     /// Requests in flight in total.
     pub max_in_flight: usize,
     /// A request unanswered this long is sent elsewhere.
@@ -28,6 +32,7 @@ impl Default for SwarmConfig {
         SwarmConfig {
             swarming: true,
             per_peer: 4,
+            origin_per_peer: 1,
             max_in_flight: 16,
             request_timeout: Duration::from_secs(10),
             seed: 0,

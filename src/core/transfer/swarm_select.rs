@@ -42,7 +42,7 @@ impl Swarm {
                         .requests
                         .iter()
                         .any(|r| r.peer == id && r.song == w.song && r.chunk == chunk)
-                    && self.load(id) < self.limit(p)
+                    && self.load(id) < self.limit(id, p, w)
             })
             .min_by_key(|&(&id, p)| {
                 (
@@ -59,9 +59,13 @@ impl Swarm {
         self.requests.iter().filter(|r| r.peer == peer).count()
     }
 
-    fn limit(&self, p: &Peer) -> usize {
+    fn limit(&self, id: NodeId, p: &Peer, w: &Wanted) -> usize {
         if p.timeouts_in_a_row >= FLAKY_AFTER {
             1
+        } else if self.config.swarming && id == w.origin {
+            self.config
+                .origin_per_peer
+                .clamp(1, self.config.per_peer.max(1))
         } else {
             self.config.per_peer.max(1)
         }

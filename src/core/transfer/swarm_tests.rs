@@ -40,6 +40,7 @@ fn set(len: u32, held: impl IntoIterator<Item = u32>) -> ChunkSet {
 fn config(per_peer: usize, max_in_flight: usize) -> SwarmConfig {
     SwarmConfig {
         per_peer,
+        origin_per_peer: per_peer,
         max_in_flight,
         endgame: false,
         ..SwarmConfig::default()
@@ -185,6 +186,32 @@ fn non_origin_peers_preferred_when_swarming() {
         first_four,
         vec![A; 4],
         "the origin is asked only when A is full"
+    );
+}
+
+#[test]
+fn the_origin_gets_fewer_requests_when_swarming() {
+    let cfg = SwarmConfig {
+        origin_per_peer: 1,
+        ..config(4, 16)
+    };
+    let mut s = swarm(cfg.clone(), &[(1, 8)]);
+    assert_eq!(
+        s.poll_fetch(at(0)).len(),
+        1,
+        "the origin's queue stays short"
+    );
+    let mut s = swarm(
+        SwarmConfig {
+            swarming: false,
+            ..cfg
+        },
+        &[(1, 8)],
+    );
+    assert_eq!(
+        s.poll_fetch(at(0)).len(),
+        4,
+        "without swarming it is the only source"
     );
 }
 
