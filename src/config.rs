@@ -307,7 +307,10 @@ impl Config {
         }
         let songs = &self.songs;
         if !(1..=crate::proto::MAX_POOL).contains(&songs.window) {
-            return invalid("songs.window", &format!("must be 1 to {}", crate::proto::MAX_POOL));
+            return invalid(
+                "songs.window",
+                &format!("must be 1 to {}", crate::proto::MAX_POOL),
+            );
         }
         if songs.cache_quota_mb < 16 {
             return invalid("songs.cache_quota_mb", "must be at least 16");

@@ -98,16 +98,19 @@ fn spread(times: &[f64]) -> f64 {
 fn members_without_the_song_fetch_it_and_all_play_in_step() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let mut p = party(dir.path(), test_port(31), &["a", "b", "c"], |name, music| {
-        match name {
+    let mut p = party(
+        dir.path(),
+        test_port(31),
+        &["a", "b", "c"],
+        |name, music| match name {
             "a" => {
                 write_song(&music.join("1-first.wav"), 6);
                 write_song(&music.join("2-second.wav"), 3);
             }
             "b" => write_song(&music.join("other.wav"), 4),
             _ => {}
-        }
-    });
+        },
+    );
     // The party starts when both joined; the first song waits until both hold it, then
     // plays by itself on every box.
     let song = wait_for(Duration::from_secs(30), || {
@@ -128,7 +131,10 @@ fn members_without_the_song_fetch_it_and_all_play_in_step() {
         let s = status(&b.state).unwrap();
         assert_eq!(s.playback.unwrap().song.as_deref(), Some(id.as_str()));
         let t = s.transfers.iter().find(|t| t.song == id).unwrap();
-        assert_eq!((t.state.as_str(), t.bytes), ("complete", first.len() as u64));
+        assert_eq!(
+            (t.state.as_str(), t.bytes),
+            ("complete", first.len() as u64)
+        );
         let cached = b.state.join("cache/songs").join(format!("{id}.wav"));
         assert_eq!(std::fs::read(&cached).unwrap(), first, "{}", b.name);
     }
@@ -154,15 +160,27 @@ fn a_member_killed_mid_transfer_resumes_and_never_exposes_a_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     // About 6 MB, sent at 16 Mbit/s: the transfer takes about 3 s.
     let limit = "upload_limit_kbps = 16000";
-    let mut p = party_with(dir.path(), test_port(32), &["a", "b"], limit, |name, music| {
-        if name == "a" {
-            write_song(&music.join("long.wav"), 130);
-        }
-    });
+    let mut p = party_with(
+        dir.path(),
+        test_port(32),
+        &["a", "b"],
+        limit,
+        |name, music| {
+            if name == "a" {
+                write_song(&music.join("long.wav"), 130);
+            }
+        },
+    );
     let song = std::fs::read(p.music[0].join("long.wav")).unwrap();
     let id = blake3::hash(&song).to_hex().to_string();
-    let cached = p.boxes[1].state.join("cache/songs").join(format!("{id}.wav"));
-    let partial = p.boxes[1].state.join("cache/partial").join(format!("{id}.part"));
+    let cached = p.boxes[1]
+        .state
+        .join("cache/songs")
+        .join(format!("{id}.wav"));
+    let partial = p.boxes[1]
+        .state
+        .join("cache/partial")
+        .join(format!("{id}.part"));
     let received = |b: &BoxProc| {
         status(&b.state)
             .and_then(|s| s.transfers.into_iter().find(|t| t.song == id))
@@ -171,10 +189,20 @@ fn a_member_killed_mid_transfer_resumes_and_never_exposes_a_partial_file() {
     let midway = wait_for(Duration::from_secs(20), || {
         received(&p.boxes[1]).is_some_and(|(_, bytes, _)| bytes >= 1_000_000)
     });
-    assert!(midway.is_some(), "transfer never started: {:?}", received(&p.boxes[1]));
+    assert!(
+        midway.is_some(),
+        "transfer never started: {:?}",
+        received(&p.boxes[1])
+    );
     p.boxes[1].kill();
-    assert!(!cached.exists(), "a partial song is never in the cache's songs");
-    assert!(partial.exists(), "the partial download stays for the restart");
+    assert!(
+        !cached.exists(),
+        "a partial song is never in the cache's songs"
+    );
+    assert!(
+        partial.exists(),
+        "the partial download stays for the restart"
+    );
 
     // The box restarts, rejoins its party and fetches only what it lacks.
     let config = dir.path().join("b.toml");
@@ -194,7 +222,9 @@ fn a_member_killed_mid_transfer_resumes_and_never_exposes_a_partial_file() {
     assert!(!partial.exists());
     // Both then play it.
     let both = wait_for(Duration::from_secs(10), || {
-        p.boxes.iter().all(|b| playing_song(b).as_deref() == Some(id.as_str()))
+        p.boxes
+            .iter()
+            .all(|b| playing_song(b).as_deref() == Some(id.as_str()))
     });
     assert!(both.is_some());
 }

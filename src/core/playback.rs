@@ -115,7 +115,11 @@ impl Playback {
     }
 
     /// The gated first song, once `ready(index)` says everyone has it or its time is up.
-    pub(crate) fn gate_open(&mut self, now: Instant, ready: impl Fn(u32) -> bool) -> Option<Action> {
+    pub(crate) fn gate_open(
+        &mut self,
+        now: Instant,
+        ready: impl Fn(u32) -> bool,
+    ) -> Option<Action> {
         let (action, deadline) = self.gated?;
         let index = self.first_song(&action);
         if now >= deadline || index.is_none_or(&ready) {

@@ -156,7 +156,12 @@ impl BoxRuntime {
                 max_in_flight: songs.max_in_flight,
                 upload_bytes_per_sec: songs.upload_limit_kbps.saturating_mul(1000) / 8,
             };
-            self.bulk = Some(super::bulk::spawn(config, listener, &tracker, cancel.clone()));
+            self.bulk = Some(super::bulk::spawn(
+                config,
+                listener,
+                &tracker,
+                cancel.clone(),
+            ));
         }
         let mut playout = tokio::time::interval(super::playout::TICK);
         playout.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -1,9 +1,9 @@
 //! The tokio + socket2 runtime: real sockets, real time and the control socket around a
 //! [`crate::core::Node`].
 
+mod bulk;
 mod clock;
 mod commands;
-mod bulk;
 pub mod control;
 mod driver;
 mod persist;

@@ -93,7 +93,10 @@ fn oversize_chunks_and_bitfields_are_refused() {
     bytes.extend([0xff, 0xff, 0xff, 0xff, 0x0f, 0]);
     assert!(matches!(
         decode(&bytes, MAX_FRAME),
-        Err(crate::proto::DecodeError::Limit { field: "bulk.have", .. })
+        Err(crate::proto::DecodeError::Limit {
+            field: "bulk.have",
+            ..
+        })
     ));
 }
 

@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::{
-    Beacon, Bulk, Control, DecodeError, EncodeError, Invite, TimeReply, TimeRequest, HEADER_LEN, MAGIC,
-    MAX_DATAGRAM, VERSION,
+    Beacon, Bulk, Control, DecodeError, EncodeError, Invite, TimeReply, TimeRequest, HEADER_LEN,
+    MAGIC, MAX_DATAGRAM, VERSION,
 };
 
 /// The kind byte of the header: which type the body decodes as.

@@ -35,8 +35,8 @@ pub mod frame;
 mod message;
 mod party;
 
-pub use bulk::Bulk;
 pub use beacon::{Beacon, BoxState, PartyId, PartySummary, PeerHint};
+pub use bulk::Bulk;
 pub use error::{DecodeError, EncodeError};
 pub use message::{decode, decode_datagram, encode, encode_datagram, Kind, Message};
 pub use party::{

@@ -56,4 +56,3 @@ pub fn burst_onsets(wav: &Path) -> Vec<f64> {
     }
     onsets
 }
-

@@ -65,7 +65,11 @@ pub fn start_with(dir: &Path, name: &str, port: u16, config: &Path, extra: &[&st
         .arg("--config")
         .arg(config)
         .args(extra)
-        .env("CHORUS_LOG", "warn")
+        // CHORUS_TEST_LOG=debug shows what the boxes do when a test fails.
+        .env(
+            "CHORUS_LOG",
+            std::env::var("CHORUS_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -216,7 +216,10 @@ impl Manager {
     }
 
     fn window(&self) -> Vec<SongRef> {
-        self.view.as_ref().map(|v| v.window.clone()).unwrap_or_default()
+        self.view
+            .as_ref()
+            .map(|v| v.window.clone())
+            .unwrap_or_default()
     }
 
     fn holds_whole(&self, song: &SongRef) -> Option<PathBuf> {
@@ -313,7 +316,15 @@ impl Manager {
             };
             let cancel = self.conn_cancel(conn);
             let pacer = self.pacer.clone();
-            conn::dial(&self.tracker, conn, addr, hello, self.events.clone(), cancel, pacer);
+            conn::dial(
+                &self.tracker,
+                conn,
+                addr,
+                hello,
+                self.events.clone(),
+                cancel,
+                pacer,
+            );
         }
     }
 
@@ -347,7 +358,15 @@ impl Manager {
         let conn = self.new_conn(None);
         let cancel = self.conn_cancel(conn);
         let pacer = self.pacer.clone();
-        conn::spawn(&self.tracker, conn, socket, hello, self.events.clone(), cancel, pacer);
+        conn::spawn(
+            &self.tracker,
+            conn,
+            socket,
+            hello,
+            self.events.clone(),
+            cancel,
+            pacer,
+        );
     }
 
     fn conn_event(&mut self, ev: ConnEvent) {
@@ -359,7 +378,11 @@ impl Manager {
                 tx,
             } => self.hello(conn, id, party, tx),
             ConnEvent::Message(conn, msg) => {
-                let Some(peer) = self.peer_of(conn) else { return };
+                let Some(peer) = self.peer_of(conn) else {
+                    tracing::trace!(conn, "message from a connection without a peer");
+                    return;
+                };
+                tracing::trace!(%peer, ?msg, "bulk message");
                 self.message(peer, conn, msg);
             }
             ConnEvent::Closed(conn, reason) => {
@@ -382,12 +405,21 @@ impl Manager {
         (self.peers.get(&id)?.conn == conn).then_some(id)
     }
 
-    fn hello(&mut self, conn: ConnId, id: NodeId, party: crate::proto::PartyId, tx: mpsc::Sender<Bulk>) {
+    fn hello(
+        &mut self,
+        conn: ConnId,
+        id: NodeId,
+        party: crate::proto::PartyId,
+        tx: mpsc::Sender<Bulk>,
+    ) {
         let known = self
             .view
             .as_ref()
             .is_some_and(|v| v.party == party && v.peers.iter().any(|(p, _)| *p == id));
-        let expected = self.conns.get(&conn).is_some_and(|c| c.peer.is_none_or(|p| p == id));
+        let expected = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.peer.is_none_or(|p| p == id));
         if !known || !expected || id == self.config.me {
             if let Some(c) = self.conns.remove(&conn) {
                 c.cancel.cancel();
@@ -487,7 +519,9 @@ impl Manager {
         let held = path.is_some()
             || self.cached.contains_key(&song)
             || self.swarm.local(&song).is_some_and(|h| h.contains(chunk));
-        let Some(p) = self.peers.get_mut(&peer) else { return };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
         match manifest {
             Some(m) if held && p.reads < READS_PER_PEER && chunk < m.chunk_count() => {
                 p.reads += 1;
@@ -562,7 +596,7 @@ impl Manager {
                 chunk,
                 result,
             } => {
-                let Some(peer) = self.peer_of(conn) else { return None };
+                let peer = self.peer_of(conn)?;
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.reads = p.reads.saturating_sub(1);
                     let msg = match result {
@@ -608,7 +642,10 @@ impl Manager {
 
     fn fail(&mut self, now: Instant, song: SongRef, e: &CacheError) {
         tracing::warn!(?song, error = %e, "song not fetched");
-        if matches!(e, CacheError::DiskFull { .. } | CacheError::QuotaExceeded { .. }) {
+        if matches!(
+            e,
+            CacheError::DiskFull { .. } | CacheError::QuotaExceeded { .. }
+        ) {
             self.storage_error = Some(e.to_string());
         }
         if matches!(e, CacheError::CorruptSong { .. }) {
@@ -621,8 +658,7 @@ impl Manager {
 
     fn tick(&mut self) {
         let now = monotonic_now();
-        self.failed
-            .retain(|_, (at, _)| now - *at < FAILED_BACKOFF);
+        self.failed.retain(|_, (at, _)| now - *at < FAILED_BACKOFF);
         self.refresh();
     }
 
@@ -633,6 +669,7 @@ impl Manager {
                 song: f.song,
                 chunk: f.chunk,
             };
+            tracing::trace!(peer = %f.peer, song = ?f.song, chunk = f.chunk, "request");
             if let Some(p) = self.peers.get(&f.peer) {
                 if p.tx.try_send(msg).is_err() {
                     self.swarm.chunk_refused(f.peer, f.song, f.chunk);
@@ -668,9 +705,7 @@ impl Manager {
         let bytes = if whole {
             size
         } else {
-            self.swarm
-                .progress(song)
-                .map_or(0, |p| p.bytes_held)
+            self.swarm.progress(song).map_or(0, |p| p.bytes_held)
         };
         let rate = self.rates.rate(now, song);
         let error = self.failed.get(song).map(|(_, e)| e.clone());
@@ -691,11 +726,7 @@ impl Manager {
                 .then(|| eta_ms(size.saturating_sub(bytes), rate))
                 .flatten(),
             state: state.into(),
-            sources: self
-                .peers
-                .keys()
-                .filter(|_| m.is_some())
-                .count(),
+            sources: self.peers.keys().filter(|_| m.is_some()).count(),
             error,
         }
     }

@@ -1,0 +1,214 @@
+//! A hostile box in the party: it claims to hold every chunk, answers requests with
+//! garbage and pushes a manifest full of paths. The honest member discards the garbage,
+//! fetches those chunks from the host, ends with the exact song, and writes nothing
+//! outside its cache.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use common::audio::write_song;
+use common::{ctl, neighbour_names, start_with, status, test_port, wait_for};
+
+use chorus::core::transfer::{Manifest, Tags, DEFAULT_CHUNK_SIZE};
+use chorus::core::NodeId;
+use chorus::proto::{decode, encode, Bulk, Control, Hello, Message, PartyId, MAX_FRAME};
+
+fn send(s: &mut TcpStream, msg: &Message) {
+    let body = encode(msg, MAX_FRAME).unwrap();
+    s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+}
+
+fn recv(s: &mut TcpStream) -> Option<Message> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).ok()?;
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).ok()?;
+    decode(&body, MAX_FRAME).ok()
+}
+
+fn config(dir: &Path, name: &str, music: &Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let text = format!(
+        "music_dir = {:?}\n[audio]\noutput = \"null\"\n[party]\nmin_accepts = 2\n\
+         start_wait_ms = 1000\n[songs]\nbulk_port = 0\n{extra}\n",
+        music.display().to_string()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn garbage_chunks_are_refetched_and_peer_names_never_become_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = test_port(33);
+    let (music_a, music_b) = (d.join("music-a"), d.join("music-b"));
+    std::fs::create_dir_all(&music_a).unwrap();
+    std::fs::create_dir_all(&music_b).unwrap();
+    write_song(&music_a.join("song.wav"), 40); // about 2 MB: 8 chunks
+    let song = std::fs::read(music_a.join("song.wav")).unwrap();
+    let manifest: Manifest =
+        Manifest::from_reader(&song[..], DEFAULT_CHUNK_SIZE, Tags::default()).unwrap();
+    // The host sends slowly, so the member asks the (fast, lying) third box first.
+    let a_cfg = config(d, "a", &music_a, "upload_limit_kbps = 8000");
+    let b_cfg = config(d, "b", &music_b, "");
+    let a = start_with(d, "a", port, &a_cfg, &[]);
+    let b = start_with(d, "b", port, &b_cfg, &[]);
+    assert!(
+        wait_for(Duration::from_secs(15), || neighbour_names(&b.state).len()
+            == 1)
+        .is_some()
+    );
+    let (ok, out, err) = ctl(&a.state, &["host"]);
+    assert!(ok, "{out} {err}");
+    let party = wait_for(Duration::from_secs(10), || {
+        status(&a.state).and_then(|s| s.party).is_some()
+    });
+    assert!(party.is_some());
+    let s = status(&a.state).unwrap().party.unwrap();
+    let party_id = PartyId(u64::from_str_radix(&s.id, 16).unwrap());
+    let term = s.term;
+    let host_port: u16 = s.members[0]
+        .addr
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // The hostile box joins through the host's control port, with the highest id so the
+    // honest member dials its bulk port.
+    let evil_bulk = TcpListener::bind("127.0.0.1:0").unwrap();
+    let evil = NodeId(u64::MAX);
+    let mut control = TcpStream::connect(("127.0.0.1", host_port)).unwrap();
+    send(
+        &mut control,
+        &Message::Control(Control::Hello(Hello {
+            id: evil,
+            name: "evil".into(),
+            control_port: 1,
+            bulk_port: evil_bulk.local_addr().unwrap().port(),
+        })),
+    );
+    send(
+        &mut control,
+        &Message::Control(Control::Join {
+            party: party_id,
+            term,
+        }),
+    );
+    let mut beat = control.try_clone().unwrap();
+    std::thread::spawn(move || loop {
+        let hb = Message::Control(Control::Heartbeat {
+            party: party_id,
+            term,
+        });
+        if beat.write_all(&[]).is_err() {
+            return;
+        }
+        let body = encode(&hb, MAX_FRAME).unwrap();
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend(body);
+        if beat.write_all(&frame).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    std::thread::spawn(move || while recv(&mut control).is_some() {});
+
+    let (ok, out, err) = ctl(&b.state, &["join"]);
+    assert!(ok, "{out} {err}");
+    // Every box of the party dials the hostile one (its id is the highest): each gets
+    // the same treatment.
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = answered.clone();
+    std::thread::spawn(move || {
+        for peer in evil_bulk.incoming() {
+            let (Ok(peer), m, count) = (peer, manifest.clone(), count.clone()) else {
+                continue;
+            };
+            std::thread::spawn(move || lie_to(peer, evil, party_id, &m, &count));
+        }
+    });
+    let asked = wait_for(Duration::from_secs(20), || {
+        answered.load(std::sync::atomic::Ordering::SeqCst) > 0
+    });
+    assert!(asked.is_some(), "the member never asked the hostile box");
+    let done = wait_for(Duration::from_secs(30), || {
+        status(&b.state)
+            .and_then(|s| s.transfers.first().cloned())
+            .is_some_and(|t| t.state == "complete")
+    });
+    assert!(
+        done.is_some(),
+        "{:?}",
+        status(&b.state).map(|s| s.transfers)
+    );
+    let st = status(&b.state).unwrap();
+    let corrupt = st.storage.unwrap().corrupt_chunks;
+    assert!(corrupt >= 1, "garbage chunks were counted: {corrupt}");
+    let id = blake3::hash(&song).to_hex().to_string();
+    let cached = b.state.join("cache/songs").join(format!("{id}.wav"));
+    assert_eq!(
+        std::fs::read(cached).unwrap(),
+        song,
+        "exact bytes despite the garbage"
+    );
+    // Nothing named after the lie exists anywhere.
+    let mut stack = vec![d.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap() {
+            let e = e.unwrap();
+            assert!(
+                !e.file_name().to_string_lossy().contains("evil"),
+                "{:?}",
+                e.path()
+            );
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    assert!(!Path::new("/tmp/evil").exists());
+}
+
+/// The hostile box's side of one bulk connection: claim every chunk, push a manifest
+/// whose names are paths, answer every request with garbage.
+fn lie_to(
+    mut peer: TcpStream,
+    evil: NodeId,
+    party: PartyId,
+    manifest: &Manifest,
+    answered: &std::sync::atomic::AtomicUsize,
+) {
+    if !matches!(recv(&mut peer), Some(Message::Bulk(Bulk::Hello { .. }))) {
+        return;
+    }
+    send(&mut peer, &Message::Bulk(Bulk::Hello { id: evil, party }));
+    let all = chorus::core::transfer::ChunkSet::full(manifest.chunk_count());
+    send(
+        &mut peer,
+        &Message::Bulk(Bulk::Have {
+            song: manifest.song,
+            chunks: all.len(),
+            bits: all.bits().to_vec(),
+        }),
+    );
+    let mut lie = manifest.clone();
+    lie.title = "../../../../evil".into();
+    lie.artist = Some("/tmp/evil".into());
+    send(&mut peer, &Message::Bulk(Bulk::Manifest(Box::new(lie))));
+    while let Some(msg) = recv(&mut peer) {
+        if let Message::Bulk(Bulk::Request { song, chunk }) = msg {
+            let data = vec![0x55u8; manifest.chunk_len(chunk)].into();
+            send(&mut peer, &Message::Bulk(Bulk::Chunk { song, chunk, data }));
+            answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
