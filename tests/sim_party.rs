@@ -18,6 +18,8 @@ use chorus::sim::{CommandFailed, CrashMode, Jitter, LinkModel, SegmentId, Sim, V
 mod chaos;
 #[path = "sim_party/regressions.rs"]
 mod regressions;
+#[path = "sim_party/start_gate.rs"]
+mod start_gate;
 
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
@@ -433,7 +435,9 @@ fn failover_prefers_a_box_that_holds_the_current_song() {
         rate: 44_100,
         frames: 44_100 * 600,
     };
-    let mut sim = party_sim(61, 4, |_, _| {});
+    // Box 1 never fetches the song (the simulator carries no transfers): the first song
+    // waits for it only briefly.
+    let mut sim = party_sim(61, 4, |_, c| c.party.start_wait = secs(0.5));
     sim.set_pool(0, vec![song]);
     sim.set_pool(1, vec![]);
     sim.set_pool(2, vec![song]);

@@ -50,6 +50,14 @@ impl Sim {
         }
     }
 
+    /// Songs box `i` fetched into its cache (as its transfer manager would report them).
+    pub fn set_held(&mut self, i: usize, songs: &[crate::core::SongRef]) {
+        let now = self.now;
+        if let Some(node) = self.slots.get_mut(i).and_then(|s| s.node.as_mut()) {
+            node.set_held(now, songs.iter().copied().collect());
+        }
+    }
+
     /// HOST on box `i`.
     pub fn host(&mut self, i: usize) -> Result<PartyId, CommandFailed> {
         self.command(i, "host", |n, now| n.host(now))
