@@ -434,6 +434,7 @@ fn failover_prefers_a_box_that_holds_the_current_song() {
         song: SongRef([7; 32]),
         rate: 44_100,
         frames: 44_100 * 600,
+        origin: None,
     };
     // Box 1 never fetches the song (the simulator carries no transfers): the first song
     // waits for it only briefly.

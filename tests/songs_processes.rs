@@ -1,5 +1,6 @@
 //! Real boxes with disjoint music folders: the host's songs reach the members over the
-//! bulk connections, verified and cached, and every box plays them in step.
+//! bulk connections, verified and cached, a member's offered song reaches everyone else,
+//! and every box plays them in step.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -141,6 +142,39 @@ fn members_without_the_song_fetch_it_and_all_play_in_step() {
     // The user's music folders are only ever read.
     assert_eq!(std::fs::read_dir(&p.music[2]).unwrap().count(), 0);
     std::thread::sleep(Duration::from_millis(3_500));
+
+    // Member b offers its own song; it joins the pool and everyone fetches it from b.
+    let offered = p.music[1].join("other.wav");
+    let (ok, out, err) = ctl(&p.boxes[1].state, &["queue", offered.to_str().unwrap()]);
+    assert!(ok, "{out} {err}");
+    let other = std::fs::read(&offered).unwrap();
+    let other_id = blake3::hash(&other).to_hex().to_string();
+    let fetched = wait_for(Duration::from_secs(20), || {
+        [0, 2].iter().all(|&i| {
+            status(&p.boxes[i].state).is_some_and(|s| {
+                s.transfers
+                    .iter()
+                    .any(|t| t.song == other_id && t.state == "complete")
+            })
+        })
+    });
+    assert!(
+        fetched.is_some(),
+        "{:?}",
+        status(&p.boxes[0].state).map(|s| s.transfers)
+    );
+    let (ok, out, err) = ctl(&p.boxes[2].state, &["play", "2"]);
+    assert!(ok, "{out} {err}");
+    let all = wait_for(Duration::from_secs(5), || {
+        p.boxes
+            .iter()
+            .all(|b| playing_song(b).as_deref() == Some(other_id.as_str()))
+    });
+    assert!(all.is_some(), "the offered song plays everywhere");
+    for b in [&p.boxes[0], &p.boxes[2]] {
+        let cached = b.state.join("cache/songs").join(format!("{other_id}.wav"));
+        assert_eq!(std::fs::read(cached).unwrap(), other, "{}", b.name);
+    }
     stop(&mut p.boxes);
     let onsets: Vec<Vec<f64>> = p.recordings.iter().map(|w| burst_onsets(w)).collect();
     for (i, o) in onsets.iter().enumerate() {

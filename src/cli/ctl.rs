@@ -52,9 +52,10 @@ enum CtlCommand {
     Previous,
     /// Volume of every box, 0 to 100.
     Volume { percent: u8 },
-    /// Ask the host to queue a song.
+    /// Offer one of this box's songs to the party: it joins the pool and the other boxes
+    /// fetch it from here.
     Queue {
-        /// The song's name or content hash.
+        /// A file in this box's music folder, the song's content hash, or its title.
         song: String,
     },
 }
@@ -74,7 +75,13 @@ pub(super) async fn ctl(args: CtlArgs) -> Result<(), CliError> {
         CtlCommand::Resume => (Request::Resume, false),
         CtlCommand::Previous => (Request::Previous, false),
         CtlCommand::Volume { percent } => (Request::Volume { percent }, false),
-        CtlCommand::Queue { song } => (Request::Queue { song }, false),
+        // A path is made absolute here: the box runs in another working directory.
+        CtlCommand::Queue { song } => {
+            let song = std::fs::canonicalize(&song)
+                .map(|p| p.display().to_string())
+                .unwrap_or(song);
+            (Request::Queue { song }, false)
+        }
     };
     let response = control::request(&config.state_dir, &request).await?;
     if !response.ok {

@@ -31,8 +31,9 @@ pub struct TransferView {
     pub host: NodeId,
     /// Everyone else in the party with a bulk port: id and bulk address.
     pub peers: Vec<(NodeId, SocketAddr)>,
-    /// The songs to hold now, the current one first.
-    pub window: Vec<SongRef>,
+    /// The songs to hold now, the current one first, each with the box it comes from
+    /// (the host, or the member that offered it).
+    pub window: Vec<(SongRef, NodeId)>,
     /// The host holds the first song back until the boxes that joined hold it.
     pub waiting_for_first_song: bool,
 }
@@ -393,7 +394,12 @@ impl Node {
     /// every box should hold now (the current one and the next, up to the pool window).
     pub fn transfer_view(&self, now: Instant) -> Option<TransferView> {
         let view = self.party.view()?;
-        let window = self.playback.window(now, self.party.config().pool_window);
+        let window = self
+            .playback
+            .window(now, self.party.config().pool_window)
+            .into_iter()
+            .map(|(song, origin)| (song, origin.unwrap_or(view.host)))
+            .collect();
         Some(TransferView {
             party: view.id,
             host: view.host,
@@ -486,6 +492,13 @@ impl Node {
                     for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
                         let entries = chunk.to_vec();
                         self.out.send(stream, Control::Schedule { party, entries });
+                    }
+                }
+                Internal::Offered { song } => {
+                    if self.playback.offer(song) {
+                        let songs = self.playback.pool();
+                        self.party
+                            .broadcast(&mut self.out, &Control::Pool { party, songs });
                     }
                 }
                 Internal::Autoplay if self.playback.gated() => {}

@@ -25,6 +25,8 @@ pub(crate) enum Internal {
     PlaybackRequested { action: crate::core::Action },
     /// The party started: play the first song unless something plays already.
     Autoplay,
+    /// A box offered one of its songs: it joins the pool, fetched from `song.origin`.
+    Offered { song: crate::core::PoolSong },
 }
 
 impl Out {

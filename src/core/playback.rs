@@ -134,9 +134,10 @@ impl Playback {
         self.gated.is_some()
     }
 
-    /// The songs every box should hold now: the current one and the next ones, up to
-    /// `window` songs of the pool.
-    pub(crate) fn window(&self, now: Instant, window: usize) -> Vec<SongRef> {
+    /// The songs every box should hold now, with the box each comes from (`None`: the
+    /// host): the current one and the next ones up to `window` songs of the pool, and
+    /// every song a member offered that is still to come.
+    pub(crate) fn window(&self, now: Instant, window: usize) -> Vec<(SongRef, Option<NodeId>)> {
         let start = self
             .view(now)
             .and_then(|v| v.state.index)
@@ -144,10 +145,22 @@ impl Playback {
         self.schedule
             .pool()
             .iter()
+            .enumerate()
             .skip(start)
-            .take(window)
-            .map(|p| p.song)
+            .filter(|(i, p)| *i < start + window || p.origin.is_some())
+            .map(|(_, p)| (p.song, p.origin))
             .collect()
+    }
+
+    /// Adds a song a box offered to the end of the pool (host); false if it is there.
+    pub(crate) fn offer(&mut self, song: PoolSong) -> bool {
+        let mut pool = self.schedule.pool().to_vec();
+        if pool.iter().any(|p| p.song == song.song) || pool.len() >= crate::proto::MAX_POOL {
+            return false;
+        }
+        pool.push(song);
+        self.schedule.set_pool(pool);
+        true
     }
 
     /// The party playback follows, if any.

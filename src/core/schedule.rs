@@ -35,6 +35,8 @@ pub struct PoolSong {
     /// Its length in frames; at the end the schedule moves to the next song of the pool.
     /// 0 if unknown (the song then plays until an action replaces it).
     pub frames: u64,
+    /// The box the song is fetched from when it is not the host's (a member queued it).
+    pub origin: Option<crate::core::NodeId>,
 }
 
 /// What to do at an entry's party time.

@@ -7,7 +7,8 @@ use tokio::sync::oneshot;
 use super::control::{Request, Response};
 use super::driver::BoxRuntime;
 use super::monotonic_now;
-use crate::core::{Action, Event, RequestOutcome};
+use crate::core::{Action, Event, PoolSong, RequestOutcome, SongRef};
+use crate::library::SongId;
 use crate::proto::{PartyId, RequestKind};
 use crate::status::Status;
 
@@ -74,7 +75,10 @@ impl BoxRuntime {
                 };
                 return self.request(RequestKind::Playback(action), reply);
             }
-            Request::Queue { song } => return self.request(RequestKind::Queue(song), reply),
+            Request::Queue { song } => match self.offer(&song) {
+                Ok(kind) => return self.request(kind, reply),
+                Err(e) => Response::error(e),
+            },
         };
         let _ = reply.send(response);
     }
@@ -84,6 +88,7 @@ impl BoxRuntime {
             RequestKind::Skip => "skip".to_owned(),
             RequestKind::Playback(action) => describe(action),
             RequestKind::Queue(song) => format!("queue {song}"),
+            RequestKind::Offer { title, .. } => format!("queue {title}"),
         };
         let response = match self.node.request(monotonic_now(), kind) {
             Ok(RequestOutcome::Answered { accepted: true, .. }) => {
@@ -99,6 +104,53 @@ impl BoxRuntime {
             Err(e) => Response::error(e.to_string()),
         };
         let _ = reply.send(response);
+    }
+
+    /// The song `what` names in this box's music folder (a path, a content hash or a
+    /// title), as an offer to the party's pool.
+    fn offer(&self, what: &str) -> Result<RequestKind, String> {
+        let library = self
+            .library
+            .as_ref()
+            .ok_or("the music folder is still being scanned; try again")?;
+        let by_id = what.parse::<SongId>().ok().and_then(|id| library.get(&id));
+        let by_path = || {
+            let path = std::path::Path::new(what);
+            library.by_path(path).or_else(|| {
+                let canonical = std::fs::canonicalize(path).ok()?;
+                library
+                    .songs()
+                    .iter()
+                    .find(|s| std::fs::canonicalize(&s.path).ok().as_ref() == Some(&canonical))
+            })
+        };
+        let by_title = || {
+            let mut matches = library
+                .songs()
+                .iter()
+                .filter(|s| s.title.eq_ignore_ascii_case(what));
+            matches.next().filter(|_| matches.next().is_none())
+        };
+        let song = by_id
+            .or_else(by_path)
+            .or_else(by_title)
+            .ok_or_else(|| format!("no song {what:?} in this box's music folder"))?;
+        let decoder = crate::audio::decode::Decoder::open(&song.path)
+            .map_err(|e| format!("{}: {e}", song.path.display()))?;
+        let info = decoder.info();
+        Ok(RequestKind::Offer {
+            song: PoolSong {
+                song: SongRef(*song.id.as_bytes()),
+                rate: info.rate,
+                frames: info.frames.unwrap_or(0),
+                origin: None,
+            },
+            title: song
+                .title
+                .chars()
+                .take(crate::proto::MAX_SONG_LEN / 4)
+                .collect(),
+        })
     }
 
     pub(super) fn expire_pending(&mut self) {

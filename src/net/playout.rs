@@ -120,6 +120,7 @@ pub(super) fn pool_of(library: &Library) -> Vec<PoolSong> {
                 song: SongRef(*song.id.as_bytes()),
                 rate: info.rate,
                 frames: info.frames.unwrap_or(0),
+                origin: None,
             })
         })
         .collect()

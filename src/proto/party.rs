@@ -84,8 +84,13 @@ pub enum RequestKind {
     Skip,
     /// Any other playback action (pause, resume, previous, select, seek, volume).
     Playback(crate::core::Action),
-    /// Queue a song by its name or content hash (resolved by the song pool later).
+    /// Queue a song by its name or content hash (kept in the host's request list).
     Queue(String),
+    /// Add one of the requester's own songs to the pool; the boxes fetch it from there.
+    Offer {
+        song: crate::core::PoolSong,
+        title: String,
+    },
 }
 
 /// Control-stream messages.
@@ -208,6 +213,13 @@ impl Control {
             Control::Schedule { entries, .. } if entries.len() > MAX_SCHEDULE => Err((
                 "schedule.entries",
                 format!("{} entries, limit {MAX_SCHEDULE}", entries.len()),
+            )),
+            Control::Request {
+                kind: RequestKind::Offer { title, .. },
+                ..
+            } if title.len() > MAX_SONG_LEN => Err((
+                "request.title",
+                format!("{} bytes, limit {MAX_SONG_LEN}", title.len()),
             )),
             Control::Request {
                 kind: RequestKind::Queue(song),

@@ -10,6 +10,7 @@ fn song(n: u8) -> PoolSong {
         song: SongRef([n; 32]),
         rate: 44_100,
         frames: 44_100 * 600,
+        origin: None,
     }
 }
 
@@ -44,7 +45,11 @@ fn the_first_song_plays_once_every_founder_holds_it() {
     );
     let waiting = sim.node(0).unwrap().transfer_view(sim.now()).unwrap();
     assert!(waiting.waiting_for_first_song);
-    assert_eq!(waiting.window, vec![song(1).song, song(2).song]);
+    let host = sim.id(0).unwrap();
+    assert_eq!(
+        waiting.window,
+        vec![(song(1).song, host), (song(2).song, host)]
+    );
     sim.set_held(1, &[song(1).song]);
     ok(sim.run_for(secs(2.0)));
     assert!(!playing(&sim, 0), "box 2 still lacks it");

@@ -519,6 +519,23 @@ fn apply(
                 .push_back(Internal::PlaybackRequested { action });
             (true, None)
         }
+        RequestKind::Offer { mut song, title } => {
+            if h.queue.len() >= MAX_QUEUE {
+                return (
+                    false,
+                    Some(format!("the queue is full ({MAX_QUEUE} songs)")),
+                );
+            }
+            song.origin = (!from_host).then_some(by);
+            out.event(Event::Queued {
+                party: h.party,
+                by,
+                song: title.clone(),
+            });
+            h.queue.push(title);
+            out.internal.push_back(Internal::Offered { song });
+            (true, None)
+        }
         RequestKind::Queue(song) => {
             if h.queue.len() >= MAX_QUEUE {
                 return (

@@ -17,6 +17,7 @@ fn pool(lengths_secs: &[u64]) -> Vec<PoolSong> {
             song: song(n),
             rate: RATE,
             frames: secs * u64::from(RATE),
+            origin: None,
         })
         .collect()
 }

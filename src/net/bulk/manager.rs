@@ -160,6 +160,8 @@ pub(super) async fn run(config: BulkConfig, mut io: Io) {
             Some(ev) = events_rx.recv() => m.conn_event(ev),
             Some(done) = done_rx.recv() => {
                 if let Some(held) = m.disk_done(done) {
+                    // Status first: whoever sees the song played must see it fetched.
+                    io.status.send_replace(m.status());
                     let _ = io.held.send(held).await;
                 }
             }
@@ -215,11 +217,21 @@ impl Manager {
         self.swarm.set_wanted(Vec::new());
     }
 
-    fn window(&self) -> Vec<SongRef> {
+    /// The songs to hold, each with the box it comes from.
+    fn window(&self) -> Vec<(SongRef, NodeId)> {
         self.view
             .as_ref()
             .map(|v| v.window.clone())
             .unwrap_or_default()
+    }
+
+    fn origin_of(&self, song: &SongRef) -> Option<NodeId> {
+        self.view
+            .as_ref()?
+            .window
+            .iter()
+            .find(|(s, _)| s == song)
+            .map(|(_, o)| *o)
     }
 
     fn holds_whole(&self, song: &SongRef) -> Option<PathBuf> {
@@ -233,8 +245,9 @@ impl Manager {
     fn refresh(&mut self) {
         let now = monotonic_now();
         let window = self.window();
-        let origin = self.view.as_ref().map(|v| v.host);
-        for song in &window {
+        let pinned: HashSet<SongRef> = window.iter().map(|(s, _)| *s).collect();
+        for (song, origin) in &window {
+            let origin = Some(*origin);
             if self.pending.contains(song) {
                 continue;
             }
@@ -259,23 +272,19 @@ impl Manager {
                         .is_some_and(|(at, _)| now - *at < FAILED_BACKOFF);
                     if !failed {
                         self.pending.insert(*song);
-                        self.disk.begin(m, window.iter().copied().collect());
+                        self.disk.begin(m, pinned.clone());
                     }
                 }
                 _ => {}
             }
         }
-        let wanted: Vec<(Manifest, NodeId)> = match origin {
-            Some(origin) => window
-                .iter()
-                .filter(|s| self.begun.contains(*s) || self.holds_whole(s).is_some())
-                .filter_map(|s| self.manifests.get(s))
-                .map(|m| ((**m).clone(), origin))
-                .collect(),
-            None => Vec::new(),
-        };
+        let wanted: Vec<(Manifest, NodeId)> = window
+            .iter()
+            .filter(|(s, _)| self.begun.contains(s) || self.holds_whole(s).is_some())
+            .filter_map(|(s, origin)| self.manifests.get(s).map(|m| ((**m).clone(), *origin)))
+            .collect();
         self.swarm.set_wanted(wanted);
-        self.rates.retain(|s| window.contains(s));
+        self.rates.retain(|s| pinned.contains(s));
         self.dial_missing(now);
     }
 
@@ -500,8 +509,7 @@ impl Manager {
 
     /// Only the song's origin is believed, and only for a song we asked about.
     fn manifest_arrived(&mut self, peer: NodeId, m: Manifest) {
-        let origin = self.view.as_ref().map(|v| v.host);
-        if origin != Some(peer) || !self.asked.contains_key(&m.song) {
+        if self.origin_of(&m.song) != Some(peer) || !self.asked.contains_key(&m.song) {
             return;
         }
         if let Err(e) = m.validate() {
@@ -683,7 +691,7 @@ impl Manager {
         let transfers = self
             .window()
             .iter()
-            .map(|song| self.transfer_status(now, song))
+            .map(|(song, _)| self.transfer_status(now, song))
             .collect();
         let storage = self.disk.cache.lock().ok().map(|c| {
             let u = c.usage();
