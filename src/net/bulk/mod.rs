@@ -4,17 +4,22 @@
 //!
 //! - [`conn`]: connection tasks (reader and writer apart, so two boxes sending each other
 //!   chunks never deadlock).
-//! - [`manager`]: the state: who is connected, which manifests are known, what to fetch.
+//! - [`manager`]: the state and its event loop: what to fetch, from whom, and when.
+//! - [`peers`]: dialing and accepting connections, hellos, haves.
+//! - [`exchange`]: manifests, serving requests, verifying and storing chunks.
 //! - [`disk`]: the blocking cache and file work, run off the async threads.
-//! - [`progress`]: rates, ETAs and the `transfers` status.
+//! - [`progress`] and [`report`]: rates, ETAs and the `transfers`/`storage` status.
 //!
 //! [`Swarm`]: crate::core::transfer::Swarm
 //! [`Cache`]: crate::library::cache::Cache
 
 mod conn;
 mod disk;
+mod exchange;
 mod manager;
+mod peers;
 mod progress;
+mod report;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

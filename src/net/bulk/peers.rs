@@ -1,0 +1,192 @@
+//! The transfer manager's connections: dialing the boxes of the party, accepting theirs,
+//! checking who speaks, and telling peers what this box holds.
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::conn::{self, ConnEvent, ConnId};
+use super::manager::{Conn, Manager, Peer, RETRY};
+use crate::core::{Instant, NodeId, SongRef};
+use crate::proto::Bulk;
+
+impl Manager {
+    /// Dials every party box with a higher id that is not connected (the other side of
+    /// each pair dials us), so each pair has one connection.
+    pub(super) fn dial_missing(&mut self, now: Instant) {
+        let Some(view) = &self.view else { return };
+        let targets: Vec<_> = view
+            .peers
+            .iter()
+            .filter(|(id, _)| *id > self.config.me && !self.peers.contains_key(id))
+            .filter(|(id, _)| {
+                self.dialing
+                    .get(id)
+                    .is_none_or(|(_, at)| now - *at >= RETRY)
+            })
+            .copied()
+            .collect();
+        let party = view.party;
+        for (id, addr) in targets {
+            let conn = self.new_conn(Some(id));
+            self.dialing.insert(id, (conn, now));
+            let hello = Bulk::Hello {
+                id: self.config.me,
+                party,
+            };
+            let cancel = self.conn_cancel(conn);
+            let pacer = self.pacer.clone();
+            conn::dial(
+                &self.tracker,
+                conn,
+                addr,
+                hello,
+                self.events.clone(),
+                cancel,
+                pacer,
+            );
+        }
+    }
+
+    pub(super) fn new_conn(&mut self, peer: Option<NodeId>) -> ConnId {
+        self.next_conn += 1;
+        let conn = self.next_conn;
+        self.conns.insert(
+            conn,
+            Conn {
+                peer,
+                cancel: self.cancel.child_token(),
+            },
+        );
+        conn
+    }
+
+    pub(super) fn conn_cancel(&self, conn: ConnId) -> CancellationToken {
+        self.conns
+            .get(&conn)
+            .map_or_else(CancellationToken::new, |c| c.cancel.clone())
+    }
+
+    pub(super) fn accept(&mut self, socket: tokio::net::TcpStream) {
+        let Some(view) = &self.view else {
+            return; // not in a party: nothing to trade
+        };
+        let hello = Bulk::Hello {
+            id: self.config.me,
+            party: view.party,
+        };
+        let conn = self.new_conn(None);
+        let cancel = self.conn_cancel(conn);
+        let pacer = self.pacer.clone();
+        conn::spawn(
+            &self.tracker,
+            conn,
+            socket,
+            hello,
+            self.events.clone(),
+            cancel,
+            pacer,
+        );
+    }
+
+    pub(super) fn conn_event(&mut self, ev: ConnEvent) {
+        match ev {
+            ConnEvent::Hello {
+                conn,
+                id,
+                party,
+                tx,
+            } => self.hello(conn, id, party, tx),
+            ConnEvent::Message(conn, msg) => {
+                let Some(peer) = self.peer_of(conn) else {
+                    tracing::trace!(conn, "message from a connection without a peer");
+                    return;
+                };
+                tracing::trace!(%peer, ?msg, "bulk message");
+                self.message(peer, conn, msg);
+            }
+            ConnEvent::Closed(conn, reason) => {
+                if let Some(c) = self.conns.remove(&conn) {
+                    c.cancel.cancel();
+                    if let Some(id) = c.peer {
+                        if self.peers.get(&id).is_some_and(|p| p.conn == conn) {
+                            self.peers.remove(&id);
+                            self.swarm.peer_gone(id);
+                            tracing::debug!(peer = %id, ?reason, "bulk connection closed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn peer_of(&self, conn: ConnId) -> Option<NodeId> {
+        let id = self.conns.get(&conn)?.peer?;
+        (self.peers.get(&id)?.conn == conn).then_some(id)
+    }
+
+    pub(super) fn hello(
+        &mut self,
+        conn: ConnId,
+        id: NodeId,
+        party: crate::proto::PartyId,
+        tx: mpsc::Sender<Bulk>,
+    ) {
+        let known = self
+            .view
+            .as_ref()
+            .is_some_and(|v| v.party == party && v.peers.iter().any(|(p, _)| *p == id));
+        let expected = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.peer.is_none_or(|p| p == id));
+        if !known || !expected || id == self.config.me {
+            if let Some(c) = self.conns.remove(&conn) {
+                c.cancel.cancel();
+            }
+            return;
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.peer = Some(id);
+        }
+        if let Some(old) = self.peers.insert(id, Peer { conn, tx, reads: 0 }) {
+            if let Some(c) = self.conns.remove(&old.conn) {
+                c.cancel.cancel();
+            }
+            self.swarm.peer_gone(id);
+        }
+        self.dialing.remove(&id);
+        self.swarm.peer_connected(id);
+        let haves: Vec<Bulk> = self
+            .manifests
+            .keys()
+            .filter_map(|s| self.have_message(s))
+            .collect();
+        if let Some(p) = self.peers.get(&id) {
+            for h in haves {
+                let _ = p.tx.try_send(h);
+            }
+        }
+        self.refresh();
+    }
+
+    pub(super) fn have_message(&self, song: &SongRef) -> Option<Bulk> {
+        let have = self.swarm.local(song)?;
+        (have.count() > 0).then(|| Bulk::Have {
+            song: *song,
+            chunks: have.len(),
+            bits: have.bits().to_vec(),
+        })
+    }
+
+    pub(super) fn broadcast(&self, msg: &Bulk) {
+        for p in self.peers.values() {
+            let _ = p.tx.try_send(msg.clone());
+        }
+    }
+
+    pub(super) fn send(&self, peer: NodeId, msg: Bulk) {
+        if let Some(p) = self.peers.get(&peer) {
+            let _ = p.tx.try_send(msg);
+        }
+    }
+}
