@@ -64,6 +64,17 @@ pub struct SongsTable {
     pub max_in_flight: usize,
     /// Upload limit for songs (kbit/s) over all peers; 0: as fast as the link goes.
     pub upload_limit_kbps: u64,
+    /// The order of the host's songs in the pool: "folder" (path order) or "shuffle"
+    /// (a new order each time the box starts).
+    pub order: SongOrder,
+}
+
+/// `[songs] order`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SongOrder {
+    Folder,
+    Shuffle,
 }
 
 impl Default for SongsTable {
@@ -75,6 +86,7 @@ impl Default for SongsTable {
             cache_quota_mb: 4096,
             max_in_flight: 16,
             upload_limit_kbps: 0,
+            order: SongOrder::Folder,
         }
     }
 }

@@ -400,6 +400,12 @@ fn scan_library(
     tracker: &TaskTracker,
 ) -> mpsc::Receiver<(crate::library::Library, Vec<crate::core::PoolSong>)> {
     let (music, state) = (config.music_dir.clone(), config.state_dir.clone());
+    let order = match config.songs.order {
+        crate::config::SongOrder::Folder => crate::library::Order::Folder,
+        crate::config::SongOrder::Shuffle => crate::library::Order::Shuffle {
+            seed: rand::random(),
+        },
+    };
     let (tx, rx) = mpsc::channel(1);
     tracker.spawn_blocking(move || {
         let mut library = match crate::library::Library::open(&music, &state) {
@@ -419,7 +425,7 @@ fn scan_library(
             ),
             Err(e) => tracing::warn!(error = %e, "music folder not scanned"),
         }
-        let pool = super::playout::pool_of(&library);
+        let pool = super::playout::pool_of(&library, order);
         let _ = tx.blocking_send((library, pool));
     });
     rx

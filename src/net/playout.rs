@@ -106,12 +106,11 @@ impl BoxRuntime {
     }
 }
 
-/// The songs of `library` in folder order as the pool this box offers when it hosts,
-/// with each song's rate and length read from its header (songs that fail are left out).
-pub(super) fn pool_of(library: &Library) -> Vec<PoolSong> {
-    library
-        .songs()
-        .iter()
+/// The songs of `library` in `order` as the pool this box offers when it hosts, with each
+/// song's rate and length read from its header (songs that fail are left out).
+pub(super) fn pool_of(library: &Library, order: crate::library::Order) -> Vec<PoolSong> {
+    crate::library::order(library.songs(), order)
+        .into_iter()
         .take(crate::proto::MAX_POOL)
         .filter_map(|song| {
             let decoder = crate::audio::decode::Decoder::open(&song.path).ok()?;
