@@ -1,6 +1,7 @@
-//! `chorus demo`: several boxes in this process on loopback with bundled music: they find
-//! each other, box-1 hosts, the others join, all play the same tune, and the recordings
-//! are compared at the end.
+//! `chorus demo`: several boxes in this process on loopback; box-1 has the bundled music,
+//! the others none. They find each other, box-1 hosts, the others join and fetch the
+//! songs from box-1 (and from each other), all play the same tune, and the recordings are
+//! compared at the end.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -51,12 +52,17 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
     let music = base.join("music");
     ensure_music(&music)
         .map_err(|e| CliError::Failed(format!("cannot write the demo music: {e}")))?;
-    println!("music: three bundled tunes in {}", music.display());
+    println!(
+        "music: three bundled tunes in {} (box-1's folder; the others start with none)",
+        music.display()
+    );
     let cancel = shutdown_token();
     let tracker = tokio_util::task::TaskTracker::new();
     let mut boxes = Vec::new();
     for i in 1..=args.boxes {
         let (config, recording) = box_config(&args, &base, &music, i);
+        std::fs::create_dir_all(&config.music_dir)
+            .map_err(|e| CliError::Failed(format!("cannot create a music folder: {e}")))?;
         let runtime = BoxRuntime::bind(config.clone()).await?;
         println!(
             "started box-{i} id {}   (chorus ctl --state-dir {} status)",
@@ -87,12 +93,20 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
 }
 
 fn box_config(args: &DemoArgs, base: &Path, music: &Path, i: u16) -> (Config, Option<PathBuf>) {
+    let state_dir = base.join(format!("box-{i}"));
+    // Only box-1 has music: the others fetch the party's songs into their caches.
+    let music_dir = if i == 1 {
+        music.to_path_buf()
+    } else {
+        state_dir.join("music")
+    };
     let mut config = Config {
         name: Some(format!("box-{i}")),
-        state_dir: base.join(format!("box-{i}")),
-        music_dir: music.to_path_buf(),
+        state_dir,
+        music_dir,
         ..Config::default()
     };
+    config.songs.bulk_port = 0;
     config.discovery.port = args.port;
     config.discovery.unicast_port = 0;
     config.party.control_port = 0;
@@ -115,8 +129,9 @@ fn box_config(args: &DemoArgs, base: &Path, music: &Path, i: u16) -> (Config, Op
     }
 }
 
-/// Prints what the boxes do and drives the story: host once all see each other, play
-/// once everyone is in and in step. Returns whether it hosted and played.
+/// Prints what the boxes do and drives the story: host once all see each other; the host
+/// plays by itself once every box fetched the first song. Returns whether it hosted and
+/// whether every box played.
 async fn narrate(
     args: &DemoArgs,
     boxes: &[DemoBox],
@@ -157,13 +172,15 @@ async fn narrate(
             hosted = true;
             say(&boxes[0], Request::Host).await;
         }
-        let in_step = |s: &Status| {
+        let playing = |s: &Status| {
             s.party.as_ref().is_some_and(|p| p.members.len() == n)
-                && s.playback.as_ref().is_some_and(|p| p.state != "unsynced")
+                && s.playback
+                    .as_ref()
+                    .is_some_and(|p| p.state == "playing" && !p.missing_song)
         };
-        if hosted && !played && all(&in_step) {
+        if hosted && !played && all(&playing) {
             played = true;
-            say(&boxes[0], Request::Play { index: None }).await;
+            println!("every box has the song and plays it");
         }
         if deadline.is_some_and(|d| started.elapsed() >= d) {
             cancel.cancel();
@@ -218,8 +235,19 @@ fn line(b: &DemoBox, s: Option<&Status>) -> String {
             format!("; {}{pos}{clock}", p.state)
         }
     };
+    let fetching: Vec<String> = s
+        .transfers
+        .iter()
+        .filter(|t| t.state != "complete" && t.size > 0)
+        .map(|t| format!("{} {}%", t.title, t.bytes * 100 / t.size))
+        .collect();
+    let fetch = if fetching.is_empty() {
+        String::new()
+    } else {
+        format!("; fetching {}", fetching.join(", "))
+    };
     format!(
-        "{} sees {} boxes; {party}{play}",
+        "{} sees {} boxes; {party}{play}{fetch}",
         b.name,
         s.neighbours.len()
     )
