@@ -126,6 +126,8 @@ struct Engine {
     /// Output frames written so far (the sink's frame numbering).
     written: u64,
     out: Vec<f32>,
+    /// What `status.last_error` says while the device is unavailable.
+    device_error: Option<String>,
 }
 
 impl Engine {
@@ -140,15 +142,18 @@ impl Engine {
             track: None,
             written: 0,
             out: Vec::new(),
+            device_error: None,
         }
     }
 
     fn run(mut self, commands: Receiver<PlayerCommand>) {
+        let mut wait = Duration::ZERO;
         loop {
             // Only glance at the mailbox: the sink's blocking write paces this loop, and
             // keeping its buffer full of silence while idle gives a new song a full
             // buffer's time to be decoded and positioned before its first frame is due.
-            match commands.recv_timeout(Duration::ZERO) {
+            // After a sink error, wait here, so commands are still taken meanwhile.
+            match commands.recv_timeout(wait) {
                 Ok(cmd) => self.command(cmd),
                 Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
@@ -158,9 +163,13 @@ impl Engine {
             } else {
                 self.silence(BLOCK_FRAMES)
             };
-            if let Err(e) = result {
-                self.sink_error(e);
-            }
+            wait = match result {
+                Ok(()) => {
+                    self.device_back();
+                    Duration::ZERO
+                }
+                Err(e) => self.sink_error(e),
+            };
         }
     }
 
@@ -360,20 +369,53 @@ impl Engine {
         });
     }
 
-    fn sink_error(&mut self, e: SinkError) {
+    /// Handles a failed sink call; returns how long to wait before the next one.
+    fn sink_error(&mut self, e: SinkError) -> Duration {
         match e {
-            SinkError::DeviceGone { retry_after, .. } => {
-                tracing::warn!(error = %e, "audio device unavailable; retrying");
-                std::thread::sleep(retry_after);
+            SinkError::DeviceGone {
+                ref device,
+                retry_after,
+                ref reason,
+            } => {
+                // The schedule goes on without us: when the device is back, the song is
+                // positioned afresh where the schedule then is.
+                if let Some(track) = self.track.as_mut() {
+                    track.needs_seek = true;
+                }
+                if self.device_error.is_none() {
+                    let message = format!("audio device {device} unavailable ({reason}); retrying");
+                    tracing::warn!(error = %message);
+                    self.update(|s| s.last_error = Some(message.clone()));
+                    self.device_error = Some(message);
+                } else {
+                    tracing::debug!(error = %e, "audio device still unavailable");
+                }
+                retry_after.max(Duration::from_millis(10))
             }
             // The position is lost: the controller sees it and re-seeks.
-            SinkError::Underrun { .. } => tracing::debug!(error = %e, "underrun"),
+            SinkError::Underrun { .. } => {
+                tracing::debug!(error = %e, "underrun");
+                Duration::ZERO
+            }
             other => {
                 tracing::error!(error = %other, "audio output failed");
                 self.update(|s| s.last_error = Some(other.to_string()));
-                std::thread::sleep(Duration::from_millis(500));
+                Duration::from_millis(500)
             }
         }
+    }
+
+    /// The sink works again after it was unavailable: clear the error we reported.
+    fn device_back(&mut self) {
+        let Some(message) = self.device_error.take() else {
+            return;
+        };
+        tracing::info!("audio device available again");
+        self.update(|s| {
+            if s.last_error.as_ref() == Some(&message) {
+                s.last_error = None;
+            }
+        });
     }
 
     fn update(&self, f: impl FnOnce(&mut PlayerStatus)) {
