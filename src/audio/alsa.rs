@@ -264,7 +264,7 @@ impl AlsaSink {
         }
         match open_pcm(&self.config) {
             Ok((pcm, granted)) => {
-                if self.recovery.opened() {
+                if self.recovery.opened(now) {
                     tracing::info!(device = %self.config.device, "alsa device is back");
                 }
                 self.pcm = Some(pcm);
@@ -386,7 +386,14 @@ impl Sink for AlsaSink {
             return Err(SinkError::Paused);
         }
         self.ensure_open()?;
-        self.write_frames(samples)
+        let before = self.written;
+        let written = self.write_frames(samples);
+        if let Err(SinkError::DeviceGone { .. }) = written {
+            // The caller counts a failed write as not written; so do we. Whatever part
+            // of it the device took went with the device.
+            self.written = before;
+        }
+        written
     }
 
     fn timing(&mut self) -> Result<SinkTiming, SinkError> {

@@ -19,6 +19,8 @@ use crate::core::Instant;
 
 /// Output frames written per block: 5 ms at 48 kHz, well inside a 40 ms buffer.
 const BLOCK_FRAMES: usize = 240;
+/// How long a sink must work again before its "unavailable" error is cleared.
+const DEVICE_BACK_AFTER: Duration = Duration::from_millis(500);
 
 /// Where in a song the schedule wants to be: `song_seconds` into it is audible at the
 /// local instant `at`, advancing in real time from there. The driver re-anchors it often
@@ -128,6 +130,11 @@ struct Engine {
     out: Vec<f32>,
     /// What `status.last_error` says while the device is unavailable.
     device_error: Option<String>,
+    /// Since when the sink has worked after being unavailable.
+    working_since: Option<Instant>,
+    /// Frames of silence to write before positioning a song: a reopened device reports
+    /// its timing truly only once its stream runs, as it does at start-up.
+    prime: usize,
 }
 
 impl Engine {
@@ -143,6 +150,8 @@ impl Engine {
             written: 0,
             out: Vec::new(),
             device_error: None,
+            working_since: None,
+            prime: 0,
         }
     }
 
@@ -279,6 +288,12 @@ impl Engine {
     }
 
     fn play_block(&mut self) -> Result<(), SinkError> {
+        if self.prime > 0 {
+            let frames = self.prime.min(BLOCK_FRAMES);
+            self.silence(frames)?;
+            self.prime -= frames;
+            return Ok(());
+        }
         if self.track.as_ref().is_some_and(|t| t.needs_seek) && !self.position()? {
             return Ok(());
         }
@@ -382,6 +397,8 @@ impl Engine {
                 if let Some(track) = self.track.as_mut() {
                     track.needs_seek = true;
                 }
+                self.working_since = None;
+                self.prime = usize::try_from(self.format.rate / 10).unwrap_or(BLOCK_FRAMES);
                 if self.device_error.is_none() {
                     let message = format!("audio device {device} unavailable ({reason}); retrying");
                     tracing::warn!(error = %message);
@@ -405,11 +422,21 @@ impl Engine {
         }
     }
 
-    /// The sink works again after it was unavailable: clear the error we reported.
+    /// The sink works again after it was unavailable: once that has lasted a moment (a
+    /// device that only takes its first buffer is not back), clear the error we reported.
     fn device_back(&mut self) {
+        if self.device_error.is_none() {
+            return;
+        }
+        let now = crate::net::monotonic_now();
+        let since = *self.working_since.get_or_insert(now);
+        if now - since < DEVICE_BACK_AFTER {
+            return;
+        }
         let Some(message) = self.device_error.take() else {
             return;
         };
+        self.working_since = None;
         tracing::info!("audio device available again");
         self.update(|s| {
             if s.last_error.as_ref() == Some(&message) {

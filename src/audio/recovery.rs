@@ -17,6 +17,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// server that died reports an underrun on every write, and re-preparing "succeeds").
 const STORM_UNDERRUNS: usize = 5;
 const STORM_WINDOW: Duration = Duration::from_secs(1);
+/// A device lost again this soon after it came back was never really back (a server
+/// that accepts the stream but does not play it): no new log line, no backoff reset.
+const PROBATION: Duration = Duration::from_secs(5);
 
 /// The loss-and-reopen state of one device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +30,8 @@ pub struct Recovery {
     next_attempt: Option<Instant>,
     /// Recent underruns, oldest first, none older than [`STORM_WINDOW`].
     underruns: VecDeque<Instant>,
+    /// When the device last came back after a loss.
+    back_at: Option<Instant>,
 }
 
 impl Default for Recovery {
@@ -35,6 +40,7 @@ impl Default for Recovery {
             backoff: FIRST_BACKOFF,
             next_attempt: None,
             underruns: VecDeque::new(),
+            back_at: None,
         }
     }
 }
@@ -48,9 +54,12 @@ impl Recovery {
     /// The open device failed at `now`. Returns the wait before the next reopen attempt
     /// and whether the loss is news (log it then, not on every failed attempt).
     pub fn lost(&mut self, now: Instant) -> (Duration, bool) {
-        let news = !self.is_lost();
+        let relapse = self.back_at.is_some_and(|b| now - b < PROBATION);
+        let news = !self.is_lost() && !relapse;
         if news {
             self.backoff = FIRST_BACKOFF;
+        } else if relapse && !self.is_lost() {
+            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         }
         self.underruns.clear();
         self.next_attempt = Some(now + self.backoff);
@@ -73,10 +82,13 @@ impl Recovery {
         self.backoff
     }
 
-    /// The device is open (again). Returns true if it had been lost: it is back.
-    pub fn opened(&mut self) -> bool {
+    /// The device is open (again) at `now`. Returns true if it had been lost: it is back.
+    /// The backoff is kept until the device has stayed for [`PROBATION`].
+    pub fn opened(&mut self, now: Instant) -> bool {
         let back = self.is_lost();
-        self.backoff = FIRST_BACKOFF;
+        if back {
+            self.back_at = Some(now);
+        }
         self.next_attempt = None;
         self.underruns.clear();
         back
@@ -119,17 +131,21 @@ mod tests {
     }
 
     #[test]
-    fn a_loss_is_news_once_and_a_return_resets_the_backoff() {
+    fn a_loss_is_news_once_and_a_lasting_return_resets_the_backoff() {
         let mut r = Recovery::default();
-        assert!(!r.opened(), "a first open is not a return");
+        assert!(!r.opened(ms(0)), "a first open is not a return");
         assert!(r.lost(ms(0)).1);
         r.open_failed(ms(500));
         // A device lost again while it was still being reopened is no news.
         assert!(!r.lost(ms(600)).1);
-        assert!(r.opened());
+        assert!(r.opened(ms(1_100)));
         assert!(!r.is_lost());
-        assert_eq!(r.may_open(ms(600)), Ok(()));
-        assert_eq!(r.lost(ms(10_000)), (FIRST_BACKOFF, true));
+        assert_eq!(r.may_open(ms(1_100)), Ok(()));
+        // Gone again a second later: the same outage, backing off further.
+        assert_eq!(r.lost(ms(2_100)), (Duration::from_secs(2), false));
+        assert!(r.opened(ms(4_100)));
+        // Gone after playing for a good while: a new outage, from the first backoff.
+        assert_eq!(r.lost(ms(20_000)), (FIRST_BACKOFF, true));
     }
 
     #[test]
