@@ -1,21 +1,39 @@
 //! Real ALSA: play a generated sine through the `alsa` sink into a paced device (a
 //! PipeWire null sink in CI: `scripts/pipewire-null-sink.sh start`) and check that it
-//! takes real time and that the reported position tracks CLOCK_MONOTONIC.
+//! takes real time and that the reported position tracks CLOCK_MONOTONIC; then take the
+//! device away under a playing player and bring it back.
 #![cfg(feature = "alsa")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "audio_alsa/vanish.rs"]
+mod vanish;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant as StdInstant};
 
 use chorus::audio::alsa::{AlsaConfig, AlsaSink};
 use chorus::audio::{Sink, SinkParams};
 
+/// The PipeWire runtime dir scripts/pipewire-null-sink.sh uses.
+const PW_RUN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/pw/run");
+
+/// One test at a time owns the sound server: timing is measured, and one test takes
+/// the device away.
+static SERVER: Mutex<()> = Mutex::new(());
+
+/// Takes the sound server and points ALSA clients at the one the script started, when
+/// the caller did not export its runtime dir.
+fn server() -> MutexGuard<'static, ()> {
+    let guard = SERVER.lock().unwrap_or_else(PoisonError::into_inner);
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() && std::path::Path::new(PW_RUN).exists() {
+        std::env::set_var("XDG_RUNTIME_DIR", PW_RUN);
+    }
+    guard
+}
+
 #[test]
 fn sine_plays_in_real_time_and_position_tracks_the_monotonic_clock() {
-    // Find the sink started by scripts/pipewire-null-sink.sh when the caller did not
-    // export its runtime dir.
-    let pw = concat!(env!("CARGO_MANIFEST_DIR"), "/target/pw/run");
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none() && std::path::Path::new(pw).exists() {
-        std::env::set_var("XDG_RUNTIME_DIR", pw);
-    }
+    let _server = server();
     let device = std::env::var("CHORUS_ALSA_DEVICE").unwrap_or_else(|_| "default".into());
     let config = AlsaConfig {
         device: device.clone(),

@@ -3,11 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chorus::audio::player::{LocalTarget, Player, PlayerCommand};
 use chorus::audio::wav::{sidecar_path, WavSidecar, WavSink};
-use chorus::audio::SinkFormat;
+use chorus::audio::{Sink, SinkError, SinkFormat, SinkTiming};
 use chorus::net::monotonic_now;
 
 /// A 44.1 kHz mono song: 50 ms of silence, then a 1 kHz tone.
@@ -137,4 +139,107 @@ fn a_song_already_under_way_is_joined_at_the_right_position() {
         "{error_us:.0} us off after joining mid-song"
     );
     assert_eq!(status.reseeks, 0);
+}
+
+/// A paced null sink whose device can be unplugged: while `gone` is set every call
+/// fails with `DeviceGone`, and the calls are counted.
+#[derive(Debug)]
+struct Unpluggable {
+    inner: chorus::audio::null::NullSink,
+    gone: Arc<AtomicBool>,
+    calls_while_gone: Arc<AtomicU64>,
+}
+
+impl Unpluggable {
+    fn check(&self) -> Result<(), SinkError> {
+        if !self.gone.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.calls_while_gone.fetch_add(1, Ordering::SeqCst);
+        Err(SinkError::DeviceGone {
+            device: "usb-dac".into(),
+            retry_after: Duration::from_millis(100),
+            reason: "No such device".into(),
+        })
+    }
+}
+
+impl Sink for Unpluggable {
+    fn format(&self) -> SinkFormat {
+        self.inner.format()
+    }
+    fn write(&mut self, samples: &[f32]) -> Result<(), SinkError> {
+        self.check()?;
+        self.inner.write(samples)
+    }
+    fn timing(&mut self) -> Result<SinkTiming, SinkError> {
+        self.check()?;
+        self.inner.timing()
+    }
+    fn pause(&mut self) -> Result<(), SinkError> {
+        self.inner.pause()
+    }
+    fn resume(&mut self) -> Result<(), SinkError> {
+        self.inner.resume()
+    }
+    fn drain(&mut self) -> Result<(), SinkError> {
+        self.check()?;
+        self.inner.drain()
+    }
+}
+
+#[test]
+fn a_vanished_device_is_reported_waited_for_and_played_on_schedule_when_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 4.0);
+    let format = SinkFormat {
+        rate: 48_000,
+        channels: 2,
+    };
+    let gone = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU64::new(0));
+    let sink = Unpluggable {
+        inner: chorus::audio::null::NullSink::new(format, Duration::from_millis(40)),
+        gone: Arc::clone(&gone),
+        calls_while_gone: Arc::clone(&calls),
+    };
+    let player = Player::spawn(Box::new(sink)).unwrap();
+    let start = monotonic_now() + Duration::from_millis(100);
+    let target = LocalTarget {
+        song_seconds: 0.0,
+        at: start,
+    };
+    assert!(player.send(PlayerCommand::Play { path: song, target }));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(player.status().position_ms > 200);
+
+    gone.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(1_000));
+    let during = player.status();
+    let error = during.last_error.clone().unwrap_or_default();
+    assert!(error.contains("usb-dac"), "status error: {error:?}");
+    assert!(during.playing, "the song is still scheduled");
+    // Retried every 100 ms as the sink asked, not in a busy loop.
+    let attempts = calls.load(Ordering::SeqCst);
+    assert!(
+        (3..=20).contains(&attempts),
+        "{attempts} calls in 1 s of outage"
+    );
+
+    gone.store(false, Ordering::SeqCst);
+    // The error clears once the device has worked for half a second.
+    std::thread::sleep(Duration::from_millis(1_000));
+    let after = player.status();
+    assert_eq!(after.last_error, None);
+    assert!(after.playing);
+    // Back on the schedule, not where the song stopped when the device vanished.
+    let due_ms = (monotonic_now() - start).as_millis() as f64;
+    let error_ms = after.position_ms as f64 - due_ms;
+    assert!(
+        error_ms.abs() < 100.0,
+        "position {} ms, schedule {due_ms} ms",
+        after.position_ms
+    );
+    assert!(after.playout_error_us.unwrap().abs() < 2_000.0);
 }

@@ -1,6 +1,11 @@
 //! The ALSA sink: negotiates format and small buffers, reads the DAC position from
 //! `snd_pcm_status` (monotonic htstamp + delay), recovers from underruns, and reopens a
 //! device that disappeared, with backoff, without ever panicking.
+//!
+//! A device can vanish three ways: calls fail (`ENODEV`, `EBADFD`, `EIO`: a USB DAC
+//! unplugged), every write underruns (a sound server died), or writes never find room
+//! (the server's sink was removed). The PCM is opened non-blocking so the last one is
+//! noticed by a timeout instead of hanging the playback thread.
 
 use std::time::Duration;
 
@@ -8,14 +13,15 @@ use ::alsa::pcm::{Access, Format, HwParams, State, TstampType, PCM};
 use ::alsa::{Direction, ValueOr};
 use rustix::io::Errno;
 
+use super::recovery::{Recovery, FIRST_BACKOFF};
 use super::spec::SinkParams;
 use super::{Sink, SinkError, SinkFormat, SinkTiming};
 use crate::core::Instant;
 use crate::net::monotonic_now;
 
-/// First wait before reopening a vanished device; doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How much longer than its buffer a device may go without taking audio before it is
+/// treated as gone.
+const STALL_GRACE: Duration = Duration::from_secs(1);
 
 /// Sample formats in order of preference: F32 avoids a conversion, S32 keeps 24-bit DACs
 /// exact, S16 is what every device takes.
@@ -86,8 +92,7 @@ pub struct AlsaSink {
     granted: Granted,
     written: u64,
     underruns: u64,
-    backoff: Duration,
-    next_attempt: Option<Instant>,
+    recovery: Recovery,
     paused: bool,
     samples_i32: Vec<i32>,
     samples_i16: Vec<i16>,
@@ -113,7 +118,7 @@ fn open_pcm(config: &AlsaConfig) -> Result<(PCM, Granted), SinkError> {
     if config.device.contains('\0') {
         return Err(SinkError::Config("device name contains NUL".into()));
     }
-    let pcm = PCM::new(&config.device, Direction::Playback, false).map_err(fail)?;
+    let pcm = PCM::new(&config.device, Direction::Playback, true).map_err(fail)?;
     let rate = config.format.rate;
     let granted = {
         let hwp = HwParams::any(&pcm).map_err(fail)?;
@@ -182,18 +187,41 @@ impl AlsaSink {
     /// Open the device now; errors say whether to fix the config or retry later.
     pub fn open(config: AlsaConfig) -> Result<Self, SinkError> {
         let (pcm, granted) = open_pcm(&config)?;
-        Ok(AlsaSink {
+        Ok(Self::with(config, Some(pcm), granted))
+    }
+
+    /// Open the device now or, if it is absent (not plugged in yet, sound server still
+    /// starting), return a sink that keeps trying it with backoff. Only a configuration
+    /// the device refuses is an error.
+    pub fn open_or_wait(config: AlsaConfig) -> Result<Self, SinkError> {
+        match open_pcm(&config) {
+            Ok((pcm, granted)) => Ok(Self::with(config, Some(pcm), granted)),
+            Err(SinkError::DeviceGone { reason, .. }) => {
+                let granted = Granted {
+                    sample_format: SampleFormat::S16,
+                    period_frames: 1,
+                    buffer_frames: 1,
+                };
+                let mut sink = Self::with(config, None, granted);
+                let _ = sink.lose_device(reason);
+                Ok(sink)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    fn with(config: AlsaConfig, pcm: Option<PCM>, granted: Granted) -> Self {
+        AlsaSink {
             config,
-            pcm: Some(pcm),
+            pcm,
             granted,
             written: 0,
             underruns: 0,
-            backoff: FIRST_BACKOFF,
-            next_attempt: None,
+            recovery: Recovery::default(),
             paused: false,
             samples_i32: Vec::new(),
             samples_i16: Vec::new(),
-        })
+        }
     }
 
     /// What the device granted.
@@ -206,16 +234,23 @@ impl AlsaSink {
         self.underruns
     }
 
-    /// The device failed: close it and report when the next reopen will be tried.
-    fn lose_device(&mut self, reason: String) -> SinkError {
-        tracing::warn!(device = %self.config.device, %reason, "alsa device lost; will reopen");
-        self.pcm = None;
-        self.next_attempt = Some(monotonic_now() + self.backoff);
+    fn gone(&self, retry_after: Duration, reason: String) -> SinkError {
         SinkError::DeviceGone {
             device: self.config.device.clone(),
-            retry_after: self.backoff,
+            retry_after,
             reason,
         }
+    }
+
+    /// The open device failed: close it and report when the next reopen will be tried.
+    /// Logged once per loss, not per failed attempt.
+    fn lose_device(&mut self, reason: String) -> SinkError {
+        self.pcm = None;
+        let (retry_after, news) = self.recovery.lost(monotonic_now());
+        if news {
+            tracing::warn!(device = %self.config.device, %reason, "alsa device lost; will reopen");
+        }
+        self.gone(retry_after, reason)
     }
 
     /// The PCM, reopening it if it is gone and the backoff has passed.
@@ -224,28 +259,36 @@ impl AlsaSink {
             return Ok(());
         }
         let now = monotonic_now();
-        if let Some(at) = self.next_attempt.filter(|&at| at > now) {
-            return Err(SinkError::DeviceGone {
-                device: self.config.device.clone(),
-                retry_after: at.saturating_duration_since(now),
-                reason: "waiting to reopen".into(),
-            });
+        if let Err(wait) = self.recovery.may_open(now) {
+            return Err(self.gone(wait, "waiting to reopen".into()));
         }
         match open_pcm(&self.config) {
             Ok((pcm, granted)) => {
-                tracing::info!(device = %self.config.device, "alsa device is back");
+                if self.recovery.opened(now) {
+                    tracing::info!(device = %self.config.device, "alsa device is back");
+                }
                 self.pcm = Some(pcm);
                 self.granted = granted;
-                self.backoff = FIRST_BACKOFF;
-                self.next_attempt = None;
                 Ok(())
             }
-            Err(SinkError::DeviceGone { reason, .. }) => {
-                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                Err(self.lose_device(reason))
+            // While the device is away, even a "bad configuration" (a server half up
+            // refusing parameters) is worth another try later.
+            Err(SinkError::DeviceGone { reason, .. } | SinkError::Config(reason))
+                if self.recovery.is_lost() =>
+            {
+                let wait = self.recovery.open_failed(now);
+                tracing::debug!(device = %self.config.device, %reason, ?wait, "alsa device still gone");
+                Err(self.gone(wait, reason))
             }
             Err(other) => Err(other),
         }
+    }
+
+    /// How long a write may wait for room before the device counts as gone.
+    fn stall_timeout_ms(&self) -> u32 {
+        let rate = f64::from(self.config.format.rate.max(1));
+        let buffer = Duration::from_secs_f64(self.granted.buffer_frames as f64 / rate);
+        u32::try_from((buffer + STALL_GRACE).as_millis()).unwrap_or(u32::MAX)
     }
 
     /// Write whole frames, recovering from underruns in place.
@@ -273,6 +316,7 @@ impl AlsaSink {
         }
         let mut done = 0;
         let total = samples.len() / channels;
+        let stall_ms = self.stall_timeout_ms();
         while done < total {
             let Some(pcm) = self.pcm.as_ref() else {
                 return Err(self.lose_device("closed".into()));
@@ -294,7 +338,20 @@ impl AlsaSink {
                 }
                 Err(err) => {
                     let errno = Errno::from_raw_os_error(err.errno());
-                    if errno == Errno::PIPE || errno == Errno::STRPIPE || errno == Errno::INTR {
+                    if errno == Errno::AGAIN {
+                        // Full buffer: wait for room, but not forever, since a device
+                        // nobody drives never makes any. An xrun or a signal while
+                        // waiting shows up on the next write.
+                        match pcm.wait(Some(stall_ms)) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                let reason = format!("took no audio for {stall_ms} ms");
+                                return Err(self.lose_device(reason));
+                            }
+                            Err(e) if is_xrun(&e) => {}
+                            Err(e) => return Err(self.lose_device(e.to_string())),
+                        }
+                    } else if is_xrun(&err) {
                         // Underrun or suspend: re-prepare and keep writing. Frames already
                         // written were all played, so the numbering stays consistent.
                         if let Err(e) = pcm.try_recover(err, true) {
@@ -303,6 +360,10 @@ impl AlsaSink {
                         if errno != Errno::INTR {
                             self.underruns += 1;
                             tracing::warn!(device = %self.config.device, "alsa underrun, recovered");
+                            if self.recovery.underrun(monotonic_now()) {
+                                let reason = "underruns on every write".to_string();
+                                return Err(self.lose_device(reason));
+                            }
                         }
                     } else {
                         return Err(self.lose_device(err.to_string()));
@@ -325,7 +386,14 @@ impl Sink for AlsaSink {
             return Err(SinkError::Paused);
         }
         self.ensure_open()?;
-        self.write_frames(samples)
+        let before = self.written;
+        let written = self.write_frames(samples);
+        if let Err(SinkError::DeviceGone { .. }) = written {
+            // The caller counts a failed write as not written; so do we. Whatever part
+            // of it the device took went with the device.
+            self.written = before;
+        }
+        written
     }
 
     fn timing(&mut self) -> Result<SinkTiming, SinkError> {
@@ -391,6 +459,10 @@ impl Sink for AlsaSink {
     }
 
     fn drain(&mut self) -> Result<(), SinkError> {
+        let deadline = monotonic_now() + Duration::from_millis(u64::from(self.stall_timeout_ms()));
+        let period = Duration::from_secs_f64(
+            self.granted.period_frames as f64 / f64::from(self.config.format.rate.max(1)),
+        );
         let Some(pcm) = self.pcm.as_ref() else {
             return Ok(());
         };
@@ -398,10 +470,28 @@ impl Sink for AlsaSink {
         if pcm.state() == State::Prepared && self.written > 0 {
             let _ = pcm.start();
         }
-        let drained = pcm.drain().and_then(|()| pcm.prepare());
-        drained.map_err(|err| {
+        // Non-blocking, drain returns EAGAIN at once and the device plays out by itself.
+        match pcm.drain() {
+            Err(e) if Errno::from_raw_os_error(e.errno()) != Errno::AGAIN => {
+                return Err(self.lose_device(e.to_string()));
+            }
+            _ => {}
+        }
+        while pcm.state() == State::Draining {
+            if monotonic_now() > deadline {
+                return Err(self.lose_device("drain never finished".into()));
+            }
+            std::thread::sleep(period);
+        }
+        pcm.prepare().map_err(|err| {
             let reason = err.to_string();
             self.lose_device(reason)
         })
     }
+}
+
+/// An underrun, a suspend or an interrupted call: recoverable in place.
+fn is_xrun(err: &::alsa::Error) -> bool {
+    let errno = Errno::from_raw_os_error(err.errno());
+    errno == Errno::PIPE || errno == Errno::STRPIPE || errno == Errno::INTR
 }

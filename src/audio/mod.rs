@@ -24,6 +24,8 @@ pub mod wav;
 #[cfg(feature = "alsa")]
 pub mod alsa;
 mod pace;
+#[cfg(feature = "alsa")]
+pub mod recovery;
 
 use std::fmt;
 use std::time::Duration;

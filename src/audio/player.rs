@@ -19,6 +19,8 @@ use crate::core::Instant;
 
 /// Output frames written per block: 5 ms at 48 kHz, well inside a 40 ms buffer.
 const BLOCK_FRAMES: usize = 240;
+/// How long a sink must work again before its "unavailable" error is cleared.
+const DEVICE_BACK_AFTER: Duration = Duration::from_millis(500);
 
 /// Where in a song the schedule wants to be: `song_seconds` into it is audible at the
 /// local instant `at`, advancing in real time from there. The driver re-anchors it often
@@ -126,6 +128,13 @@ struct Engine {
     /// Output frames written so far (the sink's frame numbering).
     written: u64,
     out: Vec<f32>,
+    /// What `status.last_error` says while the device is unavailable.
+    device_error: Option<String>,
+    /// Since when the sink has worked after being unavailable.
+    working_since: Option<Instant>,
+    /// Frames of silence to write before positioning a song: a reopened device reports
+    /// its timing truly only once its stream runs, as it does at start-up.
+    prime: usize,
 }
 
 impl Engine {
@@ -140,15 +149,20 @@ impl Engine {
             track: None,
             written: 0,
             out: Vec::new(),
+            device_error: None,
+            working_since: None,
+            prime: 0,
         }
     }
 
     fn run(mut self, commands: Receiver<PlayerCommand>) {
+        let mut wait = Duration::ZERO;
         loop {
             // Only glance at the mailbox: the sink's blocking write paces this loop, and
             // keeping its buffer full of silence while idle gives a new song a full
             // buffer's time to be decoded and positioned before its first frame is due.
-            match commands.recv_timeout(Duration::ZERO) {
+            // After a sink error, wait here, so commands are still taken meanwhile.
+            match commands.recv_timeout(wait) {
                 Ok(cmd) => self.command(cmd),
                 Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
@@ -158,9 +172,13 @@ impl Engine {
             } else {
                 self.silence(BLOCK_FRAMES)
             };
-            if let Err(e) = result {
-                self.sink_error(e);
-            }
+            wait = match result {
+                Ok(()) => {
+                    self.device_back();
+                    Duration::ZERO
+                }
+                Err(e) => self.sink_error(e),
+            };
         }
     }
 
@@ -270,6 +288,12 @@ impl Engine {
     }
 
     fn play_block(&mut self) -> Result<(), SinkError> {
+        if self.prime > 0 {
+            let frames = self.prime.min(BLOCK_FRAMES);
+            self.silence(frames)?;
+            self.prime -= frames;
+            return Ok(());
+        }
         if self.track.as_ref().is_some_and(|t| t.needs_seek) && !self.position()? {
             return Ok(());
         }
@@ -360,20 +384,65 @@ impl Engine {
         });
     }
 
-    fn sink_error(&mut self, e: SinkError) {
+    /// Handles a failed sink call; returns how long to wait before the next one.
+    fn sink_error(&mut self, e: SinkError) -> Duration {
         match e {
-            SinkError::DeviceGone { retry_after, .. } => {
-                tracing::warn!(error = %e, "audio device unavailable; retrying");
-                std::thread::sleep(retry_after);
+            SinkError::DeviceGone {
+                ref device,
+                retry_after,
+                ref reason,
+            } => {
+                // The schedule goes on without us: when the device is back, the song is
+                // positioned afresh where the schedule then is.
+                if let Some(track) = self.track.as_mut() {
+                    track.needs_seek = true;
+                }
+                self.working_since = None;
+                self.prime = usize::try_from(self.format.rate / 10).unwrap_or(BLOCK_FRAMES);
+                if self.device_error.is_none() {
+                    let message = format!("audio device {device} unavailable ({reason}); retrying");
+                    tracing::warn!(error = %message);
+                    self.update(|s| s.last_error = Some(message.clone()));
+                    self.device_error = Some(message);
+                } else {
+                    tracing::debug!(error = %e, "audio device still unavailable");
+                }
+                retry_after.max(Duration::from_millis(10))
             }
             // The position is lost: the controller sees it and re-seeks.
-            SinkError::Underrun { .. } => tracing::debug!(error = %e, "underrun"),
+            SinkError::Underrun { .. } => {
+                tracing::debug!(error = %e, "underrun");
+                Duration::ZERO
+            }
             other => {
                 tracing::error!(error = %other, "audio output failed");
                 self.update(|s| s.last_error = Some(other.to_string()));
-                std::thread::sleep(Duration::from_millis(500));
+                Duration::from_millis(500)
             }
         }
+    }
+
+    /// The sink works again after it was unavailable: once that has lasted a moment (a
+    /// device that only takes its first buffer is not back), clear the error we reported.
+    fn device_back(&mut self) {
+        if self.device_error.is_none() {
+            return;
+        }
+        let now = crate::net::monotonic_now();
+        let since = *self.working_since.get_or_insert(now);
+        if now - since < DEVICE_BACK_AFTER {
+            return;
+        }
+        let Some(message) = self.device_error.take() else {
+            return;
+        };
+        self.working_since = None;
+        tracing::info!("audio device available again");
+        self.update(|s| {
+            if s.last_error.as_ref() == Some(&message) {
+                s.last_error = None;
+            }
+        });
     }
 
     fn update(&self, f: impl FnOnce(&mut PlayerStatus)) {

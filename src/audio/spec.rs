@@ -109,7 +109,8 @@ pub fn open_with(spec: &SinkSpec, params: &SinkParams) -> Result<Box<dyn Sink>, 
                 device: device.clone(),
                 ..super::alsa::AlsaConfig::from_params(params)
             };
-            Ok(Box::new(super::alsa::AlsaSink::open(config)?))
+            // An absent device is waited for: a box plays once its DAC shows up.
+            Ok(Box::new(super::alsa::AlsaSink::open_or_wait(config)?))
         }
         #[cfg(not(feature = "alsa"))]
         SinkSpec::Alsa { device } => Err(SinkError::Config(format!(

@@ -558,6 +558,21 @@ impl Node {
     /// Feeds one received datagram. `from` is its source address; `via` says which
     /// socket it arrived on.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, via: Via, bytes: &[u8]) {
+        self.handle_datagram_at(now, now, from, via, bytes)
+    }
+
+    /// [`handle_datagram`](Self::handle_datagram) for a datagram the kernel stamped as
+    /// received at `rx` (at or before `now`): clock sync measures with `rx`, free of the
+    /// event loop's delay; everything else happens at `now`.
+    pub fn handle_datagram_at(
+        &mut self,
+        now: Instant,
+        rx: Instant,
+        from: SocketAddr,
+        via: Via,
+        bytes: &[u8],
+    ) {
+        let rx = rx.min(now);
         self.out.counters.datagrams_in += 1;
         match proto::decode_datagram(bytes) {
             Ok(Message::Beacon(beacon)) => self.on_beacon(now, from, via, beacon),
@@ -568,9 +583,10 @@ impl Node {
             }
             Ok(Message::Control(_) | Message::Bulk(_)) => self.out.counters.misdirected += 1,
             Ok(Message::TimeRequest(req)) => {
-                self.playback.time_request(now, &mut self.out, from, req)
+                self.playback
+                    .time_request(now, rx, &mut self.out, from, req)
             }
-            Ok(Message::TimeReply(reply)) => self.playback.time_reply(now, reply),
+            Ok(Message::TimeReply(reply)) => self.playback.time_reply(rx, reply),
             Err(error) => {
                 self.out.counters.malformed += 1;
                 self.out.event(Event::Malformed { from, error });

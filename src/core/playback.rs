@@ -370,10 +370,12 @@ impl Playback {
         self.next_sync = Some(self.clock.next_exchange(now));
     }
 
-    /// The host answers a member's request with its party time.
+    /// The host answers a member's request with its party time: `rx` when the request
+    /// arrived, `now` when the answer leaves.
     pub(crate) fn time_request(
         &mut self,
         now: Instant,
+        rx: Instant,
         out: &mut Out,
         from: SocketAddr,
         req: TimeRequest,
@@ -384,19 +386,18 @@ impl Playback {
         if req.party != party {
             return;
         }
-        let t = host.now(now).as_nanos();
         let reply = TimeReply {
             party,
             seq: req.seq,
             t1: req.t1,
-            t2: t,
-            t3: t,
+            t2: host.now(rx.min(now)).as_nanos(),
+            t3: host.now(now).as_nanos(),
         };
         out.datagram(Destination::Unicast(from), &Message::TimeReply(reply));
     }
 
-    /// A member takes the host's answer as a clock sample.
-    pub(crate) fn time_reply(&mut self, now: Instant, reply: TimeReply) {
+    /// A member takes the host's answer, received at `rx`, as a clock sample.
+    pub(crate) fn time_reply(&mut self, rx: Instant, reply: TimeReply) {
         let Some((party, PartyRole::Member, _)) = self.seat else {
             return;
         };
@@ -415,10 +416,14 @@ impl Playback {
             t1: Instant::from_nanos(reply.t1),
             t2: PartyTime::from_nanos(reply.t2),
             t3: PartyTime::from_nanos(reply.t3),
-            t4: now,
+            t4: rx,
         };
-        let round_trip = (now - sample.t1).saturating_sub(sample.t3 - sample.t2);
+        let round_trip = (rx - sample.t1).saturating_sub(sample.t3 - sample.t2);
         self.rtt = Some(round_trip);
         self.clock.add(sample);
     }
 }
+
+#[cfg(test)]
+#[path = "playback_tests.rs"]
+mod tests;

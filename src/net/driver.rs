@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::control::{self, Command, ControlError, Response, CONTROL_SOCKET};
+use super::rxstamp::{self, Received};
 use super::streams::{self, Outgoing, StreamEvent, StreamHandle};
 use super::{monotonic_now, persist, sockets};
 use crate::config::Config;
@@ -169,6 +170,7 @@ impl BoxRuntime {
         let group = SocketAddr::from((d.group, d.port));
         let mut mbuf = vec![0u8; MAX_DATAGRAM + 1];
         let mut ubuf = vec![0u8; MAX_DATAGRAM + 1];
+        let mut ucontrol = rxstamp::control_buffer();
         loop {
             self.flush(group, &tracker, &events_tx, &cancel).await;
             self.update_transfers();
@@ -176,9 +178,9 @@ impl BoxRuntime {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 received = self.multicast.recv_from(&mut mbuf) => {
-                    self.received(received, Via::Multicast, &mbuf);
+                    self.received(received.map(Received::unstamped), Via::Multicast, &mbuf);
                 }
-                received = self.unicast.recv_from(&mut ubuf) => {
+                received = rxstamp::recv(&self.unicast, &mut ubuf, &mut ucontrol) => {
                     self.received(received, Via::Unicast, &ubuf);
                 }
                 accepted = self.tcp.accept() => {
@@ -215,11 +217,17 @@ impl BoxRuntime {
         Ok(())
     }
 
-    fn received(&mut self, received: std::io::Result<(usize, SocketAddr)>, via: Via, buf: &[u8]) {
+    fn received(&mut self, received: std::io::Result<Received>, via: Via, buf: &[u8]) {
         match received {
-            Ok((len, from)) => self
-                .node
-                .handle_datagram(monotonic_now(), from, via, &buf[..len]),
+            Ok(Received {
+                len,
+                from,
+                kernel_rx,
+            }) => {
+                let (now, rx) = rxstamp::now_and_rx(kernel_rx);
+                let bytes = buf.get(..len).unwrap_or(buf);
+                self.node.handle_datagram_at(now, rx, from, via, bytes)
+            }
             // UDP receive errors (e.g. ICMP feedback) concern one datagram; keep going.
             Err(e) => tracing::debug!(?via, error = %e, "receive failed"),
         }

@@ -8,6 +8,7 @@ pub mod control;
 mod driver;
 mod persist;
 mod playout;
+mod rxstamp;
 mod sockets;
 mod streams;
 

@@ -29,7 +29,8 @@ pub(crate) fn multicast_receiver(
 }
 
 /// Binds this box's unicast socket, which also sends the multicast beacons: TTL 1 keeps
-/// them on the link, loop on lets boxes on the same machine hear each other.
+/// them on the link, loop on lets boxes on the same machine hear each other. Received
+/// datagrams carry kernel timestamps (read them with [`super::rxstamp::recv`]).
 ///
 /// If `port` is taken and not 0, falls back to a free port (reported by the caller).
 pub(crate) fn unicast_socket(port: u16) -> io::Result<UdpSocket> {
@@ -40,6 +41,11 @@ pub(crate) fn unicast_socket(port: u16) -> io::Result<UdpSocket> {
     socket.set_multicast_ttl_v4(1)?;
     socket.set_multicast_loop_v4(true)?;
     socket.set_nonblocking(true)?;
+    // Clock-sync datagrams arrive here; without kernel stamps sync still works, with
+    // the event loop's scheduling jitter in its samples.
+    if let Err(e) = super::rxstamp::enable(&socket) {
+        tracing::warn!(error = %e, "no kernel receive timestamps; clock sync is less precise");
+    }
     UdpSocket::from_std(socket.into())
 }
 

@@ -1,0 +1,62 @@
+//! Clock-sync stamps: receive times measure the network, processing times do not.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use super::*;
+use crate::proto;
+
+const PARTY: PartyId = PartyId(7);
+
+fn at_us(us: u64) -> Instant {
+    Instant::from_nanos(us * 1_000)
+}
+
+fn addr() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 7701))
+}
+
+fn sent(out: &mut Out) -> Message {
+    let t = out.transmits.pop_front().unwrap();
+    proto::decode_datagram(&t.payload).unwrap()
+}
+
+#[test]
+fn host_stamps_arrival_at_receive_time_and_departure_at_processing_time() {
+    let mut host = Playback::new();
+    host.seat(at_us(0), Some((PARTY, PartyRole::Host, NodeId(1))), None);
+    let mut out = Out::default();
+    let req = TimeRequest {
+        party: PARTY,
+        seq: 1,
+        t1: 5,
+    };
+    host.time_request(at_us(1_300), at_us(1_000), &mut out, addr(), req);
+    let Message::TimeReply(reply) = sent(&mut out) else {
+        panic!("expected a time reply");
+    };
+    // A fresh host's party time is its local time.
+    assert_eq!(reply.t2, at_us(1_000).as_nanos());
+    assert_eq!(reply.t3, at_us(1_300).as_nanos());
+}
+
+#[test]
+fn member_measures_round_trip_to_receive_time() {
+    let mut member = Playback::new();
+    let seat = Some((PARTY, PartyRole::Member, NodeId(2)));
+    member.seat(at_us(0), seat, Some(addr()));
+    let mut out = Out::default();
+    member.handle_timeout(at_us(0), &mut out);
+    let Message::TimeRequest(req) = sent(&mut out) else {
+        panic!("expected a time request");
+    };
+    let reply = TimeReply {
+        party: PARTY,
+        seq: req.seq,
+        t1: req.t1,
+        t2: 1_000_000_000,
+        t3: 1_000_100_000,
+    };
+    // Received at 600 us: 600 us minus the host's 100 us of processing.
+    member.time_reply(at_us(600), reply);
+    assert_eq!(member.report_due(at_us(2_000)), Some(500));
+}
