@@ -23,6 +23,14 @@ fn member_ids(state: &Path) -> Vec<String> {
 }
 
 /// Starts boxes and waits until each lists all the others.
+/// A music folder under `dir` with one short song called `name`.
+fn with_song(dir: &Path, name: &str) -> std::path::PathBuf {
+    let music = dir.join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    common::audio::write_song(&music.join(name), 1);
+    music
+}
+
 fn start_all(dir: &Path, names: &[&str], port: u16, config: Option<&Path>) -> Vec<BoxProc> {
     let boxes: Vec<BoxProc> = names
         .iter()
@@ -117,9 +125,10 @@ fn four_boxes_party_survives_the_host_being_killed() {
 #[test]
 fn host_only_policy_refuses_member_requests_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
+    let music = with_song(dir.path(), "song.wav");
     std::fs::write(
         dir.path().join("strict.toml"),
-        "[party]\nrequests = \"host-only\"\n",
+        format!("music_dir = {music:?}\n[party]\nrequests = \"host-only\"\n"),
     )
     .unwrap();
     let cfg = dir.path().join("strict.toml");
@@ -133,18 +142,23 @@ fn host_only_policy_refuses_member_requests_with_a_reason() {
     let (ok, _, err) = ctl(&boxes[1].state, &["skip"]);
     assert!(!ok, "a member's skip must be refused under host-only");
     assert!(err.contains("host only"), "{err}");
-    let (ok, out, _) = ctl(&boxes[0].state, &["queue", "song.flac"]);
-    assert!(ok, "the host's own request is accepted: {out}");
+    let (ok, _, err) = ctl(&boxes[1].state, &["queue", "song"]);
+    assert!(!ok && err.contains("host only"), "{err}");
+    let (ok, out, err) = ctl(&boxes[0].state, &["queue", "song"]);
+    assert!(ok, "the host's own request is accepted: {out} {err}");
     assert_eq!(
         party_of(&boxes[0].state).unwrap().queue,
-        vec!["song.flac".to_owned()]
+        vec!["song".to_owned()]
     );
 }
 
 #[test]
 fn members_queue_under_anyone_policy_leave_and_the_host_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let boxes = start_all(dir.path(), &["h", "m", "n"], test_port(13), None);
+    let music = with_song(dir.path(), "their-song.wav");
+    let cfg = dir.path().join("music.toml");
+    std::fs::write(&cfg, format!("music_dir = {music:?}\n")).unwrap();
+    let boxes = start_all(dir.path(), &["h", "m", "n"], test_port(13), Some(&cfg));
     host_and_join(&boxes);
     let joined = wait_for(Duration::from_secs(10), || {
         party_of(&boxes[0].state).is_some_and(|p| p.members.len() == 3)
@@ -155,11 +169,14 @@ fn members_queue_under_anyone_policy_leave_and_the_host_ends() {
         party_of(&boxes[1].state).is_some_and(|p| p.members.len() == 3)
     })
     .is_some());
-    let (ok, out, err) = ctl(&boxes[1].state, &["queue", "their-song.mp3"]);
+    let (ok, _, err) = ctl(&boxes[1].state, &["queue", "not-here.mp3"]);
+    assert!(!ok && err.contains("music folder"), "{err}");
+    let song = music.join("their-song.wav");
+    let (ok, out, err) = ctl(&boxes[1].state, &["queue", song.to_str().unwrap()]);
     assert!(ok, "{out} {err}");
     assert_eq!(
         party_of(&boxes[0].state).unwrap().queue,
-        vec!["their-song.mp3".to_owned()]
+        vec!["their-song".to_owned()]
     );
 
     let (ok, _, _) = ctl(&boxes[2].state, &["leave"]);

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::audio::{burst_onsets, write_song};
+use common::audio::{burst_onsets, spread, write_song};
 use common::{ctl, neighbour_names, start_with, status, test_port, wait_for, BoxProc};
 
 const BURSTS: usize = 6;
@@ -71,10 +71,6 @@ fn party_of_three(dir: &Path, port: u16, bursts: usize) -> (Vec<BoxProc>, Vec<Pa
     (boxes, recordings)
 }
 
-fn spread(times: &[f64]) -> f64 {
-    times.iter().cloned().fold(f64::MIN, f64::max) - times.iter().cloned().fold(f64::MAX, f64::min)
-}
-
 #[test]
 fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -132,12 +128,7 @@ fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
     });
     assert!(stopped.is_some(), "skip did not reach every box");
     for b in &mut boxes {
-        let pid = b.child.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        b.child.wait().unwrap();
+        b.terminate();
     }
 
     let onsets: Vec<Vec<f64>> = recordings.iter().map(|w| burst_onsets(w)).collect();
@@ -196,12 +187,7 @@ fn the_music_keeps_playing_when_the_host_dies() {
     // The bursts end 6.2 s into the song.
     std::thread::sleep(Duration::from_millis(4_500));
     for b in &mut boxes[1..] {
-        let pid = b.child.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        b.child.wait().unwrap();
+        b.terminate();
     }
     let onsets: Vec<Vec<f64>> = recordings[1..].iter().map(|w| burst_onsets(w)).collect();
     for (i, o) in onsets.iter().enumerate() {

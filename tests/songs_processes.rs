@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::audio::{burst_onsets, write_song};
+use common::audio::{burst_onsets, spread, write_song};
 use common::{ctl, neighbour_names, start_with, status, test_port, wait_for, BoxProc};
 
 /// The tests of this file run several real-time boxes; on a small machine they take turns.
@@ -82,17 +82,8 @@ fn playing_song(b: &BoxProc) -> Option<String> {
 
 fn stop(boxes: &mut [BoxProc]) {
     for b in boxes {
-        let pid = b.child.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        b.child.wait().unwrap();
+        b.terminate();
     }
-}
-
-fn spread(times: &[f64]) -> f64 {
-    times.iter().cloned().fold(f64::MIN, f64::max) - times.iter().cloned().fold(f64::MAX, f64::min)
 }
 
 #[test]

@@ -56,3 +56,8 @@ pub fn burst_onsets(wav: &Path) -> Vec<f64> {
     }
     onsets
 }
+
+/// Largest minus smallest of `times`.
+pub fn spread(times: &[f64]) -> f64 {
+    times.iter().cloned().fold(f64::MIN, f64::max) - times.iter().cloned().fold(f64::MAX, f64::min)
+}

@@ -35,6 +35,13 @@ impl Drop for BoxProc {
 }
 
 impl BoxProc {
+    /// SIGTERM, then wait: the box shuts down cleanly (recordings are finalized).
+    pub fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// SIGKILL: the box gets no chance to say goodbye.
     pub fn kill(&mut self) {
         self.child.kill().unwrap();
