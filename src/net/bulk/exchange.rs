@@ -129,6 +129,7 @@ impl Manager {
                     Ok(have) => {
                         self.begun.insert(song);
                         self.failed.remove(&song);
+                        self.storage_error = None;
                         let complete = have.is_complete();
                         self.swarm.set_local(song, have);
                         if let Some(h) = self.have_message(&song) {

@@ -213,6 +213,14 @@ impl Manager {
         self.dialing.clear();
         self.asked.clear();
         self.swarm.set_wanted(Vec::new());
+        // Manifests come from the origin of each party's songs: start afresh, so memory
+        // stays bounded over many parties.
+        for song in self.manifests.keys().copied().collect::<Vec<_>>() {
+            self.swarm.forget(&song);
+        }
+        self.manifests.clear();
+        self.begun.clear();
+        self.failed.clear();
     }
 
     /// The songs to hold, each with the box it comes from.
