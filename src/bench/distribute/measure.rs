@@ -89,7 +89,7 @@ pub(super) async fn form_party(
     ask(host, &Request::Host).await?;
     wait_for(boxes, limit, "every member was invited", || async {
         for m in members {
-            if !status(m).await.is_some_and(|s| !s.invitations.is_empty()) {
+            if status(m).await.is_none_or(|s| s.invitations.is_empty()) {
                 return false;
             }
         }
