@@ -1,4 +1,6 @@
-//! Benchmarks that run in a deterministic simulation (seeded, virtual time), so their
-//! numbers are exact and repeatable; the CLI prints them (`chorus bench …`).
+//! Benchmarks whose numbers go into BENCHMARKS.md; the CLI prints them (`chorus bench …`).
+//! `sync` runs in a deterministic simulation (seeded, virtual time, exact and
+//! repeatable); `distribute` runs real boxes and measures wall time.
 
+pub mod distribute;
 pub mod sync;

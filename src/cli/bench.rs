@@ -2,6 +2,7 @@
 
 use clap::{Args, Subcommand};
 
+use chorus::bench::distribute::{self, BenchReport, DistributeConfig};
 use chorus::bench::sync::{run, SyncBenchConfig};
 
 use super::CliError;
@@ -34,9 +35,32 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
+    /// Time to spread one song from the host to every member: real boxes in network
+    /// namespaces, 100 Mbit/s per link (root), with and without swarming; then one pair
+    /// of boxes on loopback without a limit.
+    Distribute {
+        /// Members besides the host.
+        #[arg(long, default_value_t = 8)]
+        members: usize,
+        /// Song size in MB (10^6 bytes) for the namespace runs.
+        #[arg(long, default_value_t = 20)]
+        size_mb: u64,
+        /// Song size in MB for the loopback pair.
+        #[arg(long, default_value_t = 200)]
+        loopback_size_mb: u64,
+        /// Only the loopback pair (needs no root).
+        #[arg(long, conflicts_with = "no_loopback")]
+        loopback: bool,
+        /// Only the namespace runs.
+        #[arg(long)]
+        no_loopback: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-pub(super) fn bench(args: BenchArgs) -> Result<(), CliError> {
+pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
     match args.which {
         Which::Sync {
             boxes,
@@ -71,5 +95,68 @@ pub(super) fn bench(args: BenchArgs) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Which::Distribute {
+            members,
+            size_mb,
+            loopback,
+            loopback_size_mb,
+            no_loopback,
+            json,
+        } => {
+            let config = DistributeConfig {
+                members,
+                size_mb,
+                loopback_size_mb,
+            };
+            // Ctrl-C drops the benchmark, whose guards kill the boxes and delete the
+            // namespaces and files.
+            let report = tokio::select! {
+                r = bench_distribute(config, !loopback, !no_loopback) => r?,
+                _ = tokio::signal::ctrl_c() => {
+                    return Err(CliError::Failed("interrupted; boxes and namespaces removed".into()));
+                }
+            };
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.render_text());
+            }
+            Ok(())
+        }
     }
+}
+
+async fn bench_distribute(
+    config: DistributeConfig,
+    namespaces: bool,
+    loopback: bool,
+) -> Result<BenchReport, CliError> {
+    let failed = |e: distribute::DistributeError| CliError::Failed(e.to_string());
+    config.validate().map_err(failed)?;
+    if namespaces {
+        // Say why before spending time on anything.
+        if let Some(why) = distribute::namespaces_unavailable() {
+            return Err(CliError::Failed(format!(
+                "cannot run the namespace benchmark: {why}"
+            )));
+        }
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Failed(format!("cannot find the chorus binary: {e}")))?;
+    let mut report = BenchReport::default();
+    if namespaces {
+        report.namespaces = Some(
+            distribute::run_namespaces(&exe, &config)
+                .await
+                .map_err(failed)?,
+        );
+    }
+    if loopback {
+        report.loopback = Some(
+            distribute::run_loopback(&exe, &config)
+                .await
+                .map_err(failed)?,
+        );
+    }
+    Ok(report)
 }

@@ -122,7 +122,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Ctl(args) => runtime.block_on(ctl::ctl(args)),
         Command::Demo(args) => runtime.block_on(demo::demo(args)),
-        Command::Bench(args) => bench::bench(args),
+        Command::Bench(args) => runtime.block_on(bench::bench(args)),
     }
 }
 
