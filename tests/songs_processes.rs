@@ -212,7 +212,7 @@ fn a_member_killed_mid_transfer_resumes_and_never_exposes_a_partial_file() {
             .map(|t| (t.state, t.bytes, t.received_bytes))
     };
     let midway = wait_for(Duration::from_secs(20), || {
-        received(&p.boxes[1]).is_some_and(|(_, bytes, _)| bytes >= 1_000_000)
+        received(&p.boxes[1]).is_some_and(|(_, bytes, _)| bytes >= 3_000_000)
     });
     assert!(
         midway.is_some(),
@@ -238,8 +238,9 @@ fn a_member_killed_mid_transfer_resumes_and_never_exposes_a_partial_file() {
     assert!(done.is_some(), "not resumed: {:?}", received(&p.boxes[1]));
     let (_, bytes, fetched) = received(&p.boxes[1]).unwrap();
     assert_eq!(bytes, song.len() as u64);
+    // Progress is saved every 16 chunks or 250 ms: at most that is fetched twice.
     assert!(
-        fetched < song.len() as u64 - 500_000,
+        fetched < song.len() as u64 - 2_000_000,
         "fetched {fetched} of {} bytes after the restart: it started over",
         song.len()
     );

@@ -464,3 +464,38 @@ fn a_full_disk_is_reported_as_such() {
     let denied = io::Error::from(io::ErrorKind::PermissionDenied);
     assert!(matches!(CacheError::io(p, denied), CacheError::Io { .. }));
 }
+
+/// Progress is saved in batches: a clean stop saves what is pending; a crash loses at most
+/// the last unsaved chunks, which resume treats as missing (never as held).
+#[test]
+fn progress_is_saved_in_batches_and_a_crash_loses_only_the_unsaved_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = song_bytes(CHUNK * 40, 9);
+    let m = manifest_of(&data);
+    let mut cache = Cache::open(dir.path(), 1 << 30).unwrap();
+    cache.begin(&m, &none()).unwrap();
+    let batch = download::SAVE_EVERY;
+    for i in 0..batch + 3 {
+        cache.write_chunk(&m, i, chunk(&data, &m, i)).unwrap();
+    }
+    // A crash: no drop, so nothing after the first full batch reached the `.have` file.
+    std::mem::forget(cache);
+    let mut cache = Cache::open(dir.path(), 1 << 30).unwrap();
+    let have = cache.begin(&m, &none()).unwrap();
+    assert_eq!(
+        have.iter().collect::<Vec<_>>(),
+        (0..batch).collect::<Vec<_>>()
+    );
+    for i in batch..batch + 3 {
+        cache.write_chunk(&m, i, chunk(&data, &m, i)).unwrap();
+    }
+    // A clean stop saves everything.
+    drop(cache);
+    let mut cache = Cache::open(dir.path(), 1 << 30).unwrap();
+    let have = cache.begin(&m, &none()).unwrap();
+    assert_eq!(have.count(), batch + 3);
+    for i in have.missing().collect::<Vec<_>>() {
+        cache.write_chunk(&m, i, chunk(&data, &m, i)).unwrap();
+    }
+    assert_eq!(fs::read(cache.path_of(&m.song).unwrap()).unwrap(), data);
+}

@@ -85,6 +85,13 @@ struct Begun {
     manifest_key: [u8; 32],
     format: String,
     have: ChunkSet,
+    /// Chunks written since the `.have` file was last saved, and when that was: the file
+    /// is saved every few chunks, not after each one (see [`Cache::write_chunk`]).
+    unsaved: u32,
+    saved_at: std::time::Instant,
+    /// What the `.have` file needs besides the bits (to save it without a manifest).
+    size: u64,
+    chunk_size: u32,
 }
 
 /// The song cache of one box.
@@ -247,6 +254,14 @@ impl Cache {
 
     fn have_path(&self, song: &SongRef) -> PathBuf {
         files::song_file(&self.partial_dir, song, files::HAVE_EXT)
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::warn!(error = %e, "download progress not saved; those chunks will be fetched again");
+        }
     }
 }
 

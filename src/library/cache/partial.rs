@@ -59,10 +59,20 @@ pub fn load_have(path: &Path, manifest: &Manifest) -> ChunkSet {
 
 /// Persist `held` for `manifest` at `path`, atomically.
 pub fn save_have(path: &Path, manifest: &Manifest, held: &ChunkSet) -> Result<(), CacheError> {
+    save_have_bits(path, manifest.size, manifest.chunk_size, held)
+}
+
+/// [`save_have`] for a song of `size` bytes cut into `chunk_size` chunks.
+pub fn save_have_bits(
+    path: &Path,
+    size: u64,
+    chunk_size: u32,
+    held: &ChunkSet,
+) -> Result<(), CacheError> {
     let have = HaveFile {
         version: HAVE_VERSION,
-        size: manifest.size,
-        chunk_size: manifest.chunk_size,
+        size,
+        chunk_size,
         bits: held.bits().to_vec(),
     };
     let bytes =
@@ -127,10 +137,10 @@ pub fn prepare_part(path: &Path, size: u64) -> Result<(), CacheError> {
 }
 
 /// Write one verified chunk at `offset` and make it durable before the bitfield says so.
+/// Not flushed: see [`super::Cache::write_chunk`] for why that is safe.
 pub fn write_at(path: &Path, offset: u64, data: &[u8]) -> Result<(), CacheError> {
     let file = OpenOptions::new().write(true).open(path).at(path)?;
-    file.write_all_at(data, offset).at(path)?;
-    file.sync_data().at(path)
+    file.write_all_at(data, offset).at(path)
 }
 
 /// Whether the complete `.part` file at `path` is exactly `song` of `size` bytes. Flushes

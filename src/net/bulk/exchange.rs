@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::conn::ConnId;
 use super::disk::DiskDone;
-use super::manager::{Manager, READS_PER_PEER};
+use super::manager::{Manager, READS_PER_PEER, RECENT_CHUNKS};
 use crate::core::transfer::{ChunkSet, Manifest};
 use crate::core::{Instant, NodeId, SongRef};
 use crate::library::cache::{CacheError, Written};
@@ -59,6 +59,19 @@ impl Manager {
     }
 
     pub(super) fn serve(&mut self, peer: NodeId, conn: ConnId, song: SongRef, chunk: u32) {
+        if self.seeding_refuses(peer, song, chunk) {
+            self.send(peer, Bulk::Refuse { song, chunk });
+            return;
+        }
+        let recent = self
+            .recent
+            .iter()
+            .find(|(s, c, _)| *s == song && *c == chunk)
+            .map(|(_, _, data)| data.clone());
+        if let Some(data) = recent {
+            self.send(peer, Bulk::Chunk { song, chunk, data });
+            return;
+        }
         let manifest = self.manifests.get(&song).cloned();
         let path = self.library.get(&song).map(|l| l.path.clone());
         let held = path.is_some()
@@ -78,6 +91,34 @@ impl Manager {
         }
     }
 
+    /// The origin of a song sends each chunk once before it sends any twice, while other
+    /// boxes can pass copies on: its uplink is the bottleneck of the whole party (the
+    /// idea of BitTorrent's super-seeding). Refused peers hear again what we hold at the
+    /// next tick.
+    pub(super) fn seeding_refuses(&mut self, peer: NodeId, song: SongRef, chunk: u32) -> bool {
+        if !self.config.swarm
+            || self.peers.len() < 2
+            || self.origin_of(&song) != Some(self.config.me)
+        {
+            return false;
+        }
+        let Some(count) = self.manifests.get(&song).map(|m| m.chunk_count() as usize) else {
+            return false;
+        };
+        let sent = self.sent.entry(song).or_insert_with(|| vec![0; count]);
+        let Some(&times) = sent.get(chunk as usize) else {
+            return false;
+        };
+        if times > 0 && sent.contains(&0) {
+            self.refused.insert((peer, song));
+            return true;
+        }
+        if let Some(n) = sent.get_mut(chunk as usize) {
+            *n = n.saturating_add(1);
+        }
+        false
+    }
+
     pub(super) fn chunk(
         &mut self,
         now: Instant,
@@ -94,6 +135,13 @@ impl Manager {
             crate::core::transfer::Arrival::Stored | crate::core::transfer::Arrival::Completed => {
                 self.rates.add(now, song, data.len() as u64);
                 *self.received.entry(song).or_default() += data.len() as u64;
+                // Verified: peers may ask for it at once; it is served from memory until
+                // it is on disk.
+                self.broadcast(&Bulk::Got { song, chunk });
+                if self.recent.len() >= RECENT_CHUNKS {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back((song, chunk, data.clone()));
                 self.disk.write(m, chunk, data);
             }
             crate::core::transfer::Arrival::Corrupt => {
@@ -167,9 +215,8 @@ impl Manager {
                 chunk,
                 result,
             } => match result {
-                Ok(Written::Stored) => self.broadcast(&Bulk::Got { song, chunk }),
+                Ok(Written::Stored) => {}
                 Ok(Written::Complete(path)) => {
-                    self.broadcast(&Bulk::Got { song, chunk });
                     tracing::info!(?song, path = %path.display(), "song fetched");
                     self.cached.insert(song, path);
                     return Some(self.cached.clone());

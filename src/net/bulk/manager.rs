@@ -25,6 +25,12 @@ use crate::proto::Bulk;
 const TICK: Duration = Duration::from_millis(200);
 /// A dial or manifest request unanswered this long is tried again.
 pub(super) const RETRY: Duration = Duration::from_secs(2);
+/// A box is redialed this soon: when a whole party joins at once, a box often hears of a
+/// peer before that peer heard of it, and is turned away once.
+pub(super) const REDIAL: Duration = Duration::from_millis(250);
+/// Chunks kept in memory after they arrived, to serve peers without reading them back
+/// (and before they are written): 32 chunks of 256 KiB.
+pub(super) const RECENT_CHUNKS: usize = 32;
 /// Chunk reads in progress for one peer; further requests are refused until they finish.
 pub(super) const READS_PER_PEER: usize = 8;
 /// A song that failed on this box (disk full, corrupt) is retried after this long.
@@ -81,6 +87,14 @@ pub(super) struct Manager {
     pub(super) tracker: TaskTracker,
     pub(super) cancel: CancellationToken,
     pub(super) pacer: Option<Arc<conn::Pacer>>,
+    /// The last chunks that arrived, served from memory.
+    pub(super) recent: std::collections::VecDeque<(SongRef, u32, bytes::Bytes)>,
+    /// Per song this box is the origin of: how often each chunk went out (see
+    /// [`Manager::seeding_refuses`]).
+    pub(super) sent: HashMap<SongRef, Vec<u16>>,
+    /// Peers refused a chunk by the origin's first-copy rule: told again what we hold at
+    /// the next tick, so they may ask us once the copies are out.
+    pub(super) refused: HashSet<(NodeId, SongRef)>,
     /// Bytes of each song received over the network since this box started.
     pub(super) received: HashMap<SongRef, u64>,
 }
@@ -140,6 +154,9 @@ pub(super) async fn run(config: BulkConfig, mut io: Io) {
         cancel: io.cancel.clone(),
         pacer: conn::Pacer::new(config_upload),
         received: HashMap::new(),
+        recent: std::collections::VecDeque::new(),
+        sent: HashMap::new(),
+        refused: HashSet::new(),
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -309,6 +326,11 @@ impl Manager {
     pub(super) fn tick(&mut self) {
         let now = monotonic_now();
         self.failed.retain(|_, (at, _)| now - *at < FAILED_BACKOFF);
+        for (peer, song) in std::mem::take(&mut self.refused) {
+            if let Some(have) = self.have_message(&song) {
+                self.send(peer, have);
+            }
+        }
         self.refresh();
     }
 

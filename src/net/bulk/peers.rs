@@ -5,7 +5,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::conn::{self, ConnEvent, ConnId};
-use super::manager::{Conn, Manager, Peer, RETRY};
+use super::manager::{Conn, Manager, Peer, REDIAL};
 use crate::core::{Instant, NodeId, SongRef};
 use crate::proto::Bulk;
 
@@ -21,7 +21,7 @@ impl Manager {
             .filter(|(id, _)| {
                 self.dialing
                     .get(id)
-                    .is_none_or(|(_, at)| now - *at >= RETRY)
+                    .is_none_or(|(_, at)| now - *at >= REDIAL)
             })
             .copied()
             .collect();
