@@ -157,6 +157,14 @@ impl Swarm {
         }
     }
 
+    /// Whether a connected peer other than `except` says it holds `chunk` of `song` (the
+    /// origin uses it to leave copies to the boxes that have them).
+    pub fn held_elsewhere(&self, song: &SongRef, chunk: u32, except: NodeId) -> bool {
+        self.peers
+            .iter()
+            .any(|(&id, p)| id != except && p.haves.get(song).is_some_and(|h| h.contains(chunk)))
+    }
+
     /// What this box holds of `song`: for serving requests and for `Have` messages.
     pub fn local(&self, song: &SongRef) -> Option<&ChunkSet> {
         self.local.get(song)

@@ -62,7 +62,12 @@ impl Swarm {
     fn limit(&self, id: NodeId, p: &Peer, w: &Wanted) -> usize {
         if p.timeouts_in_a_row >= FLAKY_AFTER {
             1
-        } else if self.config.swarming && id == w.origin {
+        } else if self.config.swarming
+            && id == w.origin
+            && self.peers.keys().any(|&other| other != w.origin)
+        {
+            // Only while other boxes can pass copies on: alone with the origin, a box
+            // fetches from it at full pipeline depth.
             self.config
                 .origin_per_peer
                 .clamp(1, self.config.per_peer.max(1))

@@ -198,8 +198,15 @@ fn the_origin_gets_fewer_requests_when_swarming() {
     let mut s = swarm(cfg.clone(), &[(1, 8)]);
     assert_eq!(
         s.poll_fetch(at(0)).len(),
+        4,
+        "alone with the origin, the pipeline is full"
+    );
+    let mut s = swarm(cfg.clone(), &[(1, 8)]);
+    s.peer_connected(A);
+    assert_eq!(
+        s.poll_fetch(at(0)).len(),
         1,
-        "the origin's queue stays short"
+        "with another box to pass copies on, the origin's queue stays short"
     );
     let mut s = swarm(
         SwarmConfig {
@@ -448,5 +455,25 @@ fn endgame_asks_a_second_peer_for_the_last_chunks() {
     assert_eq!(
         s.chunk_arrived(at(0), f[0].peer, song(1), 0, true),
         Arrival::Duplicate
+    );
+}
+
+#[test]
+fn held_elsewhere_names_copies_at_other_peers() {
+    // The origin's own view: its peers are the boxes fetching from it.
+    let b = NodeId(3);
+    let mut s = Swarm::new(config(4, 16));
+    s.set_wanted(vec![(manifest(1, 8), ORIGIN)]);
+    s.peer_connected(A);
+    s.peer_connected(b);
+    s.peer_have(A, song(1), set(8, [2]));
+    assert!(s.held_elsewhere(&song(1), 2, b), "b can get chunk 2 from A");
+    assert!(
+        !s.held_elsewhere(&song(1), 2, A),
+        "A's own copy does not count for A"
+    );
+    assert!(
+        !s.held_elsewhere(&song(1), 3, b),
+        "nobody holds chunk 3 yet"
     );
 }

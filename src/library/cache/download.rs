@@ -180,7 +180,14 @@ impl Cache {
     fn finish(&mut self, manifest: &Manifest) -> Result<PathBuf, CacheError> {
         let song = manifest.song;
         let part = self.part_path(&song);
-        if !partial::is_song(&part, &song, manifest.size)? {
+        let started = std::time::Instant::now();
+        let is_song = partial::is_song(&part, &song, manifest.size)?;
+        tracing::debug!(
+            ?song,
+            ms = started.elapsed().as_millis() as u64,
+            "flushed and hashed the whole song"
+        );
+        if !is_song {
             tracing::warn!(song = ?song, "assembled file does not match the song hash");
             self.abandon(&song)?;
             return Err(CacheError::CorruptSong { song });

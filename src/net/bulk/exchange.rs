@@ -16,6 +16,9 @@ use crate::library::cache::{CacheError, Written};
 use crate::net::monotonic_now;
 use crate::proto::Bulk;
 
+/// Refusals remembered at once (bounded memory; past it the origin just serves).
+const MAX_REFUSALS: usize = 65_536;
+
 impl Manager {
     pub(super) fn message(&mut self, peer: NodeId, conn: ConnId, msg: Bulk) {
         let now = monotonic_now();
@@ -91,10 +94,11 @@ impl Manager {
         }
     }
 
-    /// The origin of a song sends each chunk once before it sends any twice, while other
-    /// boxes can pass copies on: its uplink is the bottleneck of the whole party (the
-    /// idea of BitTorrent's super-seeding). Refused peers hear again what we hold at the
-    /// next tick.
+    /// The origin of a song sends each chunk once before it sends any twice, and never a
+    /// chunk another box already has, while other boxes can pass copies on: its uplink is
+    /// the bottleneck of the whole party (the idea of BitTorrent's super-seeding).
+    /// Refused peers hear again what we hold at the next tick, in case the other copy is
+    /// slow to come.
     pub(super) fn seeding_refuses(&mut self, peer: NodeId, song: SongRef, chunk: u32) -> bool {
         if !self.config.swarm
             || self.peers.len() < 2
@@ -109,7 +113,14 @@ impl Manager {
         let Some(&times) = sent.get(chunk as usize) else {
             return false;
         };
-        if times > 0 && sent.contains(&0) {
+        // Sent before, and either a copy is out there or fresh chunks come first.
+        let elsewhere = || sent.contains(&0) || self.swarm.held_elsewhere(&song, chunk, peer);
+        if times > 0
+            && self.refused_chunks.len() < MAX_REFUSALS
+            && !self.refused_chunks.contains(&(peer, song, chunk))
+            && elsewhere()
+        {
+            self.refused_chunks.insert((peer, song, chunk));
             self.refused.insert((peer, song));
             return true;
         }
@@ -142,6 +153,7 @@ impl Manager {
                     self.recent.pop_front();
                 }
                 self.recent.push_back((song, chunk, data.clone()));
+                self.pending_writes += 1;
                 self.disk.write(m, chunk, data);
             }
             crate::core::transfer::Arrival::Corrupt => {
@@ -214,22 +226,25 @@ impl Manager {
                 song,
                 chunk,
                 result,
-            } => match result {
-                Ok(Written::Stored) => {}
-                Ok(Written::Complete(path)) => {
-                    tracing::info!(?song, path = %path.display(), "song fetched");
-                    self.cached.insert(song, path);
-                    return Some(self.cached.clone());
-                }
-                Err(e) => {
-                    // Not written after all: the swarm must fetch it again.
-                    if let Some(mut have) = self.swarm.local(&song).cloned() {
-                        have.remove(chunk);
-                        self.swarm.set_local(song, have);
+            } => {
+                self.pending_writes = self.pending_writes.saturating_sub(1);
+                match result {
+                    Ok(Written::Stored) => {}
+                    Ok(Written::Complete(path)) => {
+                        tracing::info!(?song, path = %path.display(), "song fetched");
+                        self.cached.insert(song, path);
+                        return Some(self.cached.clone());
                     }
-                    self.fail(now, song, &e);
+                    Err(e) => {
+                        // Not written after all: the swarm must fetch it again.
+                        if let Some(mut have) = self.swarm.local(&song).cloned() {
+                            have.remove(chunk);
+                            self.swarm.set_local(song, have);
+                        }
+                        self.fail(now, song, &e);
+                    }
                 }
-            },
+            }
         }
         None
     }

@@ -29,8 +29,11 @@ pub(super) const RETRY: Duration = Duration::from_secs(2);
 /// peer before that peer heard of it, and is turned away once.
 pub(super) const REDIAL: Duration = Duration::from_millis(250);
 /// Chunks kept in memory after they arrived, to serve peers without reading them back
-/// (and before they are written): 32 chunks of 256 KiB.
-pub(super) const RECENT_CHUNKS: usize = 32;
+/// (and before they are written): 64 chunks of 256 KiB, more than can wait for the disk.
+pub(super) const RECENT_CHUNKS: usize = 64;
+/// Verified chunks waiting for the disk; no new requests go out beyond this, so a slow
+/// SD card holds the download back instead of filling memory.
+pub(super) const MAX_PENDING_WRITES: usize = 32;
 /// Chunk reads in progress for one peer; further requests are refused until they finish.
 pub(super) const READS_PER_PEER: usize = 8;
 /// A song that failed on this box (disk full, corrupt) is retried after this long.
@@ -87,6 +90,8 @@ pub(super) struct Manager {
     pub(super) tracker: TaskTracker,
     pub(super) cancel: CancellationToken,
     pub(super) pacer: Option<Arc<conn::Pacer>>,
+    /// Chunk writes handed to the disk and not done yet.
+    pub(super) pending_writes: usize,
     /// The last chunks that arrived, served from memory.
     pub(super) recent: std::collections::VecDeque<(SongRef, u32, bytes::Bytes)>,
     /// Per song this box is the origin of: how often each chunk went out (see
@@ -95,6 +100,9 @@ pub(super) struct Manager {
     /// Peers refused a chunk by the origin's first-copy rule: told again what we hold at
     /// the next tick, so they may ask us once the copies are out.
     pub(super) refused: HashSet<(NodeId, SongRef)>,
+    /// Chunks the origin refused, by peer: a second request for one is served, so a wrong
+    /// guess about where copies are costs one round trip, never a stall.
+    pub(super) refused_chunks: HashSet<(NodeId, SongRef, u32)>,
     /// Bytes of each song received over the network since this box started.
     pub(super) received: HashMap<SongRef, u64>,
 }
@@ -155,8 +163,10 @@ pub(super) async fn run(config: BulkConfig, mut io: Io) {
         pacer: conn::Pacer::new(config_upload),
         received: HashMap::new(),
         recent: std::collections::VecDeque::new(),
+        pending_writes: 0,
         sent: HashMap::new(),
         refused: HashSet::new(),
+        refused_chunks: HashSet::new(),
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -238,6 +248,10 @@ impl Manager {
         self.manifests.clear();
         self.begun.clear();
         self.failed.clear();
+        self.sent.clear();
+        self.refused.clear();
+        self.refused_chunks.clear();
+        self.recent.clear();
     }
 
     /// The songs to hold, each with the box it comes from.
@@ -336,6 +350,9 @@ impl Manager {
 
     /// Sends the requests the planner wants sent now.
     pub(super) fn pump(&mut self) {
+        if self.pending_writes >= MAX_PENDING_WRITES {
+            return;
+        }
         for f in self.swarm.poll_fetch(monotonic_now()) {
             let msg = Bulk::Request {
                 song: f.song,
