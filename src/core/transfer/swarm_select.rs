@@ -106,7 +106,14 @@ impl Swarm {
             if self.requests.len() >= self.config.max_in_flight {
                 return;
             }
-            if let Some(peer) = self.choose_source(w, chunk) {
+            // The origin's uplink is the party's bottleneck: no second copies from it
+            // while other boxes can pass them on.
+            let spare_origin = |p: &NodeId| {
+                *p != w.origin
+                    || !self.config.swarming
+                    || !self.peers.keys().any(|&o| o != w.origin)
+            };
+            if let Some(peer) = self.choose_source(w, chunk).filter(spare_origin) {
                 out.push(self.send(peer, w.song, chunk, deadline));
             }
         }

@@ -442,11 +442,17 @@ fn endgame_asks_a_second_peer_for_the_last_chunks() {
         endgame: true,
         ..config(1, 16)
     };
-    let mut s = swarm(cfg, &[(1, 1)]);
+    let b = NodeId(3);
+    let mut s = swarm(cfg.clone(), &[(1, 1)]);
     s.peer_have(A, song(1), ChunkSet::full(1));
+    s.peer_have(b, song(1), ChunkSet::full(1));
     let f = s.poll_fetch(at(0));
     assert_eq!(f.len(), 2, "{f:?}");
     assert_ne!(f[0].peer, f[1].peer);
+    assert!(
+        f.iter().all(|f| f.peer != ORIGIN),
+        "no second copy from the origin while others have it: {f:?}"
+    );
     assert_eq!(
         s.chunk_arrived(at(0), f[1].peer, song(1), 0, true),
         Arrival::Completed
@@ -456,6 +462,9 @@ fn endgame_asks_a_second_peer_for_the_last_chunks() {
         s.chunk_arrived(at(0), f[0].peer, song(1), 0, true),
         Arrival::Duplicate
     );
+    let mut s = swarm(cfg, &[(1, 1)]);
+    s.peer_have(A, song(1), ChunkSet::full(1));
+    assert_eq!(s.poll_fetch(at(0)).len(), 1, "A only: the origin is spared");
 }
 
 #[test]
