@@ -34,6 +34,8 @@ pub(super) const RECENT_CHUNKS: usize = 64;
 /// Verified chunks waiting for the disk; no new requests go out beyond this, so a slow
 /// SD card holds the download back instead of filling memory.
 pub(super) const MAX_PENDING_WRITES: usize = 32;
+/// Every this many ticks the origin tells refused boxes again that it holds everything.
+const REHAVE_TICKS: u32 = 3;
 /// Chunk reads in progress for one peer; further requests are refused until they finish.
 pub(super) const READS_PER_PEER: usize = 8;
 /// A song that failed on this box (disk full, corrupt) is retried after this long.
@@ -90,6 +92,8 @@ pub(super) struct Manager {
     pub(super) tracker: TaskTracker,
     pub(super) cancel: CancellationToken,
     pub(super) pacer: Option<Arc<conn::Pacer>>,
+    /// Ticks since the manager started.
+    pub(super) ticks: u32,
     /// Chunk writes handed to the disk and not done yet.
     pub(super) pending_writes: usize,
     /// The last chunks that arrived, served from memory.
@@ -164,6 +168,7 @@ pub(super) async fn run(config: BulkConfig, mut io: Io) {
         received: HashMap::new(),
         recent: std::collections::VecDeque::new(),
         pending_writes: 0,
+        ticks: 0,
         sent: HashMap::new(),
         refused: HashSet::new(),
         refused_chunks: HashSet::new(),
@@ -340,9 +345,13 @@ impl Manager {
     pub(super) fn tick(&mut self) {
         let now = monotonic_now();
         self.failed.retain(|_, (at, _)| now - *at < FAILED_BACKOFF);
-        for (peer, song) in std::mem::take(&mut self.refused) {
-            if let Some(have) = self.have_message(&song) {
-                self.send(peer, have);
+        // Refused boxes get a while to find the copies before the origin is theirs again.
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % REHAVE_TICKS == 0 {
+            for (peer, song) in std::mem::take(&mut self.refused) {
+                if let Some(have) = self.have_message(&song) {
+                    self.send(peer, have);
+                }
             }
         }
         self.refresh();
