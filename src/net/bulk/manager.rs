@@ -34,6 +34,8 @@ pub(super) const RECENT_CHUNKS: usize = 64;
 /// Verified chunks waiting for the disk; no new requests go out beyond this, so a slow
 /// SD card holds the download back instead of filling memory.
 pub(super) const MAX_PENDING_WRITES: usize = 32;
+/// A connection must introduce itself within this long.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every this many ticks the origin tells refused boxes again that it holds everything.
 const REHAVE_TICKS: u32 = 3;
 /// Chunk reads in progress for one peer; further requests are refused until they finish.
@@ -63,6 +65,7 @@ pub(super) struct Peer {
 pub(super) struct Conn {
     pub(super) peer: Option<NodeId>,
     pub(super) cancel: CancellationToken,
+    pub(super) opened: Instant,
 }
 
 #[derive(Debug)]
@@ -345,6 +348,18 @@ impl Manager {
     pub(super) fn tick(&mut self) {
         let now = monotonic_now();
         self.failed.retain(|_, (at, _)| now - *at < FAILED_BACKOFF);
+        // A connection that never said hello is closed, so it cannot hold a slot.
+        let stale: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(id, c)| now - c.opened > HELLO_TIMEOUT && self.peer_of(**id).is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            if let Some(c) = self.conns.remove(&id) {
+                c.cancel.cancel();
+            }
+        }
         // Refused boxes get a while to find the copies before the origin is theirs again.
         self.ticks = self.ticks.wrapping_add(1);
         if self.ticks % REHAVE_TICKS == 0 {

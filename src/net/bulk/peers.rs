@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use super::conn::{self, ConnEvent, ConnId};
 use super::manager::{Conn, Manager, Peer, REDIAL};
 use crate::core::{Instant, NodeId, SongRef};
+use crate::net::monotonic_now;
 use crate::proto::Bulk;
 
 impl Manager {
@@ -55,6 +56,7 @@ impl Manager {
             Conn {
                 peer,
                 cancel: self.cancel.child_token(),
+                opened: monotonic_now(),
             },
         );
         conn
@@ -70,6 +72,16 @@ impl Manager {
         let Some(view) = &self.view else {
             return; // not in a party: nothing to trade
         };
+        // Two connections per party box at most (one each way while a pair sorts itself
+        // out): a stranger opening sockets without a hello cannot pile up tasks.
+        let limit = 2 * view.peers.len() + 4;
+        if self.conns.len() >= limit {
+            tracing::debug!(
+                conns = self.conns.len(),
+                "bulk connection refused: too many"
+            );
+            return;
+        }
         let hello = Bulk::Hello {
             id: self.config.me,
             party: view.party,
