@@ -23,21 +23,6 @@ use crate::proto::{
     MAX_PEER_HINTS, MAX_SCHEDULE,
 };
 
-/// What the song transfer of a box needs from the party (see [`Node::transfer_view`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransferView {
-    pub party: crate::proto::PartyId,
-    /// The host: the origin of the pool's songs.
-    pub host: NodeId,
-    /// Everyone else in the party with a bulk port: id and bulk address.
-    pub peers: Vec<(NodeId, SocketAddr)>,
-    /// The songs to hold now, the current one first, each with the box it comes from
-    /// (the host, or the member that offered it).
-    pub window: Vec<(SongRef, NodeId)>,
-    /// The host holds the first song back until the boxes that joined hold it.
-    pub waiting_for_first_song: bool,
-}
-
 /// What the core needs to know about this box; the runtime builds it from the config.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeConfig {
@@ -378,48 +363,6 @@ impl Node {
         r
     }
 
-    /// The songs this box offers when it hosts (its library, in play order).
-    pub fn set_pool(&mut self, pool: Vec<PoolSong>) {
-        self.playback.set_local_pool(pool);
-    }
-
-    /// Songs this box downloaded into its cache (it holds its library's already); the
-    /// host learns which pool songs we still lack.
-    pub fn set_held(&mut self, now: Instant, held: std::collections::HashSet<SongRef>) {
-        self.playback.set_held(held);
-        self.after(now);
-    }
-
-    /// What the song transfer needs to know: the party, who is in it, and which songs
-    /// every box should hold now (the current one and the next, up to the pool window).
-    pub fn transfer_view(&self, now: Instant) -> Option<TransferView> {
-        let view = self.party.view()?;
-        let window = self
-            .playback
-            .window(now, self.party.config().pool_window)
-            .into_iter()
-            .map(|(song, origin)| (song, origin.unwrap_or(view.host)))
-            .collect();
-        Some(TransferView {
-            party: view.id,
-            host: view.host,
-            peers: view
-                .members
-                .iter()
-                .filter(|m| m.id != self.config.id && m.bulk_port != 0)
-                .filter(|m| !m.addr.ip().is_unspecified())
-                .map(|m| (m.id, SocketAddr::new(m.addr.ip(), m.bulk_port)))
-                .collect(),
-            window,
-            waiting_for_first_song: self.playback.gated(),
-        })
-    }
-
-    /// What should be audible now, once this box knows the party's time.
-    pub fn playback(&self, now: Instant) -> Option<PlaybackView> {
-        self.playback.view(now)
-    }
-
     /// The transport accepted a control stream from `remote`; returns its id.
     pub fn accept_stream(&mut self, remote: SocketAddr) -> StreamId {
         self.party.accept_stream(remote)
@@ -453,106 +396,6 @@ impl Node {
     pub fn handle_stream_closed(&mut self, now: Instant, stream: StreamId) {
         self.party.handle_stream_closed(now, &mut self.out, stream);
         self.after(now);
-    }
-
-    /// Keeps playback in step with the party after anything happened.
-    fn after(&mut self, now: Instant) {
-        let seat = match self.party.view() {
-            Some(v) if matches!(v.state, PartyState::Forming | PartyState::Started) => {
-                Some((v.id, v.role, v.host))
-            }
-            // Finding a successor, or moving to another host of the same party: the
-            // music keeps playing on the schedule and the clock estimate we have.
-            Some(v) if self.playback.party() == Some(v.id) => self.playback.current_seat(),
-            _ => None,
-        };
-        let party = seat.map(|s| s.0);
-        if self.playback.seat(now, seat, self.party.host_time_addr()) {
-            if let Some(party) = party {
-                let pool = Control::Pool {
-                    party,
-                    songs: self.playback.pool(),
-                };
-                self.party.broadcast(&mut self.out, &pool);
-                for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
-                    let msg = Control::Schedule {
-                        party,
-                        entries: chunk.to_vec(),
-                    };
-                    self.party.broadcast(&mut self.out, &msg);
-                }
-            }
-        }
-        while let Some(note) = self.out.internal.pop_front() {
-            let Some(party) = party else { continue };
-            match note {
-                Internal::GuestJoined { stream } => {
-                    let songs = self.playback.pool();
-                    self.out.send(stream, Control::Pool { party, songs });
-                    for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
-                        let entries = chunk.to_vec();
-                        self.out.send(stream, Control::Schedule { party, entries });
-                    }
-                }
-                Internal::Offered { song } => {
-                    if self.playback.offer(song) {
-                        let songs = self.playback.pool();
-                        self.party
-                            .broadcast(&mut self.out, &Control::Pool { party, songs });
-                    }
-                }
-                Internal::Autoplay if self.playback.gated() => {}
-                Internal::Autoplay | Internal::PlaybackRequested { .. } => {
-                    let action = match note {
-                        Internal::PlaybackRequested { action } => action,
-                        _ => Action::Select { index: 0 },
-                    };
-                    if matches!(note, Internal::Autoplay)
-                        && self.playback.first_song(&action).is_none()
-                    {
-                        continue; // something was played already
-                    }
-                    let waits = self
-                        .playback
-                        .first_song(&action)
-                        .is_some_and(|i| !self.party.start_waits_for(i).is_empty());
-                    if waits {
-                        let deadline = now + self.party.config().start_wait;
-                        self.playback.gate(action, deadline);
-                    } else {
-                        self.schedule_now(now, party, action);
-                    }
-                }
-            }
-        }
-        if let Some(party) = party {
-            let party_state = &self.party;
-            let ready = |i| party_state.start_waits_for(i).is_empty();
-            if let Some(action) = self.playback.gate_open(now, ready) {
-                self.schedule_now(now, party, action);
-            }
-        }
-        if let (Some(party), Some(missing)) = (party, self.playback.holdings_due()) {
-            let msg = Control::Holdings { party, missing };
-            self.party.send_to_host(&mut self.out, msg);
-        }
-        let current = self.playback.view(now).and_then(|v| v.state.index);
-        self.party.set_current_song(current);
-        if let (Some(party), Some(rtt_us)) = (party, self.playback.report_due(now)) {
-            self.party
-                .send_to_host(&mut self.out, Control::Delivery { party, rtt_us });
-        }
-    }
-
-    /// The host schedules `action` and tells every guest.
-    fn schedule_now(&mut self, now: Instant, party: PartyId, action: Action) {
-        if let Some(entry) = self.playback.schedule(now, action) {
-            let msg = Control::Schedule {
-                party,
-                entries: vec![entry],
-            };
-            self.party.broadcast(&mut self.out, &msg);
-        }
     }
 
     /// Feeds one received datagram. `from` is its source address; `via` says which
@@ -753,6 +596,10 @@ impl Node {
         .fold(self.next_beacon, Instant::min)
     }
 }
+
+#[path = "node_playback.rs"]
+mod playback_glue;
+pub use playback_glue::TransferView;
 
 #[cfg(test)]
 #[path = "node_tests.rs"]
