@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::audio::write_song;
-use common::{ctl, neighbour_names, start_with, status, test_port, wait_for};
+use common::{box_config, ctl, neighbour_names, start_with, status, test_port, wait_for};
 
 /// Unmounts the tmpfs when the test ends, however it ends.
 struct Mount(std::path::PathBuf);
@@ -32,14 +32,8 @@ fn mount_tiny_tmpfs(at: &Path) -> Option<Mount> {
 }
 
 fn config(dir: &Path, name: &str, music: &Path) -> std::path::PathBuf {
-    let path = dir.join(format!("{name}.toml"));
-    let text = format!(
-        "music_dir = {:?}\n[audio]\noutput = \"null\"\n[party]\nmin_accepts = 1\n\
-         start_wait_ms = 2000\n[songs]\nbulk_port = 0\n",
-        music.display().to_string()
-    );
-    std::fs::write(&path, text).unwrap();
-    path
+    let party = "min_accepts = 1\nstart_wait_ms = 2000";
+    box_config(dir, name, music, "null", party, "")
 }
 
 #[test]

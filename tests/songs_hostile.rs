@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::audio::write_song;
-use common::{ctl, neighbour_names, start_with, status, test_port, wait_for};
+use common::{box_config, ctl, neighbour_names, start_with, status, test_port, wait_for};
 
 use chorus::core::transfer::{Manifest, Tags, DEFAULT_CHUNK_SIZE};
 use chorus::core::NodeId;
@@ -33,14 +33,8 @@ fn recv(s: &mut TcpStream) -> Option<Message> {
 }
 
 fn config(dir: &Path, name: &str, music: &Path, extra: &str) -> std::path::PathBuf {
-    let path = dir.join(format!("{name}.toml"));
-    let text = format!(
-        "music_dir = {:?}\n[audio]\noutput = \"null\"\n[party]\nmin_accepts = 2\n\
-         start_wait_ms = 1000\n[songs]\nbulk_port = 0\n{extra}\n",
-        music.display().to_string()
-    );
-    std::fs::write(&path, text).unwrap();
-    path
+    let party = "min_accepts = 2\nstart_wait_ms = 1000";
+    box_config(dir, name, music, "null", party, extra)
 }
 
 #[test]

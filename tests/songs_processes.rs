@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::audio::{burst_onsets, spread, write_song};
-use common::{ctl, neighbour_names, start_with, status, test_port, wait_for, BoxProc};
+use common::{box_config, ctl, neighbour_names, start_with, status, test_port, wait_for, BoxProc};
 
 /// The tests of this file run several real-time boxes; on a small machine they take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -44,15 +44,9 @@ fn party_with(
         std::fs::create_dir_all(&music).unwrap();
         fill(name, &music);
         let wav = dir.join(format!("{name}.wav"));
-        let config = dir.join(format!("{name}.toml"));
-        let text = format!(
-            "music_dir = {:?}\n[audio]\noutput = \"wav:{}\"\n[party]\nmin_accepts = {}\n\
-             [songs]\nbulk_port = 0\n{songs}\n",
-            music.display().to_string(),
-            wav.display(),
-            names.len() - 1
-        );
-        std::fs::write(&config, text).unwrap();
+        let output = format!("wav:{}", wav.display());
+        let party = format!("min_accepts = {}", names.len() - 1);
+        let config = box_config(dir, name, &music, &output, &party, songs);
         p.boxes.push(start_with(dir, name, port, &config, &[]));
         p.recordings.push(wav);
         p.music.push(music);

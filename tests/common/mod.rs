@@ -88,6 +88,27 @@ pub fn start_with(dir: &Path, name: &str, port: u16, config: &Path, extra: &[&st
     }
 }
 
+/// Writes `DIR/NAME.toml` for a box with music in `music`, sound going to `output`, and
+/// the given extra lines in its `[party]` and `[songs]` tables (song transfers on any
+/// free port).
+pub fn box_config(
+    dir: &Path,
+    name: &str,
+    music: &Path,
+    output: &str,
+    party: &str,
+    songs: &str,
+) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let text = format!(
+        "music_dir = {:?}\n[audio]\noutput = {output:?}\n[party]\n{party}\n\
+         [songs]\nbulk_port = 0\n{songs}\n",
+        music.display().to_string()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Runs `chorus ctl ARGS --state-dir STATE`; returns (success, stdout, stderr).
 pub fn ctl(state: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
