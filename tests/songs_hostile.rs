@@ -14,7 +14,8 @@ use std::time::Duration;
 use common::audio::write_song;
 use common::{box_config, ctl, neighbour_names, start_with, status, test_port, wait_for};
 
-use chorus::core::transfer::{Manifest, Tags, DEFAULT_CHUNK_SIZE};
+use chorus::core::transfer::manifest::chunk_size_for;
+use chorus::core::transfer::{Manifest, Tags};
 use chorus::core::NodeId;
 use chorus::proto::{decode, encode, Bulk, Control, Hello, Message, PartyId, MAX_FRAME};
 
@@ -47,8 +48,12 @@ fn garbage_chunks_are_refetched_and_peer_names_never_become_paths() {
     std::fs::create_dir_all(&music_b).unwrap();
     write_song(&music_a.join("song.wav"), 40); // about 2 MB: 8 chunks
     let song = std::fs::read(music_a.join("song.wav")).unwrap();
-    let manifest: Manifest =
-        Manifest::from_reader(&song[..], DEFAULT_CHUNK_SIZE, Tags::default()).unwrap();
+    let manifest: Manifest = Manifest::from_reader(
+        &song[..],
+        chunk_size_for(song.len() as u64),
+        Tags::default(),
+    )
+    .unwrap();
     // The host sends slowly, so the member asks the (fast, lying) third box first.
     let a_cfg = config(d, "a", &music_a, "upload_limit_kbps = 8000");
     let b_cfg = config(d, "b", &music_b, "");

@@ -26,6 +26,34 @@ pub fn rarest_first(candidates: &mut [u32], holders: &[u16], seed: u64, song: &S
     candidates.sort_by_cached_key(|&c| key(c, holders, seed, song));
 }
 
+/// Like [`rarest_first`] for the first `k` places only (the rest is left in any order):
+/// a box asks for a handful of chunks at a time, and sorting thousands of candidates
+/// for every request would cost more than the request.
+pub fn rarest_first_top(
+    candidates: &mut [u32],
+    k: usize,
+    holders: &[u16],
+    seed: u64,
+    song: &SongRef,
+) {
+    if k == 0 || candidates.is_empty() {
+        return;
+    }
+    if k >= candidates.len() {
+        return rarest_first(candidates, holders, seed, song);
+    }
+    // Keys computed once: the selection compares each several times.
+    let mut keyed: Vec<((u16, u64), u32)> = candidates
+        .iter()
+        .map(|&c| (key(c, holders, seed, song), c))
+        .collect();
+    keyed.select_nth_unstable(k - 1);
+    keyed[..k].sort_unstable();
+    for (slot, (_, c)) in candidates.iter_mut().zip(keyed) {
+        *slot = c;
+    }
+}
+
 /// The single rarest of `candidates` (see [`rarest_first`]), if any.
 pub fn pick_rarest(
     candidates: impl IntoIterator<Item = u32>,
@@ -69,6 +97,21 @@ mod tests {
         assert!(order[2..].contains(&1) && order[2..].contains(&3));
         assert_eq!(pick_rarest([1, 3, 0], &holders, 1, &SONG), Some(0));
         assert_eq!(pick_rarest([], &holders, 1, &SONG), None);
+    }
+
+    #[test]
+    fn the_top_k_are_the_k_rarest_in_order() {
+        let holders: Vec<u16> = (0..100).map(|i| ((i * 37) % 11) as u16).collect();
+        let mut all: Vec<u32> = (0..100).collect();
+        rarest_first(&mut all, &holders, 5, &SONG);
+        let mut top: Vec<u32> = (0..100).rev().collect();
+        rarest_first_top(&mut top, 10, &holders, 5, &SONG);
+        assert_eq!(&top[..10], &all[..10]);
+        let mut rest = top[10..].to_vec();
+        rest.sort_unstable();
+        let mut expected = all[10..].to_vec();
+        expected.sort_unstable();
+        assert_eq!(rest, expected, "nothing lost");
     }
 
     #[test]

@@ -304,18 +304,30 @@ impl Swarm {
             }
             first_incomplete.get_or_insert(w);
             let holders = self.holders(w);
+            let in_flight: BTreeSet<u32> = self
+                .requests
+                .iter()
+                .filter(|r| r.song == w.song)
+                .map(|r| r.chunk)
+                .collect();
             let mut candidates: Vec<u32> = local
                 .missing()
                 .filter(|&c| holders.get(c as usize).is_some_and(|&n| n > 0))
-                .filter(|&c| !self.in_flight(w.song, c))
+                .filter(|c| !in_flight.contains(c))
                 .collect();
-            picker::rarest_first(&mut candidates, &holders, self.config.seed, &w.song);
-            for chunk in candidates {
-                if self.requests.len() >= self.config.max_in_flight {
+            // Only as many as could be asked now are ordered; the rest only if those all
+            // lack a free source.
+            let free = self.config.max_in_flight - self.requests.len();
+            let top = (free * 4).max(16).min(candidates.len());
+            let seed = self.config.seed;
+            picker::rarest_first_top(&mut candidates, top, &holders, seed, &w.song);
+            if !self.ask_in_order(w, &candidates[..top], deadline, &mut out) {
+                return out;
+            }
+            if top < candidates.len() && self.has_free_source(w) {
+                picker::rarest_first(&mut candidates[top..], &holders, seed, &w.song);
+                if !self.ask_in_order(w, &candidates[top..], deadline, &mut out) {
                     return out;
-                }
-                if let Some(peer) = self.choose_source(w, chunk) {
-                    out.push(self.send(peer, w.song, chunk, deadline));
                 }
             }
         }
@@ -323,6 +335,25 @@ impl Swarm {
             self.endgame(w, deadline, &mut out);
         }
         out
+    }
+
+    /// Asks a source for each of `chunks` in turn; false once no request slot is left.
+    fn ask_in_order(
+        &mut self,
+        w: &Wanted,
+        chunks: &[u32],
+        deadline: Instant,
+        out: &mut Vec<Fetch>,
+    ) -> bool {
+        for &chunk in chunks {
+            if self.requests.len() >= self.config.max_in_flight {
+                return false;
+            }
+            if let Some(peer) = self.choose_source(w, chunk) {
+                out.push(self.send(peer, w.song, chunk, deadline));
+            }
+        }
+        self.requests.len() < self.config.max_in_flight
     }
 
     /// When [`Swarm::handle_timeout`] should next be called.

@@ -55,6 +55,13 @@ impl Swarm {
             .map(|(&id, _)| id)
     }
 
+    /// Whether any peer that may serve `w` has a free request slot.
+    pub(super) fn has_free_source(&self, w: &Wanted) -> bool {
+        self.peers
+            .iter()
+            .any(|(&id, p)| self.may_ask(id, w) && self.load(id) < self.limit(id, p, w))
+    }
+
     fn load(&self, peer: NodeId) -> usize {
         self.requests.iter().filter(|r| r.peer == peer).count()
     }

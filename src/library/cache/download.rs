@@ -16,15 +16,28 @@ pub const SAVE_EVERY: u32 = 16;
 pub const SAVE_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Hash of everything in a manifest that decides which bytes are chunk `i`.
-pub(super) fn manifest_key(m: &Manifest) -> [u8; 32] {
-    let mut h = blake3::Hasher::new();
-    h.update(&m.song.0);
-    h.update(&m.size.to_le_bytes());
-    h.update(&m.chunk_size.to_le_bytes());
-    for c in &m.chunks {
-        h.update(c);
+/// What a download's held chunks were checked against: a different manifest for the same
+/// song needs another `begin`. Compared by value (a memcmp per chunk written), never
+/// re-hashed: hashing the chunk list for every chunk made large songs quadratic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ManifestKey {
+    size: u64,
+    chunk_size: u32,
+    chunks: Vec<[u8; 32]>,
+}
+
+impl ManifestKey {
+    pub(super) fn of(m: &Manifest) -> Self {
+        ManifestKey {
+            size: m.size,
+            chunk_size: m.chunk_size,
+            chunks: m.chunks.clone(),
+        }
     }
-    *h.finalize().as_bytes()
+
+    pub(super) fn matches(&self, m: &Manifest) -> bool {
+        self.size == m.size && self.chunk_size == m.chunk_size && self.chunks == m.chunks
+    }
 }
 
 impl Cache {
@@ -43,7 +56,7 @@ impl Cache {
         if self.complete.contains_key(&song) {
             return Ok(ChunkSet::full(manifest.chunk_count()));
         }
-        let key = manifest_key(manifest);
+        let key = ManifestKey::of(manifest);
         let reserved = match self.partials.get(&song) {
             Some(p) => match &p.begun {
                 Some(b) if b.manifest_key == key && !b.have.is_complete() => {
@@ -122,9 +135,8 @@ impl Cache {
         if let Some(path) = self.path_of(&song) {
             return Ok(Written::Complete(path));
         }
-        let key = manifest_key(manifest);
         let held = match self.begun(&song) {
-            Some(b) if b.manifest_key == key => b.have.contains(chunk),
+            Some(b) if b.manifest_key.matches(manifest) => b.have.contains(chunk),
             _ => return Err(CacheError::NotStarted { song }),
         };
         if !manifest.verify_chunk(chunk, data) {

@@ -35,7 +35,7 @@ pub use files::read_range;
 
 use crate::core::transfer::{ChunkSet, Manifest};
 use crate::core::SongRef;
-use download::manifest_key;
+use download::ManifestKey;
 use error::AtPath;
 use playlog::PlayLog;
 
@@ -82,7 +82,7 @@ struct Partial {
 struct Begun {
     /// Identifies the manifest (size, chunking and chunk hashes) the chunks were checked
     /// against; another manifest for the same song needs another `begin`.
-    manifest_key: [u8; 32],
+    manifest_key: ManifestKey,
     format: String,
     have: ChunkSet,
     /// Chunks written since the `.have` file was last saved, and when that was: the file
@@ -138,9 +138,7 @@ impl Cache {
             (Some(stored), _) if stored.size == manifest.size => {
                 files::song_file(&self.songs_dir, &song, &stored.format)
             }
-            (None, Some(b))
-                if b.manifest_key == manifest_key(manifest) && b.have.contains(chunk) =>
-            {
+            (None, Some(b)) if b.manifest_key.matches(manifest) && b.have.contains(chunk) => {
                 self.part_path(&song)
             }
             _ => return Err(not_held),

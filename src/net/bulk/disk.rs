@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use super::conn::ConnId;
-use crate::core::transfer::{ChunkSet, Manifest, Tags, DEFAULT_CHUNK_SIZE};
+use crate::core::transfer::manifest::chunk_size_for;
+use crate::core::transfer::{ChunkSet, Manifest, Tags};
 use crate::core::SongRef;
 use crate::library::cache::{read_range, Cache, CacheError, Written};
 
@@ -75,7 +76,10 @@ impl Disk {
     pub(super) fn build_manifest(&self, song: SongRef, path: PathBuf, tags: Tags) {
         self.run(move |_| {
             let result = File::open(&path)
-                .and_then(|f| Manifest::from_reader(f, DEFAULT_CHUNK_SIZE, tags))
+                .and_then(|f| {
+                    let size = f.metadata()?.len();
+                    Manifest::from_reader(f, chunk_size_for(size), tags)
+                })
                 .map_err(|e| format!("{}: {e}", path.display()))
                 .and_then(|m| {
                     if m.song == song {

@@ -29,7 +29,7 @@ pub(super) const RETRY: Duration = Duration::from_secs(2);
 /// peer before that peer heard of it, and is turned away once.
 pub(super) const REDIAL: Duration = Duration::from_millis(250);
 /// Chunks kept in memory after they arrived, to serve peers without reading them back
-/// (and before they are written): 64 chunks of 256 KiB, more than can wait for the disk.
+/// (and before they are written): at least as many as may wait for the disk.
 pub(super) const RECENT_CHUNKS: usize = 64;
 /// Verified chunks waiting for the disk; no new requests go out beyond this, so a slow
 /// SD card holds the download back instead of filling memory.
