@@ -96,6 +96,9 @@ pub(super) async fn form_party(
         true
     })
     .await?;
+    // Earlier runs leave hundreds of MB of dirty pages; writing them back would compete
+    // with this run's own final flushes. Start every run from a clean disk.
+    let _ = tokio::task::spawn_blocking(rustix::fs::sync).await;
     let start = Instant::now();
     let joins = members
         .iter()

@@ -97,6 +97,8 @@ pub(super) struct Manager {
     pub(super) pacer: Option<Arc<conn::Pacer>>,
     /// Ticks since the manager started.
     pub(super) ticks: u32,
+    /// Connections whose box said hello before our roster listed it.
+    pub(super) waiting: HashMap<ConnId, (NodeId, mpsc::Sender<Bulk>)>,
     /// Chunk writes handed to the disk and not done yet.
     pub(super) pending_writes: usize,
     /// The last chunks that arrived, served from memory.
@@ -171,6 +173,7 @@ pub(super) async fn run(config: BulkConfig, mut io: Io) {
         received: HashMap::new(),
         recent: std::collections::VecDeque::new(),
         pending_writes: 0,
+        waiting: HashMap::new(),
         ticks: 0,
         sent: HashMap::new(),
         refused: HashSet::new(),
@@ -223,6 +226,7 @@ impl Manager {
                     self.leave_party();
                 }
                 self.view = view;
+                self.admit_waiting();
                 self.refresh();
             }
             BulkCommand::Library(songs) => {
@@ -239,6 +243,7 @@ impl Manager {
 
     /// Drops every connection and download plan (the party ended or changed).
     pub(super) fn leave_party(&mut self) {
+        self.waiting.clear();
         for (_, c) in self.conns.drain() {
             c.cancel.cancel();
         }
@@ -356,6 +361,7 @@ impl Manager {
             .map(|(id, _)| *id)
             .collect();
         for id in stale {
+            self.waiting.remove(&id);
             if let Some(c) = self.conns.remove(&id) {
                 c.cancel.cancel();
             }

@@ -117,6 +117,7 @@ impl Manager {
                 self.message(peer, conn, msg);
             }
             ConnEvent::Closed(conn, reason) => {
+                self.waiting.remove(&conn);
                 if let Some(c) = self.conns.remove(&conn) {
                     c.cancel.cancel();
                     if let Some(id) = c.peer {
@@ -143,20 +144,49 @@ impl Manager {
         party: crate::proto::PartyId,
         tx: mpsc::Sender<Bulk>,
     ) {
+        let our_party = self.view.as_ref().is_some_and(|v| v.party == party);
         let known = self
             .view
             .as_ref()
-            .is_some_and(|v| v.party == party && v.peers.iter().any(|(p, _)| *p == id));
+            .is_some_and(|v| v.peers.iter().any(|(p, _)| *p == id));
         let expected = self
             .conns
             .get(&conn)
             .is_some_and(|c| c.peer.is_none_or(|p| p == id));
-        if !known || !expected || id == self.config.me {
+        if !our_party || !expected || id == self.config.me {
             if let Some(c) = self.conns.remove(&conn) {
                 c.cancel.cancel();
             }
             return;
         }
+        if !known {
+            // A box that joined a moment ago: our roster will list it shortly. Until
+            // then (or until the hello timeout) the connection waits.
+            self.waiting.insert(conn, (id, tx));
+            return;
+        }
+        self.register(conn, id, tx);
+    }
+
+    /// Connections from boxes the roster now lists are taken on.
+    pub(super) fn admit_waiting(&mut self) {
+        let Some(view) = &self.view else { return };
+        let ready: Vec<ConnId> = self
+            .waiting
+            .iter()
+            .filter(|(_, (id, _))| view.peers.iter().any(|(p, _)| p == id))
+            .map(|(c, _)| *c)
+            .collect();
+        for conn in ready {
+            if let Some((id, tx)) = self.waiting.remove(&conn) {
+                if self.conns.contains_key(&conn) {
+                    self.register(conn, id, tx);
+                }
+            }
+        }
+    }
+
+    fn register(&mut self, conn: ConnId, id: NodeId, tx: mpsc::Sender<Bulk>) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.peer = Some(id);
         }
