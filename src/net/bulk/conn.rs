@@ -65,12 +65,14 @@ pub(super) enum ConnEvent {
     Closed(ConnId, Option<FrameError>),
 }
 
-/// Starts the tasks of a connection: we speak first with our hello, then pump.
+/// Starts the tasks of a connection. The dialing side speaks first with its `hello`; the
+/// accepting side passes `None` and answers through the returned sender once it has
+/// taken the dialer on, so neither side counts the pair as connected before both do.
 pub(super) fn spawn(
     tracker: &TaskTracker,
     conn: ConnId,
     socket: TcpStream,
-    hello: Bulk,
+    hello: Option<Bulk>,
     events: mpsc::Sender<ConnEvent>,
     cancel: CancellationToken,
     pacer: Option<std::sync::Arc<Pacer>>,
@@ -84,7 +86,7 @@ pub(super) fn spawn(
     let writer_events = events.clone();
     tracker.spawn(async move {
         let mut sink = FramedWrite::new(write, FrameCodec::default());
-        let mut next = Some(hello);
+        let mut next = hello;
         loop {
             let msg = match next.take() {
                 Some(m) => m,
@@ -156,7 +158,7 @@ pub(super) fn dial(
             c = tokio::time::timeout(timeout, TcpStream::connect(addr)) => c,
         };
         match connected {
-            Ok(Ok(socket)) => spawn(&inner, conn, socket, hello, events, cancel, pacer),
+            Ok(Ok(socket)) => spawn(&inner, conn, socket, Some(hello), events, cancel, pacer),
             Ok(Err(e)) => {
                 let _ = events.send(ConnEvent::Closed(conn, Some(e.into()))).await;
             }

@@ -19,10 +19,11 @@ impl Manager {
             .peers
             .iter()
             .filter(|(id, _)| *id > self.config.me && !self.peers.contains_key(id))
+            // Redial only once the last attempt is over (refused, failed or timed out).
             .filter(|(id, _)| {
                 self.dialing
                     .get(id)
-                    .is_none_or(|(_, at)| now - *at >= REDIAL)
+                    .is_none_or(|(conn, at)| !self.conns.contains_key(conn) && now - *at >= REDIAL)
             })
             .copied()
             .collect();
@@ -82,22 +83,12 @@ impl Manager {
             );
             return;
         }
-        let hello = Bulk::Hello {
-            id: self.config.me,
-            party: view.party,
-        };
         let conn = self.new_conn(None);
         let cancel = self.conn_cancel(conn);
         let pacer = self.pacer.clone();
-        conn::spawn(
-            &self.tracker,
-            conn,
-            socket,
-            hello,
-            self.events.clone(),
-            cancel,
-            pacer,
-        );
+        // We answer the dialer's hello only once we take it on (see `register`).
+        let events = self.events.clone();
+        conn::spawn(&self.tracker, conn, socket, None, events, cancel, pacer);
     }
 
     pub(super) fn conn_event(&mut self, ev: ConnEvent) {
@@ -187,8 +178,19 @@ impl Manager {
     }
 
     fn register(&mut self, conn: ConnId, id: NodeId, tx: mpsc::Sender<Bulk>) {
+        let accepted = self.conns.get(&conn).is_some_and(|c| c.peer.is_none());
         if let Some(c) = self.conns.get_mut(&conn) {
             c.peer = Some(id);
+        }
+        if let (true, Some(view)) = (accepted, &self.view) {
+            // The dialer waits for this before it counts us as connected.
+            let hello = Bulk::Hello {
+                id: self.config.me,
+                party: view.party,
+            };
+            if tx.try_send(hello).is_err() {
+                return;
+            }
         }
         if let Some(old) = self.peers.insert(id, Peer { conn, tx, reads: 0 }) {
             if let Some(c) = self.conns.remove(&old.conn) {
