@@ -377,8 +377,12 @@ impl Node {
             Control::Schedule { entries, .. } if self.party.is_host_stream(stream) => {
                 self.playback.host_entries(entries)
             }
-            Control::Delivery { rtt_us, .. } if self.party.is_guest_stream(stream) => {
-                self.playback.guest_rtt(now, stream, rtt_us)
+            Control::Delivery {
+                rtt_us,
+                clock_error_us,
+                ..
+            } if self.party.is_guest_stream(stream) => {
+                self.playback.guest_rtt(now, stream, rtt_us, clock_error_us)
             }
             Control::Holdings { missing, .. } if self.party.is_guest_stream(stream) => {
                 self.party.set_guest_missing(&mut self.out, stream, missing)

@@ -137,7 +137,8 @@ impl Node {
         if let Some(party) = party {
             let party_state = &self.party;
             let ready = |i| party_state.start_waits_for(i).is_empty();
-            if let Some(action) = self.playback.gate_open(now, ready) {
+            let clocks = self.playback.clocks_settled(&party_state.founder_streams());
+            if let Some(action) = self.playback.gate_open(now, ready, clocks) {
                 self.schedule_now(now, party, action);
             }
         }
@@ -147,9 +148,15 @@ impl Node {
         }
         let current = self.playback.view(now).and_then(|v| v.state.index);
         self.party.set_current_song(current);
-        if let (Some(party), Some(rtt_us)) = (party, self.playback.report_due(now)) {
-            self.party
-                .send_to_host(&mut self.out, Control::Delivery { party, rtt_us });
+        if let (Some(party), Some((rtt_us, clock_error_us))) =
+            (party, self.playback.report_due(now))
+        {
+            let msg = Control::Delivery {
+                party,
+                rtt_us,
+                clock_error_us,
+            };
+            self.party.send_to_host(&mut self.out, msg);
         }
     }
 

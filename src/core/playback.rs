@@ -17,6 +17,12 @@ const DEFAULT_RATE: u32 = 44_100;
 const OUTSTANDING: usize = 16;
 /// A guest's reported round trip counts towards the lead time for this long.
 const RTT_MEMORY: Duration = Duration::from_secs(10);
+/// How often a guest reports its round trip and clock error to the host.
+const REPORT_EVERY: Duration = Duration::from_millis(500);
+/// The first song waits for the founders' clocks to be this good...
+const SETTLED_ERROR_US: u32 = 300;
+/// ...but not longer than this once every founder holds it.
+const SETTLE_WAIT: Duration = Duration::from_secs(5);
 /// Lead time assumed before any guest reported a round trip.
 const UNMEASURED: Duration = Duration::from_millis(50);
 
@@ -57,6 +63,10 @@ pub(crate) struct Playback {
     /// The party's first song, waiting (until the deadline) for the boxes that joined
     /// before the start to hold it (host only).
     gated: Option<(Action, Instant)>,
+    /// When the gated song was first held by every founder.
+    songs_ready_at: Option<Instant>,
+    /// The guests' last reported clock error bounds, µs (host).
+    guest_clock_error: BTreeMap<StreamId, u32>,
 }
 
 impl Playback {
@@ -78,6 +88,8 @@ impl Playback {
             reported_missing: None,
             held: HashSet::new(),
             gated: None,
+            songs_ready_at: None,
+            guest_clock_error: BTreeMap::new(),
         }
     }
 
@@ -115,15 +127,27 @@ impl Playback {
     }
 
     /// The gated first song, once `ready(index)` says everyone has it or its time is up.
+    /// `songs_ready(index)`: every founder holds that pool song; `clocks_ready`: their
+    /// clocks are settled. The song waits for both, for the clocks at most
+    /// [`SETTLE_WAIT`] after the song is everywhere, and for all of it until the deadline.
     pub(crate) fn gate_open(
         &mut self,
         now: Instant,
-        ready: impl Fn(u32) -> bool,
+        songs_ready: impl Fn(u32) -> bool,
+        clocks_ready: bool,
     ) -> Option<Action> {
         let (action, deadline) = self.gated?;
         let index = self.first_song(&action);
-        if now >= deadline || index.is_none_or(&ready) {
+        let songs = index.is_none_or(&songs_ready);
+        let songs_since = match (songs, self.songs_ready_at) {
+            (true, Some(t)) => Some(t),
+            (true, None) => Some(*self.songs_ready_at.insert(now)),
+            (false, _) => None,
+        };
+        let clocks = clocks_ready || songs_since.is_some_and(|t| now - t >= SETTLE_WAIT);
+        if now >= deadline || (songs && clocks) {
             self.gated = None;
+            self.songs_ready_at = None;
             return Some(action);
         }
         None
@@ -180,7 +204,9 @@ impl Playback {
     /// failover), so a stale deadline never spins the driver.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         if let Some((_, deadline)) = self.gated {
-            return Some(deadline);
+            // Wake for the settle cap too, not only the deadline.
+            let settle = self.songs_ready_at.map(|t| t + SETTLE_WAIT);
+            return Some(settle.map_or(deadline, |s| s.min(deadline)));
         }
         match self.seat {
             Some((_, PartyRole::Member, _)) => self.time_addr.and(self.next_sync),
@@ -326,22 +352,38 @@ impl Playback {
     }
 
     /// A guest's clock-sync round trip (host side).
-    pub(crate) fn guest_rtt(&mut self, now: Instant, stream: StreamId, rtt_us: u32) {
+    pub(crate) fn guest_rtt(&mut self, now: Instant, stream: StreamId, rtt_us: u32, error_us: u32) {
         let rtt = Duration::from_micros(u64::from(rtt_us)).min(Duration::from_secs(2));
         self.guest_rtts.insert(stream, (rtt, now));
+        self.guest_clock_error.insert(stream, error_us);
+    }
+
+    /// Whether the clocks of the guests on `streams` are settled enough to start the
+    /// party's first song in step.
+    pub(crate) fn clocks_settled(&self, streams: &[StreamId]) -> bool {
+        streams.iter().all(|s| {
+            self.guest_clock_error
+                .get(s)
+                .is_some_and(|&e| e <= SETTLED_ERROR_US)
+        })
     }
 
     /// Our own round trip to report to the host, at most once a second.
-    pub(crate) fn report_due(&mut self, now: Instant) -> Option<u32> {
+    /// Our own round trip and clock error bound (µs) to report to the host, at most every
+    /// `REPORT_EVERY`.
+    pub(crate) fn report_due(&mut self, now: Instant) -> Option<(u32, u32)> {
         let rtt = self.rtt?;
-        if self
-            .last_report
-            .is_some_and(|t| now - t < Duration::from_secs(1))
-        {
+        if self.last_report.is_some_and(|t| now - t < REPORT_EVERY) {
             return None;
         }
         self.last_report = Some(now);
-        Some(u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX))
+        let error = match self.clock.estimate() {
+            Some(e) if self.clock.locked() => {
+                (e.error_ns / 1e3).clamp(0.0, f64::from(u32::MAX - 1)) as u32
+            }
+            _ => u32::MAX,
+        };
+        Some((u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX), error))
     }
 
     /// Sends a clock-sync request when one is due (members).

@@ -58,5 +58,43 @@ fn member_measures_round_trip_to_receive_time() {
     };
     // Received at 600 us: 600 us minus the host's 100 us of processing.
     member.time_reply(at_us(600), reply);
-    assert_eq!(member.report_due(at_us(2_000)), Some(500));
+    // One sample: the round trip is known, the clock not locked yet.
+    assert_eq!(member.report_due(at_us(2_000)), Some((500, u32::MAX)));
+}
+
+#[test]
+fn the_first_song_waits_for_settled_clocks_but_not_for_long() {
+    let first = Action::Select { index: 0 };
+    let mut host = Playback::new();
+    host.gate(first, at_us(60_000_000));
+    assert_eq!(host.gate_open(at_us(1_000_000), |_| true, false), None);
+    assert_eq!(host.gate_open(at_us(5_999_999), |_| true, false), None);
+    assert_eq!(
+        host.gate_open(at_us(6_000_000), |_| true, false),
+        Some(first),
+        "5 s after the song is everywhere it plays, settled or not"
+    );
+    host.gate(first, at_us(60_000_000));
+    assert_eq!(
+        host.gate_open(at_us(7_000_000), |_| false, true),
+        None,
+        "settled clocks alone do not start a song nobody has"
+    );
+    assert_eq!(
+        host.gate_open(at_us(7_000_001), |_| true, true),
+        Some(first)
+    );
+}
+
+#[test]
+fn clocks_count_as_settled_once_every_founder_reported_a_small_error() {
+    let mut host = Playback::new();
+    let (a, b) = (StreamId(1), StreamId(2));
+    assert!(!host.clocks_settled(&[a]), "nothing reported yet");
+    host.guest_rtt(at_us(0), a, 500, 250);
+    host.guest_rtt(at_us(0), b, 500, u32::MAX);
+    assert!(host.clocks_settled(&[a]));
+    assert!(!host.clocks_settled(&[a, b]), "b is not locked");
+    host.guest_rtt(at_us(500_000), b, 500, 299);
+    assert!(host.clocks_settled(&[a, b]));
 }

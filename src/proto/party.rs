@@ -142,10 +142,13 @@ pub enum Control {
         party: PartyId,
         entries: Vec<crate::core::Entry>,
     },
-    /// A guest's measured clock-sync round trip, so the host can schedule far enough ahead.
+    /// A guest's measured clock-sync round trip, so the host can schedule far enough ahead,
+    /// and its clock's error bound (`u32::MAX` until locked), so the first song waits for
+    /// the guests' clocks to settle.
     Delivery {
         party: PartyId,
         rtt_us: u32,
+        clock_error_us: u32,
     },
     /// The pool indices a guest lacks (sent when the pool arrives or changes).
     Holdings {

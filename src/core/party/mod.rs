@@ -410,6 +410,18 @@ impl Party {
             .collect()
     }
 
+    /// The control streams of the guests that joined before the start (host only).
+    pub(crate) fn founder_streams(&self) -> Vec<StreamId> {
+        let Role::Host(h) = &self.role else {
+            return Vec::new();
+        };
+        h.guests
+            .values()
+            .filter(|g| h.founders.contains(&g.info.id))
+            .map(|g| g.stream)
+            .collect()
+    }
+
     /// Our own entry as host; the address's IP is filled in by whoever knows it.
     fn host_info(&self, ip_from: Option<SocketAddr>) -> MemberInfo {
         let ip = ip_from.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip());
