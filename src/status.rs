@@ -12,6 +12,9 @@ pub struct Status {
     pub name: String,
     /// The unicast address the box listens on.
     pub addr: String,
+    /// The TCP port for song transfers (0: none).
+    #[serde(default)]
+    pub bulk_port: u16,
     pub neighbours: Vec<NeighbourStatus>,
     /// The party this box belongs to; `null` outside a party.
     pub party: Option<PartyStatus>,
@@ -162,6 +165,7 @@ impl Status {
             id: node.id().to_string(),
             name: node.name().to_owned(),
             addr,
+            bulk_port: node.config().party.bulk_port,
             neighbours: node
                 .neighbours()
                 .map(|n| NeighbourStatus {

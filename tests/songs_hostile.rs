@@ -211,3 +211,70 @@ fn lie_to(
         }
     }
 }
+
+/// A stranger opens many connections to the host's transfer port and never says hello:
+/// they are refused past a small bound or closed after the hello timeout, and the real
+/// member still gets the song.
+#[test]
+fn idle_connections_cannot_crowd_out_the_party() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = test_port(35);
+    let (music_a, music_b) = (d.join("music-a"), d.join("music-b"));
+    std::fs::create_dir_all(&music_a).unwrap();
+    std::fs::create_dir_all(&music_b).unwrap();
+    write_song(&music_a.join("song.wav"), 10);
+    let a = start_with(d, "a", port, &config(d, "a", &music_a, ""), &[]);
+    let b = start_with(d, "b", port, &config(d, "b", &music_b, ""), &[]);
+    assert!(
+        wait_for(Duration::from_secs(15), || neighbour_names(&b.state).len()
+            == 1)
+        .is_some()
+    );
+    let (ok, out, err) = ctl(&a.state, &["host"]);
+    assert!(ok, "{out} {err}");
+    let bulk = status(&a.state).unwrap().bulk_port;
+    assert_ne!(bulk, 0);
+    // Idle sockets: connected, silent, kept open.
+    let idle: Vec<TcpStream> = (0..64)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", bulk)).ok())
+        .collect();
+    assert!(!idle.is_empty());
+    assert!(wait_for(Duration::from_secs(10), || {
+        status(&b.state).is_some_and(|s| !s.invitations.is_empty())
+    })
+    .is_some());
+    let (ok, out, err) = ctl(&b.state, &["join"]);
+    assert!(ok, "{out} {err}");
+    let done = wait_for(Duration::from_secs(30), || {
+        status(&b.state)
+            .and_then(|s| s.transfers.first().cloned())
+            .is_some_and(|t| t.state == "complete")
+    });
+    assert!(
+        done.is_some(),
+        "{:?}",
+        status(&b.state).map(|s| s.transfers)
+    );
+    // The host closed every idle socket: at once past the bound, the rest after the
+    // 5 s hello timeout (checked on its 200 ms tick).
+    std::thread::sleep(Duration::from_secs(6));
+    let open = idle
+        .into_iter()
+        .filter(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            let mut buf = [0u8; 1];
+            match (&*s).read(&mut buf) {
+                Ok(0) => false,
+                Err(e) => matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                Ok(_) => true,
+            }
+        })
+        .count();
+    assert_eq!(open, 0, "{open} idle connections are still open");
+    assert!(status(&a.state).is_some(), "the host still answers");
+}
