@@ -18,7 +18,8 @@ pub struct PlayoutConfig {
     pub ki: f64,
     /// Steering limit; 500 ppm is a pitch change of under a cent, inaudible.
     pub max_ppm: f64,
-    /// Errors above this are not steered away (it would take too long) but re-seeked.
+    /// Errors above this are not steered away but re-seeked: at 500 ppm, 5 ms take 10 s to
+    /// steer out, and two speakers 5 ms apart already sound like an echo.
     pub reseek_threshold: Duration,
 }
 
@@ -28,7 +29,7 @@ impl Default for PlayoutConfig {
             kp: 0.5,
             ki: 0.0625,
             max_ppm: 500.0,
-            reseek_threshold: Duration::from_millis(20),
+            reseek_threshold: Duration::from_millis(5),
         }
     }
 }
