@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::audio::write_song;
-use common::{box_config, ctl, neighbour_names, start_with, status, test_port, wait_for};
+use common::{box_config, host_then_join, start_with, status, test_port, wait_for};
 
 /// Unmounts the tmpfs when the test ends, however it ends.
 struct Mount(std::path::PathBuf);
@@ -52,19 +52,7 @@ fn a_full_disk_is_reported_and_the_party_plays_on() {
     let port = test_port(34);
     let a = start_with(d, "a", port, &config(d, "a", &music_a), &[]);
     let b = start_with(d, "b", port, &config(d, "b", &music_b), &[]);
-    assert!(
-        wait_for(Duration::from_secs(15), || neighbour_names(&b.state).len()
-            == 1)
-        .is_some()
-    );
-    let (ok, out, err) = ctl(&a.state, &["host"]);
-    assert!(ok, "{out} {err}");
-    assert!(wait_for(Duration::from_secs(10), || {
-        status(&b.state).is_some_and(|s| !s.invitations.is_empty())
-    })
-    .is_some());
-    let (ok, out, err) = ctl(&b.state, &["join"]);
-    assert!(ok, "{out} {err}");
+    host_then_join(&a.state, &b.state);
     let reported = wait_for(Duration::from_secs(15), || {
         status(&b.state)
             .and_then(|s| s.storage)

@@ -12,7 +12,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::audio::write_song;
-use common::{box_config, ctl, neighbour_names, start_with, status, test_port, wait_for};
+use common::{
+    box_config, ctl, first_song_fetched, neighbour_names, start_with, status, test_port, wait_for,
+};
 
 use chorus::core::transfer::manifest::chunk_size_for;
 use chorus::core::transfer::{Manifest, Tags};
@@ -139,11 +141,7 @@ fn garbage_chunks_are_refetched_and_peer_names_never_become_paths() {
         answered.load(std::sync::atomic::Ordering::SeqCst) > 0
     });
     assert!(asked.is_some(), "the member never asked the hostile box");
-    let done = wait_for(Duration::from_secs(30), || {
-        status(&b.state)
-            .and_then(|s| s.transfers.first().cloned())
-            .is_some_and(|t| t.state == "complete")
-    });
+    let done = wait_for(Duration::from_secs(30), || first_song_fetched(&b.state));
     assert!(
         done.is_some(),
         "{:?}",
@@ -226,16 +224,14 @@ fn idle_connections_cannot_crowd_out_the_party() {
     write_song(&music_a.join("song.wav"), 10);
     let a = start_with(d, "a", port, &config(d, "a", &music_a, ""), &[]);
     let b = start_with(d, "b", port, &config(d, "b", &music_b, ""), &[]);
-    assert!(
-        wait_for(Duration::from_secs(15), || neighbour_names(&b.state).len()
-            == 1)
-        .is_some()
-    );
+    let bulk = wait_for(Duration::from_secs(5), || status(&a.state).is_some())
+        .and_then(|_| status(&a.state))
+        .unwrap()
+        .bulk_port;
+    assert_ne!(bulk, 0);
+    // Idle sockets, opened while the host is in its party: connected, silent, kept open.
     let (ok, out, err) = ctl(&a.state, &["host"]);
     assert!(ok, "{out} {err}");
-    let bulk = status(&a.state).unwrap().bulk_port;
-    assert_ne!(bulk, 0);
-    // Idle sockets: connected, silent, kept open.
     let idle: Vec<TcpStream> = (0..64)
         .filter_map(|_| TcpStream::connect(("127.0.0.1", bulk)).ok())
         .collect();
@@ -246,11 +242,7 @@ fn idle_connections_cannot_crowd_out_the_party() {
     .is_some());
     let (ok, out, err) = ctl(&b.state, &["join"]);
     assert!(ok, "{out} {err}");
-    let done = wait_for(Duration::from_secs(30), || {
-        status(&b.state)
-            .and_then(|s| s.transfers.first().cloned())
-            .is_some_and(|t| t.state == "complete")
-    });
+    let done = wait_for(Duration::from_secs(30), || first_song_fetched(&b.state));
     assert!(
         done.is_some(),
         "{:?}",

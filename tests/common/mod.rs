@@ -109,6 +109,31 @@ pub fn box_config(
     path
 }
 
+/// The box at `host` hosts a party once it sees `member`, which then joins it.
+pub fn host_then_join(host: &Path, member: &Path) {
+    assert!(
+        wait_for(Duration::from_secs(15), || !neighbour_names(member)
+            .is_empty())
+        .is_some(),
+        "the boxes did not find each other"
+    );
+    let (ok, out, err) = ctl(host, &["host"]);
+    assert!(ok, "{out} {err}");
+    let invited = wait_for(Duration::from_secs(10), || {
+        status(member).is_some_and(|s| !s.invitations.is_empty())
+    });
+    assert!(invited.is_some(), "no invitation reached the member");
+    let (ok, out, err) = ctl(member, &["join"]);
+    assert!(ok, "{out} {err}");
+}
+
+/// Whether the first song of the party's window is complete on the box at `state`.
+pub fn first_song_fetched(state: &Path) -> bool {
+    status(state)
+        .and_then(|s| s.transfers.first().cloned())
+        .is_some_and(|t| t.state == "complete")
+}
+
 /// Runs `chorus ctl ARGS --state-dir STATE`; returns (success, stdout, stderr).
 pub fn ctl(state: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
