@@ -25,193 +25,22 @@ mod host;
 pub mod invitations;
 mod member;
 mod phi;
+mod types;
+mod views;
+
+pub use types::{
+    CommandError, PartyConfig, PartyRole, PartyState, PartyView, RequestOutcome, RequestPolicy,
+    StreamAction, StreamId,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 
 use self::invitations::{Invitation, Invitations};
 use self::phi::PhiDetector;
 use super::out::Out;
 use super::{Instant, NodeId};
 use crate::proto::{Control, Invite, MemberInfo, PartyId, PartyPhase, PartySummary, Roster};
-
-/// Who may ask the host to skip or queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RequestPolicy {
-    Anyone,
-    HostOnly,
-}
-
-/// Party settings; the runtime builds them from the `[party]` config table.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PartyConfig {
-    /// Our TCP control port, sent in invitations and hellos.
-    pub control_port: u16,
-    /// Our unicast UDP port, sent in rosters for clock sync.
-    pub udp_port: u16,
-    /// Our TCP port for song transfers, sent in hellos and rosters (0: none).
-    pub bulk_port: u16,
-    pub min_accepts: usize,
-    pub invite_window: Duration,
-    pub invite_ttl: u8,
-    pub invite_refresh: Duration,
-    pub auto_join: bool,
-    /// The party this box was in when it last stopped (kept in the state dir): it
-    /// rejoins as a guest when it hears that party's invitation again.
-    pub rejoin: Option<PartyId>,
-    pub heartbeat_interval: Duration,
-    pub phi_threshold: f64,
-    /// How long a join may take before the target is given up.
-    pub join_timeout: Duration,
-    pub requests: RequestPolicy,
-    pub max_members: usize,
-    /// The host plays the first song by itself once the party starts.
-    pub autoplay: bool,
-    /// How long the first song waits for the boxes that joined before the start to hold
-    /// it; after that it plays anyway (the ones still downloading come in later).
-    pub start_wait: Duration,
-    /// How many songs from the current one on every box fetches ahead.
-    pub pool_window: usize,
-}
-
-impl Default for PartyConfig {
-    fn default() -> Self {
-        PartyConfig {
-            control_port: 7702,
-            udp_port: 7701,
-            bulk_port: 0,
-            min_accepts: 3,
-            invite_window: Duration::from_secs(20),
-            invite_ttl: 4,
-            invite_refresh: Duration::from_secs(2),
-            auto_join: false,
-            rejoin: None,
-            heartbeat_interval: Duration::from_millis(250),
-            phi_threshold: 8.0,
-            join_timeout: Duration::from_secs(2),
-            requests: RequestPolicy::Anyone,
-            max_members: 32,
-            autoplay: true,
-            start_wait: Duration::from_secs(60),
-            pool_window: 5,
-        }
-    }
-}
-
-/// The roster's host entry carries the unspecified IP (the host does not know which of
-/// its addresses we reach); the member knows it from its stream.
-fn with_ip(mut info: MemberInfo, stream_addr: SocketAddr) -> MemberInfo {
-    if info.addr.ip().is_unspecified() {
-        info.addr.set_ip(stream_addr.ip());
-    }
-    info
-}
-
-impl PartyConfig {
-    /// An invitation not refreshed for this long is dropped.
-    pub fn invite_expiry(&self) -> Duration {
-        self.invite_refresh * 3
-    }
-
-    fn detector(&self, now: Instant) -> PhiDetector {
-        // Half an interval of spread: a LAN's regular heartbeats still get slack for a
-        // scheduling hiccup, and death is declared after about 3.5 intervals of silence.
-        PhiDetector::new(now, self.heartbeat_interval, self.heartbeat_interval / 2)
-    }
-}
-
-/// A control stream, numbered by the node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StreamId(pub u64);
-
-/// What the node asks of the stream transport (TCP in production).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StreamAction {
-    /// Open a stream to `addr`; report failure or loss with `handle_stream_closed`.
-    /// Sends queued before the connection is up must be delivered after it.
-    Connect {
-        stream: StreamId,
-        addr: SocketAddr,
-    },
-    Send {
-        stream: StreamId,
-        msg: Control,
-    },
-    /// Flush what was queued, then close.
-    Close {
-        stream: StreamId,
-    },
-}
-
-/// Why a party command was refused; the message is for the user.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CommandError {
-    #[error("this box is already in party {0}; leave it first")]
-    AlreadyInParty(PartyId),
-    #[error("this box is in no party")]
-    NotInParty,
-    #[error("no invitation to join; wait for one or ask a box to host")]
-    NoInvitation,
-    #[error("no invitation for party {0}")]
-    UnknownInvitation(PartyId),
-    #[error("only the host can do that")]
-    NotHost,
-    #[error("the party is still being joined; try again in a moment")]
-    NotJoinedYet,
-}
-
-/// The answer to a skip or queue request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RequestOutcome {
-    /// Decided here (we are the host).
-    Answered {
-        accepted: bool,
-        reason: Option<String>,
-    },
-    /// Sent to the host; `Event::RequestAnswered` with this id carries the answer.
-    Pending(u32),
-}
-
-/// Our role in a party, for status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PartyRole {
-    Host,
-    Member,
-}
-
-/// Where the party stands from this box's point of view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PartyState {
-    /// Connecting to the host, not yet welcomed.
-    Joining,
-    /// Gathering guests.
-    Forming,
-    /// Under way.
-    Started,
-    /// The host was lost; finding its successor.
-    Failover,
-}
-
-/// A snapshot of our party.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartyView {
-    pub id: PartyId,
-    pub term: u64,
-    pub host: NodeId,
-    pub role: PartyRole,
-    pub state: PartyState,
-    /// Everyone in the party, host first, then guests in slot order.
-    pub members: Vec<MemberInfo>,
-    /// Songs queued by accepted requests (host only).
-    pub queue: Vec<String>,
-}
 
 #[derive(Clone, Debug)]
 struct StreamInfo {
@@ -321,25 +150,6 @@ impl Party {
         self.next_tick
     }
 
-    /// The party summary our beacons carry: only once we are really in a party.
-    pub(crate) fn summary(&self) -> Option<PartySummary> {
-        match &self.role {
-            Role::Idle => None,
-            Role::Host(h) => Some(PartySummary {
-                id: h.party,
-                host: self.me,
-                term: h.term,
-                members: u8::try_from(h.guests.len()).unwrap_or(u8::MAX),
-            }),
-            Role::Member(m) => m.roster.as_ref().map(|r| PartySummary {
-                id: r.party,
-                host: r.host.id,
-                term: r.term,
-                members: u8::try_from(r.members.len()).unwrap_or(u8::MAX),
-            }),
-        }
-    }
-
     pub(crate) fn is_host(&self) -> bool {
         matches!(self.role, Role::Host(_))
     }
@@ -350,89 +160,6 @@ impl Party {
 
     pub(crate) fn invitations(&self) -> Vec<&Invitation> {
         self.invitations.list()
-    }
-
-    pub(crate) fn view(&self) -> Option<PartyView> {
-        match &self.role {
-            Role::Idle => None,
-            Role::Host(h) => Some(PartyView {
-                id: h.party,
-                term: h.term,
-                host: self.me,
-                role: PartyRole::Host,
-                state: match h.phase {
-                    PartyPhase::Forming => PartyState::Forming,
-                    PartyPhase::Started => PartyState::Started,
-                },
-                members: std::iter::once(self.host_info(None))
-                    .chain(h.guests.values().map(|g| g.info.clone()))
-                    .collect(),
-                queue: h.queue.clone(),
-            }),
-            Role::Member(m) => {
-                let (state, members) = match (&m.roster, &m.succession) {
-                    (Some(r), _) => (
-                        match r.phase {
-                            PartyPhase::Forming => PartyState::Forming,
-                            PartyPhase::Started => PartyState::Started,
-                        },
-                        std::iter::once(with_ip(r.host.clone(), m.host_addr))
-                            .chain(r.members.iter().cloned())
-                            .collect(),
-                    ),
-                    (None, Some(_)) => (PartyState::Failover, Vec::new()),
-                    (None, None) => (PartyState::Joining, Vec::new()),
-                };
-                Some(PartyView {
-                    id: m.party,
-                    term: m.term,
-                    host: m.host,
-                    role: PartyRole::Member,
-                    state,
-                    members,
-                    queue: Vec::new(),
-                })
-            }
-        }
-    }
-
-    /// Guests that joined before the start and do not (yet) hold pool song `index`
-    /// (host only): the first song waits for them.
-    pub(crate) fn start_waits_for(&self, index: u32) -> Vec<NodeId> {
-        let Role::Host(h) = &self.role else {
-            return Vec::new();
-        };
-        h.guests
-            .values()
-            .filter(|g| h.founders.contains(&g.info.id))
-            .filter(|g| !g.holdings_known || g.info.missing.contains(&index))
-            .map(|g| g.info.id)
-            .collect()
-    }
-
-    /// The control streams of the guests that joined before the start (host only).
-    pub(crate) fn founder_streams(&self) -> Vec<StreamId> {
-        let Role::Host(h) = &self.role else {
-            return Vec::new();
-        };
-        h.guests
-            .values()
-            .filter(|g| h.founders.contains(&g.info.id))
-            .map(|g| g.stream)
-            .collect()
-    }
-
-    /// Our own entry as host; the address's IP is filled in by whoever knows it.
-    fn host_info(&self, ip_from: Option<SocketAddr>) -> MemberInfo {
-        let ip = ip_from.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip());
-        MemberInfo {
-            id: self.me,
-            name: self.name.clone(),
-            addr: SocketAddr::new(ip, self.cfg.control_port),
-            bulk_port: self.cfg.bulk_port,
-            slot: 0,
-            missing: Vec::new(),
-        }
     }
 
     fn schedule_tick(&mut self, at: Instant) {
