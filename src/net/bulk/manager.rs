@@ -99,6 +99,8 @@ pub(super) struct Manager {
     pub(super) ticks: u32,
     /// Connections whose box said hello before our roster listed it.
     pub(super) waiting: HashMap<ConnId, (NodeId, mpsc::Sender<Bulk>)>,
+    /// What the planner was last told to fetch, and from whom.
+    pub(super) wanted: Vec<(SongRef, NodeId)>,
     /// Chunk writes handed to the disk and not done yet.
     pub(super) pending_writes: usize,
     /// The last chunks that arrived, served from memory.
@@ -173,6 +175,7 @@ pub(super) async fn run(config: BulkConfig, mut io: Io) {
         received: HashMap::new(),
         recent: std::collections::VecDeque::new(),
         pending_writes: 0,
+        wanted: Vec::new(),
         waiting: HashMap::new(),
         ticks: 0,
         sent: HashMap::new(),
@@ -253,6 +256,7 @@ impl Manager {
         self.dialing.clear();
         self.asked.clear();
         self.swarm.set_wanted(Vec::new());
+        self.wanted.clear();
         // Manifests come from the origin of each party's songs: start afresh, so memory
         // stays bounded over many parties.
         for song in self.manifests.keys().copied().collect::<Vec<_>>() {
@@ -296,50 +300,55 @@ impl Manager {
         let now = monotonic_now();
         let window = self.window();
         let pinned: HashSet<SongRef> = window.iter().map(|(s, _)| *s).collect();
-        for (song, origin) in &window {
-            let origin = Some(*origin);
-            if self.pending.contains(song) {
+        for &(song, origin) in &window {
+            if self.pending.contains(&song) {
                 continue;
             }
-            match (self.manifests.get(song).cloned(), self.holds_whole(song)) {
-                (None, Some(path)) => {
-                    if let Some(local) = self.library.get(song) {
-                        self.pending.insert(*song);
-                        self.disk
-                            .build_manifest(*song, local.path.clone(), local.tags.clone());
-                    } else {
-                        // A cached song: its manifest comes from the origin like any other;
-                        // until then it is served to nobody but still plays here.
-                        let _ = path;
-                        self.ask_manifest(now, *song, origin);
+            match self.manifests.get(&song).cloned() {
+                None => match self.library.get(&song) {
+                    Some(local) => {
+                        self.pending.insert(song);
+                        let (path, tags) = (local.path.clone(), local.tags.clone());
+                        self.disk.build_manifest(song, path, tags);
                     }
-                }
-                (None, None) => self.ask_manifest(now, *song, origin),
-                (Some(m), None) if !self.begun.contains(song) => {
+                    // Not in our music folder (missing, or only in the cache): the manifest
+                    // comes from the origin. A cached song plays meanwhile, served to nobody.
+                    None => self.ask_manifest(now, song, origin),
+                },
+                Some(m) if self.holds_whole(&song).is_none() && !self.begun.contains(&song) => {
                     let failed = self
                         .failed
-                        .get(song)
+                        .get(&song)
                         .is_some_and(|(at, _)| now - *at < FAILED_BACKOFF);
                     if !failed {
-                        self.pending.insert(*song);
+                        self.pending.insert(song);
                         self.disk.begin(m, pinned.clone());
                     }
                 }
                 _ => {}
             }
         }
-        let wanted: Vec<(Manifest, NodeId)> = window
+        // The planner is told only when the list changes: refresh runs on every tick, and
+        // each manifest carries its whole chunk list.
+        let wanted: Vec<(SongRef, NodeId)> = window
             .iter()
             .filter(|(s, _)| self.begun.contains(s) || self.holds_whole(s).is_some())
-            .filter_map(|(s, origin)| self.manifests.get(s).map(|m| ((**m).clone(), *origin)))
+            .filter(|(s, _)| self.manifests.contains_key(s))
+            .copied()
             .collect();
-        self.swarm.set_wanted(wanted);
+        if wanted != self.wanted {
+            let manifests = wanted
+                .iter()
+                .filter_map(|(s, origin)| self.manifests.get(s).map(|m| ((**m).clone(), *origin)))
+                .collect();
+            self.swarm.set_wanted(manifests);
+            self.wanted = wanted;
+        }
         self.rates.retain(|s| pinned.contains(s));
         self.dial_missing(now);
     }
 
-    pub(super) fn ask_manifest(&mut self, now: Instant, song: SongRef, origin: Option<NodeId>) {
-        let Some(origin) = origin else { return };
+    pub(super) fn ask_manifest(&mut self, now: Instant, song: SongRef, origin: NodeId) {
         if self.asked.get(&song).is_some_and(|t| now - *t < RETRY) {
             return;
         }
