@@ -384,41 +384,34 @@ impl Party {
     }
 
     pub(super) fn on_leave(&mut self, out: &mut Out, stream: StreamId, party: PartyId) {
-        let Role::Host(h) = &mut self.role else {
-            return;
-        };
-        if h.party != party {
+        if !matches!(&self.role, Role::Host(h) if h.party == party) {
             return;
         }
-        if let Some(slot) = h
-            .guests
-            .iter()
-            .find(|(_, g)| g.stream == stream)
-            .map(|(s, _)| *s)
-        {
-            if let Some(g) = h.guests.remove(&slot) {
-                out.event(Event::MemberLeft { id: g.info.id });
-            }
+        if let Some(g) = self.remove_guest(out, stream) {
+            out.event(Event::MemberLeft { id: g.info.id });
             self.close(out, stream);
-            self.broadcast_roster(out, None);
         }
     }
 
     pub(super) fn guest_stream_closed(&mut self, out: &mut Out, stream: StreamId) {
+        if let Some(g) = self.remove_guest(out, stream) {
+            out.event(Event::MemberLost { id: g.info.id });
+        }
+    }
+
+    /// Takes the guest on `stream` out of the roster and tells the others.
+    fn remove_guest(&mut self, out: &mut Out, stream: StreamId) -> Option<Guest> {
         let Role::Host(h) = &mut self.role else {
-            return;
+            return None;
         };
-        if let Some(slot) = h
+        let slot = h
             .guests
             .iter()
             .find(|(_, g)| g.stream == stream)
-            .map(|(s, _)| *s)
-        {
-            if let Some(g) = h.guests.remove(&slot) {
-                out.event(Event::MemberLost { id: g.info.id });
-            }
-            self.broadcast_roster(out, None);
-        }
+            .map(|(s, _)| *s)?;
+        let guest = h.guests.remove(&slot);
+        self.broadcast_roster(out, None);
+        guest
     }
 
     pub(super) fn on_request(
