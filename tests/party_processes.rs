@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chorus::core::{PartyRole, PartyState};
-use common::{ctl, neighbour_names, start, start_with, status, test_port, wait_for, BoxProc};
+use common::{
+    ctl, host_and_join, neighbour_names, start, start_with, status, test_port, wait_for, BoxProc,
+};
 
 fn party_of(state: &Path) -> Option<chorus::status::PartyStatus> {
     status(state).and_then(|s| s.party)
@@ -49,21 +51,6 @@ fn start_all(dir: &Path, names: &[&str], port: u16, config: Option<&Path>) -> Ve
 }
 
 /// Hosts on `boxes[0]` and has every other box join by command; returns the party id.
-fn host_and_join(boxes: &[BoxProc]) -> String {
-    let (ok, out, err) = ctl(&boxes[0].state, &["host"]);
-    assert!(ok, "host failed: {out} {err}");
-    let party = party_of(&boxes[0].state).unwrap().id;
-    for b in &boxes[1..] {
-        let invited = wait_for(Duration::from_secs(10), || {
-            status(&b.state).is_some_and(|s| s.invitations.iter().any(|i| i.party == party))
-        });
-        assert!(invited.is_some(), "{} never got the invitation", b.name);
-        let (ok, out, err) = ctl(&b.state, &["join"]);
-        assert!(ok, "{} join failed: {out} {err}", b.name);
-    }
-    party
-}
-
 #[test]
 fn four_boxes_party_survives_the_host_being_killed() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::audio::write_song;
-use common::{box_config, host_then_join, start_with, status, test_port, wait_for};
+use common::{box_config, host_and_join, neighbour_names, start_with, status, test_port, wait_for};
 
 /// Unmounts the tmpfs when the test ends, however it ends.
 struct Mount(std::path::PathBuf);
@@ -52,7 +52,11 @@ fn a_full_disk_is_reported_and_the_party_plays_on() {
     let port = test_port(34);
     let a = start_with(d, "a", port, &config(d, "a", &music_a), &[]);
     let b = start_with(d, "b", port, &config(d, "b", &music_b), &[]);
-    host_then_join(&a.state, &b.state);
+    let seen = wait_for(Duration::from_secs(15), || {
+        !neighbour_names(&b.state).is_empty()
+    });
+    assert!(seen.is_some(), "the boxes did not find each other");
+    host_and_join(&[&a, &b]);
     let reported = wait_for(Duration::from_secs(15), || {
         status(&b.state)
             .and_then(|s| s.storage)

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::audio::{burst_onsets, spread, write_song};
-use common::{box_config, ctl, neighbour_names, start_with, status, test_port, wait_for, BoxProc};
+use common::{
+    box_config, ctl, host_and_join, neighbour_names, start_with, status, test_port, wait_for,
+    BoxProc,
+};
 
 /// The tests of this file run several real-time boxes; on a small machine they take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -56,16 +59,7 @@ fn party_with(
         p.boxes.iter().all(|b| neighbour_names(&b.state).len() == n)
     });
     assert!(found.is_some(), "boxes did not find each other");
-    let (ok, out, err) = ctl(&p.boxes[0].state, &["host"]);
-    assert!(ok, "{out} {err}");
-    for b in &p.boxes[1..] {
-        assert!(wait_for(Duration::from_secs(10), || {
-            status(&b.state).is_some_and(|s| !s.invitations.is_empty())
-        })
-        .is_some());
-        let (ok, out, err) = ctl(&b.state, &["join"]);
-        assert!(ok, "{out} {err}");
-    }
+    host_and_join(&p.boxes);
     p
 }
 

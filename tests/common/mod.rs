@@ -109,22 +109,26 @@ pub fn box_config(
     path
 }
 
-/// The box at `host` hosts a party once it sees `member`, which then joins it.
-pub fn host_then_join(host: &Path, member: &Path) {
-    assert!(
-        wait_for(Duration::from_secs(15), || !neighbour_names(member)
-            .is_empty())
-        .is_some(),
-        "the boxes did not find each other"
-    );
-    let (ok, out, err) = ctl(host, &["host"]);
-    assert!(ok, "{out} {err}");
-    let invited = wait_for(Duration::from_secs(10), || {
-        status(member).is_some_and(|s| !s.invitations.is_empty())
-    });
-    assert!(invited.is_some(), "no invitation reached the member");
-    let (ok, out, err) = ctl(member, &["join"]);
-    assert!(ok, "{out} {err}");
+/// The first box hosts a party and every other box, once that party's invitation reached
+/// it, joins; returns the party id. The boxes must already see each other.
+pub fn host_and_join<B: std::borrow::Borrow<BoxProc>>(boxes: &[B]) -> String {
+    let (host, members) = boxes.split_first().expect("a host");
+    let host = host.borrow();
+    let (ok, out, err) = ctl(&host.state, &["host"]);
+    assert!(ok, "host failed: {out} {err}");
+    let party = status(&host.state)
+        .and_then(|s| s.party)
+        .expect("hosting")
+        .id;
+    for b in members.iter().map(|b| b.borrow()) {
+        let invited = wait_for(Duration::from_secs(10), || {
+            status(&b.state).is_some_and(|s| s.invitations.iter().any(|i| i.party == party))
+        });
+        assert!(invited.is_some(), "{} never got the invitation", b.name);
+        let (ok, out, err) = ctl(&b.state, &["join"]);
+        assert!(ok, "{} join failed: {out} {err}", b.name);
+    }
+    party
 }
 
 /// Whether the first song of the party's window is complete on the box at `state`.
