@@ -14,15 +14,22 @@
 //! - [`config`]: the TOML configuration with defaults and validation.
 //! - [`library`]: the music folder scan, songs named by the BLAKE3 hash of their bytes, and
 //!   the cache of songs fetched from peers.
-//! - [`status`]: the status snapshot served to `chorus ctl status`.
+//! - [`command`]: what a person can ask a box and its answers, transport-free.
+//! - [`status`]: the status snapshot, built once and published to `chorus ctl status`
+//!   and the screens.
+//! - [`ui`]: pure screens (view model -> any `DrawTarget`) and button presses -> commands.
+//! - [`hal`]: buttons and display backends (`rpi`, `mock`) and the task that runs them.
 
 pub mod audio;
 pub mod bench;
+pub mod command;
 pub mod config;
 pub mod core;
+pub mod hal;
 pub mod identity;
 pub mod library;
 pub mod net;
 pub mod proto;
 pub mod sim;
 pub mod status;
+pub mod ui;

@@ -30,6 +30,36 @@ pub struct Status {
     #[serde(default)]
     pub storage: Option<StorageStatus>,
     pub counters: Counters,
+    /// This box's own volume (only this box), 0 to 100; kept across restarts.
+    #[serde(default)]
+    pub box_volume: u8,
+    /// Problems that keep this box from doing its job, most important first.
+    #[serde(default)]
+    pub alerts: Vec<Alert>,
+}
+
+/// A problem that keeps the box from playing, with what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub kind: AlertKind,
+    /// One line: what is wrong ("No audio device").
+    pub message: String,
+    /// One line: what to do ("Check the DAC overlay in config.txt").
+    pub hint: String,
+}
+
+/// What kind of problem an [`Alert`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The audio output did not open: the box plays silently.
+    NoAudio,
+    /// The song cache cannot store more: songs the box lacks stay silent.
+    DiskFull,
+    /// A song could not be decoded and was skipped.
+    CorruptSong,
+    /// No network interface or multicast blocked: the box sees no one.
+    NoNetwork,
 }
 
 /// One song of the party's window as this box fetches it.
@@ -86,6 +116,17 @@ pub struct PlaybackStatus {
     pub missing_song: bool,
     /// The last playback error (a corrupt song, a lost audio device).
     pub error: Option<String>,
+    /// The party volume the host scheduled for every box, 0 to 100.
+    #[serde(default)]
+    pub party_volume: Option<u8>,
+    /// The current song's title and artist (from its tags or file name) and length, when
+    /// this box knows the song.
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub artist: Option<String>,
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
 }
 
 /// Party clock = offset + rate × local clock, as estimated by a member.
@@ -214,6 +255,8 @@ impl Status {
             transfers: Vec::new(),
             storage: None,
             counters: node.counters(),
+            box_volume: 100,
+            alerts: Vec::new(),
         }
     }
 }

@@ -35,13 +35,13 @@ pub struct LocalTarget {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlayerCommand {
     /// Play `path` on `target`; a different path replaces the current song.
-    Play {
-        path: PathBuf,
-        target: LocalTarget,
-    },
+    Play { path: PathBuf, target: LocalTarget },
     /// Silence: stop the song (the device keeps running, so timing stays continuous).
     Stop,
+    /// The party volume, 0 to 100, scheduled by the host for every box.
     Volume(u8),
+    /// This box's own volume, 0 to 100, on top of the party volume.
+    BoxVolume(u8),
 }
 
 /// What the player is doing, for status.
@@ -123,6 +123,8 @@ struct Engine {
     format: SinkFormat,
     status: Arc<Mutex<PlayerStatus>>,
     gain: Gain,
+    /// Party and box volume, in percent.
+    volumes: (u8, u8),
     controller: PlayoutController,
     track: Option<Track>,
     /// Output frames written so far (the sink's frame numbering).
@@ -142,6 +144,7 @@ impl Engine {
         let format = sink.format();
         Engine {
             gain: Gain::new(format.rate, Duration::from_millis(20)),
+            volumes: (100, 100),
             controller: PlayoutController::new(PlayoutConfig::default()),
             sink,
             format,
@@ -195,7 +198,14 @@ impl Engine {
                     s.song = None;
                 });
             }
-            PlayerCommand::Volume(percent) => self.gain.set_percent(percent),
+            PlayerCommand::Volume(percent) => {
+                self.volumes.0 = percent;
+                self.gain.set_linear(super::volume::loudness(self.volumes));
+            }
+            PlayerCommand::BoxVolume(percent) => {
+                self.volumes.1 = percent;
+                self.gain.set_linear(super::volume::loudness(self.volumes));
+            }
         }
     }
 

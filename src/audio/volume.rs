@@ -2,6 +2,19 @@
 
 use std::time::Duration;
 
+/// The linear gain for a volume in percent: a cubic curve, which tracks perceived
+/// loudness far better than a linear one (50 % is about -18 dB).
+pub fn curve(percent: u8) -> f32 {
+    let x = f32::from(percent.min(100)) / 100.0;
+    x * x * x
+}
+
+/// The linear gain of the party volume and this box's own volume together: the two
+/// knobs multiply, as a speaker's knob after a mixer's fader.
+pub fn loudness((party, own): (u8, u8)) -> f32 {
+    curve(party) * curve(own)
+}
+
 /// Multiplies interleaved frames by a gain that moves to its target over a short ramp.
 #[derive(Debug, Clone)]
 pub struct Gain {
@@ -37,8 +50,7 @@ impl Gain {
     /// Move to a volume in percent on a cubic curve, which tracks perceived loudness far
     /// better than a linear one (50 % is about -18 dB).
     pub fn set_percent(&mut self, percent: u8) {
-        let x = f32::from(percent.min(100)) / 100.0;
-        self.set_linear(x * x * x);
+        self.set_linear(curve(percent));
     }
 
     /// The gain applied to the next frame.
@@ -90,5 +102,12 @@ mod tests {
         let mut more = vec![1.0f32; 2 * 1_000];
         gain.apply(&mut more, 2);
         assert_eq!(more[1_999], 0.0);
+    }
+
+    #[test]
+    fn box_and_party_volumes_multiply() {
+        assert_eq!(loudness((100, 100)), 1.0);
+        assert_eq!(loudness((100, 0)), 0.0);
+        assert!((loudness((50, 50)) - 0.125 * 0.125).abs() < 1e-7);
     }
 }

@@ -2,7 +2,8 @@
 
 use clap::{Args, Subcommand};
 
-use chorus::net::control::{self, Request};
+use chorus::command::{Request, VolumeTarget};
+use chorus::net::control;
 use chorus::status::Status;
 
 use super::{CliError, ConfigArgs};
@@ -50,8 +51,17 @@ enum CtlCommand {
     Resume,
     /// Back to the previous song.
     Previous,
-    /// Volume of every box, 0 to 100.
-    Volume { percent: u8 },
+    /// Set a volume: `volume party 40`, `volume box +10`, `volume -5` (party by default).
+    /// The party volume is the same on every box (the host schedules it); the box volume
+    /// is this box's own knob, kept across restarts.
+    Volume {
+        /// `box`, `party`, or a level directly (the party's).
+        #[arg(allow_hyphen_values = true)]
+        first: String,
+        /// The level when the first word says which volume: N, +N or -N (0 to 100).
+        #[arg(allow_hyphen_values = true)]
+        level: Option<String>,
+    },
     /// Offer one of this box's songs to the party: it joins the pool and the other boxes
     /// fetch it from here.
     Queue {
@@ -74,7 +84,7 @@ pub(super) async fn ctl(args: CtlArgs) -> Result<(), CliError> {
         CtlCommand::Pause => (Request::Pause, false),
         CtlCommand::Resume => (Request::Resume, false),
         CtlCommand::Previous => (Request::Previous, false),
-        CtlCommand::Volume { percent } => (Request::Volume { percent }, false),
+        CtlCommand::Volume { first, level } => (volume_request(&first, level.as_deref())?, false),
         // A path is made absolute here: the box runs in another working directory.
         CtlCommand::Queue { song } => {
             let song = std::fs::canonicalize(&song)
@@ -189,4 +199,38 @@ pub(super) fn render(s: &Status) -> String {
         ));
     }
     out
+}
+
+/// `volume [box|party] N|+N|-N` as a request.
+fn volume_request(first: &str, level: Option<&str>) -> Result<Request, CliError> {
+    let (target, level) = match (first, level) {
+        ("box", Some(level)) => (VolumeTarget::Box, level),
+        ("party", Some(level)) => (VolumeTarget::Party, level),
+        (level, None) => (VolumeTarget::Party, level),
+        (other, Some(_)) => {
+            return Err(CliError::Usage(format!(
+                "volume: expected `box` or `party` before the level, not {other:?}"
+            )))
+        }
+    };
+    let bad = || {
+        CliError::Usage(format!(
+            "volume: {level:?} is not N, +N or -N with N from 0 to 100"
+        ))
+    };
+    if let Some(rest) = level.strip_prefix('+') {
+        let d: u8 = rest.parse().map_err(|_| bad())?;
+        let d = i8::try_from(d.min(100)).map_err(|_| bad())?;
+        Ok(Request::change_volume(target, d))
+    } else if let Some(rest) = level.strip_prefix('-') {
+        let d: u8 = rest.parse().map_err(|_| bad())?;
+        let d = i8::try_from(d.min(100)).map_err(|_| bad())?;
+        Ok(Request::change_volume(target, -d))
+    } else {
+        let p: u8 = level.parse().map_err(|_| bad())?;
+        if p > 100 {
+            return Err(bad());
+        }
+        Ok(Request::set_volume(target, p))
+    }
 }

@@ -100,6 +100,9 @@ pub enum CliError {
     Control(#[from] ControlError),
     #[error("{0}")]
     Failed(String),
+    /// The command line is wrong in a way clap cannot tell (exit status 2).
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -107,7 +110,7 @@ pub enum CliError {
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Config(_) => 2,
+            CliError::Config(_) | CliError::Usage(_) => 2,
             _ => 1,
         }
     }

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::control::{Request, Response};
 use super::driver::BoxRuntime;
 use super::monotonic_now;
+use crate::command::{volume_after, VolumeTarget};
+use crate::command::{Request, Response};
 use crate::core::{Action, Event, PoolSong, RequestOutcome, SongRef};
 use crate::library::SongId;
 use crate::proto::{PartyId, RequestKind};
@@ -69,11 +70,30 @@ impl BoxRuntime {
             Request::Previous => {
                 return self.request(RequestKind::Playback(Action::Previous), reply)
             }
-            Request::Volume { percent } => {
-                let action = Action::Volume {
-                    percent: percent.min(100),
-                };
-                return self.request(RequestKind::Playback(action), reply);
+            Request::Volume {
+                target: VolumeTarget::Box,
+                percent,
+                delta,
+            } => match volume_after(self.box_volume, percent, delta) {
+                Some(percent) => {
+                    self.set_box_volume(percent);
+                    Response::done(format!("box volume {percent}%"))
+                }
+                None => Response::error("volume: give either a level or a change"),
+            },
+            Request::Volume {
+                target: VolumeTarget::Party,
+                percent,
+                delta,
+            } => {
+                let current = node.playback(now).map_or(100, |v| v.state.volume);
+                match volume_after(current, percent, delta) {
+                    Some(percent) => {
+                        let action = Action::Volume { percent };
+                        return self.request(RequestKind::Playback(action), reply);
+                    }
+                    None => Response::error("volume: give either a level or a change"),
+                }
             }
             Request::Queue { song } => match self.offer(&song) {
                 Ok(kind) => return self.request(kind, reply),

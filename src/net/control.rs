@@ -6,14 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde::{Deserialize, Serialize};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::codec::{Framed, LinesCodec};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-use crate::status::Status;
 
 /// File name of the control socket inside the state dir.
 pub const CONTROL_SOCKET: &str = "control.sock";
@@ -24,107 +21,8 @@ const MAX_CONNECTIONS: usize = 16;
 /// How long a client waits for an answer.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A command for the box.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "cmd", rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum Request {
-    Status,
-    /// List the songs of this box's music folder.
-    Library,
-    /// Create a party and invite the neighbourhood.
-    Host,
-    /// Join the given party (16 hex digits), or the preferred invitation.
-    Join {
-        #[serde(default)]
-        party: Option<String>,
-    },
-    /// Leave the party; a host ends it.
-    Leave,
-    /// End the party this box hosts.
-    End,
-    /// Skip to the next song (the host schedules it; a member asks the host).
-    Skip,
-    /// Start playing the song at `index` of the pool (default: the first).
-    Play {
-        #[serde(default)]
-        index: Option<u32>,
-    },
-    Pause,
-    Resume,
-    /// Back to the previous song.
-    Previous,
-    /// Output volume of every box, 0 to 100.
-    Volume {
-        percent: u8,
-    },
-    /// Ask the host to queue a song.
-    Queue {
-        song: String,
-    },
-}
-
-/// The box's answer: `{"ok": true, "status": …}`, `{"ok": true, "message": "…"}` or
-/// `{"ok": false, "error": "…"}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Response {
-    pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<Status>,
-    /// What a successful command did, for the user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The music library, for `Request::Library`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub songs: Option<Vec<crate::status::SongStatus>>,
-}
-
-impl Response {
-    pub fn status(status: Status) -> Self {
-        Response {
-            ok: true,
-            status: Some(status),
-            message: None,
-            error: None,
-            songs: None,
-        }
-    }
-
-    pub fn songs(songs: Vec<crate::status::SongStatus>) -> Self {
-        Response {
-            ok: true,
-            status: None,
-            message: None,
-            error: None,
-            songs: Some(songs),
-        }
-    }
-
-    pub fn done(message: impl Into<String>) -> Self {
-        Response {
-            ok: true,
-            status: None,
-            message: Some(message.into()),
-            error: None,
-            songs: None,
-        }
-    }
-
-    pub fn error(message: impl Into<String>) -> Self {
-        Response {
-            ok: false,
-            status: None,
-            message: None,
-            error: Some(message.into()),
-            songs: None,
-        }
-    }
-}
-
-/// A request on its way to the box's driver, with the slot for its answer.
-pub(crate) type Command = (Request, oneshot::Sender<Response>);
+use crate::command::Ask;
+pub use crate::command::{Request, Response};
 
 /// Why the control socket failed.
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +72,7 @@ pub(crate) async fn bind(path: &Path) -> Result<UnixListener, ControlError> {
 /// Accepts connections until `cancel`, handing each request to the driver via `commands`.
 pub(crate) async fn serve(
     listener: UnixListener,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Ask>,
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -210,7 +108,7 @@ pub(crate) async fn serve(
     }
 }
 
-async fn connection(stream: UnixStream, commands: mpsc::Sender<Command>) {
+async fn connection(stream: UnixStream, commands: mpsc::Sender<Ask>) {
     let mut lines = Framed::new(stream, LinesCodec::new_with_max_length(MAX_LINE));
     while let Some(line) = lines.next().await {
         let response = match line {
@@ -230,9 +128,9 @@ async fn connection(stream: UnixStream, commands: mpsc::Sender<Command>) {
     }
 }
 
-async fn ask(commands: &mpsc::Sender<Command>, request: Request) -> Response {
-    let (tx, rx) = oneshot::channel();
-    if commands.send((request, tx)).await.is_err() {
+async fn ask(commands: &mpsc::Sender<Ask>, request: Request) -> Response {
+    let (ask, rx) = Ask::new(request);
+    if commands.send(ask).await.is_err() {
         return Response::error("the box is shutting down");
     }
     rx.await

@@ -10,10 +10,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::control::{self, Command, ControlError, Response, CONTROL_SOCKET};
+use super::control::{self, ControlError, CONTROL_SOCKET};
 use super::rxstamp::{self, Received};
 use super::streams::{self, Outgoing, StreamEvent, StreamHandle};
 use super::{monotonic_now, persist, sockets};
+use crate::command::{Ask, Response};
 use crate::config::Config;
 use crate::core::{Destination, Instant, Node, NodeId, StreamAction, StreamId, Transmit, Via};
 use crate::identity::{self, IdentityError};
@@ -70,6 +71,8 @@ pub struct BoxRuntime {
     pub(super) cached: HashMap<crate::core::SongRef, PathBuf>,
     /// What the transfer manager was last told.
     sent_view: Option<Option<crate::core::TransferView>>,
+    /// This box's own volume, 0 to 100 (kept in the state dir).
+    pub(super) box_volume: u8,
 }
 
 impl BoxRuntime {
@@ -105,7 +108,11 @@ impl BoxRuntime {
         let remembered = node_config.party.rejoin;
         let node = Node::new(node_config, monotonic_now(), rand::random::<u64>());
         tracing::info!(%id, name = node.name(), udp = %local_addr, tcp = tcp_port, "box ready");
+        let box_volume = persist::load_box_volume(&config.state_dir);
         let player = open_player(&config);
+        if let Some(p) = &player {
+            p.send(crate::audio::player::PlayerCommand::BoxVolume(box_volume));
+        }
         Ok(BoxRuntime {
             config,
             node,
@@ -125,6 +132,7 @@ impl BoxRuntime {
             bulk: None,
             cached: HashMap::new(),
             sent_view: None,
+            box_volume,
         })
     }
 
@@ -140,7 +148,7 @@ impl BoxRuntime {
     /// Runs until `cancel` fires, then closes the sockets and removes the control socket.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), RunError> {
         let tracker = TaskTracker::new();
-        let (commands_tx, mut commands) = mpsc::channel::<Command>(32);
+        let (commands_tx, mut commands) = mpsc::channel::<Ask>(32);
         let (events_tx, mut stream_events) = mpsc::channel::<StreamEvent>(1024);
         if let Some(control) = self.control.take() {
             let serve = control::serve(control, commands_tx, cancel.clone(), tracker.clone());
@@ -191,7 +199,7 @@ impl BoxRuntime {
                     self.node.handle_timeout(monotonic_now());
                     self.expire_pending();
                 }
-                Some((request, reply)) = commands.recv() => self.command(request, reply),
+                Some(ask) = commands.recv() => self.command(ask.request, ask.reply),
                 Some((library, pool)) = scanned.recv() => {
                     self.node.set_pool(pool);
                     if let Some(bulk) = &self.bulk {
@@ -359,6 +367,17 @@ impl BoxRuntime {
             .is_ok()
         {
             self.sent_view = Some(view);
+        }
+    }
+
+    /// Sets this box's own volume, for the player and for the next start.
+    pub(super) fn set_box_volume(&mut self, percent: u8) {
+        self.box_volume = percent;
+        if let Some(p) = &self.player {
+            p.send(crate::audio::player::PlayerCommand::BoxVolume(percent));
+        }
+        if let Err(e) = persist::store_box_volume(&self.config.state_dir, percent) {
+            tracing::warn!(error = %e, "cannot remember the box volume in the state dir");
         }
     }
 

@@ -1,5 +1,5 @@
-//! The party this box is in, kept in the state dir so a box that restarts (power cut,
-//! crash) rejoins its party as a guest instead of starting over.
+//! What a box remembers across restarts in its state dir: the party it is in (so after a
+//! power cut or crash it rejoins as a guest instead of starting over) and its own volume.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,6 +7,37 @@ use std::path::{Path, PathBuf};
 use crate::proto::PartyId;
 
 const PARTY_FILE: &str = "party";
+const BOX_VOLUME_FILE: &str = "box-volume";
+/// A new box plays at full box volume: the party volume alone sets the level.
+pub(crate) const DEFAULT_BOX_VOLUME: u8 = 100;
+
+/// This box's own volume from the last run (a missing or corrupt file: the default).
+pub(crate) fn load_box_volume(state_dir: &Path) -> u8 {
+    let Ok(text) = std::fs::read_to_string(state_dir.join(BOX_VOLUME_FILE)) else {
+        return DEFAULT_BOX_VOLUME;
+    };
+    match text.trim().parse::<u8>() {
+        Ok(v) if v <= 100 => v,
+        _ => {
+            tracing::warn!(value = text.trim(), "ignoring unreadable box-volume file");
+            DEFAULT_BOX_VOLUME
+        }
+    }
+}
+
+/// Remembers this box's own volume, atomically.
+pub(crate) fn store_box_volume(state_dir: &Path, percent: u8) -> std::io::Result<()> {
+    write_atomic(state_dir, BOX_VOLUME_FILE, &format!("{percent}\n"))
+}
+
+/// Writes `name` in `dir`: temp file, fsync, rename, so a crash leaves the old or the new.
+fn write_atomic(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))
+}
 
 fn path(state_dir: &Path) -> PathBuf {
     state_dir.join(PARTY_FILE)
@@ -33,11 +64,7 @@ pub(crate) fn store(state_dir: &Path, party: Option<PartyId>) -> std::io::Result
             _ => Ok(()),
         };
     };
-    let tmp = state_dir.join(format!(".{PARTY_FILE}.tmp"));
-    let mut file = std::fs::File::create(&tmp)?;
-    writeln!(file, "{party}")?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, &target)
+    write_atomic(state_dir, PARTY_FILE, &format!("{party}\n"))
 }
 
 #[cfg(test)]
@@ -55,5 +82,15 @@ mod tests {
         store(dir.path(), None).unwrap();
         std::fs::write(dir.path().join("party"), "garbage").unwrap();
         assert_eq!(load(dir.path()), None);
+    }
+
+    #[test]
+    fn remembers_the_box_volume() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load_box_volume(dir.path()), DEFAULT_BOX_VOLUME);
+        store_box_volume(dir.path(), 35).unwrap();
+        assert_eq!(load_box_volume(dir.path()), 35);
+        std::fs::write(dir.path().join("box-volume"), "250").unwrap();
+        assert_eq!(load_box_volume(dir.path()), DEFAULT_BOX_VOLUME);
     }
 }

@@ -102,6 +102,10 @@ impl BoxRuntime {
                 .and_then(|s| s.song)
                 .is_some_and(|s| self.song_path(&s).is_none()),
             error: player.and_then(|p| p.last_error),
+            party_volume: state.map(|s| s.volume),
+            title: None,
+            artist: None,
+            duration_ms: None,
         })
     }
 }

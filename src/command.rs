@@ -1,0 +1,191 @@
+//! What a person can ask a box (host, join, skip, volume …) and its answers, free of any
+//! transport: the control socket and the buttons both send these into the runtime.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::status::{SongStatus, Status};
+
+/// A command for the box. On the control socket it is one JSON object per line, e.g.
+/// `{"cmd":"join","party":null}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Request {
+    Status,
+    /// List the songs of this box's music folder.
+    Library,
+    /// Create a party and invite the neighbourhood.
+    Host,
+    /// Join the given party (16 hex digits), or the preferred invitation.
+    Join {
+        #[serde(default)]
+        party: Option<String>,
+    },
+    /// Leave the party; a host ends it.
+    Leave,
+    /// End the party this box hosts.
+    End,
+    /// Skip to the next song (the host schedules it; a member asks the host).
+    Skip,
+    /// Start playing the song at `index` of the pool (default: the first).
+    Play {
+        #[serde(default)]
+        index: Option<u32>,
+    },
+    Pause,
+    Resume,
+    /// Back to the previous song.
+    Previous,
+    /// Set or change a volume: this box's own (`"target":"box"`) or the party's, which
+    /// the host schedules for every box (the default). `percent` sets it (0 to 100),
+    /// `delta` moves it by that many points.
+    Volume {
+        #[serde(default)]
+        target: VolumeTarget,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        percent: Option<u8>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delta: Option<i8>,
+    },
+    /// Ask the host to queue a song.
+    Queue {
+        song: String,
+    },
+}
+
+/// Which volume a [`Request::Volume`] changes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeTarget {
+    /// Only this box, like the knob of a speaker; kept across restarts.
+    Box,
+    /// Every box of the party, scheduled by the host.
+    #[default]
+    Party,
+}
+
+impl Request {
+    /// A volume request that sets `target` to `percent`.
+    pub fn set_volume(target: VolumeTarget, percent: u8) -> Self {
+        Request::Volume {
+            target,
+            percent: Some(percent),
+            delta: None,
+        }
+    }
+
+    /// A volume request that moves `target` by `delta` points.
+    pub fn change_volume(target: VolumeTarget, delta: i8) -> Self {
+        Request::Volume {
+            target,
+            percent: None,
+            delta: Some(delta),
+        }
+    }
+}
+
+/// The new level of a volume at `current` after a request's `percent` or `delta`,
+/// clamped to 0..=100; `None` if the request gives neither or both.
+pub fn volume_after(current: u8, percent: Option<u8>, delta: Option<i8>) -> Option<u8> {
+    match (percent, delta) {
+        (Some(p), None) => Some(p.min(100)),
+        (None, Some(d)) => Some((i16::from(current) + i16::from(d)).clamp(0, 100) as u8),
+        _ => None,
+    }
+}
+
+/// The box's answer: `{"ok": true, "status": …}`, `{"ok": true, "message": "…"}` or
+/// `{"ok": false, "error": "…"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// What a successful command did, for the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The music library, for `Request::Library`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub songs: Option<Vec<SongStatus>>,
+}
+
+impl Response {
+    fn empty(ok: bool) -> Self {
+        Response {
+            ok,
+            status: None,
+            message: None,
+            error: None,
+            songs: None,
+        }
+    }
+
+    pub fn status(status: Status) -> Self {
+        Response {
+            status: Some(status),
+            ..Response::empty(true)
+        }
+    }
+
+    pub fn songs(songs: Vec<SongStatus>) -> Self {
+        Response {
+            songs: Some(songs),
+            ..Response::empty(true)
+        }
+    }
+
+    pub fn done(message: impl Into<String>) -> Self {
+        Response {
+            message: Some(message.into()),
+            ..Response::empty(true)
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Self {
+        Response {
+            error: Some(message.into()),
+            ..Response::empty(false)
+        }
+    }
+}
+
+/// A request on its way into the box, with the slot for its answer.
+#[derive(Debug)]
+pub struct Ask {
+    pub request: Request,
+    pub reply: oneshot::Sender<Response>,
+}
+
+impl Ask {
+    /// A request and the receiver its answer arrives on.
+    pub fn new(request: Request) -> (Ask, oneshot::Receiver<Response>) {
+        let (reply, answer) = oneshot::channel();
+        (Ask { request, reply }, answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_volume_requests_still_parse_as_party_volume() {
+        let r: Request = serde_json::from_str(r#"{"cmd":"volume","percent":40}"#).expect("parse");
+        assert_eq!(r, Request::set_volume(VolumeTarget::Party, 40));
+        let r: Request =
+            serde_json::from_str(r#"{"cmd":"volume","target":"box","delta":-5}"#).expect("parse");
+        assert_eq!(r, Request::change_volume(VolumeTarget::Box, -5));
+    }
+
+    #[test]
+    fn volume_changes_clamp() {
+        assert_eq!(volume_after(98, None, Some(5)), Some(100));
+        assert_eq!(volume_after(3, None, Some(-5)), Some(0));
+        assert_eq!(volume_after(50, Some(120), None), Some(100));
+        assert_eq!(volume_after(50, None, None), None);
+        assert_eq!(volume_after(50, Some(1), Some(1)), None);
+    }
+}

@@ -1,0 +1,112 @@
+//! The box's hardware behind narrow boundaries: buttons are a stream of [`ButtonEdge`]s,
+//! the display a [`Panel`] that shows [`Frame`]s. One backend per file, each behind a
+//! cargo feature: `rpi` (GPIO character device + ST7789 over spidev) and `mock` (the
+//! terminal of a laptop). [`face`] runs them beside the box.
+
+pub mod face;
+#[cfg(feature = "mock")]
+pub mod mock;
+#[cfg(feature = "rpi")]
+pub mod rpi;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::Instant;
+use crate::ui::frame::Frame;
+use embedded_graphics::primitives::Rectangle;
+
+/// One of the box's four buttons, named as printed on the Pirate Audio board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Button {
+    A,
+    B,
+    X,
+    Y,
+}
+
+impl Button {
+    pub const ALL: [Button; 4] = [Button::A, Button::B, Button::X, Button::Y];
+}
+
+impl fmt::Display for Button {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Button::A => "A",
+            Button::B => "B",
+            Button::X => "X",
+            Button::Y => "Y",
+        })
+    }
+}
+
+/// A button's contact closed (`pressed`) or opened, as the backend saw it, bounces
+/// included: [`crate::ui::buttons`] turns edges into presses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ButtonEdge {
+    pub button: Button,
+    pub pressed: bool,
+    /// When the edge happened, on the box's monotonic clock.
+    pub at: Instant,
+}
+
+/// A screen that shows frames.
+pub trait Panel: Send {
+    /// Shows `frame`; only the `changed` rectangles differ from the last frame shown
+    /// (all of it the first time), so a panel may send just those.
+    fn show(&mut self, frame: &Frame, changed: &[Rectangle]) -> Result<(), HalError>;
+
+    /// Turns the backlight up (`true`) or dims it.
+    fn backlight(&mut self, on: bool) -> Result<(), HalError>;
+}
+
+/// Why a part of the box's face is unavailable. The box keeps playing without it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HalError {
+    /// A device node is missing: the kernel driver or device-tree overlay is not loaded.
+    /// `fix` says which config.txt line or module enables it.
+    #[error("{device} is missing ({source}); {fix}")]
+    Missing {
+        device: String,
+        fix: String,
+        source: std::io::Error,
+    },
+    /// The device exists but this user may not open it: add the user to `group`.
+    #[error("no permission to open {device} ({source}); add the user to the `{group}` group")]
+    Permission {
+        device: String,
+        group: &'static str,
+        source: std::io::Error,
+    },
+    /// The device opened but talking to it failed (display not connected, bus error).
+    #[error("{device}: {message}")]
+    Device { device: String, message: String },
+    /// The mock HAL has no terminal to draw in or read keys from.
+    #[error("no terminal: {0}")]
+    NoTerminal(String),
+}
+
+impl HalError {
+    /// Classifies an error from opening `device`: missing, no permission, or other.
+    pub fn opening(device: &str, group: &'static str, fix: &str, source: std::io::Error) -> Self {
+        match source.kind() {
+            std::io::ErrorKind::NotFound => HalError::Missing {
+                device: device.to_owned(),
+                fix: fix.to_owned(),
+                source,
+            },
+            std::io::ErrorKind::PermissionDenied => HalError::Permission {
+                device: device.to_owned(),
+                group,
+                source,
+            },
+            _ => HalError::Device {
+                device: device.to_owned(),
+                message: source.to_string(),
+            },
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Button edges into presses: debounce, short and long press, auto-repeat (pure).

@@ -1,0 +1,1 @@
+//! Cover art embedded in a song: decoded from PNG or JPEG bytes.

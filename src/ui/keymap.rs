@@ -1,0 +1,1 @@
+//! Which command each press of each button sends (configurable per button).

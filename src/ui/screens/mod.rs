@@ -1,0 +1,1 @@
+//! The screens: one function per screen, drawing a view model onto any DrawTarget.
