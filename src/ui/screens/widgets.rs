@@ -1,0 +1,216 @@
+//! Pieces every screen shares: the dark theme's colours, rounded panels, bars, button
+//! badges, the sync mark, and the toast banner.
+
+use embedded_graphics::pixelcolor::Rgb565;
+use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::{
+    Circle, PrimitiveStyle, Rectangle, RoundedRectangle, StyledDrawable,
+};
+
+use super::text::{self, Align, Face};
+use crate::hal::Button;
+use crate::ui::view::SyncMark;
+
+/// An RGB888 colour as the panel's RGB565 (const, so the theme is a table of constants).
+pub const fn rgb(r: u8, g: u8, b: u8) -> Rgb565 {
+    Rgb565::new(r >> 3, g >> 2, b >> 3)
+}
+
+/// The theme: a near-black blue-grey background, so the backlight glow is not grey, with
+/// one teal accent; green, amber and red only for states.
+pub mod theme {
+    use super::rgb;
+    use embedded_graphics::pixelcolor::Rgb565;
+
+    pub const BG: Rgb565 = rgb(12, 14, 20);
+    pub const PANEL: Rgb565 = rgb(28, 33, 44);
+    pub const PANEL_HI: Rgb565 = rgb(44, 52, 68);
+    pub const TEXT: Rgb565 = rgb(240, 242, 246);
+    pub const DIM: Rgb565 = rgb(160, 168, 184);
+    pub const FAINT: Rgb565 = rgb(96, 104, 120);
+    pub const ACCENT: Rgb565 = rgb(40, 200, 180);
+    pub const ACCENT_DARK: Rgb565 = rgb(16, 72, 68);
+    pub const GREEN: Rgb565 = rgb(70, 210, 110);
+    pub const AMBER: Rgb565 = rgb(255, 176, 32);
+    pub const RED: Rgb565 = rgb(255, 84, 84);
+    pub const BLUE: Rgb565 = rgb(90, 150, 255);
+    pub const GREY: Rgb565 = rgb(130, 138, 152);
+}
+
+/// Left and right margin of every screen.
+pub const MARGIN: i32 = 12;
+/// Width inside the margins.
+pub const INNER: i32 = 240 - 2 * MARGIN;
+
+pub fn rect(x: i32, y: i32, w: i32, h: i32) -> Rectangle {
+    Rectangle::new(
+        Point::new(x, y),
+        Size::new(w.max(0) as u32, h.max(0) as u32),
+    )
+}
+
+pub fn fill<D: DrawTarget<Color = Rgb565>>(
+    area: Rectangle,
+    color: Rgb565,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    area.draw_styled(&PrimitiveStyle::with_fill(color), target)
+}
+
+pub fn rounded<D: DrawTarget<Color = Rgb565>>(
+    area: Rectangle,
+    radius: u32,
+    color: Rgb565,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    RoundedRectangle::with_equal_corners(area, Size::new(radius, radius))
+        .draw_styled(&PrimitiveStyle::with_fill(color), target)
+}
+
+pub fn dot<D: DrawTarget<Color = Rgb565>>(
+    center: Point,
+    diameter: u32,
+    color: Rgb565,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    Circle::with_center(center, diameter).draw_styled(&PrimitiveStyle::with_fill(color), target)
+}
+
+/// A horizontal bar filled to `fraction` (0 to 1), rounded ends.
+pub fn bar<D: DrawTarget<Color = Rgb565>>(
+    area: Rectangle,
+    fraction: f32,
+    color: Rgb565,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    let radius = area.size.height / 2;
+    rounded(area, radius, theme::PANEL_HI, target)?;
+    let f = if fraction.is_finite() {
+        fraction.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let w = (area.size.width as f32 * f).round() as u32;
+    if w > 0 {
+        let done = Rectangle::new(
+            area.top_left,
+            Size::new(w.max(area.size.height), area.size.height),
+        );
+        rounded(done, radius, color, target)?;
+    }
+    Ok(())
+}
+
+/// A pill-shaped label: `text` in `face` on `bg`, its left edge at `x` and its box
+/// `h` high from `top`. Returns its width, so pills can be laid out in a row.
+#[allow(clippy::too_many_arguments)] // position, size and colours of one small thing
+pub fn pill<D: DrawTarget<Color = Rgb565>>(
+    face: &Face,
+    label: &str,
+    (x, top): (i32, i32),
+    h: i32,
+    fg: Rgb565,
+    bg: Rgb565,
+    align: Align,
+    target: &mut D,
+) -> Result<i32, D::Error> {
+    let w = face.width(label) + h;
+    let left = match align {
+        Align::Left => x,
+        Align::Center => x - w / 2,
+        Align::Right => x - w,
+    };
+    rounded(rect(left, top, w, h), (h / 2) as u32, bg, target)?;
+    let baseline = top + (h + face.cap) / 2;
+    face.draw(label, Point::new(left + h / 2, baseline), fg, target)?;
+    Ok(w)
+}
+
+/// A button's letter in a filled circle, as printed beside the screen.
+pub fn badge<D: DrawTarget<Color = Rgb565>>(
+    button: Button,
+    center: Point,
+    bg: Rgb565,
+    fg: Rgb565,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    dot(center, 22, bg, target)?;
+    let letter = button.to_string();
+    let w = text::LABEL.width(&letter);
+    let at = Point::new(center.x - w / 2, center.y + text::LABEL.cap / 2);
+    text::LABEL.draw(&letter, at, fg, target).map(|_| ())
+}
+
+/// The colour and words of a sync mark.
+pub fn sync_look(mark: SyncMark) -> (Rgb565, &'static str) {
+    match mark {
+        SyncMark::Locked => (theme::GREEN, "in sync"),
+        SyncMark::Close => (theme::AMBER, "syncing"),
+        SyncMark::Off => (theme::RED, "off sync"),
+        SyncMark::Silent => (theme::GREY, "no copy"),
+    }
+}
+
+/// The toast: a banner over the bottom of the screen, two lines at most.
+pub fn toast<D: DrawTarget<Color = Rgb565>>(message: &str, target: &mut D) -> Result<(), D::Error> {
+    let face = &text::BODY;
+    let lines = face.wrap(message, INNER - 24, 2);
+    let h = 14 + face.line * lines.len() as i32;
+    let top = 240 - 8 - h;
+    // A dark rim keeps the banner apart from whatever the screen shows under it.
+    rounded(rect(6, top - 2, 228, h + 4), 12, theme::BG, target)?;
+    rounded(rect(8, top, 224, h), 10, theme::PANEL_HI, target)?;
+    fill(rect(8, top + 8, 4, h - 16), theme::ACCENT, target)?;
+    for (i, l) in lines.iter().enumerate() {
+        let baseline = top + 7 + face.cap + i as i32 * face.line;
+        face.draw(l, Point::new(MARGIN + 12, baseline), theme::TEXT, target)?;
+    }
+    Ok(())
+}
+
+/// The party line across the top of the fetching and playing screens: the party's name
+/// on the left, its size and this box's role on the right.
+pub fn party_header<D: DrawTarget<Color = Rgb565>>(
+    party: &crate::ui::view::PartyLine,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    use crate::ui::view::Role;
+    let role = match party.role {
+        Role::Host => "HOST",
+        Role::Member => "GUEST",
+    };
+    let (role_fg, role_bg) = match party.role {
+        Role::Host => (theme::BG, theme::ACCENT),
+        Role::Member => (theme::TEXT, theme::PANEL_HI),
+    };
+    let role_w = pill(
+        &text::LABEL,
+        role,
+        (240 - MARGIN, 8),
+        20,
+        role_fg,
+        role_bg,
+        Align::Right,
+        target,
+    )?;
+    let size = super::format::count(party.size, "box", "boxes");
+    let size_w = text::SMALL.width(&size);
+    let size_right = 240 - MARGIN - role_w - 8;
+    text::SMALL.draw(
+        &size,
+        Point::new(size_right - size_w, 23),
+        theme::DIM,
+        target,
+    )?;
+    let name_w = size_right - size_w - 8 - MARGIN;
+    text::line(
+        &text::LABEL,
+        &party.name,
+        (MARGIN, 23),
+        name_w,
+        Align::Left,
+        theme::TEXT,
+        target,
+    )?;
+    fill(rect(0, 34, 240, 1), theme::PANEL, target)
+}
