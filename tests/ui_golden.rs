@@ -179,7 +179,7 @@ fn views() -> Vec<(&'static str, View)> {
     ));
     v.push((
         "playing-cyrillic",
-        base(Screen::Playing(playing("Москва", Some("Кино")))),
+        base(Screen::Playing(playing("Москва", Some("Кино \u{1F3B5}")))),
     ));
     v.push((
         "playing-cjk",

@@ -10,7 +10,7 @@ use super::text::{self, Align};
 use super::widgets::{self, rect, theme, INNER, MARGIN};
 use crate::ui::view::{Alert, AlertKind, View};
 
-const ICON_CENTER: Point = Point::new(120, 66);
+const ICON_CENTER: Point = Point::new(120, 74);
 
 pub fn draw<D: DrawTarget<Color = Rgb565>>(
     _view: &View,
@@ -26,7 +26,7 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
     widgets::dot(ICON_CENTER, 76, color, target)?;
     icon(alert.kind, target)?;
 
-    let mut y = 138;
+    let mut y = 148;
     for line in text::TITLE.wrap(&alert.message, INNER, 2) {
         text::line(
             &text::TITLE,

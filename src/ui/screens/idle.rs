@@ -113,7 +113,7 @@ fn legend<D: DrawTarget<Color = Rgb565>>(row: &LegendRow, target: &mut D) -> Res
             (240 - MARGIN - CORNER_W, Align::Right)
         };
         text::line(
-            &text::SMALL,
+            &text::TINY,
             &long,
             (lx, baseline),
             CORNER_W,

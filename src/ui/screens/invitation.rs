@@ -66,13 +66,13 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
         Some(s) => (format!("starts in {s} s"), theme::ACCENT),
         None => ("playing now".to_owned(), theme::GREEN),
     };
-    let w = text::BODY_BOLD.width(&when) + 18;
+    let w = text::BODY_BOLD.width(&when) + 40;
     let left = 120 - w / 2;
     widgets::rounded(widgets::rect(left, 142, w, 28), 14, theme::PANEL, target)?;
-    widgets::dot(Point::new(left + 14, 156), 8, color, target)?;
+    widgets::dot(Point::new(left + 16, 156), 8, color, target)?;
     text::BODY_BOLD.draw(
         &when,
-        Point::new(left + 24, 156 + text::BODY_BOLD.cap / 2),
+        Point::new(left + 27, 156 + text::BODY_BOLD.cap / 2),
         color,
         target,
     )?;

@@ -184,21 +184,24 @@ pub fn party_header<D: DrawTarget<Color = Rgb565>>(
         Role::Member => (theme::TEXT, theme::PANEL_HI),
     };
     let role_w = pill(
-        &text::LABEL,
+        &text::TINY_BOLD,
         role,
-        (240 - MARGIN, 8),
-        20,
+        (240 - MARGIN, 9),
+        18,
         role_fg,
         role_bg,
         Align::Right,
         target,
     )?;
-    let size = super::format::count(party.size, "box", "boxes");
-    let size_w = text::SMALL.width(&size);
+    // The size as a speaker pictogram and a number: "3 boxes" in words would leave the
+    // party's name too little room.
+    let size = party.size.to_string();
+    let size_w = 12 + text::LABEL.width(&size);
     let size_right = 240 - MARGIN - role_w - 8;
-    text::SMALL.draw(
+    speaker(Point::new(size_right - size_w, 9), theme::DIM, target)?;
+    text::LABEL.draw(
         &size,
-        Point::new(size_right - size_w, 23),
+        Point::new(size_right - size_w + 12, 23),
         theme::DIM,
         target,
     )?;
@@ -213,4 +216,20 @@ pub fn party_header<D: DrawTarget<Color = Rgb565>>(
         target,
     )?;
     fill(rect(0, 34, 240, 1), theme::PANEL, target)
+}
+
+/// A small speaker box (9 x 15 px from `top_left`): stands for "boxes".
+pub fn speaker<D: DrawTarget<Color = Rgb565>>(
+    top_left: Point,
+    color: Rgb565,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    let outline = PrimitiveStyle::with_stroke(color, 1);
+    RoundedRectangle::with_equal_corners(
+        Rectangle::new(top_left, Size::new(9, 15)),
+        Size::new(2, 2),
+    )
+    .draw_styled(&outline, target)?;
+    dot(top_left + Point::new(4, 4), 3, color, target)?;
+    dot(top_left + Point::new(4, 10), 5, color, target)
 }
