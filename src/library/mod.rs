@@ -12,6 +12,7 @@
 //! The user's music folder is only ever read. Scanning blocks on disk I/O and hashing:
 //! run it on a blocking thread, not in an async task.
 
+pub mod artwork;
 pub mod cache;
 pub mod error;
 pub mod id;
