@@ -118,7 +118,7 @@ pub fn scale_to_fit(cover: &Cover, size: u32) -> Vec<Rgb565> {
     let side = cover.width.min(cover.height);
     let expected = (cover.width as usize) * (cover.height as usize) * 3;
     if side == 0 || size == 0 || cover.rgb.len() < expected {
-        return vec![Rgb565::new(0, 0, 0); (size * size) as usize];
+        return vec![Rgb565::new(0, 0, 0); (size as usize).saturating_mul(size as usize)];
     }
     let (x0, y0) = ((cover.width - side) / 2, (cover.height - side) / 2);
     let (side64, size64) = (u64::from(side), u64::from(size));
@@ -127,7 +127,7 @@ pub fn scale_to_fit(cover: &Cover, size: u32) -> Vec<Rgb565> {
         let end = (u64::from(i + 1) * side64 / size64).max(start + 1);
         (start as u32, end as u32)
     };
-    let mut out = Vec::with_capacity((size * size) as usize);
+    let mut out = Vec::with_capacity((size as usize).saturating_mul(size as usize));
     for oy in 0..size {
         let (sy0, sy1) = span(oy);
         for ox in 0..size {

@@ -91,7 +91,7 @@ fn indeterminate<D: DrawTarget<Color = Rgb565>>(
     let shift = i32::try_from((tick_ms / 60) % period as u64).unwrap_or(0);
     let mut clipped = target.clipped(&Rectangle::new(
         bar.top_left + Point::new(2, 2),
-        bar.size - Size::new(4, 4),
+        bar.size.saturating_sub(Size::new(4, 4)),
     ));
     let h = bar.size.height as i32;
     let mut x = bar.top_left.x - h - period + shift;

@@ -34,3 +34,86 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(view: &View, target: &mut D) -> Resul
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::hal::Button;
+    use crate::ui::frame::Frame;
+    use crate::ui::view::*;
+
+    fn view(screen: Screen) -> View {
+        View {
+            name: "a box with a name far too long for any screen at all".repeat(3),
+            neighbours: usize::MAX,
+            box_volume: u8::MAX,
+            party_volume: Some(u8::MAX),
+            screen,
+            toast: Some("x".repeat(500)),
+            tick_ms: u64::MAX,
+        }
+    }
+
+    /// Extreme values (huge counts, empty and endless text, a cover whose pixels do not
+    /// match its size) draw something rather than panic.
+    #[test]
+    fn extreme_views_draw_without_panicking() {
+        let party = PartyLine {
+            name: String::new(),
+            size: usize::MAX,
+            role: Role::Member,
+        };
+        let bad_cover = Arc::new(Cover {
+            width: 4000,
+            height: 1,
+            rgb: vec![1, 2, 3],
+        });
+        let screens = [
+            Screen::Idle(Idle {
+                invitations: usize::MAX,
+                legend: vec![LegendRow {
+                    button: Button::Y,
+                    short: "W".repeat(80),
+                    long: Some(String::new()),
+                }],
+            }),
+            Screen::Invitation(Invitation {
+                host_name: String::new(),
+                joined: usize::MAX,
+                starts_in_s: Some(u32::MAX),
+                more: usize::MAX,
+                join_button: Button::X,
+                joining: false,
+            }),
+            Screen::Fetching(Fetching {
+                title: "\u{1F3B5}".repeat(100),
+                fraction: Some(f32::NAN),
+                rate_bps: u64::MAX,
+                eta_s: Some(u32::MAX),
+                party: party.clone(),
+            }),
+            Screen::Playing(Playing {
+                title: String::new(),
+                artist: Some("\u{6771}".repeat(200)),
+                elapsed_ms: u64::MAX,
+                total_ms: Some(0),
+                paused: true,
+                party,
+                sync: SyncMark::Off,
+                cover: Some(bad_cover),
+            }),
+            Screen::Error(Alert {
+                kind: AlertKind::NoNetwork,
+                message: "word ".repeat(100),
+                hint: String::new(),
+            }),
+        ];
+        for screen in screens {
+            let mut frame = Frame::new();
+            let Ok(()) = draw(&view(screen), &mut frame);
+            assert!(frame.pixels().iter().any(|&p| p != theme::BG));
+        }
+    }
+}
