@@ -69,16 +69,17 @@ fn icon<D: DrawTarget<Color = Rgb565>>(kind: AlertKind, target: &mut D) -> Resul
     match kind {
         AlertKind::NoAudio => {
             // A speaker, and a cross where its sound would be.
-            widgets::fill(rect(c.x - 22, c.y - 7, 9, 14), theme::BG, target)?;
+            widgets::fill(rect(c.x - 25, c.y - 8, 10, 16), theme::BG, target)?;
             Triangle::new(
-                c + Point::new(-14, -1),
-                c + Point::new(2, -16),
-                c + Point::new(2, 16),
+                c + Point::new(-16, 0),
+                c + Point::new(2, -20),
+                c + Point::new(2, 20),
             )
             .draw_styled(&ink, target)?;
-            widgets::fill(rect(c.x - 14, c.y - 7, 8, 14), theme::BG, target)?;
-            Line::new(c + Point::new(8, -8), c + Point::new(22, 6)).draw_styled(&stroke, target)?;
-            Line::new(c + Point::new(8, 6), c + Point::new(22, -8)).draw_styled(&stroke, target)
+            widgets::fill(rect(c.x - 16, c.y - 8, 8, 16), theme::BG, target)?;
+            Line::new(c + Point::new(10, -8), c + Point::new(25, 7))
+                .draw_styled(&stroke, target)?;
+            Line::new(c + Point::new(10, 7), c + Point::new(25, -8)).draw_styled(&stroke, target)
         }
         AlertKind::DiskFull => {
             // A stack of three full drawers.
