@@ -128,10 +128,20 @@ pub fn spawn_buttons(
     std::thread::Builder::new()
         .name("chorus-buttons".into())
         .spawn(move || poller.run(edges, cancel, clock))
-        .map_err(|e| HalError::Device {
-            device: cfg.chip.display().to_string(),
-            message: format!("cannot start the button thread: {e}"),
+        .map_err(|e| {
+            broken(
+                &cfg.chip.display().to_string(),
+                format!("no button thread: {e}"),
+            )
         })
+}
+
+/// A device that opened but misbehaves; `message` says what to check.
+fn broken(device: &str, message: String) -> HalError {
+    HalError::Device {
+        device: device.to_owned(),
+        message,
+    }
 }
 
 fn open_chip(path: &Path) -> Result<Chip, HalError> {
@@ -159,17 +169,15 @@ fn cdev_error(path: &Path, line: Option<u32>, err: gpio_cdev::Error) -> HalError
         .and_then(|s| s.downcast_ref::<io::Error>())
         .map(io::Error::kind);
     match (io_kind, line) {
-        (Some(kind), None) => HalError::opening(&device, "gpio", GPIO_FIX, io::Error::new(kind, err.to_string())),
-        (_, Some(line)) => HalError::Device {
-            device,
-            message: format!(
-                "cannot use GPIO {line} ({err}); if busy, another program or a dtoverlay holds it (see `gpioinfo`)"
-            ),
-        },
-        (None, None) => HalError::Device {
-            device,
-            message: err.to_string(),
-        },
+        (Some(kind), None) => {
+            let source = io::Error::new(kind, err.to_string());
+            HalError::opening(&device, "gpio", GPIO_FIX, source)
+        }
+        (_, Some(line)) => broken(
+            &device,
+            format!("cannot use GPIO {line} ({err}); if busy, see `gpioinfo` for who holds it"),
+        ),
+        (None, None) => broken(&device, err.to_string()),
     }
 }
 
@@ -204,20 +212,16 @@ impl<SPI: SpiDevice, DC: OutputPin, BL: OutputPin> St7789Panel<SPI, DC, BL> {
         delay: &mut impl DelayNs,
         device: String,
     ) -> Result<Self, HalError> {
-        let rotation =
-            Rotation::try_from_degree(i32::from(cfg.rotation_degrees)).map_err(|_| {
-                HalError::Device {
-                    device: device.clone(),
-                    message: format!(
-                        "rotation_degrees {} is not 0, 90, 180 or 270",
-                        cfg.rotation_degrees
-                    ),
-                }
-            })?;
-        let inversion = if cfg.invert_colors {
-            ColorInversion::Inverted
-        } else {
-            ColorInversion::Normal
+        let degrees = cfg.rotation_degrees;
+        let rotation = Rotation::try_from_degree(i32::from(degrees)).map_err(|_| {
+            broken(
+                &device,
+                format!("rotation_degrees {degrees} is not 0/90/180/270"),
+            )
+        })?;
+        let inversion = match cfg.invert_colors {
+            true => ColorInversion::Inverted,
+            false => ColorInversion::Normal,
         };
         // mipidsi borrows its batch buffer for the display's lifetime; a panel lives as
         // long as the process, so leaking one 4 KiB buffer per panel opened is fine.
@@ -228,10 +232,7 @@ impl<SPI: SpiDevice, DC: OutputPin, BL: OutputPin> St7789Panel<SPI, DC, BL> {
             .invert_colors(inversion)
             .orientation(Orientation::new().rotate(rotation))
             .init(delay)
-            .map_err(|e| HalError::Device {
-                device: device.clone(),
-                message: format!("display init failed ({e:?}); is the Pirate Audio plugged in?"),
-            })?;
+            .map_err(|e| broken(&device, format!("init failed ({e:?}); is the board on?")))?;
         Ok(St7789Panel {
             display,
             backlight,
@@ -242,16 +243,10 @@ impl<SPI: SpiDevice, DC: OutputPin, BL: OutputPin> St7789Panel<SPI, DC, BL> {
     }
 
     fn drive_backlight(&mut self) -> Result<(), HalError> {
-        let on = self.lit;
-        let result = if on {
-            self.backlight.set_high()
-        } else {
-            self.backlight.set_low()
-        };
-        result.map_err(|e| HalError::Device {
-            device: self.device.clone(),
-            message: format!("cannot switch the backlight: {e:?}"),
-        })
+        let state = embedded_hal::digital::PinState::from(self.lit);
+        self.backlight
+            .set_state(state)
+            .map_err(|e| broken(&self.device, format!("cannot switch the backlight: {e:?}")))
     }
 }
 
@@ -275,10 +270,7 @@ where
             // bytes, not the 115 KB of a full screen.
             self.display
                 .set_pixels(sx, sy, ex, ey, frame.region(&area))
-                .map_err(|e| HalError::Device {
-                    device: self.device.clone(),
-                    message: format!("writing to the display failed: {e:?}"),
-                })?;
+                .map_err(|e| broken(&self.device, format!("write failed: {e:?}")))?;
         }
         if !self.shown {
             self.shown = true;
@@ -309,9 +301,11 @@ pub fn open_panel(cfg: &DisplayTable) -> Result<RpiPanel, HalError> {
         .max_speed_hz(cfg.spi_hz)
         .mode(SpiModeFlags::SPI_MODE_0)
         .build();
-    spi.configure(&options).map_err(|e| HalError::Device {
-        device: device.clone(),
-        message: format!("cannot set SPI mode 0 at {} Hz: {e}", cfg.spi_hz),
+    spi.configure(&options).map_err(|e| {
+        broken(
+            &device,
+            format!("cannot set SPI mode 0 at {} Hz: {e}", cfg.spi_hz),
+        )
     })?;
     let mut chip = open_chip(&cfg.chip)?;
     let dc = request_line(&mut chip, &cfg.chip, cfg.dc, LineRequestFlags::OUTPUT, 0)?;
@@ -353,17 +347,25 @@ mod tests {
     /// What mipidsi's init sends at rotation 90: reset, sleep out, MADCTL (row/column
     /// exchange + column mirror = 0x60), inversion on, 16-bit pixels, normal, on.
     fn init(spi: &mut Vec<SpiT<u8>>, dc: &mut Vec<PinT>) {
-        for (code, args) in [
-            (0x01, &[][..]),
-            (0x11, &[]),
-            (0x36, &[0x60]),
-            (0x21, &[]),
-            (0x3A, &[0x55]),
-            (0x13, &[]),
-            (0x29, &[]),
-        ] {
+        for code in [0x01, 0x11, 0x36, 0x21, 0x3A, 0x13, 0x29] {
+            let args: &[u8] = match code {
+                0x36 => &[0x60],
+                0x3A => &[0x55],
+                _ => &[],
+            };
             command(spi, dc, code, args);
         }
+    }
+
+    /// An input pin that reads the levels of `levels` ('H' high, 'L' low) in turn.
+    fn input(levels: &str) -> Pin {
+        let state = |c| if c == 'L' { State::Low } else { State::High };
+        Pin::new(
+            &levels
+                .chars()
+                .map(|c| PinT::get(state(c)))
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[test]
@@ -397,18 +399,7 @@ mod tests {
 
     #[test]
     fn the_poller_reports_level_changes_active_low() {
-        let a = Pin::new(&[
-            PinT::get(State::High),
-            PinT::get(State::Low),
-            PinT::get(State::Low),
-            PinT::get(State::High),
-        ]);
-        let y = Pin::new(&[
-            PinT::get(State::High),
-            PinT::get(State::High),
-            PinT::get(State::Low),
-            PinT::get(State::Low),
-        ]);
+        let (a, y) = (input("HLLH"), input("HHLL"));
         let (mut a_done, mut y_done) = (a.clone(), y.clone());
         let mut poller = ButtonPoller::new(vec![(Button::A, a), (Button::Y, y)], true);
         let t = Instant::from_nanos;
@@ -440,7 +431,7 @@ mod tests {
             .run(tx.clone(), cancel, || Instant::ZERO);
         idle.done();
         drop(rx);
-        let mut pressed = Pin::new(&[PinT::get(State::Low)]);
+        let mut pressed = input("L");
         ButtonPoller::new(vec![(Button::B, pressed.clone())], true).run(
             tx,
             CancellationToken::new(),
