@@ -64,25 +64,26 @@ impl<P: InputPin> ButtonPoller<P> {
     pub fn poll(&mut self, at: Instant) -> Vec<ButtonEdge> {
         let mut edges = Vec::new();
         for ((button, pin), (last, failing)) in self.pins.iter_mut().zip(&mut self.state) {
-            match pin.is_low() {
-                Ok(low) => {
-                    *failing = false;
-                    let pressed = low == self.active_low;
-                    if pressed != *last {
-                        *last = pressed;
-                        edges.push(ButtonEdge {
-                            button: *button,
-                            pressed,
-                            at,
-                        });
+            let low = match pin.is_low() {
+                Ok(low) => low,
+                Err(err) => {
+                    if !*failing {
+                        // Once per outage: at 200 Hz a dead line would flood the log.
+                        tracing::warn!(%button, ?err, "cannot read button line");
                     }
-                }
-                Err(err) if !*failing => {
-                    // Once per outage: at 200 Hz a dead line would flood the log.
                     *failing = true;
-                    tracing::warn!(%button, ?err, "cannot read button line");
+                    continue;
                 }
-                Err(_) => {}
+            };
+            *failing = false;
+            let (button, pressed) = (*button, low == self.active_low);
+            if pressed != *last {
+                *last = pressed;
+                edges.push(ButtonEdge {
+                    button,
+                    pressed,
+                    at,
+                });
             }
         }
         edges
@@ -119,21 +120,14 @@ pub fn spawn_buttons(
     let mut chip = open_chip(&cfg.chip)?;
     let mut pins = Vec::new();
     for (button, line) in cfg.lines() {
-        pins.push((
-            button,
-            request_line(&mut chip, &cfg.chip, line, LineRequestFlags::INPUT, 0)?,
-        ));
+        pins.push((button, request_line(&mut chip, &cfg.chip, line, false)?));
     }
     let poller = ButtonPoller::new(pins, cfg.active_low);
+    let device = cfg.chip.display().to_string();
     std::thread::Builder::new()
         .name("chorus-buttons".into())
         .spawn(move || poller.run(edges, cancel, clock))
-        .map_err(|e| {
-            broken(
-                &cfg.chip.display().to_string(),
-                format!("no button thread: {e}"),
-            )
-        })
+        .map_err(|e| broken(&device, format!("no button thread: {e}")))
 }
 
 /// A device that opened but misbehaves; `message` says what to check.
@@ -148,15 +142,19 @@ fn open_chip(path: &Path) -> Result<Chip, HalError> {
     Chip::new(path).map_err(|e| cdev_error(path, None, e))
 }
 
+/// Line `line` as an input, or as an output driven low.
 fn request_line(
     chip: &mut Chip,
     path: &Path,
     line: u32,
-    flags: LineRequestFlags,
-    value: u8,
+    output: bool,
 ) -> Result<CdevPin, HalError> {
+    let flags = match output {
+        true => LineRequestFlags::OUTPUT,
+        false => LineRequestFlags::INPUT,
+    };
     chip.get_line(line)
-        .and_then(|l| l.request(flags, value, CONSUMER))
+        .and_then(|l| l.request(flags, 0, CONSUMER))
         .and_then(CdevPin::new)
         .map_err(|e| cdev_error(path, Some(line), e))
 }
@@ -308,14 +306,8 @@ pub fn open_panel(cfg: &DisplayTable) -> Result<RpiPanel, HalError> {
         )
     })?;
     let mut chip = open_chip(&cfg.chip)?;
-    let dc = request_line(&mut chip, &cfg.chip, cfg.dc, LineRequestFlags::OUTPUT, 0)?;
-    let backlight = request_line(
-        &mut chip,
-        &cfg.chip,
-        cfg.backlight,
-        LineRequestFlags::OUTPUT,
-        0,
-    )?;
+    let dc = request_line(&mut chip, &cfg.chip, cfg.dc, true)?;
+    let backlight = request_line(&mut chip, &cfg.chip, cfg.backlight, true)?;
     St7789Panel::new(spi, dc, backlight, cfg, &mut Delay, device)
 }
 
