@@ -6,6 +6,7 @@
 pub mod face;
 #[cfg(feature = "mock")]
 pub mod mock;
+pub mod pins;
 #[cfg(feature = "rpi")]
 pub mod rpi;
 
