@@ -26,6 +26,9 @@ pub enum ConfigError {
     /// from the parser names the field and line.
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
+    /// A `[buttons]` or `[display]` value cannot work (the message names it).
+    #[error(transparent)]
+    Face(#[from] crate::hal::pins::InvalidTable),
     /// A field parsed but its value is out of range.
     #[error("invalid config: `{field}` {reason}")]
     Invalid { field: &'static str, reason: String },
@@ -45,6 +48,11 @@ pub struct Config {
     pub party: PartyTable,
     pub audio: AudioTable,
     pub songs: SongsTable,
+    /// The box's buttons and screen: "auto" (the Pi's when built with `rpi`), "rpi",
+    /// "mock" (a terminal) or "none".
+    pub hal: crate::hal::HalChoice,
+    pub buttons: crate::hal::pins::ButtonsTable,
+    pub display: crate::hal::pins::DisplayTable,
 }
 
 /// `[songs]`: fetching the party's songs and keeping them.
@@ -222,6 +230,9 @@ impl Default for Config {
             music_dir,
             discovery: DiscoveryConfig::default(),
             party: PartyTable::default(),
+            hal: Default::default(),
+            buttons: Default::default(),
+            display: Default::default(),
             audio: AudioTable::default(),
             songs: SongsTable::default(),
         }
@@ -262,6 +273,7 @@ impl Config {
                 reason: reason.to_owned(),
             })
         };
+        crate::hal::pins::validate(&self.buttons, &self.display)?;
         if let Some(name) = &self.name {
             if name.trim().is_empty() || name.len() > MAX_NAME_LEN {
                 return invalid("name", &format!("must be 1 to {MAX_NAME_LEN} bytes"));

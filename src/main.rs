@@ -4,7 +4,9 @@
 
 mod cli;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::Parser;
 
@@ -12,10 +14,31 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("CHORUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let log_file = args.log_file().and_then(|path| {
+        let opened = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path);
+        match opened {
+            Ok(file) => {
+                eprintln!("chorus: logging to {}", path.display());
+                Some(file)
+            }
+            Err(e) => {
+                eprintln!("chorus: cannot write the log to {}: {e}", path.display());
+                None
+            }
+        }
+    });
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match log_file {
+        Some(file) => builder.with_ansi(false).with_writer(Mutex::new(file)).init(),
+        None => builder
+            .with_ansi(std::io::stderr().is_terminal() && !no_color)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     match cli::execute(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -4,6 +4,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{Counters, Instant, Node, PartyRole, PartyState, Via};
 
+/// What a box publishes for its readers (`ctl status`, the screens): the status and
+/// what only readers on the box itself need.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub status: Status,
+    /// Where the current song's file is on this box (for its cover art).
+    pub song_path: Option<std::path::PathBuf>,
+}
+
 /// The whole status of one box.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {

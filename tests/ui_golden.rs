@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use chorus::ui::keymap::{Context, Keymap};
 use chorus::hal::Button;
 use chorus::status::{Alert, AlertKind};
 use chorus::ui::frame::{Frame, SIZE};
@@ -24,18 +25,9 @@ fn base(screen: Screen) -> View {
     }
 }
 
+/// The legend of the default button mapping outside a party: what a new box shows.
 fn legend() -> Vec<LegendRow> {
-    let row = |button, short: &str, long: Option<&str>| LegendRow {
-        button,
-        short: short.into(),
-        long: long.map(Into::into),
-    };
-    vec![
-        row(Button::A, "HOST", Some("end party")),
-        row(Button::B, "JOIN", None),
-        row(Button::X, "VOL +", Some("next song")),
-        row(Button::Y, "VOL \u{2212}", Some("pause")),
-    ]
+    Keymap::default().legend(&Context::default())
 }
 
 fn party(role: Role) -> PartyLine {
@@ -94,8 +86,9 @@ fn invitation(starts_in_s: Option<u32>, joining: bool, more: usize) -> Invitatio
         joined: 2,
         starts_in_s,
         more,
-        join_button: Button::B,
+        join_button: Keymap::default().join_button().expect("a join button"),
         joining,
+        hosting: false,
     }
 }
 

@@ -24,7 +24,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a box: discovery, control socket, and (later) parties and playback.
+    /// Run a box: discovery, parties, song transfers, synchronized playback, the control
+    /// socket, and its buttons and screen (`--hal`).
     Run(RunArgs),
     /// Talk to a running box through its control socket.
     Ctl(ctl::CtlArgs),
@@ -87,6 +88,38 @@ struct RunArgs {
     /// Audio output: `alsa:DEVICE`, `wav:PATH` or `null`. Overrides `audio.output`.
     #[arg(long, value_name = "SINK")]
     audio: Option<String>,
+    /// The box's buttons and screen: `rpi` (GPIO + SPI display), `mock` (the screen in
+    /// this terminal, keys a/b/x/y press the buttons), `none`, or `auto` (rpi when built
+    /// with it, else none). Overrides `hal`.
+    #[arg(long, value_name = "HAL")]
+    hal: Option<chorus::hal::HalChoice>,
+    /// Also write every new frame of the screen to this PNG file (any HAL but `none`).
+    #[arg(long, value_name = "FILE")]
+    screen_png: Option<PathBuf>,
+    /// Write the log to this file instead of stderr. With `--hal mock` on a terminal the
+    /// log goes to STATE_DIR/chorus.log unless this says otherwise.
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+}
+
+impl Cli {
+    /// Where the log goes: a file when asked for, or when the mock HAL's screen takes
+    /// the terminal (log lines would smear it); `None`: stderr.
+    pub fn log_file(&self) -> Option<PathBuf> {
+        let Command::Run(run) = &self.command else {
+            return None;
+        };
+        if run.log_file.is_some() {
+            return run.log_file.clone();
+        }
+        use std::io::IsTerminal;
+        let mock = matches!(run.hal, Some(chorus::hal::HalChoice::Mock));
+        if !(mock && std::io::stdout().is_terminal()) {
+            return None;
+        }
+        let state_dir = run.config.load().ok()?.state_dir;
+        Some(state_dir.join("chorus.log"))
+    }
 }
 
 /// How a subcommand failed; each kind maps to an exit code.

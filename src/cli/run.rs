@@ -6,10 +6,28 @@ use chorus::net::BoxRuntime;
 use super::{shutdown_token, CliError, RunArgs};
 
 pub(super) async fn run(args: RunArgs) -> Result<(), CliError> {
+    let screen_png = args.screen_png.clone();
     let config = apply(args)?;
     let cancel = shutdown_token();
-    let runtime = BoxRuntime::bind(config).await?;
-    runtime.run(cancel).await?;
+    let runtime = BoxRuntime::bind(config.clone()).await?;
+    let face = chorus::hal::open(config.hal, &config, screen_png, &cancel).and_then(|parts| {
+        let started = chorus::hal::face::spawn(
+            parts,
+            runtime.subscribe(),
+            runtime.requests(),
+            cancel.clone(),
+        );
+        started
+            .map_err(|e| tracing::warn!(error = %e, "cannot start the face thread"))
+            .ok()
+    });
+    let result = runtime.run(cancel.clone()).await;
+    // The face restores the terminal (mock HAL) when its thread ends.
+    cancel.cancel();
+    if let Some(face) = face {
+        let _ = tokio::task::spawn_blocking(move || face.join()).await;
+    }
+    result?;
     Ok(())
 }
 
@@ -41,6 +59,9 @@ fn apply(args: RunArgs) -> Result<Config, ConfigError> {
     }
     if let Some(audio) = args.audio {
         config.audio.output = audio;
+    }
+    if let Some(hal) = args.hal {
+        config.hal = hal;
     }
     config.validate()?;
     Ok(config)

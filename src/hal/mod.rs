@@ -4,9 +4,12 @@
 //! terminal of a laptop). [`face`] runs them beside the box.
 
 pub mod face;
+mod open;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod pins;
+
+pub use open::open;
 #[cfg(feature = "rpi")]
 pub mod rpi;
 
@@ -108,6 +111,45 @@ impl HalError {
                 device: device.to_owned(),
                 message: source.to_string(),
             },
+        }
+    }
+}
+
+/// Which buttons and screen a box runs with (`--hal`, config `hal`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HalChoice {
+    /// `rpi` when this build has it, else none.
+    #[default]
+    Auto,
+    /// GPIO buttons and the ST7789 display of a Raspberry Pi (feature `rpi`).
+    Rpi,
+    /// The screen in this terminal and keys as buttons (feature `mock`).
+    Mock,
+    /// No buttons, no screen (`chorus ctl` still works).
+    None,
+}
+
+impl std::str::FromStr for HalChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(HalChoice::Auto),
+            "rpi" => Ok(HalChoice::Rpi),
+            "mock" => Ok(HalChoice::Mock),
+            "none" => Ok(HalChoice::None),
+            other => Err(format!("unknown HAL {other:?}: expected auto, rpi, mock or none")),
+        }
+    }
+}
+
+impl HalChoice {
+    /// `Auto` made concrete for this build.
+    pub fn resolve(self) -> HalChoice {
+        match self {
+            HalChoice::Auto if cfg!(feature = "rpi") => HalChoice::Rpi,
+            HalChoice::Auto => HalChoice::None,
+            other => other,
         }
     }
 }

@@ -11,7 +11,6 @@ use crate::command::{Request, Response};
 use crate::core::{Action, Event, PoolSong, RequestOutcome, SongRef};
 use crate::library::SongId;
 use crate::proto::{PartyId, RequestKind};
-use crate::status::Status;
 
 /// A request the host never answered is forgotten after this long.
 const PENDING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -22,14 +21,8 @@ impl BoxRuntime {
         let node = &mut self.node;
         let response = match request {
             Request::Status => {
-                let mut status = Status::of(node, now, self.local_addr.to_string());
-                status.playback = self.playback_status();
-                if let Some(bulk) = &self.bulk {
-                    let b = bulk.status.borrow();
-                    status.transfers = b.transfers.clone();
-                    status.storage = b.storage.clone();
-                }
-                Response::status(status)
+                self.publish();
+                Response::status(self.snapshot().status.clone())
             }
             Request::Library => match &self.library {
                 Some(lib) => Response::songs(lib.songs().iter().map(Into::into).collect()),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_util::codec::{Framed, LinesCodec};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,6 +22,7 @@ const MAX_CONNECTIONS: usize = 16;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(3);
 
 use crate::command::Ask;
+use crate::status::Snapshot;
 pub use crate::command::{Request, Response};
 
 /// Why the control socket failed.
@@ -73,6 +74,7 @@ pub(crate) async fn bind(path: &Path) -> Result<UnixListener, ControlError> {
 pub(crate) async fn serve(
     listener: UnixListener,
     commands: mpsc::Sender<Ask>,
+    published: watch::Receiver<Arc<Snapshot>>,
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -97,22 +99,29 @@ pub(crate) async fn serve(
             },
         };
         let commands = commands.clone();
+        let published = published.clone();
         let cancel = cancel.clone();
         tracker.spawn(async move {
             let _permit = permit;
             tokio::select! {
                 _ = cancel.cancelled() => {}
-                _ = connection(stream, commands) => {}
+                _ = connection(stream, commands, published) => {}
             }
         });
     }
 }
 
-async fn connection(stream: UnixStream, commands: mpsc::Sender<Ask>) {
+async fn connection(
+    stream: UnixStream,
+    commands: mpsc::Sender<Ask>,
+    published: watch::Receiver<Arc<Snapshot>>,
+) {
     let mut lines = Framed::new(stream, LinesCodec::new_with_max_length(MAX_LINE));
     while let Some(line) = lines.next().await {
         let response = match line {
             Ok(line) => match serde_json::from_str::<Request>(&line) {
+                // The published snapshot answers without waking the box's event loop.
+                Ok(Request::Status) => Response::status(published.borrow().status.clone()),
                 Ok(request) => ask(&commands, request).await,
                 Err(e) => Response::error(format!("bad request: {e}")),
             },

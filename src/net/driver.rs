@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::core::{Destination, Instant, Node, NodeId, StreamAction, StreamId, Transmit, Via};
 use crate::identity::{self, IdentityError};
 use crate::proto::MAX_DATAGRAM;
+use crate::status::{Snapshot, Status};
 
 /// Inbound control streams at once; more are refused until some close.
 const MAX_STREAMS: usize = 256;
@@ -73,6 +74,11 @@ pub struct BoxRuntime {
     sent_view: Option<Option<crate::core::TransferView>>,
     /// This box's own volume, 0 to 100 (kept in the state dir).
     pub(super) box_volume: u8,
+    /// The status snapshot every reader sees.
+    pub(super) publisher: super::publish::Publisher,
+    /// Requests from the control socket and the buttons, one path into the box.
+    asks_tx: mpsc::Sender<Ask>,
+    asks: Option<mpsc::Receiver<Ask>>,
 }
 
 impl BoxRuntime {
@@ -113,6 +119,9 @@ impl BoxRuntime {
         if let Some(p) = &player {
             p.send(crate::audio::player::PlayerCommand::BoxVolume(box_volume));
         }
+        let publisher =
+            super::publish::Publisher::new(Status::of(&node, monotonic_now(), local_addr.to_string()));
+        let (asks_tx, asks) = mpsc::channel::<Ask>(32);
         Ok(BoxRuntime {
             config,
             node,
@@ -133,6 +142,9 @@ impl BoxRuntime {
             cached: HashMap::new(),
             sent_view: None,
             box_volume,
+            publisher,
+            asks_tx,
+            asks: Some(asks),
         })
     }
 
@@ -145,13 +157,33 @@ impl BoxRuntime {
         self.local_addr
     }
 
+    /// Where to send requests from outside the control socket (the buttons): the same
+    /// path into the box as `chorus ctl`.
+    pub fn requests(&self) -> mpsc::Sender<Ask> {
+        self.asks_tx.clone()
+    }
+
+    /// The published status: a new snapshot about every 100 ms and after every request.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<std::sync::Arc<Snapshot>> {
+        self.publisher.subscribe()
+    }
+
     /// Runs until `cancel` fires, then closes the sockets and removes the control socket.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), RunError> {
         let tracker = TaskTracker::new();
-        let (commands_tx, mut commands) = mpsc::channel::<Ask>(32);
+        let mut commands = match self.asks.take() {
+            Some(rx) => rx,
+            None => mpsc::channel::<Ask>(1).1,
+        };
         let (events_tx, mut stream_events) = mpsc::channel::<StreamEvent>(1024);
         if let Some(control) = self.control.take() {
-            let serve = control::serve(control, commands_tx, cancel.clone(), tracker.clone());
+            let serve = control::serve(
+                control,
+                self.asks_tx.clone(),
+                self.publisher.subscribe(),
+                cancel.clone(),
+                tracker.clone(),
+            );
             tracker.spawn(serve);
         }
         let mut scanned = scan_library(&self.config, &tracker);
@@ -199,7 +231,11 @@ impl BoxRuntime {
                     self.node.handle_timeout(monotonic_now());
                     self.expire_pending();
                 }
-                Some(ask) = commands.recv() => self.command(ask.request, ask.reply),
+                Some(ask) = commands.recv() => {
+                    self.command(ask.request, ask.reply);
+                    self.flush(group, &tracker, &events_tx, &cancel).await;
+                    self.publish();
+                }
                 Some((library, pool)) = scanned.recv() => {
                     self.node.set_pool(pool);
                     if let Some(bulk) = &self.bulk {
@@ -212,7 +248,12 @@ impl BoxRuntime {
                     self.node.set_held(monotonic_now(), held.keys().copied().collect());
                     self.cached = held;
                 }
-                _ = playout.tick() => self.drive_player(),
+                _ = playout.tick() => {
+                    self.drive_player();
+                    if monotonic_now() - self.publisher.last >= super::publish::PUBLISH_EVERY {
+                        self.publish();
+                    }
+                }
             }
         }
         tracker.close();
@@ -295,8 +336,16 @@ impl BoxRuntime {
                     self.unicast.send_to(&payload, addr).await.map(|_| ())
                 }
             };
-            if let Err(e) = sent {
-                tracing::debug!(?destination, error = %e, "send failed");
+            match (sent, destination) {
+                (Ok(()), Destination::Multicast) => self.publisher.multicast_error = None,
+                (Err(e), Destination::Multicast) => {
+                    if self.publisher.multicast_error.is_none() {
+                        tracing::warn!(error = %e, "cannot send beacons: no network?");
+                    }
+                    self.publisher.multicast_error = Some(e.to_string());
+                }
+                (Err(e), _) => tracing::debug!(?destination, error = %e, "send failed"),
+                (Ok(()), _) => {}
             }
         }
         while let Some(action) = self.node.poll_stream_action() {

@@ -8,6 +8,7 @@ pub mod control;
 mod driver;
 mod persist;
 mod playout;
+mod publish;
 mod rxstamp;
 mod sockets;
 mod streams;

@@ -60,7 +60,7 @@ impl BoxRuntime {
     }
 
     /// Where this box has `song`: its music folder, or the song cache.
-    fn song_path(&self, song: &SongRef) -> Option<std::path::PathBuf> {
+    pub(super) fn song_path(&self, song: &SongRef) -> Option<std::path::PathBuf> {
         self.library
             .as_ref()
             .and_then(|l| l.get(&SongId::from_bytes(song.0)))

@@ -184,6 +184,14 @@ impl Keymap {
         self.binding(button).short.repeats()
     }
 
+    /// The button that joins an invitation (short press), for the invitation screen's
+    /// hint; `None` if no button is mapped to join.
+    pub fn join_button(&self) -> Option<Button> {
+        Button::ALL
+            .into_iter()
+            .find(|b| matches!(self.binding(*b).short, Action::Party | Action::Join))
+    }
+
     /// The buttons that auto-repeat, for [`crate::ui::buttons::Presses::new`].
     pub fn repeating(&self) -> Vec<Button> {
         Button::ALL

@@ -5,5 +5,6 @@ pub mod buttons;
 pub mod cover;
 pub mod frame;
 pub mod keymap;
+pub mod present;
 pub mod screens;
 pub mod view;

@@ -76,6 +76,8 @@ pub struct Invitation {
     pub join_button: Button,
     /// `true` once this box asked to join and waits for the host's welcome.
     pub joining: bool,
+    /// This box hosts the party and waits for guests (no join hint).
+    pub hosting: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

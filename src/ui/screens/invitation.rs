@@ -14,13 +14,21 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
     inv: &Invitation,
     target: &mut D,
 ) -> Result<(), D::Error> {
-    text::LABEL.draw("INVITATION", Point::new(MARGIN, 26), theme::ACCENT, target)?;
+    // The join hint sits beside the join button; the heading takes the other edge.
+    let hint_on_top = matches!(inv.join_button, Button::A | Button::X);
+    let (heading_y, pill_y) = if hint_on_top { (226, 210) } else { (26, 10) };
+    text::LABEL.draw(
+        "INVITATION",
+        Point::new(MARGIN, heading_y),
+        theme::ACCENT,
+        target,
+    )?;
     if inv.more > 0 {
         let more = format!("+{} more", inv.more);
         widgets::pill(
             &text::LABEL,
             &more,
-            (240 - MARGIN, 10),
+            (240 - MARGIN, pill_y),
             22,
             theme::TEXT,
             theme::PANEL_HI,
@@ -90,7 +98,9 @@ fn join_hint<D: DrawTarget<Color = Rgb565>>(
     let top = matches!(inv.join_button, Button::A | Button::X);
     let y = if top { 22 } else { 240 - 22 };
     let x = if left { MARGIN + 11 } else { 240 - MARGIN - 11 };
-    let (label, badge_bg, fg) = if inv.joining {
+    let (label, badge_bg, fg) = if inv.hosting {
+        ("Waiting for guests\u{2026}".to_owned(), theme::PANEL_HI, theme::DIM)
+    } else if inv.joining {
         ("Joining\u{2026}".to_owned(), theme::PANEL_HI, theme::DIM)
     } else {
         (

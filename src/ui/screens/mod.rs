@@ -85,6 +85,7 @@ mod tests {
                 starts_in_s: Some(u32::MAX),
                 more: usize::MAX,
                 join_button: Button::X,
+                hosting: false,
                 joining: false,
             }),
             Screen::Fetching(Fetching {
