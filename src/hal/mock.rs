@@ -368,3 +368,6 @@ mod tests {
         assert!(hal.panel.show(&Frame::new(), &[]).is_ok());
     }
 }
+
+#[cfg(test)]
+mod terminal_tests;

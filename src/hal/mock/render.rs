@@ -14,6 +14,8 @@ use crate::ui::frame::{Frame, SIZE};
 /// The key help under the screen.
 pub const LEGEND: &str =
     "a/b/x/y press · A/B/X/Y (shift) long-press · hold x/y repeats · q/Ctrl-C quit";
+/// The key help for terminals narrower than [`LEGEND`].
+pub const SHORT_LEGEND: &str = "a/b/x/y press · shift: long · q quit";
 /// Terminal rows kept free under the screen for [`LEGEND`].
 pub const LEGEND_ROWS: u16 = 1;
 /// Below this the screen would be an unreadable smudge: say so instead.
@@ -285,7 +287,9 @@ impl Painter {
                 queue!(out, ResetColor, Clear(ClearType::All))?;
                 let all: Vec<usize> = (0..cells.len()).collect();
                 encode_cells(&mut out, &layout, &cells, &all)?;
-                encode_line(&mut out, cols, layout.legend_row(), LEGEND)?;
+                let fits = LEGEND.chars().count() <= usize::from(cols);
+                let legend = if fits { LEGEND } else { SHORT_LEGEND };
+                encode_line(&mut out, cols, layout.legend_row(), legend)?;
             }
         }
         self.drawn = Some((layout, cells));

@@ -164,6 +164,12 @@ fn painter_redraws_everything_once_then_only_changes() {
     // A resize repaints the whole screen at the new size.
     let resized = String::from_utf8(painter.paint(120, 61).expect("paint")).expect("utf8");
     assert_eq!(resized.matches(HALF_BLOCK).count(), 120 * 60);
+    assert!(resized.contains(LEGEND));
+    let narrow = String::from_utf8(painter.paint(60, 24).expect("paint")).expect("utf8");
+    assert!(
+        narrow.contains(SHORT_LEGEND),
+        "60 columns do not fit the long legend"
+    );
 }
 
 #[test]
