@@ -176,6 +176,10 @@ pub struct PartyStatus {
     /// have fetched it (at most `start_wait_ms`).
     #[serde(default)]
     pub waiting_for_songs: bool,
+    /// Milliseconds until a forming party starts by itself (host only; `null` once it
+    /// started).
+    #[serde(default)]
+    pub starts_in_ms: Option<u64>,
 }
 
 /// One box of our party.
@@ -242,6 +246,7 @@ impl Status {
                     })
                     .collect(),
                 queue: p.queue,
+                starts_in_ms: p.starts_by.map(|t| millis(t - now)),
                 waiting_for_songs: node
                     .transfer_view(now)
                     .is_some_and(|t| t.waiting_for_first_song),

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chorus::ui::keymap::{Context, Keymap};
 use chorus::hal::Button;
 use chorus::status::{Alert, AlertKind};
 use chorus::ui::frame::{Frame, SIZE};
+use chorus::ui::keymap::{Context, Keymap};
 use chorus::ui::screens;
 use chorus::ui::view::{
     Cover, Fetching, Idle, Invitation, LegendRow, PartyLine, Playing, Role, Screen, SyncMark, View,
@@ -138,6 +138,10 @@ fn views() -> Vec<(&'static str, View)> {
         "invitation-joining",
         base(Screen::Invitation(invitation(Some(7), true, 0))),
     ));
+    let mut hosting = invitation(Some(15), false, 0);
+    hosting.host_name = "kitchen".into();
+    hosting.hosting = true;
+    v.push(("invitation-hosting", base(Screen::Invitation(hosting))));
     v.push((
         "fetching",
         base(Screen::Fetching(fetching(Some(0.42), Some(12)))),

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{ButtonEdge, Panel};
-use crate::command::{Ask, Response};
+use crate::command::{Ask, Request, Response, VolumeTarget};
 use crate::core::Instant;
 use crate::net::monotonic_now;
 use crate::status::Snapshot;
@@ -69,7 +69,7 @@ struct Face {
     requests: mpsc::Sender<Ask>,
     presses: Presses,
     /// Requests sent, waiting for the box's answer.
-    waiting: Vec<(oneshot::Receiver<Response>, Instant)>,
+    waiting: Vec<(Request, oneshot::Receiver<Response>, Instant)>,
     toast: Option<(String, Instant)>,
     cover: Option<(PathBuf, Option<Arc<Cover>>)>,
     shown: Option<Frame>,
@@ -86,7 +86,7 @@ impl Face {
         snapshots: watch::Receiver<Arc<Snapshot>>,
         requests: mpsc::Sender<Ask>,
     ) -> Self {
-        let presses = Presses::new(parts.timing, &parts.keymap.repeating());
+        let presses = Presses::with_holds(parts.timing, parts.keymap.holds());
         let now = monotonic_now();
         Face {
             parts,
@@ -165,27 +165,28 @@ impl Face {
             return;
         };
         tracing::debug!(?press, ?request, "button");
-        let (ask, answer) = Ask::new(request);
+        let (ask, answer) = Ask::new(request.clone());
         match self.requests.try_send(ask) {
-            Ok(()) => self.waiting.push((answer, now)),
+            Ok(()) => self.waiting.push((request, answer, now)),
             Err(_) => self.toast = Some(("busy: press again".into(), now)),
         }
     }
 
     fn collect_answers(&mut self, now: Instant) {
         let mut toast = None;
-        self.waiting.retain_mut(|(answer, since)| match answer.try_recv() {
-            Ok(response) => {
-                toast = Some(match (response.ok, response.error, response.message) {
-                    (false, Some(e), _) => e,
-                    (true, _, Some(m)) => m,
-                    _ => "done".into(),
-                });
-                false
-            }
-            Err(oneshot::error::TryRecvError::Empty) => now - *since < ANSWER_WITHIN,
-            Err(oneshot::error::TryRecvError::Closed) => false,
-        });
+        self.waiting
+            .retain_mut(|(request, answer, since)| match answer.try_recv() {
+                Ok(response) => {
+                    toast = Some(match (response.ok, response.error) {
+                        (false, Some(e)) => e,
+                        (false, None) => "refused".into(),
+                        (true, _) => confirmation(request, response.message),
+                    });
+                    false
+                }
+                Err(oneshot::error::TryRecvError::Empty) => now - *since < ANSWER_WITHIN,
+                Err(oneshot::error::TryRecvError::Closed) => false,
+            });
         if let Some(t) = toast {
             self.toast = Some((t, now));
         }
@@ -231,7 +232,10 @@ impl Face {
             Some(before) => frame.changes_since(before),
             None => vec![embedded_graphics::primitives::Rectangle::new(
                 embedded_graphics::prelude::Point::zero(),
-                embedded_graphics::prelude::Size::new(crate::ui::frame::SIZE, crate::ui::frame::SIZE),
+                embedded_graphics::prelude::Size::new(
+                    crate::ui::frame::SIZE,
+                    crate::ui::frame::SIZE,
+                ),
             )],
         };
         if changed.is_empty() {
@@ -271,5 +275,26 @@ impl Face {
         });
         self.cover = Some((path.clone(), cover.clone()));
         cover
+    }
+}
+
+/// What the screen says when a press did what it asked: a few words a person reads at a
+/// glance, not the control socket's answer (which names ids).
+fn confirmation(request: &Request, message: Option<String>) -> String {
+    match request {
+        Request::Host => "Hosting: inviting boxes nearby".into(),
+        Request::Join { .. } => "Joining the party\u{2026}".into(),
+        Request::Leave => "Left the party".into(),
+        Request::End => "Party ended".into(),
+        Request::Skip => "Next song".into(),
+        Request::Previous => "Previous song".into(),
+        Request::Pause => "Paused".into(),
+        Request::Resume => "Playing".into(),
+        Request::Volume {
+            target: VolumeTarget::Box,
+            ..
+        } => message.unwrap_or_else(|| "Box volume".into()),
+        Request::Volume { .. } => "Party volume changed".into(),
+        _ => message.unwrap_or_else(|| "Done".into()),
     }
 }

@@ -33,7 +33,7 @@ pub fn open(
     Some(FaceParts {
         panel,
         edges: buttons.then_some(rx),
-        keymap: config.buttons.actions.clone(),
+        keymap: config.buttons.actions,
         timing: Default::default(),
         dim_after: Duration::from_secs(u64::from(config.display.dim_after_s)),
         max_fps: config.display.max_fps,
@@ -55,8 +55,7 @@ fn rpi(
         }
     };
     let clock = crate::net::monotonic_now as fn() -> crate::core::Instant;
-    let buttons = match super::rpi::spawn_buttons(&config.buttons, edges, cancel.clone(), clock)
-    {
+    let buttons = match super::rpi::spawn_buttons(&config.buttons, edges, cancel.clone(), clock) {
         Ok(_thread) => true,
         Err(e) => {
             tracing::warn!(error = %e, "no buttons; `chorus ctl` still commands the box");

@@ -70,7 +70,7 @@ impl BoxRuntime {
             } => match volume_after(self.box_volume, percent, delta) {
                 Some(percent) => {
                     self.set_box_volume(percent);
-                    Response::done(format!("box volume {percent}%"))
+                    Response::done(format!("Box volume {percent}%"))
                 }
                 None => Response::error("volume: give either a level or a change"),
             },

@@ -51,8 +51,22 @@ pub enum PressKind {
     Short,
     /// Held for the long-press time (fired while held; its release sends nothing).
     Long,
-    /// A repeating button still held.
+    /// A repeating button still held (after its tap, or after its long press).
     Repeat,
+}
+
+/// How a button behaves while held.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Hold {
+    /// A tap on release; held, one long press.
+    #[default]
+    Long,
+    /// A tap the moment it goes down, then repeats while held (no long press): a
+    /// volume knob.
+    Repeat,
+    /// A tap on release; held, a long press and then repeats of it while still held:
+    /// a second knob behind the first ("tap: this box, hold: every box").
+    LongThenRepeat,
 }
 
 /// One press of one button.
@@ -64,7 +78,7 @@ pub struct Press {
 
 /// The timer a held button waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Hold {
+struct Held {
     /// When the contact closed (the first edge of the level that stuck).
     since: Instant,
     /// The next long press or repeat, `None` once there is nothing left to fire.
@@ -84,14 +98,14 @@ struct Key {
     /// happening then, so time never runs backwards.
     seen: Instant,
     /// `Some` while the debounced level is pressed.
-    held: Option<Hold>,
+    held: Option<Held>,
 }
 
 /// Turns button edges into presses.
 #[derive(Clone, Debug)]
 pub struct Presses {
     timing: PressTiming,
-    repeating: [bool; 4],
+    holds: [Hold; 4],
     keys: [Key; 4],
 }
 
@@ -105,15 +119,24 @@ fn index(button: Button) -> usize {
 }
 
 impl Presses {
-    /// A machine where the buttons `repeating` auto-repeat (and have no long press).
+    /// A machine where the buttons `repeating` auto-repeat (and have no long press);
+    /// the others have a long press.
     pub fn new(timing: PressTiming, repeating: &[Button]) -> Self {
-        let mut flags = [false; 4];
-        for b in repeating {
-            flags[index(*b)] = true;
-        }
+        let holds = Button::ALL.map(|b| {
+            if repeating.contains(&b) {
+                Hold::Repeat
+            } else {
+                Hold::Long
+            }
+        });
+        Presses::with_holds(timing, holds)
+    }
+
+    /// A machine where button A, B, X, Y behaves as `holds[0..4]` says.
+    pub fn with_holds(timing: PressTiming, holds: [Hold; 4]) -> Self {
         Presses {
             timing,
-            repeating: flags,
+            holds,
             keys: [Key::default(); 4],
         }
     }
@@ -177,7 +200,7 @@ impl Presses {
     fn advance(&mut self, i: usize, t: Instant, out: &mut Vec<(Instant, Press)>) {
         let button = Button::ALL[i];
         let timing = self.timing;
-        let repeating = self.repeating[i];
+        let hold_mode = self.holds[i];
         // Each turn settles a level or fires a timer; timers stop at `stuck_after`, so
         // this ends even when polled long after a lost release.
         while let Some(due) = self.pending(&self.keys[i]).filter(|d| *d <= t) {
@@ -186,20 +209,20 @@ impl Presses {
             match (key.raw, key.held.as_mut()) {
                 (true, None) => {
                     let since = key.raw_at;
-                    let first = if repeating {
+                    let first = if hold_mode == Hold::Repeat {
                         emit(PressKind::Short);
                         timing.repeat_delay
                     } else {
                         timing.long
                     };
-                    key.held = Some(Hold {
+                    key.held = Some(Held {
                         since,
                         next: Some(since + first),
                         spent: false,
                     });
                 }
                 (false, Some(hold)) => {
-                    if !repeating && !hold.spent {
+                    if hold_mode != Hold::Repeat && !hold.spent {
                         emit(PressKind::Short);
                     }
                     key.held = None;
@@ -209,9 +232,15 @@ impl Presses {
                         tracing::warn!(%button, "button held too long: taken as stuck");
                         hold.next = None;
                         hold.spent = true;
-                    } else if repeating {
+                    } else if hold_mode == Hold::Repeat
+                        || (hold_mode == Hold::LongThenRepeat && hold.spent)
+                    {
                         emit(PressKind::Repeat);
                         hold.next = Some(due + timing.repeat_every);
+                    } else if hold_mode == Hold::LongThenRepeat {
+                        emit(PressKind::Long);
+                        hold.next = Some(due + timing.repeat_every);
+                        hold.spent = true;
                     } else {
                         emit(PressKind::Long);
                         hold.next = None;

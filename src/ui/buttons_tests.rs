@@ -211,3 +211,30 @@ fn a_stuck_repeating_button_stops_repeating() {
     assert_eq!(release, vec![]);
     assert_eq!(m.poll(ms(140_000)), vec![]);
 }
+
+#[test]
+fn a_long_then_repeat_button_taps_on_release_and_repeats_its_long_press_while_held() {
+    let holds = [Hold::Long, Hold::Long, Hold::LongThenRepeat, Hold::Long];
+    let mut presses = Presses::with_holds(PressTiming::default(), holds);
+    // A tap: one short press on release, nothing while it was down.
+    let tap = run(
+        &mut presses,
+        &[(Button::X, true, 0), (Button::X, false, 100)],
+        400,
+    );
+    assert_eq!(tap, vec![p(Button::X, PressKind::Short)]);
+    // Held 1.2 s: long at 0.8 s, repeats at 0.95 and 1.1 s, a silent release.
+    let held = run(
+        &mut presses,
+        &[(Button::X, true, 1_000), (Button::X, false, 2_200)],
+        3_000,
+    );
+    assert_eq!(
+        held,
+        vec![
+            p(Button::X, PressKind::Long),
+            p(Button::X, PressKind::Repeat),
+            p(Button::X, PressKind::Repeat),
+        ]
+    );
+}

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Request, VolumeTarget};
 use crate::hal::Button;
-use crate::ui::buttons::{Press, PressKind};
+use crate::ui::buttons::{Hold, Press, PressKind};
 use crate::ui::view::LegendRow;
 
 /// Volume points one press (or one repeat) moves.
@@ -152,9 +152,9 @@ pub struct Keymap {
     pub a: Binding,
     /// Bottom left. Default: skip, held: previous.
     pub b: Binding,
-    /// Top right. Default: this box's volume up, repeating.
+    /// Top right. Default: this box's volume up; held: the party's volume up, repeating.
     pub x: Binding,
-    /// Bottom right. Default: this box's volume down, repeating.
+    /// Bottom right. Default: this box's volume down; held: the party's, repeating.
     pub y: Binding,
 }
 
@@ -163,8 +163,8 @@ impl Default for Keymap {
         Keymap {
             a: Binding::new(Action::Party, Action::Leave),
             b: Binding::new(Action::Skip, Action::Previous),
-            x: Binding::new(Action::BoxVolumeUp, Action::Nothing),
-            y: Binding::new(Action::BoxVolumeDown, Action::Nothing),
+            x: Binding::new(Action::BoxVolumeUp, Action::PartyVolumeUp),
+            y: Binding::new(Action::BoxVolumeDown, Action::PartyVolumeDown),
         }
     }
 }
@@ -179,9 +179,27 @@ impl Keymap {
         }
     }
 
-    /// Whether `button` auto-repeats while held (its short action is a volume step).
+    /// Whether `button` auto-repeats its tap while held: its short action is a step
+    /// and nothing is bound to holding it.
     pub fn repeats(&self, button: Button) -> bool {
-        self.binding(button).short.repeats()
+        let b = self.binding(button);
+        b.short.repeats() && b.long == Action::Nothing
+    }
+
+    /// How each button (A, B, X, Y) behaves while held, for
+    /// [`crate::ui::buttons::Presses::with_holds`]: a step bound to holding repeats
+    /// after the long press; a step alone repeats from the tap.
+    pub fn holds(&self) -> [Hold; 4] {
+        Button::ALL.map(|button| {
+            let b = self.binding(button);
+            if self.repeats(button) {
+                Hold::Repeat
+            } else if b.long.repeats() {
+                Hold::LongThenRepeat
+            } else {
+                Hold::Long
+            }
+        })
     }
 
     /// The button that joins an invitation (short press), for the invitation screen's
@@ -203,12 +221,14 @@ impl Keymap {
     /// The request `press` sends in `ctx`, if any.
     pub fn request(&self, press: Press, ctx: &Context) -> Option<Request> {
         let binding = self.binding(press.button);
+        let repeats = self.repeats(press.button);
         let action = match press.kind {
             PressKind::Short => binding.short,
             // Only steps repeat: a repeat of "skip" would skip songs while held.
-            PressKind::Repeat if binding.short.repeats() => binding.short,
+            PressKind::Repeat if repeats => binding.short,
+            PressKind::Repeat if binding.long.repeats() => binding.long,
             PressKind::Repeat => return None,
-            PressKind::Long if binding.short.repeats() => return None,
+            PressKind::Long if repeats => return None,
             PressKind::Long => binding.long,
         };
         action.request(ctx)
@@ -221,7 +241,7 @@ impl Keymap {
             .into_iter()
             .map(|button| {
                 let b = self.binding(button);
-                let long = if b.short.repeats() {
+                let long = if self.repeats(button) {
                     None
                 } else {
                     b.long.word(ctx).map(str::to_lowercase)
@@ -282,7 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn skip_previous_and_repeating_box_volume() {
+    fn skip_previous_box_volume_on_tap_and_party_volume_while_held() {
         let k = Keymap::default();
         for ctx in [IDLE, INVITED, HOST, MEMBER] {
             let r = |b, kind| k.request(press(b, kind), &ctx);
@@ -291,14 +311,28 @@ mod tests {
             assert_eq!(r(Button::B, PressKind::Repeat), None);
             let up = Some(Request::change_volume(VolumeTarget::Box, 5));
             let down = Some(Request::change_volume(VolumeTarget::Box, -5));
+            let all_up = Some(Request::change_volume(VolumeTarget::Party, 5));
+            let all_down = Some(Request::change_volume(VolumeTarget::Party, -5));
             assert_eq!(r(Button::X, PressKind::Short), up);
-            assert_eq!(r(Button::X, PressKind::Repeat), up);
-            assert_eq!(r(Button::X, PressKind::Long), None);
+            assert_eq!(r(Button::X, PressKind::Long), all_up);
+            assert_eq!(r(Button::X, PressKind::Repeat), all_up);
             assert_eq!(r(Button::Y, PressKind::Short), down);
-            assert_eq!(r(Button::Y, PressKind::Repeat), down);
+            assert_eq!(r(Button::Y, PressKind::Long), all_down);
+            assert_eq!(r(Button::Y, PressKind::Repeat), all_down);
         }
-        assert_eq!(k.repeating(), vec![Button::X, Button::Y]);
-        assert!(!k.repeats(Button::A));
+        assert_eq!(k.repeating(), Vec::<Button>::new());
+        assert_eq!(
+            k.holds(),
+            [
+                Hold::Long,
+                Hold::Long,
+                Hold::LongThenRepeat,
+                Hold::LongThenRepeat
+            ]
+        );
+        let knob: Keymap = toml::from_str(r#"x = { short = "box-volume-up" }"#).expect("parse");
+        assert!(knob.repeats(Button::X));
+        assert_eq!(knob.holds()[2], Hold::Repeat);
     }
 
     #[test]
@@ -313,8 +347,8 @@ mod tests {
         let s = |w: &str| w.to_owned();
         let rest = [
             (s("SKIP"), Some(s("prev"))),
-            (s("VOL+"), None),
-            (s("VOL\u{2212}"), None),
+            (s("VOL+"), Some(s("all+"))),
+            (s("VOL\u{2212}"), Some(s("all\u{2212}"))),
         ];
         let with = |a| [vec![a], rest.to_vec()].concat();
         assert_eq!(words(&IDLE), with((s("HOST"), None)));

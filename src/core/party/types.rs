@@ -174,4 +174,6 @@ pub struct PartyView {
     pub members: Vec<MemberInfo>,
     /// Songs queued by accepted requests (host only).
     pub queue: Vec<String>,
+    /// When a forming party starts by itself if too few boxes join (host only).
+    pub starts_by: Option<crate::core::Instant>,
 }

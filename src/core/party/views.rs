@@ -49,6 +49,7 @@ impl Party {
                     .chain(h.guests.values().map(|g| g.info.clone()))
                     .collect(),
                 queue: h.queue.clone(),
+                starts_by: (h.phase == PartyPhase::Forming).then_some(h.deadline),
             }),
             Role::Member(m) => {
                 let (state, members) = match (&m.roster, &m.succession) {
@@ -72,6 +73,7 @@ impl Party {
                     state,
                     members,
                     queue: Vec::new(),
+                    starts_by: None,
                 })
             }
         }

@@ -18,7 +18,11 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
     let hint_on_top = matches!(inv.join_button, Button::A | Button::X);
     let (heading_y, pill_y) = if hint_on_top { (226, 210) } else { (26, 10) };
     text::LABEL.draw(
-        "INVITATION",
+        if inv.hosting {
+            "YOUR PARTY"
+        } else {
+            "INVITATION"
+        },
         Point::new(MARGIN, heading_y),
         theme::ACCENT,
         target,
@@ -72,6 +76,7 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
     // When it starts: the countdown, or a green "playing now" for a late join.
     let (when, color) = match inv.starts_in_s {
         Some(s) => (format!("starts in {s} s"), theme::ACCENT),
+        None if inv.hosting => ("party started".to_owned(), theme::GREEN),
         None => ("playing now".to_owned(), theme::GREEN),
     };
     let w = text::BODY_BOLD.width(&when) + 40;
@@ -99,7 +104,11 @@ fn join_hint<D: DrawTarget<Color = Rgb565>>(
     let y = if top { 22 } else { 240 - 22 };
     let x = if left { MARGIN + 11 } else { 240 - MARGIN - 11 };
     let (label, badge_bg, fg) = if inv.hosting {
-        ("Waiting for guests\u{2026}".to_owned(), theme::PANEL_HI, theme::DIM)
+        (
+            "Waiting for guests\u{2026}".to_owned(),
+            theme::PANEL_HI,
+            theme::DIM,
+        )
     } else if inv.joining {
         ("Joining\u{2026}".to_owned(), theme::PANEL_HI, theme::DIM)
     } else {
