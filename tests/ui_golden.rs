@@ -86,7 +86,7 @@ fn invitation(starts_in_s: Option<u32>, joining: bool, more: usize) -> Invitatio
         joined: 2,
         starts_in_s,
         more,
-        join_button: Keymap::default().join_button().expect("a join button"),
+        join_button: Keymap::default().join_button().unwrap_or(Button::A),
         joining,
         hosting: false,
     }
