@@ -33,7 +33,10 @@ fn main() -> ExitCode {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match log_file {
-        Some(file) => builder.with_ansi(false).with_writer(Mutex::new(file)).init(),
+        Some(file) => builder
+            .with_ansi(false)
+            .with_writer(Mutex::new(file))
+            .init(),
         None => builder
             .with_ansi(std::io::stderr().is_terminal() && !no_color)
             .with_writer(std::io::stderr)

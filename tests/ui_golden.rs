@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chorus::ui::keymap::{Context, Keymap};
 use chorus::hal::Button;
 use chorus::status::{Alert, AlertKind};
 use chorus::ui::frame::{Frame, SIZE};
+use chorus::ui::keymap::{Context, Keymap};
 use chorus::ui::screens;
 use chorus::ui::view::{
     Cover, Fetching, Idle, Invitation, LegendRow, PartyLine, Playing, Role, Screen, SyncMark, View,

@@ -174,18 +174,19 @@ impl Face {
 
     fn collect_answers(&mut self, now: Instant) {
         let mut toast = None;
-        self.waiting.retain_mut(|(answer, since)| match answer.try_recv() {
-            Ok(response) => {
-                toast = Some(match (response.ok, response.error, response.message) {
-                    (false, Some(e), _) => e,
-                    (true, _, Some(m)) => m,
-                    _ => "done".into(),
-                });
-                false
-            }
-            Err(oneshot::error::TryRecvError::Empty) => now - *since < ANSWER_WITHIN,
-            Err(oneshot::error::TryRecvError::Closed) => false,
-        });
+        self.waiting
+            .retain_mut(|(answer, since)| match answer.try_recv() {
+                Ok(response) => {
+                    toast = Some(match (response.ok, response.error, response.message) {
+                        (false, Some(e), _) => e,
+                        (true, _, Some(m)) => m,
+                        _ => "done".into(),
+                    });
+                    false
+                }
+                Err(oneshot::error::TryRecvError::Empty) => now - *since < ANSWER_WITHIN,
+                Err(oneshot::error::TryRecvError::Closed) => false,
+            });
         if let Some(t) = toast {
             self.toast = Some((t, now));
         }
@@ -231,7 +232,10 @@ impl Face {
             Some(before) => frame.changes_since(before),
             None => vec![embedded_graphics::primitives::Rectangle::new(
                 embedded_graphics::prelude::Point::zero(),
-                embedded_graphics::prelude::Size::new(crate::ui::frame::SIZE, crate::ui::frame::SIZE),
+                embedded_graphics::prelude::Size::new(
+                    crate::ui::frame::SIZE,
+                    crate::ui::frame::SIZE,
+                ),
             )],
         };
         if changed.is_empty() {

@@ -4,9 +4,9 @@
 //! terminal of a laptop). [`face`] runs them beside the box.
 
 pub mod face;
-mod open;
 #[cfg(feature = "mock")]
 pub mod mock;
+mod open;
 pub mod pins;
 
 pub use open::open;
@@ -138,7 +138,9 @@ impl std::str::FromStr for HalChoice {
             "rpi" => Ok(HalChoice::Rpi),
             "mock" => Ok(HalChoice::Mock),
             "none" => Ok(HalChoice::None),
-            other => Err(format!("unknown HAL {other:?}: expected auto, rpi, mock or none")),
+            other => Err(format!(
+                "unknown HAL {other:?}: expected auto, rpi, mock or none"
+            )),
         }
     }
 }

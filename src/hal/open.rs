@@ -55,8 +55,7 @@ fn rpi(
         }
     };
     let clock = crate::net::monotonic_now as fn() -> crate::core::Instant;
-    let buttons = match super::rpi::spawn_buttons(&config.buttons, edges, cancel.clone(), clock)
-    {
+    let buttons = match super::rpi::spawn_buttons(&config.buttons, edges, cancel.clone(), clock) {
         Ok(_thread) => true,
         Err(e) => {
             tracing::warn!(error = %e, "no buttons; `chorus ctl` still commands the box");

@@ -22,8 +22,8 @@ const MAX_CONNECTIONS: usize = 16;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(3);
 
 use crate::command::Ask;
-use crate::status::Snapshot;
 pub use crate::command::{Request, Response};
+use crate::status::Snapshot;
 
 /// Why the control socket failed.
 #[derive(Debug, thiserror::Error)]

@@ -119,8 +119,11 @@ impl BoxRuntime {
         if let Some(p) = &player {
             p.send(crate::audio::player::PlayerCommand::BoxVolume(box_volume));
         }
-        let publisher =
-            super::publish::Publisher::new(Status::of(&node, monotonic_now(), local_addr.to_string()));
+        let publisher = super::publish::Publisher::new(Status::of(
+            &node,
+            monotonic_now(),
+            local_addr.to_string(),
+        ));
         let (asks_tx, asks) = mpsc::channel::<Ask>(32);
         Ok(BoxRuntime {
             config,

@@ -176,7 +176,10 @@ impl BoxRuntime {
             alerts.push(Alert {
                 kind: AlertKind::NoNetwork,
                 message: "No network".into(),
-                hint: format!("connect Wi-Fi or Ethernet, or set static peers ({})", short(e)),
+                hint: format!(
+                    "connect Wi-Fi or Ethernet, or set static peers ({})",
+                    short(e)
+                ),
             });
         }
         alerts

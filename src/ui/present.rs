@@ -110,7 +110,9 @@ fn screen_of(status: &Status, keymap: &Keymap, ctx: &Context, extras: &Extras) -
             title: t.title.clone(),
             fraction: (t.size > 0).then(|| (t.bytes as f64 / t.size as f64).clamp(0.0, 1.0) as f32),
             rate_bps: t.rate_bps,
-            eta_s: t.eta_ms.map(|ms| u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)),
+            eta_s: t
+                .eta_ms
+                .map(|ms| u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)),
             party: line.clone(),
         })
     };

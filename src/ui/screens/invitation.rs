@@ -99,7 +99,11 @@ fn join_hint<D: DrawTarget<Color = Rgb565>>(
     let y = if top { 22 } else { 240 - 22 };
     let x = if left { MARGIN + 11 } else { 240 - MARGIN - 11 };
     let (label, badge_bg, fg) = if inv.hosting {
-        ("Waiting for guests\u{2026}".to_owned(), theme::PANEL_HI, theme::DIM)
+        (
+            "Waiting for guests\u{2026}".to_owned(),
+            theme::PANEL_HI,
+            theme::DIM,
+        )
     } else if inv.joining {
         ("Joining\u{2026}".to_owned(), theme::PANEL_HI, theme::DIM)
     } else {
