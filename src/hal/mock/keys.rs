@@ -22,18 +22,27 @@ const POLL: Duration = Duration::from_millis(100);
 /// What a key asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyAction {
-    Press { button: Button, long: bool },
+    Press {
+        button: Button,
+        long: bool,
+    },
     Quit,
+    /// Ctrl-L: draw the whole screen again (something else wrote over it).
+    Redraw,
 }
 
 /// The action of a key: a/b/x/y and 1..4 press, shifted letters long-press, q and Ctrl-C
-/// quit (raw mode turns Ctrl-C into a key instead of SIGINT).
+/// quit (raw mode turns Ctrl-C into a key instead of SIGINT), Ctrl-L redraws.
 pub fn action_for(code: KeyCode, modifiers: KeyModifiers) -> Option<KeyAction> {
     let KeyCode::Char(c) = code else {
         return None;
     };
     if modifiers.contains(KeyModifiers::CONTROL) {
-        return matches!(c, 'c' | 'C').then_some(KeyAction::Quit);
+        return match c {
+            'c' | 'C' => Some(KeyAction::Quit),
+            'l' | 'L' => Some(KeyAction::Redraw),
+            _ => None,
+        };
     }
     let press = |button, long| Some(KeyAction::Press { button, long });
     match c {
@@ -156,6 +165,11 @@ pub fn run(
                     tracing::info!("mock HAL: quit key pressed");
                     cancel.cancel();
                 }
+                Some(KeyAction::Redraw) => {
+                    let mut screen = super::lock(&screen);
+                    screen.painter.forget();
+                    screen.draw();
+                }
                 None => {}
             },
             Ok(Event::Resize(..)) => super::lock(&screen).draw(),
@@ -209,6 +223,10 @@ mod tests {
         assert_eq!(
             action_for(KeyCode::Char('c'), KeyModifiers::CONTROL),
             Some(KeyAction::Quit)
+        );
+        assert_eq!(
+            action_for(KeyCode::Char('l'), KeyModifiers::CONTROL),
+            Some(KeyAction::Redraw)
         );
         assert_eq!(action_for(KeyCode::Char('a'), KeyModifiers::CONTROL), None);
         assert_eq!(action_for(KeyCode::Char('z'), none), None);

@@ -293,7 +293,19 @@ impl Painter {
             }
         }
         self.drawn = Some((layout, cells));
+        if !out.is_empty() {
+            // Park the cursor top left: a stray line on stderr then overwrites a few cells
+            // instead of scrolling the whole screen out of step with `drawn`.
+            queue!(out, MoveTo(0, 0))?;
+        }
         Ok(out)
+    }
+
+    /// Forgets what the terminal shows, so the next paint draws everything (Ctrl-L, or
+    /// after something else wrote over the screen).
+    pub fn forget(&mut self) {
+        self.drawn = None;
+        self.too_small = None;
     }
 }
 
