@@ -6,8 +6,8 @@
 
 # Debian packages needed to build and test chorus: compilers and pkg-config for the
 # -sys crates, iproute2 (`ip netns`) for the network-namespace tests, ALSA headers for
-# the `alsa` feature. Add new build or test dependencies here and nowhere else.
-CHORUS_APT_PACKAGES="build-essential pkg-config iproute2 libasound2-dev"
+# the `alsa` feature, tmux for the test that drives the mock HAL like a person. Add new build or test dependencies here and nowhere else.
+CHORUS_APT_PACKAGES="build-essential pkg-config iproute2 libasound2-dev tmux"
 
 # chorus_need_apt PKG... : make sure the Debian packages PKG... are installed.
 chorus_need_apt() {

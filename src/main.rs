@@ -15,6 +15,10 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CHORUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let log_file = args.log_file().and_then(|path| {
+        if let Some(dir) = path.parent() {
+            // A first run: the state dir does not exist yet.
+            let _ = std::fs::create_dir_all(dir);
+        }
         let opened = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -116,6 +116,11 @@ impl Node {
                         Internal::PlaybackRequested { action } => action,
                         _ => Action::Select { index: 0 },
                     };
+                    if matches!(note, Internal::PlaybackRequested { .. })
+                        && self.playback.retarget_gate(&action)
+                    {
+                        continue; // the held-back first song is now another one
+                    }
                     if matches!(note, Internal::Autoplay)
                         && self.playback.first_song(&action).is_none()
                     {

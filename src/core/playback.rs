@@ -154,6 +154,29 @@ impl Playback {
     }
 
     /// Whether the first song is waiting for boxes to fetch it.
+    /// A skip, previous or select while the first song is held back changes which song
+    /// that will be, instead of acting on a schedule that has not begun. True if the
+    /// request was taken this way (a skip past the last song is ignored).
+    pub(crate) fn retarget_gate(&mut self, action: &Action) -> bool {
+        let Some((gated, deadline)) = self.gated else {
+            return false;
+        };
+        let Some(index) = self.first_song(&gated) else {
+            return false;
+        };
+        let next = match *action {
+            Action::Skip => index.saturating_add(1),
+            Action::Previous => index.saturating_sub(1),
+            Action::Select { index } => index,
+            _ => return false,
+        };
+        if (next as usize) < self.schedule.pool().len() {
+            self.gated = Some((Action::Select { index: next }, deadline));
+            self.songs_ready_at = None;
+        }
+        true
+    }
+
     pub(crate) fn gated(&self) -> bool {
         self.gated.is_some()
     }

@@ -98,3 +98,28 @@ fn clocks_count_as_settled_once_every_founder_reported_a_small_error() {
     host.guest_rtt(at_us(500_000), b, 500, 299);
     assert!(host.clocks_settled(&[a, b]));
 }
+
+#[test]
+fn a_skip_while_the_first_song_waits_changes_which_song_waits() {
+    let song = |n: u8| PoolSong {
+        song: SongRef([n; 32]),
+        rate: 48_000,
+        frames: 48_000,
+        origin: None,
+    };
+    let mut host = Playback::new();
+    host.host_pool(vec![song(1), song(2), song(3)]);
+    assert!(
+        !host.retarget_gate(&Action::Skip),
+        "nothing held back: schedule it"
+    );
+    host.gate(Action::Select { index: 0 }, at_us(5_000_000));
+    assert!(host.retarget_gate(&Action::Skip));
+    assert!(host.retarget_gate(&Action::Skip));
+    // Past the last song: taken, and ignored.
+    assert!(host.retarget_gate(&Action::Skip));
+    assert!(host.retarget_gate(&Action::Previous));
+    assert!(!host.retarget_gate(&Action::Pause));
+    let opened = host.gate_open(at_us(6_000_000), |_| true, true);
+    assert_eq!(opened, Some(Action::Select { index: 1 }));
+}
