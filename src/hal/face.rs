@@ -218,7 +218,8 @@ impl Face {
                 self.set_backlight(true);
             }
         }
-        if !self.dimmed && now - self.last_activity >= self.parts.dim_after {
+        let dims = !self.parts.dim_after.is_zero();
+        if dims && !self.dimmed && now - self.last_activity >= self.parts.dim_after {
             self.set_backlight(false);
         }
         let Some(panel) = self.parts.panel.as_mut() else {

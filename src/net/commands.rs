@@ -20,6 +20,8 @@ impl BoxRuntime {
         let now = monotonic_now();
         let node = &mut self.node;
         let response = match request {
+            // A fresh snapshot, published to every reader, so that `ctl status` right
+            // after a change on this or another box sees it.
             Request::Status => {
                 self.publish();
                 Response::status(self.snapshot().status.clone())

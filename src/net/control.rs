@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::codec::{Framed, LinesCodec};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -23,7 +23,6 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(3);
 
 use crate::command::Ask;
 pub use crate::command::{Request, Response};
-use crate::status::Snapshot;
 
 /// Why the control socket failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +73,6 @@ pub(crate) async fn bind(path: &Path) -> Result<UnixListener, ControlError> {
 pub(crate) async fn serve(
     listener: UnixListener,
     commands: mpsc::Sender<Ask>,
-    published: watch::Receiver<Arc<Snapshot>>,
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -99,29 +97,22 @@ pub(crate) async fn serve(
             },
         };
         let commands = commands.clone();
-        let published = published.clone();
         let cancel = cancel.clone();
         tracker.spawn(async move {
             let _permit = permit;
             tokio::select! {
                 _ = cancel.cancelled() => {}
-                _ = connection(stream, commands, published) => {}
+                _ = connection(stream, commands) => {}
             }
         });
     }
 }
 
-async fn connection(
-    stream: UnixStream,
-    commands: mpsc::Sender<Ask>,
-    published: watch::Receiver<Arc<Snapshot>>,
-) {
+async fn connection(stream: UnixStream, commands: mpsc::Sender<Ask>) {
     let mut lines = Framed::new(stream, LinesCodec::new_with_max_length(MAX_LINE));
     while let Some(line) = lines.next().await {
         let response = match line {
             Ok(line) => match serde_json::from_str::<Request>(&line) {
-                // The published snapshot answers without waking the box's event loop.
-                Ok(Request::Status) => Response::status(published.borrow().status.clone()),
                 Ok(request) => ask(&commands, request).await,
                 Err(e) => Response::error(format!("bad request: {e}")),
             },

@@ -183,7 +183,6 @@ impl BoxRuntime {
             let serve = control::serve(
                 control,
                 self.asks_tx.clone(),
-                self.publisher.subscribe(),
                 cancel.clone(),
                 tracker.clone(),
             );
