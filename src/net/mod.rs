@@ -10,6 +10,7 @@ mod persist;
 mod playout;
 mod publish;
 mod rxstamp;
+mod setup;
 mod sockets;
 mod streams;
 
