@@ -186,6 +186,25 @@ pub(super) fn render(s: &Status) -> String {
             out.push_str(", song not on this box (silent)");
         }
         out.push('\n');
+        if let Some(title) = &p.title {
+            let artist = p
+                .artist
+                .as_deref()
+                .map_or(String::new(), |a| format!(" — {a}"));
+            out.push_str(&format!("song {title}{artist}\n"));
+        }
+    }
+    let party_volume = s
+        .playback
+        .as_ref()
+        .and_then(|p| p.party_volume)
+        .map_or("-".to_owned(), |v| format!("{v}%"));
+    out.push_str(&format!(
+        "volume box {}%  party {party_volume}\n",
+        s.box_volume
+    ));
+    for a in &s.alerts {
+        out.push_str(&format!("alert {}: {}\n", a.message, a.hint));
     }
     out.push_str(&format!("neighbours {}\n", s.neighbours.len()));
     for n in &s.neighbours {

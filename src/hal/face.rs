@@ -272,7 +272,12 @@ impl Face {
             crate::ui::cover::decode(&bytes)
                 .map_err(|e| tracing::debug!(path = %path.display(), error = %e, "cover art"))
                 .ok()
-                .map(Arc::new)
+                .map(|c| {
+                    Arc::new(crate::ui::cover::resized(
+                        &c,
+                        crate::ui::screens::COVER_SIZE,
+                    ))
+                })
         });
         self.cover = Some((path.clone(), cover.clone()));
         cover

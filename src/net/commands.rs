@@ -81,13 +81,21 @@ impl BoxRuntime {
                 percent,
                 delta,
             } => {
-                let current = node.playback(now).map_or(100, |v| v.state.volume);
-                match volume_after(current, percent, delta) {
-                    Some(percent) => {
+                // A change is relative to the schedule this box follows; a box not yet in
+                // step with it does not know the level to change.
+                let current = node.playback(now).map(|v| v.state.volume);
+                match (
+                    current,
+                    volume_after(current.unwrap_or(100), percent, delta),
+                ) {
+                    (None, Some(_)) if delta.is_some() => Response::error(
+                        "the party's volume is not known here yet; try again in a moment",
+                    ),
+                    (_, Some(percent)) => {
                         let action = Action::Volume { percent };
                         return self.request(RequestKind::Playback(action), reply);
                     }
-                    None => Response::error("volume: give either a level or a change"),
+                    (_, None) => Response::error("volume: give either a level or a change"),
                 }
             }
             Request::Queue { song } => match self.offer(&song) {

@@ -3,7 +3,7 @@
 //! Songs come from other people's music folders, so the bytes are untrusted: the size in
 //! the header is checked against [`MAX_SIDE`] before any pixel buffer is allocated.
 
-use embedded_graphics::pixelcolor::{Rgb565, Rgb888};
+use embedded_graphics::pixelcolor::{Rgb565, Rgb888, RgbColor};
 
 pub use super::view::Cover;
 
@@ -107,6 +107,27 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Cover, CoverError> {
         .decode_into(&mut rgb)
         .map_err(|e| CoverError::Jpeg(format!("{e:?}")))?;
     Ok(Cover { width, height, rgb })
+}
+
+/// The cover made `size` x `size` once (see [`scale_to_fit`]), so that a screen redrawn
+/// 20 times a second copies pixels instead of averaging a large picture every frame.
+pub fn resized(cover: &Cover, size: u32) -> Cover {
+    let rgb = scale_to_fit(cover, size)
+        .into_iter()
+        .flat_map(|p| {
+            let (r, g, b) = (p.r(), p.g(), p.b());
+            [
+                (r << 3) | (r >> 2),
+                (g << 2) | (g >> 4),
+                (b << 3) | (b >> 2),
+            ]
+        })
+        .collect();
+    Cover {
+        width: size,
+        height: size,
+        rgb,
+    }
 }
 
 /// The cover as `size` x `size` pixels, row by row: the centre square of the picture

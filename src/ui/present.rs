@@ -166,3 +166,154 @@ fn countdown(started: bool, age_ms: u64, window: Duration) -> Option<u32> {
     let left = window.saturating_sub(Duration::from_millis(age_ms));
     Some(u32::try_from(left.as_secs()).unwrap_or(u32::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Instant, Node, NodeId};
+    use crate::status::{
+        Alert, AlertKind, InvitationStatus, MemberStatus, PartyStatus, PlaybackStatus,
+        TransferStatus,
+    };
+
+    fn idle() -> Status {
+        let config = crate::config::Config::default().node_config(NodeId(1), 0, 0);
+        let node = Node::new(config, Instant::ZERO, 1);
+        let mut s = Status::of(&node, Instant::ZERO, "0.0.0.0:7701".into());
+        s.name = "kitchen".into();
+        s
+    }
+
+    fn extras() -> Extras {
+        Extras {
+            invite_window: Duration::from_secs(20),
+            ..Extras::default()
+        }
+    }
+
+    fn in_party(mut s: Status, role: PartyRole) -> Status {
+        let member = |name: &str| MemberStatus {
+            id: "00".into(),
+            name: name.into(),
+            addr: "127.0.0.1:1".into(),
+        };
+        s.party = Some(PartyStatus {
+            id: "77".into(),
+            term: 1,
+            host: "00".into(),
+            role,
+            state: PartyState::Started,
+            members: vec![member("attic"), member("kitchen")],
+            queue: Vec::new(),
+            waiting_for_songs: false,
+            starts_in_ms: None,
+        });
+        s
+    }
+
+    fn playing(mut s: Status, missing: bool) -> Status {
+        s.playback = Some(PlaybackStatus {
+            song: Some("ab".into()),
+            state: "playing".into(),
+            position_ms: Some(61_000),
+            clock: None,
+            playout_error_us: Some(-120.0),
+            missing_song: missing,
+            error: None,
+            party_volume: Some(70),
+            title: Some("Teardrop".into()),
+            artist: Some("Massive Attack".into()),
+            duration_ms: Some(330_000),
+        });
+        s
+    }
+
+    #[test]
+    fn idle_shows_the_legend_and_an_alert_takes_the_whole_screen() {
+        let keymap = Keymap::default();
+        let view = view_of(&idle(), &keymap, &extras());
+        let Screen::Idle(idle_screen) = &view.screen else {
+            panic!("{view:?}");
+        };
+        assert_eq!(idle_screen.legend[0].short, "HOST");
+        let mut s = idle();
+        s.alerts.push(Alert {
+            kind: AlertKind::NoAudio,
+            message: "No audio device".into(),
+            hint: "check audio.output".into(),
+        });
+        assert!(matches!(
+            view_of(&s, &keymap, &extras()).screen,
+            Screen::Error(_)
+        ));
+        // In a party the alert is a banner; the party stays on screen.
+        let view = view_of(
+            &playing(in_party(s, PartyRole::Member), false),
+            &keymap,
+            &extras(),
+        );
+        assert!(matches!(view.screen, Screen::Playing(_)));
+        assert_eq!(
+            view.toast.as_deref(),
+            Some("No audio device: check audio.output")
+        );
+    }
+
+    #[test]
+    fn an_invitation_counts_down_and_names_the_join_button() {
+        let mut s = idle();
+        s.invitations.push(InvitationStatus {
+            party: "77".into(),
+            host: "00".into(),
+            host_name: "attic".into(),
+            addr: "127.0.0.1:1".into(),
+            hops: 0,
+            started: false,
+            members: 1,
+            age_ms: 7_500,
+        });
+        let view = view_of(&s, &Keymap::default(), &extras());
+        let Screen::Invitation(inv) = view.screen else {
+            panic!("{view:?}");
+        };
+        assert_eq!(inv.host_name, "attic");
+        assert_eq!(inv.starts_in_s, Some(12));
+        assert_eq!(inv.join_button, crate::hal::Button::A);
+        assert!(!inv.joining && !inv.hosting);
+    }
+
+    #[test]
+    fn a_member_without_the_song_sees_it_fetching_then_plays_it() {
+        let mut s = playing(in_party(idle(), PartyRole::Member), true);
+        s.transfers.push(TransferStatus {
+            song: "ab".into(),
+            title: "Teardrop".into(),
+            bytes: 250,
+            size: 1_000,
+            rate_bps: 1_000_000,
+            received_bytes: 250,
+            eta_ms: Some(1_500),
+            state: "fetching".into(),
+            sources: 1,
+            error: None,
+        });
+        let view = view_of(&s, &Keymap::default(), &extras());
+        let Screen::Fetching(f) = &view.screen else {
+            panic!("{view:?}");
+        };
+        assert_eq!((f.fraction, f.eta_s), (Some(0.25), Some(2)));
+        assert_eq!(f.party.name, "attic's party");
+        s.transfers[0].state = "complete".into();
+        if let Some(p) = s.playback.as_mut() {
+            p.missing_song = false;
+        }
+        let view = view_of(&s, &Keymap::default(), &extras());
+        let Screen::Playing(p) = &view.screen else {
+            panic!("{view:?}");
+        };
+        assert_eq!((p.elapsed_ms, p.total_ms), (61_000, Some(330_000)));
+        assert_eq!(p.sync, SyncMark::Locked);
+        assert_eq!(p.party.role, Role::Member);
+        assert_eq!((view.box_volume, view.party_volume), (100, Some(70)));
+    }
+}

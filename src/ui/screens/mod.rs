@@ -10,6 +10,9 @@ pub mod format;
 mod idle;
 mod invitation;
 mod playing;
+
+/// Side of the playing screen's cover art, in pixels: covers are best resized to it once.
+pub const COVER_SIZE: u32 = playing::COVER as u32;
 pub mod text;
 pub mod widgets;
 

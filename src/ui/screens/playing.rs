@@ -11,7 +11,8 @@ use super::widgets::{self, rect, theme, INNER, MARGIN};
 use crate::ui::cover::{scale_to_fit, Cover};
 use crate::ui::view::{Playing, View};
 
-const COVER: i32 = 112;
+/// Side of the cover art square, in pixels.
+pub const COVER: i32 = 112;
 const COVER_TOP: i32 = 44;
 /// Left edge and width of the column beside the cover.
 const SIDE_X: i32 = MARGIN + COVER + 12;
