@@ -10,7 +10,14 @@ pub(super) async fn run(args: RunArgs) -> Result<(), CliError> {
     let config = apply(args)?;
     let cancel = shutdown_token();
     let runtime = BoxRuntime::bind(config.clone()).await?;
-    let face = chorus::hal::open(config.hal, &config, screen_png, &cancel).and_then(|parts| {
+    let face_config = chorus::hal::FaceConfig {
+        choice: config.hal,
+        buttons: config.buttons.clone(),
+        display: config.display.clone(),
+        invite_window: std::time::Duration::from_millis(config.party.invite_window_ms),
+        screen_png,
+    };
+    let face = chorus::hal::open(face_config, &cancel).and_then(|parts| {
         let started = chorus::hal::face::spawn(
             parts,
             runtime.subscribe(),

@@ -9,52 +9,16 @@ pub mod mock;
 mod open;
 pub mod pins;
 
-pub use open::open;
+pub use open::{open, FaceConfig};
 #[cfg(feature = "rpi")]
 pub mod rpi;
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
-use crate::core::Instant;
 use crate::ui::frame::Frame;
 use embedded_graphics::primitives::Rectangle;
 
-/// One of the box's four buttons, named as printed on the Pirate Audio board.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Button {
-    A,
-    B,
-    X,
-    Y,
-}
-
-impl Button {
-    pub const ALL: [Button; 4] = [Button::A, Button::B, Button::X, Button::Y];
-}
-
-impl fmt::Display for Button {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Button::A => "A",
-            Button::B => "B",
-            Button::X => "X",
-            Button::Y => "Y",
-        })
-    }
-}
-
-/// A button's contact closed (`pressed`) or opened, as the backend saw it, bounces
-/// included: [`crate::ui::buttons`] turns edges into presses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ButtonEdge {
-    pub button: Button,
-    pub pressed: bool,
-    /// When the edge happened, on the box's monotonic clock.
-    pub at: Instant,
-}
+pub use crate::ui::buttons::{Button, ButtonEdge};
 
 /// A screen that shows frames.
 pub trait Panel: Send {

@@ -8,19 +8,33 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::face::FaceParts;
+use super::pins::{ButtonsTable, DisplayTable};
 use super::{ButtonEdge, HalChoice, Panel};
-use crate::config::Config;
+
+/// What a face is opened with: the backends asked for and their tables from the config.
+#[derive(Clone, Debug)]
+pub struct FaceConfig {
+    pub choice: HalChoice,
+    pub buttons: ButtonsTable,
+    pub display: DisplayTable,
+    /// How long a party gathers guests before it starts by itself (the countdown).
+    pub invite_window: Duration,
+    /// Also write every new frame to this PNG.
+    pub screen_png: Option<PathBuf>,
+}
 
 /// The opened face, or `None` for `hal = "none"` without `--screen-png`.
-pub fn open(
-    choice: HalChoice,
-    config: &Config,
-    screen_png: Option<PathBuf>,
-    cancel: &CancellationToken,
-) -> Option<FaceParts> {
+pub fn open(config: FaceConfig, cancel: &CancellationToken) -> Option<FaceParts> {
+    let FaceConfig {
+        choice,
+        buttons: buttons_table,
+        display,
+        invite_window,
+        screen_png,
+    } = config;
     let (tx, rx) = std::sync::mpsc::channel::<ButtonEdge>();
     let (panel, buttons) = match choice.resolve() {
-        HalChoice::Rpi => rpi(config, tx, cancel),
+        HalChoice::Rpi => rpi(&buttons_table, &display, tx, cancel),
         HalChoice::Mock => mock(screen_png, true, tx, cancel),
         // No HAL, but a PNG of the screen was asked for: the mock panel draws it without
         // touching the terminal.
@@ -33,21 +47,22 @@ pub fn open(
     Some(FaceParts {
         panel,
         edges: buttons.then_some(rx),
-        keymap: config.buttons.actions,
+        keymap: buttons_table.actions,
         timing: Default::default(),
-        dim_after: Duration::from_secs(u64::from(config.display.dim_after_s)),
-        max_fps: config.display.max_fps,
-        invite_window: Duration::from_millis(config.party.invite_window_ms),
+        dim_after: Duration::from_secs(u64::from(display.dim_after_s)),
+        max_fps: display.max_fps,
+        invite_window,
     })
 }
 
 #[cfg(feature = "rpi")]
 fn rpi(
-    config: &Config,
+    buttons: &ButtonsTable,
+    display: &DisplayTable,
     edges: std::sync::mpsc::Sender<ButtonEdge>,
     cancel: &CancellationToken,
 ) -> (Option<Box<dyn Panel>>, bool) {
-    let panel = match super::rpi::open_panel(&config.display) {
+    let panel = match super::rpi::open_panel(display) {
         Ok(p) => Some(Box::new(p) as Box<dyn Panel>),
         Err(e) => {
             tracing::warn!(error = %e, "no display; the box plays on without a screen");
@@ -55,7 +70,7 @@ fn rpi(
         }
     };
     let clock = crate::net::monotonic_now as fn() -> crate::core::Instant;
-    let buttons = match super::rpi::spawn_buttons(&config.buttons, edges, cancel.clone(), clock) {
+    let buttons = match super::rpi::spawn_buttons(buttons, edges, cancel.clone(), clock) {
         Ok(_thread) => true,
         Err(e) => {
             tracing::warn!(error = %e, "no buttons; `chorus ctl` still commands the box");
@@ -67,7 +82,8 @@ fn rpi(
 
 #[cfg(not(feature = "rpi"))]
 fn rpi(
-    _: &Config,
+    _: &ButtonsTable,
+    _: &DisplayTable,
     _: std::sync::mpsc::Sender<ButtonEdge>,
     _: &CancellationToken,
 ) -> (Option<Box<dyn Panel>>, bool) {

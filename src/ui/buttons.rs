@@ -9,10 +9,46 @@
 //! [`PressTiming::debounce`]. A burst of bounces therefore yields one press, and the
 //! press is timed from the first edge of the level that stuck.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::core::Instant;
-use crate::hal::{Button, ButtonEdge};
+use serde::{Deserialize, Serialize};
+
+/// One of the box's four buttons, named as printed on the Pirate Audio board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Button {
+    A,
+    B,
+    X,
+    Y,
+}
+
+impl Button {
+    pub const ALL: [Button; 4] = [Button::A, Button::B, Button::X, Button::Y];
+}
+
+impl fmt::Display for Button {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Button::A => "A",
+            Button::B => "B",
+            Button::X => "X",
+            Button::Y => "Y",
+        })
+    }
+}
+
+/// A button's contact closed (`pressed`) or opened, as a backend saw it, bounces
+/// included: [`Presses`] turns edges into presses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ButtonEdge {
+    pub button: Button,
+    pub pressed: bool,
+    /// When the edge happened, on the box's monotonic clock.
+    pub at: Instant,
+}
 
 /// How long things take. The defaults suit the Pirate Audio's tactile switches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Request, VolumeTarget};
-use crate::hal::Button;
+use crate::ui::buttons::Button;
 use crate::ui::buttons::{Hold, Press, PressKind};
 use crate::ui::view::LegendRow;
 

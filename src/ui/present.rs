@@ -59,7 +59,9 @@ pub fn view_of(status: &Status, keymap: &Keymap, extras: &Extras) -> View {
 }
 
 fn screen_of(status: &Status, keymap: &Keymap, ctx: &Context, extras: &Extras) -> Screen {
-    let join_button = keymap.join_button().unwrap_or(crate::hal::Button::A);
+    let join_button = keymap
+        .join_button()
+        .unwrap_or(crate::ui::buttons::Button::A);
     let Some(party) = &status.party else {
         return match status.invitations.first() {
             Some(inv) => Screen::Invitation(Invitation {
@@ -278,7 +280,7 @@ mod tests {
         };
         assert_eq!(inv.host_name, "attic");
         assert_eq!(inv.starts_in_s, Some(12));
-        assert_eq!(inv.join_button, crate::hal::Button::A);
+        assert_eq!(inv.join_button, crate::ui::buttons::Button::A);
         assert!(!inv.joining && !inv.hosting);
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 pub use crate::status::{Alert, AlertKind};
 
-use crate::hal::Button;
+use crate::ui::buttons::Button;
 
 /// What the screen shows now.
 #[derive(Clone, Debug, PartialEq)]

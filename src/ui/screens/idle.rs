@@ -6,7 +6,7 @@ use embedded_graphics::prelude::*;
 use super::format;
 use super::text::{self, Align};
 use super::widgets::{self, rect, theme, INNER, MARGIN};
-use crate::hal::Button;
+use crate::ui::buttons::Button;
 use crate::ui::view::{Idle, LegendRow, View};
 
 /// Width one corner's legend may take: half the screen, less a gap.

@@ -6,7 +6,7 @@ use embedded_graphics::prelude::*;
 use super::format;
 use super::text::{self, Align};
 use super::widgets::{self, theme, INNER, MARGIN};
-use crate::hal::Button;
+use crate::ui::buttons::Button;
 use crate::ui::view::{Invitation, View};
 
 pub fn draw<D: DrawTarget<Color = Rgb565>>(

@@ -43,7 +43,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::hal::Button;
+    use crate::ui::buttons::Button;
     use crate::ui::frame::Frame;
     use crate::ui::view::*;
 

@@ -8,7 +8,7 @@ use embedded_graphics::primitives::{
 };
 
 use super::text::{self, Align, Face};
-use crate::hal::Button;
+use crate::ui::buttons::Button;
 use crate::ui::view::SyncMark;
 
 /// An RGB888 colour as the panel's RGB565 (const, so the theme is a table of constants).
