@@ -10,7 +10,6 @@ use super::{
     flood, CommandError, Guest, Host, Party, RequestOutcome, RequestPolicy, Role, StreamId,
 };
 use crate::core::out::{Internal, Out};
-use crate::core::Action;
 use crate::core::{Event, Instant, NodeId};
 use crate::proto::{
     Control, Invite, MemberInfo, Message, PartyId, PartyPhase, RequestKind, Roster,
@@ -491,17 +490,6 @@ fn apply(
         );
     }
     match kind {
-        RequestKind::Skip => {
-            out.event(Event::PlaybackRequested {
-                party: h.party,
-                by,
-                action: Action::Skip,
-            });
-            out.internal.push_back(Internal::PlaybackRequested {
-                action: Action::Skip,
-            });
-            (true, None)
-        }
         RequestKind::Playback(action) => {
             out.event(Event::PlaybackRequested {
                 party: h.party,
@@ -527,21 +515,6 @@ fn apply(
             });
             h.queue.push(title);
             out.internal.push_back(Internal::Offered { song });
-            (true, None)
-        }
-        RequestKind::Queue(song) => {
-            if h.queue.len() >= MAX_QUEUE {
-                return (
-                    false,
-                    Some(format!("the queue is full ({MAX_QUEUE} songs)")),
-                );
-            }
-            out.event(Event::Queued {
-                party: h.party,
-                by,
-                song: song.clone(),
-            });
-            h.queue.push(song);
             (true, None)
         }
     }
