@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::driver::BoxRuntime;
-use super::monotonic_now;
+use crate::clock::monotonic_now;
 use crate::command::{volume_after, VolumeTarget};
 use crate::command::{Request, Response};
 use crate::core::{Action, Event, PoolSong, RequestOutcome, SongRef};
