@@ -16,6 +16,8 @@ use chorus::sim::{CommandFailed, CrashMode, Jitter, LinkModel, SegmentId, Sim, V
 
 #[path = "sim_party/chaos.rs"]
 mod chaos;
+#[path = "sim_party/queue.rs"]
+mod queue;
 #[path = "sim_party/regressions.rs"]
 mod regressions;
 #[path = "sim_party/start_gate.rs"]

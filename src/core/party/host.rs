@@ -15,8 +15,6 @@ use crate::proto::{
     Control, Invite, MemberInfo, Message, PartyId, PartyPhase, RequestKind, Roster,
 };
 
-/// Most songs waiting in the request queue.
-const MAX_QUEUE: usize = 100;
 /// What a guest the host declared dead is told.
 const DROPPED: &str = "the host stopped hearing this box";
 
@@ -42,7 +40,7 @@ impl Party {
             next_invite: now,
             guests: BTreeMap::new(),
             next_slot: 1,
-            queue: Vec::new(),
+            queue: Default::default(),
             founders: BTreeSet::new(),
         });
         out.event(Event::BecameHost {
@@ -74,7 +72,7 @@ impl Party {
             next_invite: now,
             guests: BTreeMap::new(),
             next_slot: 1,
-            queue: Vec::new(),
+            queue: Default::default(),
             founders: BTreeSet::new(),
         });
         out.event(Event::BecameHost { party, term });
@@ -501,20 +499,19 @@ fn apply(
             (true, None)
         }
         RequestKind::Offer { mut song, title } => {
-            if h.queue.len() >= MAX_QUEUE {
-                return (
-                    false,
-                    Some(format!("the queue is full ({MAX_QUEUE} songs)")),
-                );
-            }
-            song.origin = (!from_host).then_some(by);
+            let added = match h.queue.offer(song.song, title.clone()) {
+                Ok(added) => added,
+                Err(reason) => return (false, Some(reason)),
+            };
             out.event(Event::Queued {
                 party: h.party,
                 by,
-                song: title.clone(),
+                song: title,
             });
-            h.queue.push(title);
-            out.internal.push_back(Internal::Offered { song });
+            if added {
+                song.origin = (!from_host).then_some(by);
+                out.internal.push_back(Internal::Offered { song });
+            }
             (true, None)
         }
     }
