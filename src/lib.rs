@@ -2,6 +2,8 @@
 //!
 //! Layout (see `DESIGN.md` in the shared folder for the architecture):
 //!
+//! - [`clock`]: the box's monotonic clock (`CLOCK_MONOTONIC` as a [`core::Instant`]), the
+//!   one clock the runtime, audio and the face read.
 //! - [`proto`]: wire messages (serde + postcard), datagram and stream framing, limits.
 //! - [`core`]: sans-IO state machines fed with `(event, now)`; they own no sockets,
 //!   threads, clocks or files.
@@ -22,6 +24,7 @@
 
 pub mod audio;
 pub mod bench;
+pub mod clock;
 pub mod command;
 pub mod config;
 pub mod core;

@@ -170,7 +170,7 @@ pub struct PartyStatus {
     pub state: PartyState,
     /// Everyone in the party, host first.
     pub members: Vec<MemberStatus>,
-    /// Songs queued by requests (host only; empty on members).
+    /// Titles of offered songs still to come (host only; empty on members).
     pub queue: Vec<String>,
     /// The host holds the first song back until the boxes that joined before the start
     /// have fetched it (at most `start_wait_ms`).

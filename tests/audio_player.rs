@@ -10,7 +10,7 @@ use std::time::Duration;
 use chorus::audio::player::{LocalTarget, Player, PlayerCommand};
 use chorus::audio::wav::{sidecar_path, WavSidecar, WavSink};
 use chorus::audio::{Sink, SinkError, SinkFormat, SinkTiming};
-use chorus::net::monotonic_now;
+use chorus::clock::monotonic_now;
 
 /// A 44.1 kHz mono song: 50 ms of silence, then a 1 kHz tone.
 fn write_song(path: &Path, seconds: f64) {

@@ -9,13 +9,15 @@
 
 use std::time::Duration;
 
+use chorus::core::{Action, NodeId, PoolSong, RequestPolicy, SongRef};
 use chorus::core::{Event, Instant, NodeConfig, PartyRole, PartyState, RequestOutcome};
-use chorus::core::{NodeId, RequestPolicy};
 use chorus::proto::{PartyId, RequestKind};
 use chorus::sim::{CommandFailed, CrashMode, Jitter, LinkModel, SegmentId, Sim, Violation};
 
 #[path = "sim_party/chaos.rs"]
 mod chaos;
+#[path = "sim_party/queue.rs"]
+mod queue;
 #[path = "sim_party/regressions.rs"]
 mod regressions;
 #[path = "sim_party/start_gate.rs"]
@@ -295,8 +297,16 @@ fn request_policy_host_only_refuses_with_a_reason_anyone_accepts() {
             })
         });
         let kind = match policy {
-            RequestPolicy::HostOnly => RequestKind::Skip,
-            RequestPolicy::Anyone => RequestKind::Queue("song-a".into()),
+            RequestPolicy::HostOnly => RequestKind::Playback(Action::Skip),
+            RequestPolicy::Anyone => RequestKind::Offer {
+                song: PoolSong {
+                    song: SongRef([0xa; 32]),
+                    rate: 44_100,
+                    frames: 0,
+                    origin: None,
+                },
+                title: "song-a".into(),
+            },
         };
         let RequestOutcome::Pending(id) = cmd(sim.request(1, kind)) else {
             panic!("a member's request goes to the host");
@@ -314,7 +324,7 @@ fn request_policy_host_only_refuses_with_a_reason_anyone_accepts() {
             }
         }
         // The host itself is never refused.
-        let own = cmd(sim.request(0, RequestKind::Skip));
+        let own = cmd(sim.request(0, RequestKind::Playback(Action::Skip)));
         assert_eq!(
             own,
             RequestOutcome::Answered {
@@ -429,7 +439,6 @@ pub(crate) fn chaos_link(loss: f64, rng: &mut impl rand::Rng) -> LinkModel {
 /// it, so when the host dies box 2 takes over and the music goes on.
 #[test]
 fn failover_prefers_a_box_that_holds_the_current_song() {
-    use chorus::core::{Action, PoolSong, SongRef};
     let song = PoolSong {
         song: SongRef([7; 32]),
         rate: 44_100,

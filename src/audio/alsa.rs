@@ -16,8 +16,8 @@ use rustix::io::Errno;
 use super::recovery::{Recovery, FIRST_BACKOFF};
 use super::spec::SinkParams;
 use super::{Sink, SinkError, SinkFormat, SinkTiming};
+use crate::clock::monotonic_now;
 use crate::core::Instant;
-use crate::net::monotonic_now;
 
 /// How much longer than its buffer a device may go without taking audio before it is
 /// treated as gone.

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{SinkError, SinkFormat, SinkTiming};
+use crate::clock::monotonic_now;
 use crate::core::Instant;
-use crate::net::monotonic_now;
 
 /// Frames pass through a buffer of `capacity` frames that empties at `rate` frames/s.
 ///

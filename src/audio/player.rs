@@ -438,7 +438,7 @@ impl Engine {
         if self.device_error.is_none() {
             return;
         }
-        let now = crate::net::monotonic_now();
+        let now = crate::clock::monotonic_now();
         let since = *self.working_since.get_or_insert(now);
         if now - since < DEVICE_BACK_AFTER {
             return;

@@ -183,7 +183,7 @@ impl Drop for WavSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::monotonic_now;
+    use crate::clock::monotonic_now;
 
     #[test]
     fn records_played_frames_and_first_frame_time() -> Result<(), Box<dyn std::error::Error>> {

@@ -153,6 +153,7 @@ impl Node {
         }
         let current = self.playback.view(now).and_then(|v| v.state.index);
         self.party.set_current_song(current);
+        self.party.follow_pool(self.playback.pool_songs());
         if let (Some(party), Some((rtt_us, clock_error_us))) =
             (party, self.playback.report_due(now))
         {

@@ -317,6 +317,10 @@ impl Playback {
         self.schedule.pool().to_vec()
     }
 
+    pub(crate) fn pool_songs(&self) -> &[PoolSong] {
+        self.schedule.pool()
+    }
+
     pub(crate) fn entries(&self) -> Vec<Entry> {
         self.schedule.entries()
     }

@@ -11,9 +11,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{ButtonEdge, Panel};
+use crate::clock::monotonic_now;
 use crate::command::{Ask, Request, Response, VolumeTarget};
 use crate::core::Instant;
-use crate::net::monotonic_now;
 use crate::status::Snapshot;
 use crate::ui::buttons::{Press, PressTiming, Presses};
 use crate::ui::frame::Frame;

@@ -69,7 +69,7 @@ fn rpi(
             None
         }
     };
-    let clock = crate::net::monotonic_now as fn() -> crate::core::Instant;
+    let clock = crate::clock::monotonic_now as fn() -> crate::core::Instant;
     let buttons = match super::rpi::spawn_buttons(buttons, edges, cancel.clone(), clock) {
         Ok(_thread) => true,
         Err(e) => {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::driver::BoxRuntime;
-use super::monotonic_now;
+use crate::clock::monotonic_now;
 use crate::command::{volume_after, VolumeTarget};
 use crate::command::{Request, Response};
 use crate::core::{Action, Event, PoolSong, RequestOutcome, SongRef};
@@ -55,7 +55,7 @@ impl BoxRuntime {
                 Ok(p) => Response::done(format!("ended party {p}")),
                 Err(e) => Response::error(e.to_string()),
             },
-            Request::Skip => return self.request(RequestKind::Skip, reply),
+            Request::Skip => return self.request(RequestKind::Playback(Action::Skip), reply),
             Request::Play { index } => {
                 let index = index.unwrap_or(0);
                 return self.request(RequestKind::Playback(Action::Select { index }), reply);
@@ -108,9 +108,7 @@ impl BoxRuntime {
 
     fn request(&mut self, kind: RequestKind, reply: oneshot::Sender<Response>) {
         let what = match &kind {
-            RequestKind::Skip => "skip".to_owned(),
             RequestKind::Playback(action) => describe(action),
-            RequestKind::Queue(song) => format!("queue {song}"),
             RequestKind::Offer { title, .. } => format!("queue {title}"),
         };
         let response = match self.node.request(monotonic_now(), kind) {

@@ -2,7 +2,6 @@
 //! [`crate::core::Node`].
 
 mod bulk;
-mod clock;
 mod commands;
 pub mod control;
 mod driver;
@@ -14,6 +13,5 @@ mod setup;
 mod sockets;
 mod streams;
 
-pub use clock::monotonic_now;
 pub use control::{ControlError, CONTROL_SOCKET};
 pub use driver::{BoxRuntime, RunError};

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::driver::BoxRuntime;
-use super::monotonic_now;
 use crate::audio::player::{LocalTarget, Player, PlayerCommand};
+use crate::clock::monotonic_now;
 use crate::core::{PartyRole, PoolSong, SongRef};
 use crate::library::{Library, SongId};
 use crate::status::{ClockStatus, PlaybackStatus};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::driver::BoxRuntime;
-use super::monotonic_now;
+use crate::clock::monotonic_now;
 use crate::core::{Instant, SongRef};
 use crate::library::SongId;
 use crate::status::{Alert, AlertKind, Snapshot, Status};

@@ -15,7 +15,7 @@ use nix::sys::time::TimeSpec;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use super::monotonic_now;
+use crate::clock::monotonic_now;
 use crate::core::Instant;
 
 /// Older stamps than this are treated as this old: only a wall-clock step (or a

@@ -46,7 +46,8 @@ pub use party::{
 /// The first two bytes of every message.
 pub const MAGIC: [u8; 2] = *b"CH";
 /// The protocol version this build speaks. A box drops messages of any other version.
-pub const VERSION: u8 = 1;
+/// 2: one skip encoding (`RequestKind::Playback(Action::Skip)`), no `RequestKind::Queue`.
+pub const VERSION: u8 = 2;
 /// Header length: magic, version, kind.
 pub const HEADER_LEN: usize = 4;
 /// Largest UDP datagram we send or accept: fits the IPv6 minimum MTU with headroom.

@@ -81,11 +81,8 @@ pub struct Roster {
 /// What a member may ask of the host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RequestKind {
-    Skip,
-    /// Any other playback action (pause, resume, previous, select, seek, volume).
+    /// A playback action: skip, pause, resume, previous, select, seek, volume.
     Playback(crate::core::Action),
-    /// Queue a song by its name or content hash (kept in the host's request list).
-    Queue(String),
     /// Add one of the requester's own songs to the pool; the boxes fetch it from there.
     Offer {
         song: crate::core::PoolSong,
@@ -223,13 +220,6 @@ impl Control {
             } if title.len() > MAX_SONG_LEN => Err((
                 "request.title",
                 format!("{} bytes, limit {MAX_SONG_LEN}", title.len()),
-            )),
-            Control::Request {
-                kind: RequestKind::Queue(song),
-                ..
-            } if song.len() > MAX_SONG_LEN => Err((
-                "request.song",
-                format!("{} bytes, limit {MAX_SONG_LEN}", song.len()),
             )),
             _ => Ok(()),
         }

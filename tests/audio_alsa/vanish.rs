@@ -10,8 +10,8 @@ use std::time::Duration;
 use chorus::audio::alsa::{AlsaConfig, AlsaSink};
 use chorus::audio::player::{LocalTarget, Player, PlayerCommand, PlayerStatus};
 use chorus::audio::SinkParams;
+use chorus::clock::monotonic_now;
 use chorus::core::Instant;
-use chorus::net::monotonic_now;
 
 /// The null sink of scripts/pipewire-null-sink.sh, made to outlive the pw-cli that
 /// creates it.

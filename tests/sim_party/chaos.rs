@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chorus::core::party::generation;
-use chorus::core::{Event, PartyRole, RequestPolicy};
+use chorus::core::{Action, Event, PartyRole, PoolSong, RequestPolicy, SongRef};
 use chorus::proto::RequestKind;
 use chorus::sim::{CommandFailed, CrashMode, LinkModel, SegmentId, Sim};
 use rand::rngs::StdRng;
@@ -229,9 +229,17 @@ fn play(sim: &mut Sim, rng: &mut StdRng, verbose: bool) -> Result<(), String> {
             35..=37 => command(sim.end(i))?,
             38..=44 => {
                 let kind = if rng.gen() {
-                    RequestKind::Skip
+                    RequestKind::Playback(Action::Skip)
                 } else {
-                    RequestKind::Queue(format!("song-{}", rng.gen_range(0..9)))
+                    let n = rng.gen_range(0..9u8);
+                    let song = PoolSong {
+                        song: SongRef([n; 32]),
+                        rate: 44_100,
+                        frames: 0,
+                        origin: None,
+                    };
+                    let title = format!("song-{n}");
+                    RequestKind::Offer { song, title }
                 };
                 command(sim.request(i, kind))?;
             }

@@ -54,9 +54,8 @@ pub(super) fn fit(points: &[Point], origin: u64, stamp: f64, rate_prior: f64) ->
         return Some(midpoint);
     }
     let Some(best) = envelope(points, &rel, None) else {
-        if std::env::var("DBG2").is_ok() {
-            eprintln!("envelope none n {}", points.len());
-        }
+        // Rare enough that a trace helps when a clock estimate looks noisier than it should.
+        tracing::trace!(points = points.len(), "no envelope fit; midpoint fit used");
         return Some(midpoint);
     };
     // The envelope rests on a few extreme samples; how far it moves without each of them

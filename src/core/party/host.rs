@@ -10,14 +10,11 @@ use super::{
     flood, CommandError, Guest, Host, Party, RequestOutcome, RequestPolicy, Role, StreamId,
 };
 use crate::core::out::{Internal, Out};
-use crate::core::Action;
 use crate::core::{Event, Instant, NodeId};
 use crate::proto::{
     Control, Invite, MemberInfo, Message, PartyId, PartyPhase, RequestKind, Roster,
 };
 
-/// Most songs waiting in the request queue.
-const MAX_QUEUE: usize = 100;
 /// What a guest the host declared dead is told.
 const DROPPED: &str = "the host stopped hearing this box";
 
@@ -43,7 +40,7 @@ impl Party {
             next_invite: now,
             guests: BTreeMap::new(),
             next_slot: 1,
-            queue: Vec::new(),
+            queue: Default::default(),
             founders: BTreeSet::new(),
         });
         out.event(Event::BecameHost {
@@ -75,7 +72,7 @@ impl Party {
             next_invite: now,
             guests: BTreeMap::new(),
             next_slot: 1,
-            queue: Vec::new(),
+            queue: Default::default(),
             founders: BTreeSet::new(),
         });
         out.event(Event::BecameHost { party, term });
@@ -491,17 +488,6 @@ fn apply(
         );
     }
     match kind {
-        RequestKind::Skip => {
-            out.event(Event::PlaybackRequested {
-                party: h.party,
-                by,
-                action: Action::Skip,
-            });
-            out.internal.push_back(Internal::PlaybackRequested {
-                action: Action::Skip,
-            });
-            (true, None)
-        }
         RequestKind::Playback(action) => {
             out.event(Event::PlaybackRequested {
                 party: h.party,
@@ -513,35 +499,19 @@ fn apply(
             (true, None)
         }
         RequestKind::Offer { mut song, title } => {
-            if h.queue.len() >= MAX_QUEUE {
-                return (
-                    false,
-                    Some(format!("the queue is full ({MAX_QUEUE} songs)")),
-                );
-            }
-            song.origin = (!from_host).then_some(by);
+            let added = match h.queue.offer(song.song, title.clone()) {
+                Ok(added) => added,
+                Err(reason) => return (false, Some(reason)),
+            };
             out.event(Event::Queued {
                 party: h.party,
                 by,
-                song: title.clone(),
+                song: title,
             });
-            h.queue.push(title);
-            out.internal.push_back(Internal::Offered { song });
-            (true, None)
-        }
-        RequestKind::Queue(song) => {
-            if h.queue.len() >= MAX_QUEUE {
-                return (
-                    false,
-                    Some(format!("the queue is full ({MAX_QUEUE} songs)")),
-                );
+            if added {
+                song.origin = (!from_host).then_some(by);
+                out.internal.push_back(Internal::Offered { song });
             }
-            out.event(Event::Queued {
-                party: h.party,
-                by,
-                song: song.clone(),
-            });
-            h.queue.push(song);
             (true, None)
         }
     }

@@ -25,6 +25,7 @@ mod host;
 pub mod invitations;
 mod member;
 mod phi;
+mod queue;
 mod types;
 mod views;
 
@@ -69,7 +70,8 @@ struct Host {
     next_invite: Instant,
     guests: BTreeMap<u32, Guest>,
     next_slot: u32,
-    queue: Vec<String>,
+    /// Offered songs still to come.
+    queue: queue::Queue,
     /// The guests in the party when it started: the first song waits for them.
     founders: BTreeSet<NodeId>,
 }
@@ -140,6 +142,14 @@ impl Party {
     /// The pool index playing now (from the schedule), for the successor rule.
     pub(crate) fn set_current_song(&mut self, index: Option<u32>) {
         self.current_song = index;
+    }
+
+    /// The pool and the song playing now, so the host's queue lets go of songs that are
+    /// no longer to come and can judge offers.
+    pub(crate) fn follow_pool(&mut self, pool: &[crate::core::PoolSong]) {
+        if let Role::Host(h) = &mut self.role {
+            h.queue.follow(pool, self.current_song);
+        }
     }
 
     pub(crate) fn config(&self) -> &PartyConfig {

@@ -172,7 +172,8 @@ pub struct PartyView {
     pub state: PartyState,
     /// Everyone in the party, host first, then guests in slot order.
     pub members: Vec<MemberInfo>,
-    /// Songs queued by accepted requests (host only).
+    /// Titles of the songs accepted offers added to the pool that are still to come
+    /// (host only).
     pub queue: Vec<String>,
     /// When a forming party starts by itself if too few boxes join (host only).
     pub starts_by: Option<crate::core::Instant>,

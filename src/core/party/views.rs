@@ -48,7 +48,7 @@ impl Party {
                 members: std::iter::once(self.host_info(None))
                     .chain(h.guests.values().map(|g| g.info.clone()))
                     .collect(),
-                queue: h.queue.clone(),
+                queue: h.queue.titles(),
                 starts_by: (h.phase == PartyPhase::Forming).then_some(h.deadline),
             }),
             Role::Member(m) => {

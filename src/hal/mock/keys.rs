@@ -84,7 +84,7 @@ impl Presses {
         let edge = ButtonEdge {
             button,
             pressed,
-            at: crate::net::monotonic_now(),
+            at: crate::clock::monotonic_now(),
         };
         if self.edges.send(edge).is_err() {
             tracing::debug!("mock HAL: nobody listens to the buttons any more");

@@ -10,10 +10,10 @@ use bytes::Bytes;
 use super::conn::ConnId;
 use super::disk::DiskDone;
 use super::manager::{Manager, READS_PER_PEER, RECENT_CHUNKS};
+use crate::clock::monotonic_now;
 use crate::core::transfer::{ChunkSet, Manifest};
 use crate::core::{Instant, NodeId, SongRef};
 use crate::library::cache::{CacheError, Written};
-use crate::net::monotonic_now;
 use crate::proto::Bulk;
 
 /// Refusals remembered at once (bounded memory; past it the origin just serves).

@@ -15,10 +15,10 @@ use super::conn::{self, ConnEvent, ConnId};
 use super::disk::Disk;
 use super::progress::Rates;
 use super::{BulkCommand, BulkConfig, BulkStatus, LocalSong};
+use crate::clock::monotonic_now;
 use crate::core::transfer::{Manifest, Swarm, SwarmConfig};
 use crate::core::{Instant, NodeId, SongRef, TransferView};
 use crate::library::cache::Cache;
-use crate::net::monotonic_now;
 use crate::proto::Bulk;
 
 /// Housekeeping period: redials, manifest requests, status.

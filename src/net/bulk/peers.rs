@@ -6,8 +6,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::conn::{self, ConnEvent, ConnId};
 use super::manager::{Conn, Manager, Peer, REDIAL};
+use crate::clock::monotonic_now;
 use crate::core::{Instant, NodeId, SongRef};
-use crate::net::monotonic_now;
 use crate::proto::Bulk;
 
 impl Manager {

@@ -3,8 +3,8 @@
 use super::manager::Manager;
 use super::progress::eta_ms;
 use super::BulkStatus;
+use crate::clock::monotonic_now;
 use crate::core::{Instant, SongRef};
-use crate::net::monotonic_now;
 use crate::status::{StorageStatus, TransferStatus};
 
 impl Manager {

@@ -1,4 +1,6 @@
-//! This box's monotonic clock (`CLOCK_MONOTONIC`), the only clock the core is given.
+//! The box's monotonic clock: `CLOCK_MONOTONIC` as a [`crate::core::Instant`], the one clock
+//! the runtime, audio and the face read (and the only one the core is given). It sits
+//! below them all so that none of them depends on another for the time.
 
 use crate::core::Instant;
 
