@@ -166,6 +166,7 @@ impl SimPlayer {
             song_frame: anchor.song_seconds * f64::from(self.config.rate),
             at: anchor.at,
             song_rate: self.config.rate,
+            pace: anchor.pace,
         })
     }
 

@@ -1,7 +1,7 @@
 //! Playout policy (sans-IO): turns what the schedule wants audible now into commands for
 //! a sink (play song S so that song-second X is audible at local instant T, stop, set the
-//! volume), issued only on change plus a periodic re-anchoring, and says when a song
-//! started so the song transfer can count it as played.
+//! volume), issued only on change (of song, clock estimate or volume) plus a periodic
+//! re-anchoring, and says when a song started so the song transfer can count it as played.
 //!
 //! The runtime executes these commands on the playback thread (mapping a song to its
 //! file), `chorus bench sync` and the simulator on a simulated DAC: all three run the same
@@ -9,19 +9,23 @@
 
 use std::time::Duration;
 
-use super::{Instant, PlaybackView, SongRef};
+use super::{ClockEstimate, Instant, PlaybackView, SongRef};
 
-/// How often a playing song is re-anchored: the party clock and the box's differ by up to
-/// ±200 ppm, so 50 ms between anchors leaves at most 10 µs for the sink's controller to
-/// absorb.
+/// How often a playing song is re-anchored. Between anchors the sink extrapolates at the
+/// estimated clock rate ([`Anchor::pace`]); a new anchor carries the estimate's latest
+/// correction (an error bound of tens of µs that moves by a few µs per exchange).
 pub const REANCHOR: Duration = Duration::from_millis(50);
 
 /// Where in a song the schedule wants to be: `song_seconds` into it is audible at the
-/// local instant `at`, advancing in real (local) time from there.
+/// local instant `at`, advancing `pace` song seconds per local second from there.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Anchor {
     pub song_seconds: f64,
     pub at: Instant,
+    /// The party clock's rate against this box's (1 + the estimate's ppm; 1 on the host):
+    /// between anchors the sink follows the party clock, not its own, so re-anchoring
+    /// only corrects the estimate's updates rather than up to 200 ppm of drift.
+    pub pace: f64,
 }
 
 /// What a sink should do.
@@ -51,6 +55,8 @@ pub struct Playout {
     reanchor: Duration,
     playing: Option<SongRef>,
     anchored_at: Option<Instant>,
+    /// The clock estimate the last anchor was taken with.
+    anchored_clock: Option<ClockEstimate>,
     volume: Option<u8>,
 }
 
@@ -67,6 +73,7 @@ impl Playout {
             reanchor,
             playing: None,
             anchored_at: None,
+            anchored_clock: None,
             volume: None,
         }
     }
@@ -93,16 +100,22 @@ impl Playout {
         match audible {
             Some((s, song)) => {
                 let changed = self.playing != Some(song);
-                let stale = self
-                    .anchored_at
-                    .is_none_or(|at| now.saturating_duration_since(at) > self.reanchor / 2);
+                let clock = view.and_then(|v| v.clock);
+                // A new clock estimate moves party time at once; waiting for the period
+                // would leave the sink on the old one for up to 50 ms.
+                let stale = clock != self.anchored_clock
+                    || self
+                        .anchored_at
+                        .is_none_or(|at| now.saturating_duration_since(at) > self.reanchor / 2);
                 if changed || stale {
                     let anchor = Anchor {
                         song_seconds: s.position_frames / f64::from(s.rate.max(1)),
                         at: now,
+                        pace: clock.map_or(1.0, |c| 1.0 + c.rate_ppm * 1e-6),
                     };
                     step.commands.push(SinkCommand::Play { song, anchor });
                     self.anchored_at = Some(now);
+                    self.anchored_clock = clock;
                 }
                 if changed {
                     step.started = Some(song);

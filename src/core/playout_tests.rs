@@ -40,6 +40,7 @@ fn plays_once_then_reanchors_every_period() {
     let anchor = Anchor {
         song_seconds: 2.0,
         at: ms(0),
+        pace: 1.0,
     };
     assert_eq!(
         first.commands,
@@ -88,4 +89,25 @@ fn pause_losing_the_clock_and_volume_changes() {
     assert_eq!(resumed.started, Some(A));
     let lost = p.update(ms(3), None, all);
     assert_eq!(lost.commands, vec![SinkCommand::Stop]);
+}
+
+#[test]
+fn a_new_clock_estimate_reanchors_at_once_with_its_rate() {
+    let mut p = Playout::default();
+    let mut v = view(Some(A), true, 0.0, 100);
+    v.role = PartyRole::Member;
+    let mut estimate = crate::core::ClockEstimate::identity();
+    estimate.rate_ppm = 100.0;
+    v.clock = Some(estimate);
+    p.update(ms(0), Some(&v), all);
+    assert!(p.update(ms(5), Some(&v), all).commands.is_empty());
+    estimate.offset_ns = 1_000.0;
+    v.clock = Some(estimate);
+    let step = p.update(ms(10), Some(&v), all);
+    match step.commands.as_slice() {
+        [SinkCommand::Play { anchor, .. }] => {
+            assert!((anchor.pace - 1.0001).abs() < 1e-12, "{}", anchor.pace);
+        }
+        other => panic!("expected a new anchor, got {other:?}"),
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::driver::BoxRuntime;
 use super::monotonic_now;
-use crate::audio::player::{LocalTarget, Player, PlayerCommand};
+use crate::audio::player::{Player, PlayerCommand};
 use crate::core::playout::REANCHOR;
 use crate::core::{PartyRole, PoolSong, SinkCommand, SongRef};
 use crate::library::{Library, SongId};
@@ -45,11 +45,10 @@ impl BoxRuntime {
                     let Some(path) = self.song_path(&song) else {
                         continue;
                     };
-                    let target = LocalTarget {
-                        song_seconds: anchor.song_seconds,
-                        at: anchor.at,
-                    };
-                    PlayerCommand::Play { path, target }
+                    PlayerCommand::Play {
+                        path,
+                        target: anchor,
+                    }
                 }
                 SinkCommand::Stop => PlayerCommand::Stop,
                 SinkCommand::Volume(v) => PlayerCommand::Volume(v),
