@@ -34,8 +34,12 @@ pub struct SimPlayerConfig {
 /// silence).
 #[derive(Debug, Default)]
 struct Track {
-    segments: VecDeque<(u64, Option<(SongRef, f64)>, f64)>,
+    segments: VecDeque<Segment>,
 }
+
+/// From output frame `.0` on: song and song frame (`None`: silence), song frames per
+/// output frame.
+type Segment = (u64, Option<(SongRef, f64)>, f64);
 
 impl Track {
     fn push(&mut self, out: u64, song: Option<(SongRef, f64)>, slope: f64) {
@@ -239,5 +243,67 @@ impl SimPlayer {
     /// Times the DAC ran dry while playing.
     pub fn underruns(&self) -> u64 {
         self.dac.underruns()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: SongRef = SongRef([1; 32]);
+    const B: SongRef = SongRef([2; 32]);
+
+    fn ms(n: u64) -> Instant {
+        Instant::from_nanos(n * 1_000_000)
+    }
+
+    fn play(song: SongRef, song_seconds: f64, at: Instant) -> SinkCommand {
+        SinkCommand::Play {
+            song,
+            anchor: Anchor {
+                song_seconds,
+                at,
+                pace: 1.0,
+            },
+        }
+    }
+
+    /// Song frame error of `p` at `t` against `song` starting at local `start`.
+    fn error(p: &SimPlayer, song: SongRef, start: Instant, t: Instant) -> Option<f64> {
+        let (s, frame) = p.audible()?;
+        let due = (t.as_nanos() as f64 - start.as_nanos() as f64) * 48e-6;
+        (s == song).then_some(frame - due)
+    }
+
+    #[test]
+    fn plays_on_the_anchor_switches_songs_and_stops() {
+        let config = SimPlayerConfig {
+            rate: 48_000,
+            block: 480,
+            buffer: 960,
+            dac_ppm: 80.0,
+            playout: PlayoutConfig::default(),
+        };
+        let mut p = SimPlayer::new(config, ms(0));
+        p.command(play(A, 0.0, ms(100)));
+        for n in 10..3_000 {
+            p.tick(ms(n * 10), ms(n * 10));
+        }
+        let err = error(&p, A, ms(100), ms(29_990));
+        assert!(err.is_some_and(|e| e.abs() < 2.0), "{err:?}");
+        // A new song comes in on its anchor once the old one's queued frames have played.
+        p.command(play(B, 0.0, ms(30_000)));
+        for n in 3_000..3_300 {
+            p.tick(ms(n * 10), ms(n * 10));
+        }
+        let err = error(&p, B, ms(30_000), ms(32_990));
+        assert!(err.is_some_and(|e| e.abs() < 2.0), "{err:?}");
+        p.command(SinkCommand::Stop);
+        for n in 3_300..3_310 {
+            p.tick(ms(n * 10), ms(n * 10));
+        }
+        assert_eq!(p.audible(), None);
+        assert_eq!(p.reseeks(), 0);
+        assert_eq!(p.underruns(), 0);
     }
 }
