@@ -49,6 +49,7 @@ fn song_starts_at_the_scheduled_instant() {
     let target = LocalTarget {
         song_seconds: 0.0,
         at: start,
+        pace: 1.0,
     };
     assert!(player.send(PlayerCommand::Play {
         path: song.clone(),
@@ -92,6 +93,7 @@ fn an_unreadable_song_is_reported_not_fatal() {
     let target = LocalTarget {
         song_seconds: 0.0,
         at: monotonic_now(),
+        pace: 1.0,
     };
     assert!(player.send(PlayerCommand::Play { path: bad, target }));
     std::thread::sleep(Duration::from_millis(200));
@@ -124,6 +126,7 @@ fn a_song_already_under_way_is_joined_at_the_right_position() {
         let target = LocalTarget {
             song_seconds: (now - began).as_secs_f64(),
             at: now,
+            pace: 1.0,
         };
         player.send(PlayerCommand::Play {
             path: song.clone(),
@@ -209,6 +212,7 @@ fn a_vanished_device_is_reported_waited_for_and_played_on_schedule_when_back() {
     let target = LocalTarget {
         song_seconds: 0.0,
         at: start,
+        pace: 1.0,
     };
     assert!(player.send(PlayerCommand::Play { path: song, target }));
     std::thread::sleep(Duration::from_millis(500));

@@ -17,6 +17,7 @@ pub mod player;
 pub mod playout;
 pub mod resample;
 pub mod simdac;
+pub mod simplayer;
 pub mod spec;
 pub mod volume;
 pub mod wav;

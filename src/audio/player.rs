@@ -22,14 +22,10 @@ const BLOCK_FRAMES: usize = 240;
 /// How long a sink must work again before its "unavailable" error is cleared.
 const DEVICE_BACK_AFTER: Duration = Duration::from_millis(500);
 
-/// Where in a song the schedule wants to be: `song_seconds` into it is audible at the
-/// local instant `at`, advancing in real time from there. The driver re-anchors it often
-/// (the clock estimate drifts by parts per million), and the controller absorbs the steps.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LocalTarget {
-    pub song_seconds: f64,
-    pub at: Instant,
-}
+/// Where in a song the schedule wants to be: the core's [`crate::core::Anchor`]. The
+/// driver re-anchors it often (the clock estimate moves), and the controller absorbs the
+/// steps.
+pub type LocalTarget = crate::core::Anchor;
 
 /// What the driver asks of the player.
 #[derive(Debug, Clone, PartialEq)]
@@ -465,6 +461,7 @@ fn to_frames(t: LocalTarget, song_rate: u32) -> PlayoutTarget {
         song_frame: t.song_seconds * f64::from(song_rate),
         at: t.at,
         song_rate,
+        pace: t.pace,
     }
 }
 

@@ -35,7 +35,7 @@ impl Default for PlayoutConfig {
 }
 
 /// The schedule's wish: song frame `song_frame` is audible at local instant `at`, and the
-/// song advances `song_rate` frames per second of local time from there.
+/// song advances `song_rate · pace` frames per second of local time from there.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlayoutTarget {
     /// Song frame (fractional) due at `at`.
@@ -44,13 +44,15 @@ pub struct PlayoutTarget {
     pub at: Instant,
     /// Song frames per second.
     pub song_rate: u32,
+    /// Song seconds per local second (the party clock's rate against the local one).
+    pub pace: f64,
 }
 
 impl PlayoutTarget {
     /// The song frame due at `t` (before `at` as well as after).
     pub fn frame_at(&self, t: Instant) -> f64 {
         let dt = t.as_nanos() as f64 - self.at.as_nanos() as f64;
-        self.song_frame + dt * 1e-9 * f64::from(self.song_rate)
+        self.song_frame + dt * 1e-9 * f64::from(self.song_rate) * self.pace
     }
 }
 

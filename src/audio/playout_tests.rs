@@ -33,6 +33,7 @@ fn run(dac_ppm: f64, offset: f64, seconds: u64) -> Run {
         song_frame: 0.0,
         at: Instant::from_nanos((start.as_nanos() as f64 + offset * 1e9) as u64),
         song_rate: RATE,
+        pace: 1.0,
     };
     let mut controller = PlayoutController::new(PlayoutConfig::default());
     let mut map = PositionMap::new(64);
@@ -117,6 +118,7 @@ fn reseeks_a_large_error_to_the_frame_due_next() {
         song_frame: 0.0,
         at: Instant::from_nanos(900_000_000),
         song_rate: RATE,
+        pace: 1.0,
     };
     match controller.update(&target, &timing, &map, RATE) {
         PlayoutDecision::Reseek { song_frame, error } => {

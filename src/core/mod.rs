@@ -13,6 +13,7 @@ mod node;
 mod out;
 pub mod party;
 mod playback;
+pub mod playout;
 pub mod schedule;
 mod time;
 pub mod transfer;
@@ -27,5 +28,6 @@ pub use party::{
     StreamAction, StreamId,
 };
 pub use playback::PlaybackView;
+pub use playout::{Anchor, Playout, PlayoutStep, SinkCommand};
 pub use schedule::{Action, Entry, PlaybackState, PoolSong, Schedule, SongRef};
 pub use time::Instant;

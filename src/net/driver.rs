@@ -63,7 +63,8 @@ pub struct BoxRuntime {
     pub(super) library: Option<crate::library::Library>,
     /// The playback thread, if the audio output opened.
     pub(super) player: Option<crate::audio::player::Player>,
-    pub(super) player_memory: super::playout::PlayerMemory,
+    /// What the core's playout machine last told the player.
+    pub(super) playout: crate::core::Playout,
     /// The party id last written to the state dir.
     remembered: Option<crate::proto::PartyId>,
     /// The song-transfer listener until the box runs, then the manager's handle.
@@ -139,7 +140,7 @@ impl BoxRuntime {
             pending: HashMap::new(),
             library: None,
             player,
-            player_memory: Default::default(),
+            playout: Default::default(),
             remembered,
             bulk_listener: Some(bulk_listener),
             bulk: None,

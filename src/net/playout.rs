@@ -1,60 +1,60 @@
-//! Keeps the playback thread on the party schedule: every tick, what should be audible
-//! now (from the core) becomes a local-time target for the player.
+//! Executes the core's playout decisions on the playback thread (every tick: the
+//! [`crate::core::Playout`] machine's commands, with each song's file), and assembles the
+//! `playback` part of the status.
 
 use std::time::Duration;
 
 use super::driver::BoxRuntime;
-use crate::audio::player::{LocalTarget, Player, PlayerCommand};
+use crate::audio::player::{Player, PlayerCommand};
 use crate::clock::monotonic_now;
-use crate::core::{PartyRole, PoolSong, SongRef};
+use crate::core::playout::REANCHOR;
+use crate::core::{PartyRole, PoolSong, SinkCommand, SongRef};
 use crate::library::{Library, SongId};
 use crate::status::{ClockStatus, PlaybackStatus};
 
-/// How often the target is re-anchored: the party clock and ours differ by up to
-/// ±200 ppm, so 50 ms between anchors leaves at most 10 µs for the controller to absorb.
-pub(super) const TICK: Duration = Duration::from_millis(50);
-
-/// What the driver last told the player, so it only speaks on change (and re-anchors).
-#[derive(Debug, Default, Clone, PartialEq)]
-pub(super) struct PlayerMemory {
-    playing: Option<SongRef>,
-    volume: Option<u8>,
-}
+/// How often the player is driven: every re-anchoring period of the core's playout.
+pub(super) const TICK: Duration = REANCHOR;
 
 impl BoxRuntime {
+    /// Runs the core's playout machine and executes what it decides: each command goes
+    /// to the player with the song's file, and a started song is reported to the
+    /// transfer.
     pub(super) fn drive_player(&mut self) {
-        let Some(player) = &self.player else { return };
+        if self.player.is_none() {
+            return;
+        }
         let now = monotonic_now();
         let view = self.node.playback(now);
-        let state = view.map(|v| v.state).filter(|s| s.playing);
-        let song = state.and_then(|s| s.song);
-        let path = song.and_then(|s| self.song_path(&s));
-        match (state, path) {
-            (Some(s), Some(path)) => {
-                let target = LocalTarget {
-                    song_seconds: s.position_frames / f64::from(s.rate.max(1)),
-                    at: now,
-                };
-                player.send(PlayerCommand::Play { path, target });
-                if self.player_memory.playing != song {
-                    if let (Some(bulk), Some(s)) = (&self.bulk, song) {
-                        let _ = bulk.commands.try_send(super::bulk::BulkCommand::Played(s));
+        // The machine only asks about the schedule's current song.
+        let held = view
+            .and_then(|v| v.state.song)
+            .filter(|s| self.song_path(s).is_some());
+        let step = self
+            .playout
+            .update(now, view.as_ref(), |s| Some(*s) == held);
+        if let (Some(bulk), Some(song)) = (&self.bulk, step.started) {
+            let _ = bulk
+                .commands
+                .try_send(super::bulk::BulkCommand::Played(song));
+        }
+        for command in step.commands {
+            let command = match command {
+                SinkCommand::Play { song, anchor } => {
+                    // The machine only plays songs this box holds; a song that vanished
+                    // in between is silence until the next tick decides again.
+                    let Some(path) = self.song_path(&song) else {
+                        continue;
+                    };
+                    PlayerCommand::Play {
+                        path,
+                        target: anchor,
                     }
                 }
-                self.player_memory.playing = song;
-            }
-            // Paused, stopped, not yet in step, or a song this box lacks: stay silent,
-            // and come in at the right position as soon as that changes.
-            _ => {
-                if self.player_memory.playing.take().is_some() {
-                    player.send(PlayerCommand::Stop);
-                }
-            }
-        }
-        if let Some(v) = view {
-            if self.player_memory.volume != Some(v.state.volume) {
-                player.send(PlayerCommand::Volume(v.state.volume));
-                self.player_memory.volume = Some(v.state.volume);
+                SinkCommand::Stop => PlayerCommand::Stop,
+                SinkCommand::Volume(v) => PlayerCommand::Volume(v),
+            };
+            if let Some(player) = &self.player {
+                player.send(command);
             }
         }
     }

@@ -135,6 +135,7 @@ fn player_survives_its_device_vanishing_and_plays_on_schedule_when_it_returns() 
     let target = LocalTarget {
         song_seconds: 0.0,
         at: start,
+        pace: 1.0,
     };
     assert!(player.send(PlayerCommand::Play { path: song, target }));
     let secs = Duration::from_secs;

@@ -3,9 +3,11 @@
 //!
 //! Every box has a crystal with a random offset (±1 h) and rate (±100 ppm) and a DAC with
 //! an independent rate error (±100 ppm). Members run [`ClockEstimator`] against box 0
-//! (the host) over a simulated network, and a playout loop: [`crate::audio::simdac`] +
-//! [`crate::audio::playout`] + an exact model of the steered resampler. The SNR of the
-//! correction runs the real rubato resampler with one member's steering.
+//! (the host) over a simulated network. Every 10 ms each box runs the product's playout
+//! machine ([`crate::core::Playout`]) on the party schedule at its estimated party time,
+//! and a [`crate::audio::simplayer::SimPlayer`] executes its commands (simulated DAC +
+//! [`crate::audio::playout`] controller + an exact model of the steered resampler). The
+//! SNR of the correction runs the real rubato resampler with one member's steering.
 //!
 //! [`ClockEstimator`]: crate::core::ClockEstimator
 
@@ -21,7 +23,7 @@ pub use net::NetProfile;
 pub use report::{Percentiles, ProfileReport, SyncReport};
 
 use crate::audio::playout::PlayoutConfig;
-use crate::core::ClockConfig;
+use crate::core::{Action, ClockConfig, Entry, PartyTime, PoolSong, Schedule, SongRef};
 use speaker::{Crystal, Speaker, RATE};
 
 /// What to simulate.
@@ -109,7 +111,9 @@ fn run_profile(config: &SyncBenchConfig, profile: &NetProfile, seed: u64) -> Pro
         base: 0.0,
         ppm: 0.0,
     });
-    let t0 = host.at(config.start_after * 1e9);
+    // Party time is whole nanoseconds; the ideal below uses the same start.
+    let t0 = host.at(config.start_after * 1e9).max(0.0).floor();
+    let schedule = one_song(t0 as u64);
     let ticks = (config.seconds * 1e9 / TICK_NS).ceil() as u64;
     let mut samples = Samples::default();
     let mut clock_errors: Vec<(f64, f64, f64)> = Vec::new();
@@ -117,7 +121,7 @@ fn run_profile(config: &SyncBenchConfig, profile: &NetProfile, seed: u64) -> Pro
         let t = tick as f64 * TICK_NS;
         for s in speakers.iter_mut() {
             s.sync_step(t, &host);
-            s.play_step(t, t0);
+            s.play_step(t, &schedule);
         }
         let ideal = (host.at(t) - t0) * f64::from(RATE) * 1e-9;
         let errors: Option<Vec<f64>> = speakers
@@ -153,6 +157,28 @@ fn run_profile(config: &SyncBenchConfig, profile: &NetProfile, seed: u64) -> Pro
         samples.covered += usize::from(err <= bound);
     }
     report::summarize(config, profile, &speakers, &samples, lock, TICK_NS * 1e-9)
+}
+
+/// The party's schedule: one song of unknown length, from its start at party time `t0`
+/// (ns), at the benchmark's rate.
+fn one_song(t0: u64) -> Schedule {
+    let song = SongRef([7; 32]);
+    let pool = vec![PoolSong {
+        song,
+        rate: RATE,
+        frames: 0,
+        origin: None,
+    }];
+    let mut schedule = Schedule::new(pool, RATE);
+    schedule.insert(Entry {
+        at: PartyTime::from_nanos(t0),
+        seq: 1,
+        action: Action::Play {
+            song,
+            from_frame: 0,
+        },
+    });
+    schedule
 }
 
 /// Box 0 is the host; every crystal, DAC and link is drawn from `seed`.

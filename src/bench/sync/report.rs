@@ -191,7 +191,7 @@ pub(super) fn summarize(
         clock_error_us: clock,
         clock_bound_coverage: coverage,
         snr_db,
-        reseeks: speakers.iter().map(|s| s.reseeks).sum(),
+        reseeks: speakers.iter().map(|s| s.reseeks()).sum(),
         max_steer_ppm: speakers.iter().map(|s| s.max_steer).fold(0.0, f64::max),
         exchanges: speakers.iter().map(|s| s.exchanges).sum(),
         lost_exchanges: speakers.iter().map(|s| s.lost).sum(),

@@ -1,16 +1,15 @@
 //! One simulated box of the benchmark: its crystal (clock offset and rate), its clock
-//! estimator, and its playout loop (simulated DAC + playout controller + an exact model
-//! of the steered resampler), with the ground truth of which song frame it plays.
-
-use std::collections::VecDeque;
+//! estimator, the core's playout machine ([`Playout`]) and a [`SimPlayer`] executing its
+//! commands (simulated DAC + playout controller + an exact model of the steered
+//! resampler), with the ground truth of which song frame it plays.
 
 use super::net::Link;
-use crate::audio::playout::{
-    PlayoutConfig, PlayoutController, PlayoutDecision, PlayoutTarget, PositionMap,
+use crate::audio::playout::PlayoutConfig;
+use crate::audio::simplayer::{SimPlayer, SimPlayerConfig};
+use crate::core::{
+    ClockConfig, ClockEstimator, ClockSample, Instant, PartyRole, PartyTime, PlaybackView, Playout,
+    Schedule,
 };
-use crate::audio::simdac::{SimDac, SimDacConfig};
-use crate::audio::{Sink, SinkFormat, SinkTiming};
-use crate::core::{ClockConfig, ClockEstimator, ClockSample, Instant, PartyTime};
 
 /// Device (and song) rate of the benchmark.
 pub(super) const RATE: u32 = 48_000;
@@ -35,25 +34,6 @@ impl Crystal {
     }
 }
 
-/// Output frame -> song frame, exact: one linear segment per written block.
-#[derive(Debug, Default)]
-struct Track {
-    segments: VecDeque<(u64, f64, f64)>,
-}
-
-impl Track {
-    fn push(&mut self, out: u64, song: f64, slope: f64) {
-        if self.segments.len() > 64 {
-            self.segments.pop_front();
-        }
-        self.segments.push_back((out, song, slope));
-    }
-    fn song_at(&self, out: f64) -> Option<f64> {
-        let seg = self.segments.iter().rev().find(|s| s.0 as f64 <= out)?;
-        Some(seg.1 + (out - seg.0 as f64) * seg.2)
-    }
-}
-
 /// A box of the benchmark.
 #[derive(Debug)]
 pub(super) struct Speaker {
@@ -61,15 +41,9 @@ pub(super) struct Speaker {
     /// The member's estimator and link; `None` on the host, whose clock is the party's.
     sync: Option<(ClockEstimator, Link)>,
     pending: Vec<(f64, ClockSample)>,
-    dac: SimDac,
-    controller: PlayoutController,
-    map: PositionMap,
-    track: Track,
-    started: bool,
-    out: u64,
-    song: f64,
-    steer: f64,
-    pub reseeks: u64,
+    /// The core's playout decisions, executed by `player`.
+    playout: Playout,
+    player: SimPlayer,
     pub max_steer: f64,
     /// Steering per tick from the start of playback (for the SNR measurement).
     pub steer_trace: Vec<f64>,
@@ -84,28 +58,19 @@ impl Speaker {
         sync: Option<(ClockConfig, Link)>,
         playout: PlayoutConfig,
     ) -> Self {
-        let format = SinkFormat {
+        let player = SimPlayerConfig {
             rate: RATE,
-            channels: 1,
+            block: BLOCK,
+            buffer: BUFFER,
+            dac_ppm,
+            playout,
         };
         Speaker {
             crystal,
             sync: sync.map(|(c, link)| (ClockEstimator::new(c), link)),
             pending: Vec::new(),
-            dac: SimDac::new(SimDacConfig {
-                format,
-                rate_error_ppm: dac_ppm,
-                buffer_frames: BUFFER,
-                start: Instant::ZERO,
-            }),
-            controller: PlayoutController::new(playout),
-            map: PositionMap::new(64),
-            track: Track::default(),
-            started: false,
-            out: 0,
-            song: 0.0,
-            steer: 0.0,
-            reseeks: 0,
+            playout: Playout::default(),
+            player: SimPlayer::new(player, Instant::ZERO),
             max_steer: 0.0,
             steer_trace: Vec::new(),
             exchanges: 0,
@@ -166,72 +131,41 @@ impl Speaker {
         }
     }
 
-    /// Playout at true time `t` for a song whose frame 0 is due at party time `t0` (ns).
-    pub(super) fn play_step(&mut self, t: f64, t0: f64) {
+    /// Playout at true time `t`: the core's playout machine turns the `schedule` at this
+    /// box's idea of party time into commands, and the player executes them.
+    pub(super) fn play_step(&mut self, t: f64, schedule: &Schedule) {
         let Some(party) = self.party_estimate(t) else {
             return;
         };
-        let due = (party - t0) * f64::from(RATE) * 1e-9;
-        if !self.started {
-            if due < 0.0 {
-                return;
-            }
-            // Start (or join late) with the frame due now: the DAC plays it at once.
-            self.started = true;
-            self.song = due;
-        }
-        self.dac.advance_to(Instant::from_nanos(t as u64));
-        self.top_up();
-        let Ok(timing) = self.dac.timing() else {
-            return;
-        };
-        // The controller sees the box's own clock, as ALSA timestamps would.
         let local = self.crystal.instant(t);
-        let timing = SinkTiming {
-            at: local,
-            ..timing
+        let view = PlaybackView {
+            state: schedule.state_at(PartyTime::from_nanos(party.max(0.0) as u64)),
+            clock: self.sync.as_ref().and_then(|(est, _)| est.estimate()),
+            role: match self.sync {
+                None => PartyRole::Host,
+                Some(_) => PartyRole::Member,
+            },
         };
-        let target = PlayoutTarget {
-            song_frame: due,
-            at: local,
-            song_rate: RATE,
-        };
-        match self.controller.update(&target, &timing, &self.map, RATE) {
-            PlayoutDecision::Steer { ppm, .. } => {
-                self.steer = ppm;
-                self.max_steer = self.max_steer.max(ppm.abs());
-            }
-            PlayoutDecision::Reseek { song_frame, .. } => {
-                self.reseeks += 1;
-                self.song = song_frame;
-                self.map.clear();
-            }
-            PlayoutDecision::Wait => {}
+        // The benchmark's boxes hold the song; `started` matters only to the transfer.
+        let step = self.playout.update(local, Some(&view), |_| true);
+        for command in step.commands {
+            self.player.command(command);
         }
-        self.steer_trace.push(self.steer);
+        self.player.tick(Instant::from_nanos(t as u64), local);
+        if self.player.playing() {
+            let steer = self.player.steer_ppm();
+            self.max_steer = self.max_steer.max(steer.abs());
+            self.steer_trace.push(steer);
+        }
     }
 
-    /// Fill the DAC buffer with whole blocks, advancing the song as the steered
-    /// resampler would: each output frame carries 1/(1 + ppm) song frames.
-    fn top_up(&mut self) {
-        let block = [0.0f32; BLOCK];
-        while self.dac.free_frames() >= BLOCK as u64 {
-            let slope = 1.0 / (1.0 + self.steer * 1e-6);
-            self.map.record(self.out, self.song);
-            self.track.push(self.out, self.song, slope);
-            if self.dac.write(&block).is_err() {
-                return;
-            }
-            self.song += BLOCK as f64 * slope;
-            self.out += BLOCK as u64;
-        }
+    /// Re-seeks of this box's player.
+    pub(super) fn reseeks(&self) -> u64 {
+        self.player.reseeks()
     }
 
     /// Ground truth: the song frame the DAC is playing now.
     pub(super) fn audible_song_frame(&self) -> Option<f64> {
-        if !self.started {
-            return None;
-        }
-        self.track.song_at(self.dac.played_exact())
+        self.player.audible().map(|(_, frame)| frame)
     }
 }

@@ -1,0 +1,309 @@
+//! A player in virtual time for the benchmark and the simulator: it executes the core's
+//! [`SinkCommand`]s on a [`SimDac`] with the real [`PlayoutController`] and an exact model
+//! of the steered resampler, and knows (ground truth) which song frame the DAC plays.
+//!
+//! It mirrors the playback thread ([`super::player`]): a new song is positioned so the
+//! next frame written is the one due when it becomes audible, every block is steered, and
+//! a re-seek jumps to the frame due. Samples are silence; only positions are modelled.
+
+use std::collections::VecDeque;
+
+use super::playout::{
+    PlayoutConfig, PlayoutController, PlayoutDecision, PlayoutTarget, PositionMap,
+};
+use super::simdac::{SimDac, SimDacConfig};
+use super::{Sink, SinkFormat, SinkTiming};
+use crate::core::{Anchor, Instant, SinkCommand, SongRef};
+
+/// How a [`SimPlayer`] is built.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimPlayerConfig {
+    /// Device rate, and the rate of every song (the resampler model only steers).
+    pub rate: u32,
+    /// Frames per write.
+    pub block: usize,
+    /// DAC buffer in frames.
+    pub buffer: u64,
+    /// The DAC's crystal error.
+    pub dac_ppm: f64,
+    /// Controller tuning.
+    pub playout: PlayoutConfig,
+}
+
+/// Output frame -> song frame, exact: one linear segment per written block (`None` for
+/// silence).
+#[derive(Debug, Default)]
+struct Track {
+    segments: VecDeque<Segment>,
+}
+
+/// From output frame `.0` on: song and song frame (`None`: silence), song frames per
+/// output frame.
+type Segment = (u64, Option<(SongRef, f64)>, f64);
+
+impl Track {
+    fn push(&mut self, out: u64, song: Option<(SongRef, f64)>, slope: f64) {
+        // 64 blocks cover far more than the DAC buffer: older ones were played long ago.
+        if self.segments.len() > 64 {
+            self.segments.pop_front();
+        }
+        self.segments.push_back((out, song, slope));
+    }
+
+    fn song_at(&self, out: f64) -> Option<(SongRef, f64)> {
+        let seg = self.segments.iter().rev().find(|s| s.0 as f64 <= out)?;
+        let (song, frame) = seg.1?;
+        Some((song, frame + (out - seg.0 as f64) * seg.2))
+    }
+}
+
+/// One box's playback thread in virtual time.
+#[derive(Debug)]
+pub struct SimPlayer {
+    config: SimPlayerConfig,
+    dac: SimDac,
+    controller: PlayoutController,
+    map: PositionMap,
+    track: Track,
+    /// The song being played and its anchor.
+    song: Option<(SongRef, Anchor)>,
+    needs_seek: bool,
+    /// Anything was ever played: before that the DAC stays stopped, as it has no reason
+    /// to run.
+    started: bool,
+    /// Output frames written.
+    out: u64,
+    /// Song frame the next written output frame carries.
+    next: f64,
+    steer: f64,
+    reseeks: u64,
+    volume: Option<u8>,
+}
+
+impl SimPlayer {
+    /// A silent player whose DAC starts at virtual instant `start`.
+    pub fn new(config: SimPlayerConfig, start: Instant) -> Self {
+        SimPlayer {
+            dac: SimDac::new(SimDacConfig {
+                format: SinkFormat {
+                    rate: config.rate,
+                    channels: 1,
+                },
+                rate_error_ppm: config.dac_ppm,
+                buffer_frames: config.buffer,
+                start,
+            }),
+            controller: PlayoutController::new(config.playout),
+            map: PositionMap::new(64),
+            track: Track::default(),
+            song: None,
+            needs_seek: false,
+            started: false,
+            out: 0,
+            next: 0.0,
+            steer: 0.0,
+            reseeks: 0,
+            volume: None,
+            config,
+        }
+    }
+
+    /// Executes a command of [`crate::core::Playout`].
+    pub fn command(&mut self, command: SinkCommand) {
+        match command {
+            SinkCommand::Play { song, anchor } => match &mut self.song {
+                Some((current, a)) if *current == song => *a = anchor,
+                _ => {
+                    self.song = Some((song, anchor));
+                    self.needs_seek = true;
+                }
+            },
+            SinkCommand::Stop => self.song = None,
+            SinkCommand::Volume(v) => self.volume = Some(v),
+        }
+    }
+
+    /// Let the DAC play until virtual instant `dac_now`, then write and steer as the
+    /// playback thread would; `local_now` is the box's own clock at that instant (what
+    /// the sink's timestamps read).
+    pub fn tick(&mut self, dac_now: Instant, local_now: Instant) {
+        self.dac.advance_to(dac_now);
+        let Some(timing) = self.timing(local_now) else {
+            return;
+        };
+        if self.needs_seek && self.song.is_some() {
+            self.position(&timing);
+        }
+        self.top_up();
+        let Some(timing) = self.timing(local_now) else {
+            return;
+        };
+        let Some(target) = self.target() else {
+            return;
+        };
+        match self
+            .controller
+            .update(&target, &timing, &self.map, self.config.rate)
+        {
+            PlayoutDecision::Steer { ppm, .. } => self.steer = ppm,
+            PlayoutDecision::Reseek { song_frame, .. } => {
+                self.reseeks += 1;
+                self.next = song_frame;
+                self.map.clear();
+            }
+            PlayoutDecision::Wait => {}
+        }
+    }
+
+    /// The sink's timing with the box's own clock, as ALSA timestamps would read.
+    fn timing(&mut self, local_now: Instant) -> Option<SinkTiming> {
+        let timing = self.dac.timing().ok()?;
+        Some(SinkTiming {
+            at: local_now,
+            ..timing
+        })
+    }
+
+    fn target(&self) -> Option<PlayoutTarget> {
+        let (_, anchor) = self.song?;
+        Some(PlayoutTarget {
+            song_frame: anchor.song_seconds * f64::from(self.config.rate),
+            at: anchor.at,
+            song_rate: self.config.rate,
+            pace: anchor.pace,
+        })
+    }
+
+    /// A new song: the next frame written is the one due when it becomes audible.
+    fn position(&mut self, timing: &SinkTiming) {
+        let Some(target) = self.target() else { return };
+        let queued = SinkFormat {
+            rate: self.config.rate,
+            channels: 1,
+        }
+        .frames_to_duration(timing.delay);
+        self.next = target.frame_at(timing.at + queued);
+        self.map.clear();
+        self.needs_seek = false;
+        self.started = true;
+    }
+
+    /// Fill the DAC buffer with whole blocks, advancing the song as the steered
+    /// resampler would: each output frame carries 1/(1 + ppm) song frames.
+    fn top_up(&mut self) {
+        if !self.started {
+            return;
+        }
+        let block = vec![0.0f32; self.config.block];
+        while self.dac.free_frames() >= self.config.block as u64 {
+            let song = self.song.filter(|_| !self.needs_seek).map(|(s, _)| s);
+            let slope = 1.0 / (1.0 + self.steer * 1e-6);
+            match song {
+                Some(song) => {
+                    self.map.record(self.out, self.next);
+                    self.track.push(self.out, Some((song, self.next)), slope);
+                }
+                None => self.track.push(self.out, None, 0.0),
+            }
+            if self.dac.write(&block).is_err() {
+                return;
+            }
+            if song.is_some() {
+                self.next += self.config.block as f64 * slope;
+            }
+            self.out += self.config.block as u64;
+        }
+    }
+
+    /// Ground truth: the song and (fractional) song frame the DAC plays now.
+    pub fn audible(&self) -> Option<(SongRef, f64)> {
+        self.track.song_at(self.dac.played_exact())
+    }
+
+    /// Whether a song is being played (the sink was told to and has positioned it).
+    pub fn playing(&self) -> bool {
+        self.song.is_some() && !self.needs_seek
+    }
+
+    /// The steering last set, ppm.
+    pub fn steer_ppm(&self) -> f64 {
+        self.steer
+    }
+
+    /// Re-seeks so far.
+    pub fn reseeks(&self) -> u64 {
+        self.reseeks
+    }
+
+    /// The party volume last set.
+    pub fn volume(&self) -> Option<u8> {
+        self.volume
+    }
+
+    /// Times the DAC ran dry while playing.
+    pub fn underruns(&self) -> u64 {
+        self.dac.underruns()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: SongRef = SongRef([1; 32]);
+    const B: SongRef = SongRef([2; 32]);
+
+    fn ms(n: u64) -> Instant {
+        Instant::from_nanos(n * 1_000_000)
+    }
+
+    fn play(song: SongRef, song_seconds: f64, at: Instant) -> SinkCommand {
+        SinkCommand::Play {
+            song,
+            anchor: Anchor {
+                song_seconds,
+                at,
+                pace: 1.0,
+            },
+        }
+    }
+
+    /// Song frame error of `p` at `t` against `song` starting at local `start`.
+    fn error(p: &SimPlayer, song: SongRef, start: Instant, t: Instant) -> Option<f64> {
+        let (s, frame) = p.audible()?;
+        let due = (t.as_nanos() as f64 - start.as_nanos() as f64) * 48e-6;
+        (s == song).then_some(frame - due)
+    }
+
+    #[test]
+    fn plays_on_the_anchor_switches_songs_and_stops() {
+        let config = SimPlayerConfig {
+            rate: 48_000,
+            block: 480,
+            buffer: 960,
+            dac_ppm: 80.0,
+            playout: PlayoutConfig::default(),
+        };
+        let mut p = SimPlayer::new(config, ms(0));
+        p.command(play(A, 0.0, ms(100)));
+        for n in 10..3_000 {
+            p.tick(ms(n * 10), ms(n * 10));
+        }
+        let err = error(&p, A, ms(100), ms(29_990));
+        assert!(err.is_some_and(|e| e.abs() < 2.0), "{err:?}");
+        // A new song comes in on its anchor once the old one's queued frames have played.
+        p.command(play(B, 0.0, ms(30_000)));
+        for n in 3_000..3_300 {
+            p.tick(ms(n * 10), ms(n * 10));
+        }
+        let err = error(&p, B, ms(30_000), ms(32_990));
+        assert!(err.is_some_and(|e| e.abs() < 2.0), "{err:?}");
+        p.command(SinkCommand::Stop);
+        for n in 3_300..3_310 {
+            p.tick(ms(n * 10), ms(n * 10));
+        }
+        assert_eq!(p.audible(), None);
+        assert_eq!(p.reseeks(), 0);
+        assert_eq!(p.underruns(), 0);
+    }
+}

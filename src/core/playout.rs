@@ -1,0 +1,146 @@
+//! Playout policy (sans-IO): turns what the schedule wants audible now into commands for
+//! a sink (play song S so that song-second X is audible at local instant T, stop, set the
+//! volume), issued only on change (of song, clock estimate or volume) plus a periodic
+//! re-anchoring, and says when a song started so the song transfer can count it as played.
+//!
+//! The runtime executes these commands on the playback thread (mapping a song to its
+//! file), `chorus bench sync` and the simulator on a simulated DAC: all three run the same
+//! decisions, so what the benchmark and the simulator observe is what a box does.
+
+use std::time::Duration;
+
+use super::{ClockEstimate, Instant, PlaybackView, SongRef};
+
+/// How often a playing song is re-anchored. Between anchors the sink extrapolates at the
+/// estimated clock rate ([`Anchor::pace`]); a new anchor carries the estimate's latest
+/// correction (an error bound of tens of µs that moves by a few µs per exchange).
+pub const REANCHOR: Duration = Duration::from_millis(50);
+
+/// Where in a song the schedule wants to be: `song_seconds` into it is audible at the
+/// local instant `at`, advancing `pace` song seconds per local second from there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Anchor {
+    pub song_seconds: f64,
+    pub at: Instant,
+    /// The party clock's rate against this box's (1 + the estimate's ppm; 1 on the host):
+    /// between anchors the sink follows the party clock, not its own, so re-anchoring
+    /// only corrects the estimate's updates rather than up to 200 ppm of drift.
+    pub pace: f64,
+}
+
+/// What a sink should do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SinkCommand {
+    /// Play `song` on `anchor`; a different song replaces the current one, the same song
+    /// only moves the anchor.
+    Play { song: SongRef, anchor: Anchor },
+    /// Silence (the device keeps running, so timing stays continuous).
+    Stop,
+    /// The party volume, 0 to 100.
+    Volume(u8),
+}
+
+/// What one [`Playout::update`] decided.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlayoutStep {
+    /// For the sink, in order.
+    pub commands: Vec<SinkCommand>,
+    /// A song this box just started playing (the transfer keeps played songs longer).
+    pub started: Option<SongRef>,
+}
+
+/// The playout machine of one box: remembers what it last told the sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Playout {
+    reanchor: Duration,
+    playing: Option<SongRef>,
+    anchored_at: Option<Instant>,
+    /// The clock estimate the last anchor was taken with.
+    anchored_clock: Option<ClockEstimate>,
+    volume: Option<u8>,
+}
+
+impl Default for Playout {
+    fn default() -> Self {
+        Playout::new(REANCHOR)
+    }
+}
+
+impl Playout {
+    /// A machine that has told the sink nothing yet and re-anchors every `reanchor`.
+    pub fn new(reanchor: Duration) -> Self {
+        Playout {
+            reanchor,
+            playing: None,
+            anchored_at: None,
+            anchored_clock: None,
+            volume: None,
+        }
+    }
+
+    /// The song the sink was last told to play, if it is playing.
+    pub fn playing(&self) -> Option<SongRef> {
+        self.playing
+    }
+
+    /// One decision at local instant `now`, given the node's view of playback (`None`
+    /// while this box does not know the party's time) and which songs this box holds.
+    ///
+    /// A playing song is re-anchored once its anchor is older than half the period, so a
+    /// caller that ticks every period re-anchors on every tick despite timer jitter.
+    pub fn update(
+        &mut self,
+        now: Instant,
+        view: Option<&PlaybackView>,
+        holds: impl Fn(&SongRef) -> bool,
+    ) -> PlayoutStep {
+        let mut step = PlayoutStep::default();
+        let state = view.map(|v| v.state).filter(|s| s.playing);
+        let audible = state.and_then(|s| s.song.filter(|song| holds(song)).map(|song| (s, song)));
+        match audible {
+            Some((s, song)) => {
+                let changed = self.playing != Some(song);
+                let clock = view.and_then(|v| v.clock);
+                // A new clock estimate moves party time at once; waiting for the period
+                // would leave the sink on the old one for up to 50 ms.
+                let stale = clock != self.anchored_clock
+                    || self
+                        .anchored_at
+                        .is_none_or(|at| now.saturating_duration_since(at) > self.reanchor / 2);
+                if changed || stale {
+                    let anchor = Anchor {
+                        song_seconds: s.position_frames / f64::from(s.rate.max(1)),
+                        at: now,
+                        pace: clock.map_or(1.0, |c| 1.0 + c.rate_ppm * 1e-6),
+                    };
+                    step.commands.push(SinkCommand::Play { song, anchor });
+                    self.anchored_at = Some(now);
+                    self.anchored_clock = clock;
+                }
+                if changed {
+                    step.started = Some(song);
+                }
+                self.playing = Some(song);
+            }
+            // Paused, stopped, not yet in step, or a song this box lacks: stay silent,
+            // and come in at the right position as soon as that changes.
+            None => {
+                self.anchored_at = None;
+                if self.playing.take().is_some() {
+                    step.commands.push(SinkCommand::Stop);
+                }
+            }
+        }
+        if let Some(v) = view {
+            if self.volume != Some(v.state.volume) {
+                step.commands.push(SinkCommand::Volume(v.state.volume));
+                self.volume = Some(v.state.volume);
+            }
+        }
+        step
+    }
+}
+
+#[cfg(test)]
+#[path = "playout_tests.rs"]
+mod tests;

@@ -1,0 +1,113 @@
+//! Tests of the playout machine: commands only on change, re-anchoring, the songs a box
+//! lacks, and the "started" report.
+
+use std::time::Duration;
+
+use super::*;
+use crate::core::{PartyRole, PlaybackState};
+
+const A: SongRef = SongRef([1; 32]);
+const B: SongRef = SongRef([2; 32]);
+
+fn view(song: Option<SongRef>, playing: bool, position_frames: f64, volume: u8) -> PlaybackView {
+    PlaybackView {
+        state: PlaybackState {
+            song,
+            index: None,
+            playing,
+            position_frames,
+            rate: 48_000,
+            volume,
+        },
+        clock: None,
+        role: PartyRole::Host,
+    }
+}
+
+fn ms(n: u64) -> Instant {
+    Instant::from_nanos(1_000_000_000 + n * 1_000_000)
+}
+
+fn all(_: &SongRef) -> bool {
+    true
+}
+
+#[test]
+fn plays_once_then_reanchors_every_period() {
+    let mut p = Playout::new(Duration::from_millis(50));
+    let v = view(Some(A), true, 96_000.0, 80);
+    let first = p.update(ms(0), Some(&v), all);
+    let anchor = Anchor {
+        song_seconds: 2.0,
+        at: ms(0),
+        pace: 1.0,
+    };
+    assert_eq!(
+        first.commands,
+        vec![
+            SinkCommand::Play { song: A, anchor },
+            SinkCommand::Volume(80)
+        ]
+    );
+    assert_eq!(first.started, Some(A));
+    // Within half a period: nothing to say.
+    assert_eq!(p.update(ms(10), Some(&v), all), PlayoutStep::default());
+    // A tick that comes a little early still re-anchors, and does not restart the song.
+    let again = p.update(ms(49), Some(&v), all);
+    assert!(matches!(again.commands.as_slice(), [SinkCommand::Play { song, .. }] if *song == A));
+    assert_eq!(again.started, None);
+}
+
+#[test]
+fn a_new_song_starts_at_once_and_a_missing_one_is_silence() {
+    let mut p = Playout::default();
+    p.update(ms(0), Some(&view(Some(A), true, 0.0, 100)), all);
+    let next = p.update(ms(1), Some(&view(Some(B), true, 0.0, 100)), all);
+    assert_eq!(next.started, Some(B));
+    assert_eq!(next.commands.len(), 1);
+    let lacks_a = |s: &SongRef| *s != A;
+    let step = p.update(ms(2), Some(&view(Some(A), true, 0.0, 100)), lacks_a);
+    assert_eq!(step.commands, vec![SinkCommand::Stop]);
+    assert_eq!(p.playing(), None);
+    // Silence is said once.
+    let step = p.update(ms(3), Some(&view(Some(A), true, 0.0, 100)), lacks_a);
+    assert!(step.commands.is_empty());
+}
+
+#[test]
+fn pause_losing_the_clock_and_volume_changes() {
+    let mut p = Playout::default();
+    p.update(ms(0), Some(&view(Some(A), true, 0.0, 100)), all);
+    let paused = p.update(ms(1), Some(&view(Some(A), false, 10.0, 100)), all);
+    assert_eq!(paused.commands, vec![SinkCommand::Stop]);
+    let resumed = p.update(ms(2), Some(&view(Some(A), true, 10.0, 60)), all);
+    assert!(matches!(
+        resumed.commands.as_slice(),
+        [SinkCommand::Play { .. }, SinkCommand::Volume(60)]
+    ));
+    // Resuming the same song counts as starting it again (the transfer only keeps it).
+    assert_eq!(resumed.started, Some(A));
+    let lost = p.update(ms(3), None, all);
+    assert_eq!(lost.commands, vec![SinkCommand::Stop]);
+}
+
+#[test]
+fn a_new_clock_estimate_reanchors_at_once_with_its_rate() {
+    let mut p = Playout::default();
+    let mut v = view(Some(A), true, 0.0, 100);
+    v.role = PartyRole::Member;
+    let mut estimate = crate::core::ClockEstimate::identity();
+    estimate.rate_ppm = 100.0;
+    v.clock = Some(estimate);
+    p.update(ms(0), Some(&v), all);
+    assert!(p.update(ms(5), Some(&v), all).commands.is_empty());
+    estimate.offset_ns = 1_000.0;
+    v.clock = Some(estimate);
+    let step = p.update(ms(10), Some(&v), all);
+    match step.commands.as_slice() {
+        [SinkCommand::Play { anchor, .. }] => {
+            assert!((anchor.pace - 1.0001).abs() < 1e-12, "{}", anchor.pace);
+        }
+        other => panic!("expected a new anchor, got {other:?}"),
+    }
+}
