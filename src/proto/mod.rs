@@ -23,7 +23,7 @@
 //!     peers: vec![],
 //! };
 //! let bytes = encode_datagram(&Message::Beacon(beacon.clone()))?;
-//! assert_eq!(&bytes[..4], b"CH\x01\x01"); // magic, version 1, kind beacon
+//! assert_eq!(&bytes[..4], b"CH\x02\x01"); // magic, version 2, kind beacon
 //! assert_eq!(decode_datagram(&bytes)?, Message::Beacon(beacon));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
