@@ -3,4 +3,5 @@
 //! repeatable); `distribute` runs real boxes and measures wall time.
 
 pub mod distribute;
+pub mod playout;
 pub mod sync;
