@@ -57,15 +57,19 @@ pub struct Gaps {
     pub at_s: Vec<f64>,
 }
 
-/// What the recording says (times in seconds from box 1's first sample, lags in µs).
+/// What the recording says (times in seconds from the first sample any box played,
+/// lags in µs behind box 1).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Analysis {
     /// Per box: when its first sample came out relative to box 1's, µs (sample
     /// resolution, ±21 µs); `None`: the box never played.
     pub first_sample_offset_us: Vec<Option<f64>>,
-    /// Per box: its lag behind box 1 over the first window, µs (sub-sample).
+    /// Largest minus smallest of those, µs.
+    pub first_sample_worst_pair_us: f64,
+    /// Per box: its lag behind box 1 in the first window where every box matched, µs
+    /// (sub-sample).
     pub first_window_lag_us: Vec<Option<f64>>,
-    /// From box 1's first sample until every box is within 1 ms of every other for the
+    /// From the first box's first sample until every box is within 1 ms of every other for the
     /// rest of the run; `None`: never.
     pub lock_s: Option<f64>,
     /// Pairwise spread (largest minus smallest lag) per window from the lock on, µs.
@@ -74,6 +78,8 @@ pub struct Analysis {
     pub spread_after_settle_us: Option<Percentiles>,
     /// Windows from [`SETTLE_S`] on with a spread over 1 ms or a box that did not match.
     pub excursions: usize,
+    /// The recording's sample where time 0 is.
+    pub origin_sample: usize,
     /// Windows analysed.
     pub windows: usize,
     /// Per box: silent stretches while it played (underruns, stalls, a lost host).
@@ -85,7 +91,7 @@ pub struct Analysis {
 /// One analysed window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Window {
-    /// Start, seconds from box 1's first sample.
+    /// Start, seconds from the first box's first sample.
     pub t: f64,
     /// Each box's lag behind box 1, µs; `None`: no match, not started, or ended.
     pub lags_us: Vec<Option<f64>>,
@@ -119,12 +125,12 @@ fn window(
             let Some((first, end)) = *range else {
                 return Seen::Missing;
             };
-            if i == 0 {
-                Seen::Lag(0.0)
-            } else if end < start + len {
+            if end < start + len {
                 Seen::Ended
             } else if start < first {
                 Seen::Missing
+            } else if i == 0 {
+                Seen::Lag(0.0)
             } else {
                 lag(reference, ch, start, len, max_lag)
                     .map_or(Seen::Missing, |l| Seen::Lag(l.samples))
@@ -143,13 +149,29 @@ pub fn analyse(channels: &[Vec<f32>], rate: u32, seconds: f64) -> Analysis {
         .map(|c| Some((onset(c)?, offset_end(c)?)))
         .collect();
     let mut out = Analysis::default();
-    let Some(Some((origin, _))) = ranges.first().copied() else {
+    let Some(Some((first_ref, _))) = ranges.first().copied() else {
         return out;
     };
     out.first_sample_offset_us = ranges
         .iter()
-        .map(|r| r.map(|(first, _)| (first as f64 - origin as f64) * us))
+        .map(|r| r.map(|(first, _)| (first as f64 - first_ref as f64) * us))
         .collect();
+    let known: Vec<f64> = out
+        .first_sample_offset_us
+        .iter()
+        .flatten()
+        .copied()
+        .collect();
+    out.first_sample_worst_pair_us = known.iter().copied().fold(f64::MIN, f64::max)
+        - known.iter().copied().fold(f64::MAX, f64::min);
+    // Time starts with the first box's first sample, whichever box that is.
+    let origin = ranges
+        .iter()
+        .flatten()
+        .map(|(first, _)| *first)
+        .min()
+        .unwrap_or(first_ref);
+    out.origin_sample = origin;
     let len = (WINDOW_S * rate_f) as usize;
     let max_lag = (MAX_LAG_S * rate_f) as usize;
     let total = channels.iter().map(Vec::len).min().unwrap_or(0);
@@ -215,11 +237,7 @@ fn summarize(
     out.spread_after_settle_us = Percentiles::of(&matched);
     out.excursions = settled.iter().filter(|(_, s)| !good(s)).count();
     let min_gap = (GAP_S * rate) as usize;
-    let origin = ranges
-        .first()
-        .copied()
-        .flatten()
-        .map_or(0, |(first, _)| first);
+    let origin = out.origin_sample;
     out.gaps = channels
         .iter()
         .zip(ranges)

@@ -121,33 +121,42 @@ impl PlayoutConfig {
     }
 }
 
-/// Why the bench cannot run here, if it cannot: a tool or the ALSA build is missing.
-pub fn unavailable() -> Option<String> {
-    if !cfg!(feature = "alsa") {
-        return Some("this chorus was built without the `alsa` feature".into());
-    }
-    let missing: Vec<&str> = [
+/// The tools the bench (and its control) needs that are not on PATH, with the Debian
+/// packages that have them; `None` if all are there.
+pub fn missing_tools() -> Option<String> {
+    let tools = [
         "pipewire",
         "wireplumber",
         "dbus-run-session",
         "pw-record",
         "pw-link",
         "aplay",
-    ]
-    .into_iter()
-    .filter(|tool| {
-        std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .map_or(true, |o| !o.status.success())
-    })
-    .collect();
+    ];
+    let missing: Vec<&str> = tools
+        .into_iter()
+        .filter(|tool| {
+            std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .map_or(true, |o| !o.status.success())
+        })
+        .collect();
     (!missing.is_empty()).then(|| {
         format!(
             "missing {} (Debian: pipewire pipewire-bin pipewire-alsa wireplumber dbus alsa-utils)",
             missing.join(", ")
         )
     })
+}
+
+/// Why the bench cannot run here, if it cannot: a tool or the ALSA build is missing.
+pub fn unavailable() -> Option<String> {
+    if !cfg!(feature = "alsa") {
+        return Some(
+            "this chorus was built without the `alsa` feature (cargo build --features alsa)".into(),
+        );
+    }
+    missing_tools()
 }
 
 /// A directory removed with everything in it when dropped.
@@ -280,8 +289,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
     let (rate, rec) = read_wav(&recording)?;
     let channels_rec: Vec<Vec<f32>> = rec.into_iter().take(config.boxes).collect();
     let analysis = analyze::analyse(&channels_rec, rate, config.seconds);
-    let spread_after_kill_us =
-        kill_sample.and_then(|at| after_kill(&analysis, &channels_rec, at, rate));
+    let spread_after_kill_us = kill_sample.and_then(|at| after_kill(&analysis, at, rate));
     Ok(PlayoutReport {
         boxes: config.boxes,
         seconds: config.seconds,
@@ -296,14 +304,8 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
 }
 
 /// Spread percentiles of the windows starting a window after `kill_sample`.
-fn after_kill(
-    a: &analyze::Analysis,
-    channels: &[Vec<f32>],
-    kill_sample: usize,
-    rate: u32,
-) -> Option<Percentiles> {
-    let origin = channels.first().and_then(|c| correlate::onset(c))?;
-    let from = (kill_sample.saturating_sub(origin)) as f64 / f64::from(rate) + WINDOW_S;
+fn after_kill(a: &analyze::Analysis, kill_sample: usize, rate: u32) -> Option<Percentiles> {
+    let from = (kill_sample.saturating_sub(a.origin_sample)) as f64 / f64::from(rate) + WINDOW_S;
     let after: Vec<f64> = a
         .series
         .iter()

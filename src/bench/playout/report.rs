@@ -133,9 +133,14 @@ impl PlayoutReport {
                 .map_or(String::new(), |t| format!(", host killed at {t} s"))
         );
         let firsts: Vec<String> = a.first_sample_offset_us.iter().map(opt_us).collect();
-        let _ = writeln!(s, "  first sample vs box 1 (µs):   [{}]", firsts.join(", "));
+        let _ = writeln!(
+            s,
+            "  first sample vs box 1 (µs):   [{}], worst pair {:.1}",
+            firsts.join(", "),
+            a.first_sample_worst_pair_us
+        );
         let lags: Vec<String> = a.first_window_lag_us.iter().map(opt_us).collect();
-        let _ = writeln!(s, "  first window lag (µs):        [{}]", lags.join(", "));
+        let _ = writeln!(s, "  lag once all play (µs):       [{}]", lags.join(", "));
         let _ = writeln!(
             s,
             "  time to lock (all within {} ms for good): {}",
