@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::correlate::{lag, offset_end, onset, silences};
+use super::correlate::{find_in, lag, offset_end, onset, silences};
 
 /// Correlation window length, seconds.
 pub const WINDOW_S: f64 = 0.5;
@@ -64,6 +64,10 @@ pub struct Analysis {
     /// Per box: when its first sample came out relative to box 1's, µs (sample
     /// resolution, ±21 µs); `None`: the box never played.
     pub first_sample_offset_us: Vec<Option<f64>>,
+    /// Per box: where in the song its first sample was, ms (set by [`first_song_ms`]).
+    /// Equal first samples and song positions: a clean common start; different first
+    /// samples whose song positions differ by as much: late boxes entered in step.
+    pub first_song_ms: Vec<Option<f64>>,
     /// Largest minus smallest of those, µs.
     pub first_sample_worst_pair_us: f64,
     /// Per box: its lag behind box 1 in the first window where every box matched, µs
@@ -139,6 +143,21 @@ fn window(
         .collect()
 }
 
+/// Per box: where in `song` (its first seconds) the box's first sample was, ms.
+pub fn first_song_ms(channels: &[Vec<f32>], song: &[f32], rate: u32) -> Vec<Option<f64>> {
+    let rate_f = f64::from(rate);
+    // Past any ramp at the very start; 4096 samples say unambiguously where we are.
+    let skip = (0.02 * rate_f) as usize;
+    channels
+        .iter()
+        .map(|c| {
+            let first = onset(c)?;
+            let at = find_in(song, c, first + skip, 4_096, song.len())?;
+            Some((at as f64 - skip as f64) * 1e3 / rate_f)
+        })
+        .collect()
+}
+
 /// Analyses `channels` (box 1 first) recorded at `rate`, over `seconds` from box 1's
 /// first sample. A box whose sound ended (a killed host) leaves the spread from then on.
 pub fn analyse(channels: &[Vec<f32>], rate: u32, seconds: f64) -> Analysis {
@@ -206,7 +225,8 @@ pub fn analyse(channels: &[Vec<f32>], rate: u32, seconds: f64) -> Analysis {
     out.windows = out.series.len();
     out.first_window_lag_us = out
         .series
-        .first()
+        .iter()
+        .find(|w| w.spread_us.is_some())
         .map(|w| w.lags_us.clone())
         .unwrap_or_default();
     summarize(&mut out, channels, &ranges, rate_f);

@@ -278,6 +278,8 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
     std::fs::create_dir_all(&music).map_err(|e| PlayoutError::io(&music, e))?;
     let song_len = ((config.seconds + SONG_MARGIN_S) * f64::from(RATE)) as usize;
     let song = noise(SEED, song_len, 0.0);
+    // Boxes begin within the song's first seconds, wherever the schedule puts them.
+    let head: Vec<f32> = song.iter().take(2 * RATE as usize).copied().collect();
     write_wav(&music.join("noise.wav"), &[song.clone(), song])?;
     let mut boxes = Boxes::start(exe, &server, &scratch.dir, config.boxes, &music)?;
     let recording = scratch.dir.join("playout.wav");
@@ -288,7 +290,8 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
     drop(server);
     let (rate, rec) = read_wav(&recording)?;
     let channels_rec: Vec<Vec<f32>> = rec.into_iter().take(config.boxes).collect();
-    let analysis = analyze::analyse(&channels_rec, rate, config.seconds);
+    let mut analysis = analyze::analyse(&channels_rec, rate, config.seconds);
+    analysis.first_song_ms = analyze::first_song_ms(&channels_rec, &head, rate);
     let spread_after_kill_us = kill_sample.and_then(|at| after_kill(&analysis, at, rate));
     Ok(PlayoutReport {
         boxes: config.boxes,

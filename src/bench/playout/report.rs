@@ -139,6 +139,16 @@ impl PlayoutReport {
             firsts.join(", "),
             a.first_sample_worst_pair_us
         );
+        let song: Vec<String> = a
+            .first_song_ms
+            .iter()
+            .map(|v| v.map_or_else(|| "?".into(), |v| format!("{v:.2}")))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  song position of first sample (ms): [{}]",
+            song.join(", ")
+        );
         let lags: Vec<String> = a.first_window_lag_us.iter().map(opt_us).collect();
         let _ = writeln!(s, "  lag once all play (µs):       [{}]", lags.join(", "));
         let _ = writeln!(

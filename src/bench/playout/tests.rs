@@ -131,3 +131,13 @@ fn every_box_gets_its_own_channel_of_the_bench_sink() {
         "{text}"
     );
 }
+
+#[test]
+fn a_box_that_begins_mid_song_is_placed_in_it() {
+    let song = noise(9, 2 * RATE as usize, 0.0);
+    let mut ch = vec![0.0f32; 3 * RATE as usize];
+    // Enters 0.25 s into the recording with the song's sample 1728 (36 ms in).
+    ch[12_000..12_000 + 40_000].copy_from_slice(&song[1_728..1_728 + 40_000]);
+    let at = super::analyze::first_song_ms(&[ch], &song, RATE);
+    assert!((at[0].unwrap() - 36.0).abs() < 0.05, "{at:?}");
+}
