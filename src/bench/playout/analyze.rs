@@ -16,6 +16,8 @@ pub const LOCK_S: f64 = 0.001;
 pub const SETTLE_S: f64 = 10.0;
 /// A silence at least this long inside a box's playing stretch is a gap (seconds).
 const GAP_S: f64 = 0.001;
+/// Gaps of different boxes this close (seconds) are one event.
+const COMMON_S: f64 = 0.010;
 /// Gaps listed by position, per box.
 const MAX_GAPS_LISTED: usize = 10;
 
@@ -55,6 +57,9 @@ pub struct Gaps {
     /// Where the first few are, seconds from box 1's first sample: gaps at the same
     /// instant on every box are the recording's, not the boxes'.
     pub at_s: Vec<f64>,
+    /// Gaps no other box had at the same instant: this box's own.
+    pub own: usize,
+    pub own_longest_ms: f64,
 }
 
 /// What the recording says (times in seconds from the first sample any box played,
@@ -258,24 +263,43 @@ fn summarize(
     out.excursions = settled.iter().filter(|(_, s)| !good(s)).count();
     let min_gap = (GAP_S * rate) as usize;
     let origin = out.origin_sample;
-    out.gaps = channels
+    let found: Vec<Vec<(usize, usize)>> = channels
         .iter()
         .zip(ranges)
-        .map(|(c, r)| {
-            let Some((first, end)) = *r else {
-                return Gaps::default();
+        .map(|(c, r)| r.map_or_else(Vec::new, |(first, end)| silences(c, first, end, min_gap)))
+        .collect();
+    let ms = |n: usize| n as f64 * 1e3 / rate;
+    let near = (COMMON_S * rate) as usize;
+    out.gaps = found
+        .iter()
+        .enumerate()
+        .map(|(i, mine)| {
+            // Shared: every other box still playing there went silent at the same
+            // instant. That is the sound server or the recorder starved, not this box.
+            let shared = |at: usize| {
+                found.len() > 1
+                    && found
+                        .iter()
+                        .zip(ranges)
+                        .enumerate()
+                        .all(|(j, (theirs, r))| {
+                            j == i
+                                || r.is_some_and(|(_, end)| end < at)
+                                || theirs.iter().any(|(t, _)| t.abs_diff(at) <= near)
+                        })
             };
-            let found = silences(c, first, end, min_gap);
-            let ms = |n: usize| n as f64 * 1e3 / rate;
+            let own: Vec<&(usize, usize)> = mine.iter().filter(|(at, _)| !shared(*at)).collect();
             Gaps {
-                count: found.len(),
-                longest_ms: found.iter().map(|(_, n)| ms(*n)).fold(0.0, f64::max),
-                total_ms: found.iter().map(|(_, n)| ms(*n)).sum(),
-                at_s: found
+                count: mine.len(),
+                longest_ms: mine.iter().map(|(_, n)| ms(*n)).fold(0.0, f64::max),
+                total_ms: mine.iter().map(|(_, n)| ms(*n)).sum(),
+                at_s: mine
                     .iter()
                     .take(MAX_GAPS_LISTED)
                     .map(|(at, _)| (*at as f64 - origin as f64) / rate)
                     .collect(),
+                own: own.len(),
+                own_longest_ms: own.iter().map(|(_, n)| ms(*n)).fold(0.0, f64::max),
             }
         })
         .collect();

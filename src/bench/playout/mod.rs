@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use report::{ControlReport, PlayoutReport};
+pub use report::{ControlReport, HostKill, PlayoutReport};
 pub use server::config_text;
 
 use analyze::{Percentiles, WINDOW_S};
@@ -283,7 +283,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
     write_wav(&music.join("noise.wav"), &[song.clone(), song])?;
     let mut boxes = Boxes::start(exe, &server, &scratch.dir, config.boxes, &music)?;
     let recording = scratch.dir.join("playout.wav");
-    let (recorder, kill_sample) = play(&mut boxes, &server, config, &recording)?;
+    let (recorder, kill) = play(&mut boxes, &server, config, &recording)?;
     recorder.stop()?;
     let underruns = boxes.underruns();
     drop(boxes);
@@ -292,7 +292,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
     let channels_rec: Vec<Vec<f32>> = rec.into_iter().take(config.boxes).collect();
     let mut analysis = analyze::analyse(&channels_rec, rate, config.seconds);
     analysis.first_song_ms = analyze::first_song_ms(&channels_rec, &head, rate);
-    let spread_after_kill_us = kill_sample.and_then(|at| after_kill(&analysis, at, rate));
+    let host_kill = kill.map(|k| after_kill(&analysis, &channels_rec, &k, rate));
     Ok(PlayoutReport {
         boxes: config.boxes,
         seconds: config.seconds,
@@ -302,20 +302,50 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         analysis,
         underruns,
         reseeks: None,
-        spread_after_kill_us,
+        host_kill,
     })
 }
 
-/// Spread percentiles of the windows starting a window after `kill_sample`.
-fn after_kill(a: &analyze::Analysis, kill_sample: usize, rate: u32) -> Option<Percentiles> {
-    let from = (kill_sample.saturating_sub(a.origin_sample)) as f64 / f64::from(rate) + WINDOW_S;
+/// The host's death as the run saw it.
+#[derive(Debug)]
+struct Kill {
+    /// Recording sample (approximate: pw-record's start latency is not known).
+    sample: usize,
+    at: Instant,
+    /// Until box 1 named another host.
+    new_host_after_s: Option<f64>,
+}
+
+/// The members after the host was killed: their longest silence from half a second
+/// before the kill (its sample is approximate) and their spread from a window after it.
+fn after_kill(a: &analyze::Analysis, channels: &[Vec<f32>], kill: &Kill, rate: u32) -> HostKill {
+    let rate_f = f64::from(rate);
+    let at_s = kill.sample.saturating_sub(a.origin_sample) as f64 / rate_f;
     let after: Vec<f64> = a
         .series
         .iter()
-        .filter(|w| w.t >= from)
+        .filter(|w| w.t >= at_s + WINDOW_S)
         .filter_map(|w| w.spread_us)
         .collect();
-    Percentiles::of(&after)
+    let from = kill.sample.saturating_sub(rate as usize / 2);
+    let members = channels.len().saturating_sub(1);
+    let silence_ms = channels
+        .iter()
+        .take(members)
+        .map(|c| {
+            let end = correlate::offset_end(c).unwrap_or(0);
+            correlate::silences(c, from, end, rate as usize / 1_000)
+                .iter()
+                .map(|(_, n)| *n as f64 * 1e3 / rate_f)
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    HostKill {
+        at_s,
+        new_host_after_s: kill.new_host_after_s,
+        member_longest_silence_ms: silence_ms,
+        spread_after_us: Percentiles::of(&after),
+    }
 }
 
 /// Forms the party, records, plays; returns the running recorder and, if the host was
@@ -326,7 +356,7 @@ fn play(
     server: &SoundServer,
     config: &PlayoutConfig,
     recording: &Path,
-) -> Result<(server::Recorder, Option<usize>), PlayoutError> {
+) -> Result<(server::Recorder, Option<Kill>), PlayoutError> {
     let n = config.boxes;
     let host = n - 1;
     let minute = Duration::from_secs(60);
@@ -368,19 +398,31 @@ fn play(
     boxes.wait_all(0..n, Duration::from_secs(30), "every box plays", |s| {
         s.playback.as_ref().is_some_and(|p| p.state == "playing")
     })?;
-    let mut kill_sample = None;
+    let host_id = boxes.status(host).map(|s| s.id);
+    let mut kill: Option<Kill> = None;
     let end = played + Duration::from_secs_f64(config.seconds + 1.0);
     while Instant::now() < end {
-        if let Some(at) = config.kill_host_at {
-            if kill_sample.is_none() && played.elapsed().as_secs_f64() >= at {
+        match (&mut kill, config.kill_host_at) {
+            (None, Some(at)) if played.elapsed().as_secs_f64() >= at => {
                 boxes.kill(host);
                 let t = recorder.started.elapsed().as_secs_f64();
-                kill_sample = Some((t * f64::from(RATE)) as usize);
+                kill = Some(Kill {
+                    sample: (t * f64::from(RATE)) as usize,
+                    at: Instant::now(),
+                    new_host_after_s: None,
+                });
             }
+            (Some(k), _) if k.new_host_after_s.is_none() => {
+                let host_now = boxes.status(0).and_then(|s| s.party).map(|p| p.host);
+                if host_now.is_some() && host_now != host_id {
+                    k.new_host_after_s = Some(k.at.elapsed().as_secs_f64());
+                }
+            }
+            _ => {}
         }
         boxes.check_alive()?;
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(load);
-    Ok((recorder, kill_sample))
+    Ok((recorder, kill))
 }

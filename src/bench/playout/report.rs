@@ -93,9 +93,22 @@ pub struct PlayoutReport {
     /// Per box: re-seeks. `None`: `ctl status` does not publish them (the player counts
     /// them, `PlayerStatus::reseeks`, but the status has no field for them yet).
     pub reseeks: Option<Vec<u64>>,
-    /// After the host was killed: spread of the members, µs, from one window after the
-    /// kill.
-    pub spread_after_kill_us: Option<Percentiles>,
+    /// What happened after the host was killed (`--kill-host-at`).
+    pub host_kill: Option<HostKill>,
+}
+
+/// The members after the host was SIGKILLed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostKill {
+    /// When, seconds on the analysis timeline (approximate: within ~0.1 s).
+    pub at_s: f64,
+    /// Until box 1's status named a new host, seconds (polled every ~0.1 s).
+    pub new_host_after_s: Option<f64>,
+    /// Per member: its longest silence (of 1 ms or more) from 0.5 s before the kill
+    /// on, ms (0: none).
+    pub member_longest_silence_ms: Vec<f64>,
+    /// The members' spread from one window after the kill on, µs.
+    pub spread_after_us: Option<Percentiles>,
 }
 
 fn pct(p: Option<Percentiles>) -> String {
@@ -193,11 +206,16 @@ impl PlayoutReport {
                 |r| format!("{r:?}")
             )
         );
-        if self.kill_host_at_s.is_some() {
+        if let Some(k) = &self.host_kill {
             let _ = writeln!(
                 s,
-                "  members' spread after the kill: {}",
-                pct(self.spread_after_kill_us)
+                "  host killed at {:.1} s: new host after {}, members' longest silence {:?} ms, \
+                 spread after: {}",
+                k.at_s,
+                k.new_host_after_s
+                    .map_or_else(|| "never".into(), |t| format!("{t:.2} s")),
+                k.member_longest_silence_ms,
+                pct(k.spread_after_us)
             );
         }
         s
