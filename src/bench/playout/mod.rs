@@ -312,7 +312,7 @@ struct Kill {
     /// Recording sample (approximate: pw-record's start latency is not known).
     sample: usize,
     at: Instant,
-    /// Until box 1 named another host.
+    /// Until box 1 named another host, with the party started again.
     new_host_after_s: Option<f64>,
 }
 
@@ -413,7 +413,12 @@ fn play(
                 });
             }
             (Some(k), _) if k.new_host_after_s.is_none() => {
-                let host_now = boxes.status(0).and_then(|s| s.party).map(|p| p.host);
+                // In charge: another host, and the party under way again (not failover).
+                let host_now = boxes
+                    .status(0)
+                    .and_then(|s| s.party)
+                    .filter(|p| p.state == crate::core::PartyState::Started)
+                    .map(|p| p.host);
                 if host_now.is_some() && host_now != host_id {
                     k.new_host_after_s = Some(k.at.elapsed().as_secs_f64());
                 }

@@ -102,7 +102,8 @@ pub struct PlayoutReport {
 pub struct HostKill {
     /// When, seconds on the analysis timeline (approximate: within ~0.1 s).
     pub at_s: f64,
-    /// Until box 1's status named a new host, seconds (polled every ~0.1 s).
+    /// Until box 1's status named a new host with the party started again, seconds
+    /// (polled every ~0.1 s).
     pub new_host_after_s: Option<f64>,
     /// Per member: its longest silence (of 1 ms or more) from 0.5 s before the kill
     /// on, ms (0: none).
@@ -181,21 +182,31 @@ impl PlayoutReport {
             "  excursions after {SETTLE_S} s (> {} ms or no match): {} of {} windows",
             LOCK_S * 1e3,
             a.excursions,
-            a.windows
+            a.series.iter().filter(|w| w.t >= SETTLE_S).count()
         );
+        self.render_events(&mut s);
+        s
+    }
+
+    /// Gaps, underruns, re-seeks and the host kill.
+    fn render_events(&self, s: &mut String) {
+        let a = &self.analysis;
         let gaps: Vec<String> = a
             .gaps
             .iter()
             .map(|g| {
                 let at: Vec<String> = g.at_s.iter().map(|t| format!("{t:.2}")).collect();
                 format!(
-                    "{} ({:.1} ms longest; at [{}] s)",
+                    "{} ({:.1} ms longest; at [{}] s; {} its own, {:.1} ms longest)",
                     g.count,
                     g.longest_ms,
-                    at.join(" ")
+                    at.join(" "),
+                    g.own,
+                    g.own_longest_ms
                 )
             })
             .collect();
+        // "Its own": no other box went silent at the same instant.
         let _ = writeln!(s, "  silent gaps per box: {}", gaps.join("; "));
         let _ = writeln!(s, "  underruns per box (logged): {:?}", self.underruns);
         let _ = writeln!(
@@ -218,6 +229,5 @@ impl PlayoutReport {
                 pct(k.spread_after_us)
             );
         }
-        s
     }
 }

@@ -110,6 +110,16 @@ fn a_gap_in_one_box_is_found() {
     let a = analyse(&ch, RATE, 18.0);
     assert_eq!(a.gaps[0].count, 1, "{:?}", a.gaps);
     assert!((a.gaps[0].longest_ms - 10.0).abs() < 0.1);
+    assert_eq!(a.gaps[0].own, 1, "no other box was silent then");
+    // The same silence on every box playing: the sound server's, not the boxes'.
+    let at = 5 * RATE as usize;
+    for c in ch.iter_mut() {
+        c[at..at + 480].fill(0.0);
+    }
+    let a = analyse(&ch, RATE, 18.0);
+    assert_eq!(a.gaps[1].count, 1, "{:?}", a.gaps);
+    assert_eq!(a.gaps[1].own, 0, "{:?}", a.gaps);
+    assert_eq!(a.gaps[0].own, 1, "{:?}", a.gaps);
     // Noise itself is never quiet that long.
     assert_eq!(silences(&ch[0], 4_800, 9 * RATE as usize, 10).len(), 0);
 }
