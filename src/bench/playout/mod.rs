@@ -200,7 +200,7 @@ pub fn control(
     let mut late = vec![0.0; CONTROL_PAD];
     late.extend_from_slice(&sound);
     let mut early = sound;
-    early.extend(std::iter::repeat(0.0).take(CONTROL_PAD));
+    early.extend(std::iter::repeat_n(0.0, CONTROL_PAD));
     let wav = dir.join("control.wav");
     write_wav(&wav, &[late, early])?;
     let recording = dir.join("control-rec.wav");
