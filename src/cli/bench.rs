@@ -158,9 +158,17 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
             };
             let exe = std::env::current_exe()
                 .map_err(|e| CliError::Failed(format!("cannot find the chorus binary: {e}")))?;
-            // Blocking work (processes, sleeps, correlation) off the runtime's workers.
-            let report = tokio::task::spawn_blocking(move || playout::run(&exe, &config))
-                .await
+            // Blocking work (processes, sleeps, correlation) off the runtime's workers;
+            // Ctrl-C asks it to stop, and it cleans up before it returns.
+            let mut task = tokio::task::spawn_blocking(move || playout::run(&exe, &config));
+            let joined = tokio::select! {
+                r = &mut task => r,
+                _ = tokio::signal::ctrl_c() => {
+                    playout::interrupt();
+                    task.await
+                }
+            };
+            let report = joined
                 .map_err(|e| CliError::Failed(e.to_string()))?
                 .map_err(|e| CliError::Failed(e.to_string()))?;
             if json {

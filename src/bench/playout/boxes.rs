@@ -156,8 +156,11 @@ impl Boxes {
         }
     }
 
-    /// Fails if a box that was not killed on purpose exited.
+    /// Fails if a box that was not killed on purpose exited, or the run was interrupted.
     pub fn check_alive(&mut self) -> Result<(), PlayoutError> {
+        if super::interrupted() {
+            return Err(PlayoutError::Interrupted);
+        }
         for b in &mut self.boxes {
             if let Some(child) = b.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {

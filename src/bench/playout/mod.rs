@@ -65,6 +65,22 @@ pub enum PlayoutError {
     Box(String),
     #[error("the control failed, so nothing this setup measures can be trusted:\n{0}")]
     ControlFailed(String),
+    #[error("interrupted; boxes, sound server and files removed")]
+    Interrupted,
+}
+
+/// Set by [`interrupt`]: the run stops at its next check and cleans up behind it.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks a running [`run`] to stop (Ctrl-C): its guards then kill the boxes and the sound
+/// server (which runs in a process group of its own and would outlive us) and delete the
+/// scratch dir.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
 }
 
 impl PlayoutError {
