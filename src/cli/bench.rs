@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 use chorus::bench::distribute::{self, BenchReport, DistributeConfig};
+use chorus::bench::playout::{self, PlayoutConfig};
 use chorus::bench::sync::{run, SyncBenchConfig};
 
 use super::CliError;
@@ -54,6 +55,25 @@ enum Which {
         /// Only the namespace runs.
         #[arg(long)]
         no_loopback: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Real boxes on this machine playing through ALSA into one recorded multichannel
+    /// PipeWire sink: first-sample offsets, time to lock, spread, excursions. A control
+    /// (a known delay through the same path) runs first; the run stops if it fails.
+    Playout {
+        #[arg(long, default_value_t = 3)]
+        boxes: usize,
+        /// Seconds measured from the first sample.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Busy-loop threads competing for the cores while the boxes play.
+        #[arg(long, default_value_t = 0)]
+        load: usize,
+        /// SIGKILL the host (the last box) this many seconds after play.
+        #[arg(long)]
+        kill_host_at: Option<f64>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -116,6 +136,41 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
                     return Err(CliError::Failed("interrupted; boxes and namespaces removed".into()));
                 }
             };
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.render_text());
+            }
+            Ok(())
+        }
+        Which::Playout {
+            boxes,
+            seconds,
+            load,
+            kill_host_at,
+            json,
+        } => {
+            let config = PlayoutConfig {
+                boxes,
+                seconds,
+                load,
+                kill_host_at,
+            };
+            let exe = std::env::current_exe()
+                .map_err(|e| CliError::Failed(format!("cannot find the chorus binary: {e}")))?;
+            // Blocking work (processes, sleeps, correlation) off the runtime's workers;
+            // Ctrl-C asks it to stop, and it cleans up before it returns.
+            let mut task = tokio::task::spawn_blocking(move || playout::run(&exe, &config));
+            let joined = tokio::select! {
+                r = &mut task => r,
+                _ = tokio::signal::ctrl_c() => {
+                    playout::interrupt();
+                    task.await
+                }
+            };
+            let report = joined
+                .map_err(|e| CliError::Failed(e.to_string()))?
+                .map_err(|e| CliError::Failed(e.to_string()))?;
             if json {
                 println!("{}", report.to_json());
             } else {
