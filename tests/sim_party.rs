@@ -5,6 +5,7 @@
 //!
 //! `CHORUS_SIM_SEEDS=1000 cargo test --release --test sim_party` runs more seeds;
 //! `CHORUS_SIM_SEED=N cargo test --test sim_party seeds -- --nocapture` replays one.
+//! `playback_seeds` checks what every box plays, the same way (`playback` as the filter).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
@@ -16,6 +17,8 @@ use chorus::sim::{CommandFailed, CrashMode, Jitter, LinkModel, SegmentId, Sim, V
 
 #[path = "sim_party/chaos.rs"]
 mod chaos;
+#[path = "sim_party/playback.rs"]
+mod playback;
 #[path = "sim_party/queue.rs"]
 mod queue;
 #[path = "sim_party/regressions.rs"]
@@ -417,6 +420,11 @@ fn streams_replay_identically() {
 #[test]
 fn seeds() {
     chaos::run_seeds();
+}
+
+#[test]
+fn playback_seeds() {
+    playback::run_seeds();
 }
 
 /// The chaos link, shared with the seed runner.

@@ -71,6 +71,23 @@ pub enum Breach {
     /// After a quiet period: a host lists a guest that is down or not its member.
     #[error("after the quiet period hosts {party} but lists {guest}, which is not its member")]
     GhostGuest { party: PartyId, guest: NodeId },
+    /// A settled box plays another frame than its host's schedule names at the same true
+    /// instant, by more than its reported clock error bound allows.
+    #[error("plays {error_us} us off its host's schedule at song second {song_ms} ms (its own schedule says {own_us} us; bound {bound_us} us, reported clock error {reported_us} us)")]
+    OutOfStep {
+        song_ms: u64,
+        error_us: i64,
+        /// Where its own view of the schedule is against the host's, µs.
+        own_us: i64,
+        bound_us: u64,
+        reported_us: u64,
+    },
+    /// A settled box that holds its host's current song plays another song or nothing.
+    #[error("should play {expected:?} but plays {audible:?}")]
+    WrongSong {
+        expected: crate::core::SongRef,
+        audible: Option<crate::core::SongRef>,
+    },
 }
 
 /// A broken invariant: the seed, virtual time and node that reproduce it, and the rule.

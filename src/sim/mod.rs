@@ -14,10 +14,13 @@
 //!   commands and checks the party rules, and `query` answers who sees whom.
 //! - [`transfer`]: one song spreading through a party of [`Swarm`](crate::core::transfer::Swarm)
 //!   planners over finite uplinks ([`transfer::run`]).
+//! - [`audio`]: every box's playout machine and simulated player, and the check that
+//!   each plays its host's schedule (enabled by [`Sim::enable_playback`]).
 //! - [`invariants`]: the rules checked after every step and the [`Violation`] error.
 //! - `builder`: [`SimBuilder`], segments, routes and per-box config.
 //! - `queue`, `trace`: the (time, insertion order) event queue and the run's trace hash.
 
+pub mod audio;
 mod builder;
 pub mod invariants;
 pub mod network;
@@ -27,6 +30,7 @@ mod trace;
 pub mod transfer;
 pub mod world;
 
+pub use audio::{PlaybackCheck, PlaybackStats};
 pub use builder::{SimBuilder, DEFAULT_SEGMENT};
 pub use invariants::{Breach, Violation};
 pub use network::{Jitter, LinkModel, Network, SegmentId, LOOPBACK_DELAY};

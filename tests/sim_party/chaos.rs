@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 /// party may start late in the quiet period, and its new phase needs time to spread).
 const QUIET: Duration = Duration::from_secs(10);
 
-fn env_u64(name: &str) -> Option<u64> {
+pub(crate) fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 

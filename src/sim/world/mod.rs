@@ -14,7 +14,7 @@ use super::network::{LinkModel, Network, SegmentId};
 use super::queue::EventQueue;
 use super::streams::{CrashMode, EndRef, StreamModel, StreamTable};
 use super::trace::{Trace, TraceKind};
-use crate::core::{Event, Instant, Node, NodeConfig, NodeId, Via};
+use crate::core::{Event, Instant, Node, NodeConfig, NodeId, PoolSong, SongRef, Via};
 
 use super::builder::SimBuilder;
 
@@ -110,6 +110,9 @@ struct Slot {
     boot: u64,
     /// How the box went down, while it is down.
     down: Option<CrashMode>,
+    /// Its library and song cache: they survive a crash, and a restarted node gets them.
+    pool: Vec<PoolSong>,
+    held: Vec<SongRef>,
 }
 
 /// N core nodes on a simulated network, driven one event at a time.
@@ -132,6 +135,8 @@ pub struct Sim {
     stats: SimStats,
     /// Bumped whenever any neighbour table gains or loses a box.
     topology_version: u64,
+    /// The boxes' speakers, when playback is checked ([`Sim::enable_playback`]).
+    audio: Option<Box<audio::Audio>>,
 }
 
 impl Sim {
@@ -158,6 +163,7 @@ impl Sim {
             trace: Trace::new(keep_trace_records),
             stats: SimStats::default(),
             topology_version: 0,
+            audio: None,
         }
     }
 
@@ -193,6 +199,8 @@ impl Sim {
             last_arrival: Instant::ZERO,
             boot: 0,
             down: None,
+            pool: Vec::new(),
+            held: Vec::new(),
         });
         self.schedule_timer(index);
         index
@@ -204,6 +212,7 @@ impl Sim {
         let Some((at, pending)) = self.queue.pop() else {
             return Ok(false);
         };
+        self.audio_until(at)?;
         self.now = self.now.max(at);
         match pending {
             Pending::Timer { node, .. } => self.fire_timer(node)?,
@@ -227,6 +236,7 @@ impl Sim {
         while self.next_event_time().is_some_and(|t| t <= until) {
             self.step()?;
         }
+        self.audio_until(until)?;
         self.now = self.now.max(until);
         Ok(())
     }
@@ -257,6 +267,7 @@ impl Sim {
                 }
             }
         }
+        self.audio_until(deadline)?;
         self.now = self.now.max(deadline);
         Ok(None)
     }
@@ -278,6 +289,7 @@ impl Sim {
                 return Ok(Some(self.now));
             }
         }
+        self.audio_until(deadline)?;
         self.now = self.now.max(deadline);
         Ok(None)
     }
@@ -322,7 +334,13 @@ impl Sim {
         };
         slot.boot += 1;
         slot.down = None;
-        slot.node = Some(Node::new(slot.config.clone(), now, seed));
+        let mut node = Node::new(slot.config.clone(), now, seed);
+        // A reboot keeps the box's library and cache.
+        node.set_pool(slot.pool.clone());
+        if !slot.held.is_empty() {
+            node.set_held(now, slot.held.iter().copied().collect());
+        }
+        slot.node = Some(node);
         slot.timer_at = None;
         self.topology_version += 1;
         self.record(i, TraceKind::Restart, &[]);
@@ -357,6 +375,7 @@ impl Sim {
     }
 }
 
+mod audio;
 mod dispatch;
 mod party;
 mod query;

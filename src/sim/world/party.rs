@@ -45,16 +45,22 @@ impl Sim {
 
     /// The songs box `i` holds (what its library would give it).
     pub fn set_pool(&mut self, i: usize, pool: Vec<crate::core::PoolSong>) {
-        if let Some(node) = self.slots.get_mut(i).and_then(|s| s.node.as_mut()) {
-            node.set_pool(pool);
+        if let Some(slot) = self.slots.get_mut(i) {
+            slot.pool.clone_from(&pool);
+            if let Some(node) = slot.node.as_mut() {
+                node.set_pool(pool);
+            }
         }
     }
 
     /// Songs box `i` fetched into its cache (as its transfer manager would report them).
     pub fn set_held(&mut self, i: usize, songs: &[crate::core::SongRef]) {
         let now = self.now;
-        if let Some(node) = self.slots.get_mut(i).and_then(|s| s.node.as_mut()) {
-            node.set_held(now, songs.iter().copied().collect());
+        if let Some(slot) = self.slots.get_mut(i) {
+            slot.held = songs.to_vec();
+            if let Some(node) = slot.node.as_mut() {
+                node.set_held(now, songs.iter().copied().collect());
+            }
         }
     }
 
