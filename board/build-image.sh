@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a bootable Debian 12 (bookworm) arm64 SD card image for a chorus box, without
-# Docker and without loop devices (RECIPES.md §5):
+# Docker and without loop devices:
 #   debootstrap --foreign, second stage under qemu-user binfmt, raspi-firmware and
 #   linux-image-arm64 from Debian (non-free-firmware), the cross-built chorus, its unit,
 #   sysusers entry, udev rules, config.txt fragment and chorus.toml; then

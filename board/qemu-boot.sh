@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Boot check for the SD image from board/build-image.sh, in qemu (RECIPES.md §5).
+# Boot check for the SD image from board/build-image.sh, in qemu.
 # Boots a throw-away snapshot of the image (the image file is not modified), watches the
 # serial console for MARKER, prints the chorus lines of the log, and stops qemu (which
 # never powers off by itself). Exit 0 when the marker appeared within TIMEOUT seconds.
