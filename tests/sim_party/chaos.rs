@@ -20,23 +20,21 @@ pub(crate) fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
-/// Runs `CHORUS_SIM_SEEDS` seeds (default 200) on all cores, or only `CHORUS_SIM_SEED`.
-pub(crate) fn run_seeds() {
-    if let Some(seed) = env_u64("CHORUS_SIM_SEED") {
-        if let Err(e) = scenario(seed, true) {
-            panic!("{}", report(seed, &e));
-        }
-        return;
-    }
+/// Runs `scenario` for seeds `0..CHORUS_SIM_SEEDS` (default 200), spread over all cores;
+/// returns every seed's result.
+pub(crate) fn across_cores<T: Send>(
+    scenario: impl Fn(u64) -> Result<T, String> + Sync,
+) -> Vec<(u64, Result<T, String>)> {
     let count = env_u64("CHORUS_SIM_SEEDS").unwrap_or(200);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-    let results: Vec<(u64, Result<Tally, String>)> = std::thread::scope(|s| {
+    let scenario = &scenario;
+    std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
                 s.spawn(move || {
                     (0..count)
                         .filter(|seed| seed % workers == w)
-                        .map(|seed| (seed, scenario(seed, false)))
+                        .map(|seed| (seed, scenario(seed)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -45,7 +43,19 @@ pub(crate) fn run_seeds() {
             .into_iter()
             .flat_map(|h| h.join().unwrap())
             .collect()
-    });
+    })
+}
+
+/// Runs `CHORUS_SIM_SEEDS` seeds (default 200) on all cores, or only `CHORUS_SIM_SEED`.
+pub(crate) fn run_seeds() {
+    if let Some(seed) = env_u64("CHORUS_SIM_SEED") {
+        if let Err(e) = scenario(seed, true) {
+            panic!("{}", report(seed, &e));
+        }
+        return;
+    }
+    let results = across_cores(|seed| scenario(seed, false));
+    let count = results.len() as u64;
     let total = results
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok())

@@ -13,7 +13,7 @@ use chorus::sim::{CommandFailed, CrashMode, PlaybackCheck, PlaybackStats, Sim};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::chaos::env_u64;
+use crate::chaos::{across_cores, env_u64};
 
 const REPRO: &str = "cargo test --test sim_party playback -- --nocapture";
 
@@ -27,24 +27,8 @@ pub(crate) fn run_seeds() {
         }
         return;
     }
-    let count = env_u64("CHORUS_SIM_SEEDS").unwrap_or(200);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-    let results: Vec<(u64, Result<PlaybackStats, String>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                s.spawn(move || {
-                    (0..count)
-                        .filter(|seed| seed % workers == w)
-                        .map(|seed| (seed, scenario(seed, false)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
+    let results = across_cores(|seed| scenario(seed, false));
+    let count = results.len() as u64;
     let ok: Vec<(u64, PlaybackStats)> = results
         .iter()
         .filter_map(|(s, r)| r.as_ref().ok().map(|t| (*s, *t)))
