@@ -10,9 +10,10 @@
 
 use std::time::Duration;
 
+use chorus::core::PartyRequest;
 use chorus::core::{Action, NodeId, PoolSong, RequestPolicy, SongRef};
 use chorus::core::{Event, Instant, NodeConfig, PartyRole, PartyState, RequestOutcome};
-use chorus::proto::{PartyId, RequestKind};
+use chorus::proto::PartyId;
 use chorus::sim::{CommandFailed, CrashMode, Jitter, LinkModel, SegmentId, Sim, Violation};
 
 #[path = "sim_party/chaos.rs"]
@@ -300,8 +301,8 @@ fn request_policy_host_only_refuses_with_a_reason_anyone_accepts() {
             })
         });
         let kind = match policy {
-            RequestPolicy::HostOnly => RequestKind::Playback(Action::Skip),
-            RequestPolicy::Anyone => RequestKind::Offer {
+            RequestPolicy::HostOnly => PartyRequest::Playback(Action::Skip),
+            RequestPolicy::Anyone => PartyRequest::Offer {
                 song: PoolSong {
                     song: SongRef([0xa; 32]),
                     rate: 44_100,
@@ -327,7 +328,7 @@ fn request_policy_host_only_refuses_with_a_reason_anyone_accepts() {
             }
         }
         // The host itself is never refused.
-        let own = cmd(sim.request(0, RequestKind::Playback(Action::Skip)));
+        let own = cmd(sim.request(0, PartyRequest::Playback(Action::Skip)));
         assert_eq!(
             own,
             RequestOutcome::Answered {
@@ -464,7 +465,7 @@ fn failover_prefers_a_box_that_holds_the_current_song() {
     wait(&mut sim, 5.0, "members' clocks locked", |s| {
         (1..4).all(|i| s.node(i).unwrap().playback(s.now()).is_some())
     });
-    let play = RequestKind::Playback(Action::Select { index: 0 });
+    let play = PartyRequest::Playback(Action::Select { index: 0 });
     cmd(sim.request(0, play));
     wait(&mut sim, 2.0, "box 1 reported the song missing", |s| {
         s.party(0).unwrap().members.iter().any(|m| m.missing == [0])

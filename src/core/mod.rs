@@ -6,7 +6,6 @@
 //! [`Node::poll_timeout`] when to call again.
 
 pub mod clock;
-mod id;
 mod learned;
 mod neighbours;
 mod node;
@@ -14,12 +13,13 @@ mod out;
 pub mod party;
 mod playback;
 pub mod playout;
+mod request;
 pub mod schedule;
 mod time;
 pub mod transfer;
 
+pub use crate::proto::{NodeId, ParseNodeIdError};
 pub use clock::{ClockConfig, ClockEstimate, ClockEstimator, ClockSample, HostClock, PartyTime};
-pub use id::{NodeId, ParseNodeIdError};
 pub use neighbours::{Neighbour, Via};
 pub use node::{Counters, Destination, Event, Node, NodeConfig, TransferView, Transmit};
 pub use party::invitations::Invitation;
@@ -29,5 +29,6 @@ pub use party::{
 };
 pub use playback::PlaybackView;
 pub use playout::{Anchor, Playout, PlayoutStep, SinkCommand};
+pub use request::PartyRequest;
 pub use schedule::{Action, Entry, PlaybackState, PoolSong, Schedule, SongRef};
 pub use time::Instant;

@@ -15,12 +15,13 @@ use super::party::{
     CommandError, Party, PartyConfig, PartyView, RequestOutcome, StreamAction, StreamId,
 };
 use super::playback::{Playback, PlaybackView};
-use super::schedule::{Action, PoolSong, SongRef};
+use super::request::PartyRequest;
+use super::schedule::{from_wire, to_wire, Action, PoolSong, SongRef};
 use super::PartyState;
 use super::{Instant, Neighbour, NodeId, Via};
 use crate::proto::{
-    self, Beacon, BoxState, Control, DecodeError, Message, PartyId, PeerHint, RequestKind,
-    MAX_PEER_HINTS, MAX_SCHEDULE,
+    self, Beacon, BoxState, Control, DecodeError, Message, PartyId, PeerHint, MAX_PEER_HINTS,
+    MAX_SCHEDULE,
 };
 
 /// What the core needs to know about this box; the runtime builds it from the config.
@@ -356,9 +357,9 @@ impl Node {
     pub fn request(
         &mut self,
         now: Instant,
-        kind: RequestKind,
+        request: PartyRequest,
     ) -> Result<RequestOutcome, CommandError> {
-        let r = self.party.request(&mut self.out, kind);
+        let r = self.party.request(&mut self.out, request.into());
         self.after(now);
         r
     }
@@ -372,10 +373,10 @@ impl Node {
     pub fn handle_stream_message(&mut self, now: Instant, stream: StreamId, msg: Control) {
         match msg {
             Control::Pool { songs, .. } if self.party.is_host_stream(stream) => {
-                self.playback.host_pool(songs)
+                self.playback.host_pool(from_wire(songs))
             }
             Control::Schedule { entries, .. } if self.party.is_host_stream(stream) => {
-                self.playback.host_entries(entries)
+                self.playback.host_entries(from_wire(entries))
             }
             Control::Delivery {
                 rtt_us,

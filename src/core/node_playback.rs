@@ -80,13 +80,13 @@ impl Node {
             if let Some(party) = party {
                 let pool = Control::Pool {
                     party,
-                    songs: self.playback.pool(),
+                    songs: to_wire(&self.playback.pool()),
                 };
                 self.party.broadcast(&mut self.out, &pool);
                 for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
                     let msg = Control::Schedule {
                         party,
-                        entries: chunk.to_vec(),
+                        entries: to_wire(chunk),
                     };
                     self.party.broadcast(&mut self.out, &msg);
                 }
@@ -96,16 +96,16 @@ impl Node {
             let Some(party) = party else { continue };
             match note {
                 Internal::GuestJoined { stream } => {
-                    let songs = self.playback.pool();
+                    let songs = to_wire(&self.playback.pool());
                     self.out.send(stream, Control::Pool { party, songs });
                     for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
-                        let entries = chunk.to_vec();
+                        let entries = to_wire(chunk);
                         self.out.send(stream, Control::Schedule { party, entries });
                     }
                 }
                 Internal::Offered { song } => {
                     if self.playback.offer(song) {
-                        let songs = self.playback.pool();
+                        let songs = to_wire(&self.playback.pool());
                         self.party
                             .broadcast(&mut self.out, &Control::Pool { party, songs });
                     }
@@ -171,7 +171,7 @@ impl Node {
         if let Some(entry) = self.playback.schedule(now, action) {
             let msg = Control::Schedule {
                 party,
-                entries: vec![entry],
+                entries: vec![entry.into()],
             };
             self.party.broadcast(&mut self.out, &msg);
         }

@@ -5,28 +5,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::clock::PartyTime;
+pub use crate::proto::SongRef;
 
 mod replay;
+mod wire;
 
-/// A song, by the BLAKE3 hash of its file (the song cache's key).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct SongRef(pub [u8; 32]);
-
-impl std::fmt::Debug for SongRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The first 8 bytes are plenty to tell songs apart in logs.
-        for b in &self.0[..8] {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
+pub(crate) use wire::{from_wire, to_wire};
 
 /// A song of the party's pool, with what replaying positions needs to know about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolSong {
     /// Which song.
     pub song: SongRef,
@@ -40,7 +28,7 @@ pub struct PoolSong {
 }
 
 /// What to do at an entry's party time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Play `song` from frame `from_frame` (of the song's own rate).
     Play {
@@ -76,7 +64,7 @@ pub enum Action {
 
 /// "At party time `at` do `action`"; `seq` (assigned by the host, unique in the party)
 /// orders entries with the same `at` and makes insertion idempotent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
     /// When.
     pub at: PartyTime,

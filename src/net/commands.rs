@@ -8,9 +8,9 @@ use super::driver::BoxRuntime;
 use crate::clock::monotonic_now;
 use crate::command::{volume_after, VolumeTarget};
 use crate::command::{Request, Response};
-use crate::core::{Action, Event, PoolSong, RequestOutcome, SongRef};
+use crate::core::{Action, Event, PartyRequest, PoolSong, RequestOutcome, SongRef};
 use crate::library::SongId;
-use crate::proto::{PartyId, RequestKind};
+use crate::proto::PartyId;
 
 /// A request the host never answered is forgotten after this long.
 const PENDING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -55,15 +55,15 @@ impl BoxRuntime {
                 Ok(p) => Response::done(format!("ended party {p}")),
                 Err(e) => Response::error(e.to_string()),
             },
-            Request::Skip => return self.request(RequestKind::Playback(Action::Skip), reply),
+            Request::Skip => return self.request(PartyRequest::Playback(Action::Skip), reply),
             Request::Play { index } => {
                 let index = index.unwrap_or(0);
-                return self.request(RequestKind::Playback(Action::Select { index }), reply);
+                return self.request(PartyRequest::Playback(Action::Select { index }), reply);
             }
-            Request::Pause => return self.request(RequestKind::Playback(Action::Pause), reply),
-            Request::Resume => return self.request(RequestKind::Playback(Action::Resume), reply),
+            Request::Pause => return self.request(PartyRequest::Playback(Action::Pause), reply),
+            Request::Resume => return self.request(PartyRequest::Playback(Action::Resume), reply),
             Request::Previous => {
-                return self.request(RequestKind::Playback(Action::Previous), reply)
+                return self.request(PartyRequest::Playback(Action::Previous), reply)
             }
             Request::Volume {
                 target: VolumeTarget::Box,
@@ -93,7 +93,7 @@ impl BoxRuntime {
                     ),
                     (_, Some(percent)) => {
                         let action = Action::Volume { percent };
-                        return self.request(RequestKind::Playback(action), reply);
+                        return self.request(PartyRequest::Playback(action), reply);
                     }
                     (_, None) => Response::error("volume: give either a level or a change"),
                 }
@@ -106,10 +106,10 @@ impl BoxRuntime {
         let _ = reply.send(response);
     }
 
-    fn request(&mut self, kind: RequestKind, reply: oneshot::Sender<Response>) {
+    fn request(&mut self, kind: PartyRequest, reply: oneshot::Sender<Response>) {
         let what = match &kind {
-            RequestKind::Playback(action) => describe(action),
-            RequestKind::Offer { title, .. } => format!("queue {title}"),
+            PartyRequest::Playback(action) => describe(action),
+            PartyRequest::Offer { title, .. } => format!("queue {title}"),
         };
         let response = match self.node.request(monotonic_now(), kind) {
             Ok(RequestOutcome::Answered { accepted: true, .. }) => {
@@ -129,7 +129,7 @@ impl BoxRuntime {
 
     /// The song `what` names in this box's music folder (a path, a content hash or a
     /// title), as an offer to the party's pool.
-    fn offer(&self, what: &str) -> Result<RequestKind, String> {
+    fn offer(&self, what: &str) -> Result<PartyRequest, String> {
         let library = self
             .library
             .as_ref()
@@ -159,7 +159,7 @@ impl BoxRuntime {
         let decoder = crate::audio::decode::Decoder::open(&song.path)
             .map_err(|e| format!("{}: {e}", song.path.display()))?;
         let info = decoder.info();
-        Ok(RequestKind::Offer {
+        Ok(PartyRequest::Offer {
             song: PoolSong {
                 song: SongRef(*song.id.as_bytes()),
                 rate: info.rate,

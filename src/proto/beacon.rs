@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::NodeId;
 use super::{MAX_NAME_LEN, MAX_PEER_HINTS};
-use crate::core::NodeId;
 
 /// Identity of one party, unique per HOST press; shown as 16 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -24,7 +24,7 @@ impl std::fmt::Debug for PartyId {
 }
 
 impl std::str::FromStr for PartyId {
-    type Err = crate::core::ParseNodeIdError;
+    type Err = super::ParseNodeIdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         s.parse::<NodeId>().map(|id| PartyId(id.0))
     }

@@ -71,7 +71,7 @@ impl Encoder<&Message> for FrameCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::NodeId;
+    use crate::proto::NodeId;
     use crate::proto::{Beacon, BoxState};
 
     fn beacon() -> Message {

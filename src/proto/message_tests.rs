@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use proptest::prelude::*;
 
 use super::*;
-use crate::core::NodeId;
+use crate::proto::NodeId;
 use crate::proto::{
     BoxState, Control, PartyId, PartySummary, PeerHint, RequestKind, MAX_NAME_LEN, MAX_PEER_HINTS,
 };
@@ -82,7 +82,7 @@ fn golden_skip_request_has_one_encoding() {
     let skip = Message::Control(Control::Request {
         party: PartyId(9),
         id: 5,
-        kind: RequestKind::Playback(crate::core::Action::Skip),
+        kind: RequestKind::Playback(crate::proto::schedule::Action::Skip),
     });
     let bytes = encode(&skip, crate::proto::MAX_FRAME).unwrap();
     #[rustfmt::skip]

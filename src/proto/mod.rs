@@ -8,8 +8,7 @@
 //! body, trailing bytes and out-of-limit fields are all typed [`DecodeError`]s.
 //!
 //! ```
-//! use chorus::core::NodeId;
-//! use chorus::proto::{decode_datagram, encode_datagram, Beacon, BoxState, Message};
+//! use chorus::proto::{decode_datagram, encode_datagram, Beacon, BoxState, Message, NodeId};
 //!
 //! let beacon = Beacon {
 //!     id: NodeId(1),
@@ -32,12 +31,15 @@ mod beacon;
 mod bulk;
 mod error;
 pub mod frame;
+mod id;
 mod message;
 mod party;
+pub mod schedule;
 
 pub use beacon::{Beacon, BoxState, PartyId, PartySummary, PeerHint};
 pub use bulk::Bulk;
 pub use error::{DecodeError, EncodeError};
+pub use id::{NodeId, ParseNodeIdError, SongRef};
 pub use message::{decode, decode_datagram, encode, encode_datagram, Kind, Message};
 pub use party::{
     Control, Hello, Invite, MemberInfo, PartyPhase, RequestKind, Roster, TimeReply, TimeRequest,

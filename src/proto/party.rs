@@ -4,10 +4,10 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::NodeId;
 use super::{
     PartyId, MAX_MEMBERS, MAX_NAME_LEN, MAX_POOL, MAX_REASON_LEN, MAX_SCHEDULE, MAX_SONG_LEN,
 };
-use crate::core::NodeId;
 
 /// "Party `party` is hosted by `host`; join it at `host_addr`." Flooded over the overlay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,10 +82,10 @@ pub struct Roster {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RequestKind {
     /// A playback action: skip, pause, resume, previous, select, seek, volume.
-    Playback(crate::core::Action),
+    Playback(super::schedule::Action),
     /// Add one of the requester's own songs to the pool; the boxes fetch it from there.
     Offer {
-        song: crate::core::PoolSong,
+        song: super::schedule::PoolSong,
         title: String,
     },
 }
@@ -132,12 +132,12 @@ pub enum Control {
     /// The songs of the party, in play order (host to guests, on join and on change).
     Pool {
         party: PartyId,
-        songs: Vec<crate::core::PoolSong>,
+        songs: Vec<super::schedule::PoolSong>,
     },
     /// Schedule entries (host to guests: all of them on join, then each new one).
     Schedule {
         party: PartyId,
-        entries: Vec<crate::core::Entry>,
+        entries: Vec<super::schedule::Entry>,
     },
     /// A guest's measured clock-sync round trip, so the host can schedule far enough ahead,
     /// and its clock's error bound (`u32::MAX` until locked), so the first song waits for

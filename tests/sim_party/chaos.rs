@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use chorus::core::party::generation;
+use chorus::core::PartyRequest;
 use chorus::core::{Action, Event, PartyRole, PoolSong, RequestPolicy, SongRef};
-use chorus::proto::RequestKind;
 use chorus::sim::{CommandFailed, CrashMode, LinkModel, SegmentId, Sim};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -239,7 +239,7 @@ fn play(sim: &mut Sim, rng: &mut StdRng, verbose: bool) -> Result<(), String> {
             35..=37 => command(sim.end(i))?,
             38..=44 => {
                 let kind = if rng.gen() {
-                    RequestKind::Playback(Action::Skip)
+                    PartyRequest::Playback(Action::Skip)
                 } else {
                     let n = rng.gen_range(0..9u8);
                     let song = PoolSong {
@@ -249,7 +249,7 @@ fn play(sim: &mut Sim, rng: &mut StdRng, verbose: bool) -> Result<(), String> {
                         origin: None,
                     };
                     let title = format!("song-{n}");
-                    RequestKind::Offer { song, title }
+                    PartyRequest::Offer { song, title }
                 };
                 command(sim.request(i, kind))?;
             }

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
+use chorus::core::PartyRequest;
 use chorus::core::{Action, Event, PartyRole, PartyState, PoolSong, SongRef};
-use chorus::proto::RequestKind;
 use chorus::sim::{CommandFailed, CrashMode, PlaybackCheck, PlaybackStats, Sim};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -177,7 +177,7 @@ fn play(sim: &mut Sim, rng: &mut StdRng, verbose: bool) -> Result<PlaybackStats,
                     _ => Action::Skip,
                 };
                 let from = host_of(sim).unwrap_or(i);
-                command(sim.request(from, RequestKind::Playback(action)))?;
+                command(sim.request(from, PartyRequest::Playback(action)))?;
             }
             20..=39 if !out.is_empty() => {
                 let late = out.remove(0);

@@ -51,7 +51,7 @@ fn a_thousand_offers_over_a_long_party_never_fill_the_queue() {
     let (mut accepted, mut longest, mut furthest) = (0usize, 0usize, 0u32);
     for n in 0..OFFERS {
         let from = sim.events().len();
-        let offer = RequestKind::Offer {
+        let offer = PartyRequest::Offer {
             song: song(n, SONG_S),
             title: format!("offer {n}"),
         };

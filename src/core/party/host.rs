@@ -10,7 +10,7 @@ use super::{
     flood, CommandError, Guest, Host, Party, RequestOutcome, RequestPolicy, Role, StreamId,
 };
 use crate::core::out::{Internal, Out};
-use crate::core::{Event, Instant, NodeId};
+use crate::core::{Event, Instant, NodeId, PoolSong};
 use crate::proto::{
     Control, Invite, MemberInfo, Message, PartyId, PartyPhase, RequestKind, Roster,
 };
@@ -489,6 +489,7 @@ fn apply(
     }
     match kind {
         RequestKind::Playback(action) => {
+            let action = action.into();
             out.event(Event::PlaybackRequested {
                 party: h.party,
                 by,
@@ -498,7 +499,8 @@ fn apply(
                 .push_back(Internal::PlaybackRequested { action });
             (true, None)
         }
-        RequestKind::Offer { mut song, title } => {
+        RequestKind::Offer { song, title } => {
+            let mut song: PoolSong = song.into();
             let added = match h.queue.offer(song.song, title.clone()) {
                 Ok(added) => added,
                 Err(reason) => return (false, Some(reason)),

@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::{Sim, SimEvent};
-use crate::core::{CommandError, Event, Node, PartyRole, PartyState, PartyView, RequestOutcome};
-use crate::proto::{PartyId, RequestKind};
+use crate::core::{
+    CommandError, Event, Node, PartyRequest, PartyRole, PartyState, PartyView, RequestOutcome,
+};
+use crate::proto::PartyId;
 use crate::sim::invariants::{Breach, Violation};
 use crate::sim::trace::TraceKind;
 
@@ -88,7 +90,7 @@ impl Sim {
     pub fn request(
         &mut self,
         i: usize,
-        kind: RequestKind,
+        kind: PartyRequest,
     ) -> Result<RequestOutcome, CommandFailed> {
         self.command(i, "request", |n, now| n.request(now, kind))
     }

@@ -1,4 +1,5 @@
-//! Box identity: a random 64-bit id, generated once and shown as 16 hex digits.
+//! Identifiers on the wire: a box ([`NodeId`], a random 64-bit id shown as 16 hex digits)
+//! and a song ([`SongRef`], the BLAKE3 hash of its file).
 
 use std::fmt;
 use std::str::FromStr;
@@ -36,6 +37,20 @@ impl FromStr for NodeId {
         u64::from_str_radix(s, 16)
             .map(NodeId)
             .map_err(|_| ParseNodeIdError(s.to_owned()))
+    }
+}
+
+/// A song, by the BLAKE3 hash of its file (the song cache's key).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SongRef(pub [u8; 32]);
+
+impl std::fmt::Debug for SongRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The first 8 bytes are plenty to tell songs apart in logs.
+        for b in &self.0[..8] {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
     }
 }
 
