@@ -12,6 +12,8 @@
 //!   counted: the caller's frame numbering never shifts.
 
 pub mod decode;
+mod engine;
+mod feed;
 pub mod null;
 pub mod player;
 pub mod playout;
@@ -19,12 +21,14 @@ pub mod resample;
 pub mod simdac;
 pub mod simplayer;
 pub mod spec;
+mod track;
 pub mod volume;
 pub mod wav;
 
 #[cfg(feature = "alsa")]
 pub mod alsa;
 mod pace;
+pub mod realtime;
 #[cfg(feature = "alsa")]
 pub mod recovery;
 

@@ -148,7 +148,14 @@ pub struct PlayoutController {
     integral: f64,
     last_at: Option<Instant>,
     ppm: f64,
+    /// Readings in a row beyond the re-seek threshold.
+    beyond: u32,
 }
+
+/// Readings in a row that must exceed the re-seek threshold before a re-seek: a sound
+/// server's plugin now and then reports the delay a whole period off for one reading, and
+/// re-seeking on that would make the slip it fears.
+pub const RESEEK_AFTER_READINGS: u32 = 3;
 
 impl PlayoutController {
     /// A controller with no history.
@@ -158,6 +165,7 @@ impl PlayoutController {
             integral: 0.0,
             last_at: None,
             ppm: 0.0,
+            beyond: 0,
         }
     }
 
@@ -180,6 +188,16 @@ impl PlayoutController {
         };
         let error = (actual - target.frame_at(timing.at)) / f64::from(target.song_rate.max(1));
         if error.abs() > self.config.reseek_threshold.as_secs_f64() {
+            self.beyond += 1;
+            if self.beyond < RESEEK_AFTER_READINGS {
+                // Not steered on either: one such reading is more likely wrong than the
+                // position.
+                return PlayoutDecision::Steer {
+                    ppm: self.ppm,
+                    error,
+                };
+            }
+            self.beyond = 0;
             // The next frame written becomes audible once the queued ones have played.
             let queued = Duration::from_secs_f64(timing.delay as f64 / f64::from(sink_rate.max(1)));
             self.last_at = None;
@@ -188,6 +206,7 @@ impl PlayoutController {
                 error,
             };
         }
+        self.beyond = 0;
         let ppm = self.steer(error, timing.at);
         PlayoutDecision::Steer { ppm, error }
     }

@@ -1,0 +1,439 @@
+//! The playback thread: takes the driver's commands, writes silence or the song block by
+//! block to the sink, steers the resampler onto the schedule, and rides out a lost device.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, TryLockError};
+use std::time::Duration;
+
+use super::feed::{Fed, Feed};
+use super::player::{LocalTarget, PlayerCommand, PlayerStatus};
+use super::playout::{PlayoutConfig, PlayoutController, PlayoutDecision};
+use super::track::{Align, Filled, Song, Stage, Track};
+use super::volume::Gain;
+use super::{Sink, SinkError, SinkFormat};
+use crate::core::Instant;
+
+/// Output frames written per block: 5 ms at 48 kHz, well inside a 40 ms buffer.
+const BLOCK_FRAMES: usize = 240;
+/// How long a sink must work again before its "unavailable" error is cleared.
+const DEVICE_BACK_AFTER: Duration = Duration::from_millis(500);
+/// A new song is opened this far ahead of where the schedule is now, and a seek lands
+/// this far ahead: the decoding thread's time to get there.
+const OPEN_AHEAD: Duration = Duration::from_millis(50);
+const SEEK_AHEAD: Duration = Duration::from_millis(20);
+
+/// The status the thread shows: its own copy, published to the shared one without ever
+/// waiting for the lock (a reader holding it only delays the publication to the next
+/// block). Strings are copied only when they changed, so a block allocates nothing.
+#[derive(Debug)]
+struct Board {
+    shared: Arc<Mutex<PlayerStatus>>,
+    shown: PlayerStatus,
+    strings_changed: bool,
+}
+
+impl Board {
+    fn update(&mut self, f: impl FnOnce(&mut PlayerStatus)) {
+        // Updates come with events (a song opens, stops or fails), never per block.
+        f(&mut self.shown);
+        self.strings_changed = true;
+        self.publish();
+    }
+
+    fn publish(&mut self) {
+        let mut s = match self.shared.try_lock() {
+            Ok(s) => s,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let shown = &self.shown;
+        s.playing = shown.playing;
+        s.position_ms = shown.position_ms;
+        s.playout_error_us = shown.playout_error_us;
+        s.steering_ppm = shown.steering_ppm;
+        s.reseeks = shown.reseeks;
+        s.realtime = shown.realtime;
+        if self.strings_changed {
+            s.song.clone_from(&shown.song);
+            s.last_error.clone_from(&shown.last_error);
+            self.strings_changed = false;
+        }
+    }
+}
+
+pub(super) struct Engine {
+    sink: Box<dyn Sink>,
+    format: SinkFormat,
+    board: Board,
+    gain: Gain,
+    /// Party and box volume, in percent.
+    volumes: (u8, u8),
+    controller: PlayoutController,
+    feed: Feed,
+    track: Option<Track>,
+    /// Output frames written so far (the sink's frame numbering).
+    written: u64,
+    out: Vec<f32>,
+    /// What `status.last_error` says while the device is unavailable.
+    device_error: Option<String>,
+    /// Since when the sink has worked after being unavailable.
+    working_since: Option<Instant>,
+    /// Frames of silence to write before positioning a song: a reopened device reports
+    /// its timing truly only once its stream runs, as it does at start-up.
+    prime: usize,
+}
+
+impl Engine {
+    pub(super) fn new(
+        sink: Box<dyn Sink>,
+        status: Arc<Mutex<PlayerStatus>>,
+        realtime: bool,
+    ) -> std::io::Result<Self> {
+        let format = sink.format();
+        let feed = Feed::spawn(format.rate, format.channels)?;
+        let mut board = Board {
+            shared: status,
+            shown: PlayerStatus::default(),
+            strings_changed: false,
+        };
+        board.update(|s| s.realtime = realtime);
+        let channels = usize::from(format.channels.max(1));
+        Ok(Engine {
+            gain: Gain::new(format.rate, Duration::from_millis(20)),
+            volumes: (100, 100),
+            controller: PlayoutController::new(PlayoutConfig::default()),
+            sink,
+            format,
+            board,
+            feed,
+            track: None,
+            written: 0,
+            // Room for a block and the resampler's largest chunk past it, so pulling
+            // never grows it once playing.
+            out: Vec::with_capacity(BLOCK_FRAMES * channels * 8),
+            device_error: None,
+            working_since: None,
+            prime: 0,
+        })
+    }
+
+    pub(super) fn run(mut self, commands: Receiver<PlayerCommand>) {
+        let mut wait = Duration::ZERO;
+        loop {
+            // Only glance at the mailbox: the sink's blocking write paces this loop, and
+            // keeping its buffer full of silence while idle gives a new song a full
+            // buffer's time to be decoded and positioned before its first frame is due.
+            // After a sink error, wait here, so commands are still taken meanwhile.
+            match commands.recv_timeout(wait) {
+                Ok(cmd) => self.command(cmd),
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            self.news();
+            let result = if self.track.is_some() {
+                self.play_block()
+            } else {
+                self.silence(BLOCK_FRAMES)
+            };
+            wait = match result {
+                Ok(()) => {
+                    self.device_back();
+                    Duration::ZERO
+                }
+                Err(e) => self.sink_error(e),
+            };
+            self.board.publish();
+        }
+    }
+
+    fn command(&mut self, cmd: PlayerCommand) {
+        match cmd {
+            PlayerCommand::Play { path, target } => match &mut self.track {
+                Some(t) if t.path == path => t.target = target,
+                _ => self.open(path, target),
+            },
+            PlayerCommand::Stop => {
+                self.track = None;
+                self.board.update(|s| {
+                    s.playing = false;
+                    s.song = None;
+                });
+            }
+            PlayerCommand::Volume(percent) => {
+                self.volumes.0 = percent;
+                self.gain.set_linear(super::volume::loudness(self.volumes));
+            }
+            PlayerCommand::BoxVolume(percent) => {
+                self.volumes.1 = percent;
+                self.gain.set_linear(super::volume::loudness(self.volumes));
+            }
+        }
+    }
+
+    fn open(&mut self, path: PathBuf, target: LocalTarget) {
+        let ahead = crate::clock::monotonic_now() + OPEN_AHEAD;
+        let since = ahead.as_nanos() as f64 - target.at.as_nanos() as f64;
+        let from = target.song_seconds + since * 1e-9 * target.pace;
+        let generation = self.feed.open(path.clone(), from);
+        self.controller = PlayoutController::new(PlayoutConfig::default());
+        self.board.update(|s| {
+            s.song = Some(path.clone());
+            s.playing = true;
+            s.last_error = None;
+        });
+        self.track = Some(Track::new(path, target, generation));
+    }
+
+    /// Takes the decoding thread's news of the current song; news of older asks are stale.
+    fn news(&mut self) {
+        while let Some(news) = self.feed.poll() {
+            let current = self.feed.generation();
+            let Some(track) = self.track.as_mut() else {
+                continue;
+            };
+            match news {
+                Fed::Opened {
+                    generation,
+                    info,
+                    resampler,
+                } if generation == track.opened_as => {
+                    track.song = Some(Song { info, resampler });
+                }
+                Fed::Ready {
+                    generation,
+                    landed,
+                    boundary,
+                } if generation == current => {
+                    track.stage = Stage::Aligning { landed, boundary };
+                    track.end = None;
+                }
+                Fed::End { generation, total } if generation == current => {
+                    track.end = Some(total);
+                }
+                Fed::Failed { generation, error } if generation == current => self.fail(error),
+                _ => {}
+            }
+        }
+    }
+
+    fn silence(&mut self, frames: usize) -> Result<(), SinkError> {
+        self.out.clear();
+        self.out
+            .resize(frames * usize::from(self.format.channels), 0.0);
+        self.sink.write(&self.out)?;
+        self.written += frames as u64;
+        Ok(())
+    }
+
+    fn play_block(&mut self) -> Result<(), SinkError> {
+        if self.prime > 0 {
+            let frames = self.prime.min(BLOCK_FRAMES);
+            self.silence(frames)?;
+            self.prime -= frames;
+            return Ok(());
+        }
+        let Some(stage) = self.track.as_ref().map(|t| t.stage) else {
+            return Ok(());
+        };
+        match stage {
+            Stage::Waiting => return self.silence(BLOCK_FRAMES),
+            Stage::Lost => {
+                self.reseek()?;
+                return self.silence(BLOCK_FRAMES);
+            }
+            Stage::Aligning { .. } => {
+                let timing = self.sink.timing()?;
+                let Some(track) = self.track.as_mut() else {
+                    return Ok(());
+                };
+                match track.align(&mut self.feed, &timing, self.format, BLOCK_FRAMES) {
+                    Align::Play { lead } => return self.play_song(lead),
+                    Align::Silence(frames) => return self.silence(frames),
+                    Align::Seek(frame) => {
+                        self.seek(frame);
+                        return self.silence(BLOCK_FRAMES);
+                    }
+                }
+            }
+            Stage::Playing => {}
+        }
+        self.play_song(0)
+    }
+
+    /// Writes a block: `lead` frames of silence, then the song.
+    fn play_song(&mut self, lead: usize) -> Result<(), SinkError> {
+        let channels = usize::from(self.format.channels.max(1));
+        let Some(track) = self.track.as_mut() else {
+            return Ok(());
+        };
+        self.out.clear();
+        self.out.resize(lead * channels, 0.0);
+        let filled = track.fill(
+            &mut self.feed,
+            &mut self.out,
+            self.written,
+            channels,
+            BLOCK_FRAMES,
+        );
+        match filled {
+            Filled::Block => track.starved = false,
+            Filled::Ended => {
+                self.track = None;
+                self.board.update(|s| s.playing = false);
+            }
+            Filled::Starved => {
+                if track.starved {
+                    tracing::debug!("decoder fell behind; seeking afresh");
+                    track.stage = Stage::Lost;
+                }
+                track.starved = true;
+                self.out.resize(BLOCK_FRAMES * channels, 0.0);
+            }
+            Filled::Failed(e) => {
+                self.fail(e);
+                return Ok(());
+            }
+        }
+        self.gain.apply(&mut self.out, channels);
+        let frames = self.out.len() / channels;
+        self.sink.write(&self.out)?;
+        self.written += frames as u64;
+        self.steer()
+    }
+
+    /// Asks the decoder for the frame due a moment from now; the track lines it up.
+    fn reseek(&mut self) -> Result<(), SinkError> {
+        let timing = self.sink.timing()?;
+        let Some(track) = self.track.as_ref() else {
+            return Ok(());
+        };
+        let Some(due) = track.due_feed(&timing, self.format) else {
+            // Not open yet: the open's own seek positions it.
+            return Ok(());
+        };
+        let ahead = track.frames_target().map_or(0.0, |t| {
+            SEEK_AHEAD.as_secs_f64() * f64::from(t.song_rate) * t.pace
+        });
+        self.seek((due + ahead).max(0.0) as u64);
+        Ok(())
+    }
+
+    fn seek(&mut self, frame: u64) {
+        self.feed.seek(frame);
+        if let Some(track) = self.track.as_mut() {
+            track.stage = Stage::Waiting;
+            track.end = None;
+        }
+    }
+
+    fn steer(&mut self) -> Result<(), SinkError> {
+        let timing = self.sink.timing()?;
+        let Some(track) = self.track.as_mut() else {
+            return Ok(());
+        };
+        let (Some(target), Some(song)) = (track.frames_target(), track.song.as_mut()) else {
+            return Ok(());
+        };
+        let decision = self
+            .controller
+            .update(&target, &timing, &track.map, self.format.rate);
+        let (error, reseek) = match decision {
+            PlayoutDecision::Steer { ppm, error } => {
+                let _ = song.resampler.set_ppm(ppm);
+                (Some(error), false)
+            }
+            PlayoutDecision::Reseek { error, .. } => {
+                track.stage = Stage::Lost;
+                (Some(error), true)
+            }
+            PlayoutDecision::Wait => (None, false),
+        };
+        let audible = track
+            .map
+            .song_frame_at(timing.audible_frame())
+            .unwrap_or(0.0);
+        let song_rate = target.song_rate;
+        let ppm = self.controller.ppm();
+        let s = &mut self.board.shown;
+        s.position_ms = (audible.max(0.0) / f64::from(song_rate.max(1)) * 1e3) as u64;
+        s.playout_error_us = error.map(|e| e * 1e6);
+        s.steering_ppm = ppm;
+        s.reseeks += u64::from(reseek);
+        Ok(())
+    }
+
+    fn fail(&mut self, message: String) {
+        tracing::warn!(error = %message, "song stopped");
+        let path = self.track.take().map(|t| t.path);
+        self.board.update(|s| {
+            s.playing = false;
+            s.last_error = Some(match path {
+                Some(p) => format!("{}: {message}", p.display()),
+                None => message,
+            });
+        });
+    }
+
+    /// Handles a failed sink call; returns how long to wait before the next one.
+    fn sink_error(&mut self, e: SinkError) -> Duration {
+        match e {
+            SinkError::DeviceGone {
+                ref device,
+                retry_after,
+                ref reason,
+            } => {
+                // The schedule goes on without us: when the device is back, the song is
+                // positioned afresh where the schedule then is.
+                if let Some(track) = self.track.as_mut() {
+                    track.stage = Stage::Lost;
+                }
+                self.working_since = None;
+                self.prime = usize::try_from(self.format.rate / 10).unwrap_or(BLOCK_FRAMES);
+                if self.device_error.is_none() {
+                    let message = format!("audio device {device} unavailable ({reason}); retrying");
+                    tracing::warn!(error = %message);
+                    self.board.update(|s| s.last_error = Some(message.clone()));
+                    self.device_error = Some(message);
+                } else {
+                    tracing::debug!(error = %e, "audio device still unavailable");
+                }
+                retry_after.max(Duration::from_millis(10))
+            }
+            // The position is lost: the controller sees it and re-seeks.
+            SinkError::Underrun { .. } => {
+                tracing::debug!(error = %e, "underrun");
+                Duration::ZERO
+            }
+            other => {
+                tracing::error!(error = %other, "audio output failed");
+                self.board
+                    .update(|s| s.last_error = Some(other.to_string()));
+                Duration::from_millis(500)
+            }
+        }
+    }
+
+    /// The sink works again after it was unavailable: once that has lasted a moment (a
+    /// device that only takes its first buffer is not back), clear the error we reported.
+    fn device_back(&mut self) {
+        if self.device_error.is_none() {
+            return;
+        }
+        let now = crate::clock::monotonic_now();
+        let since = *self.working_since.get_or_insert(now);
+        if now - since < DEVICE_BACK_AFTER {
+            return;
+        }
+        let Some(message) = self.device_error.take() else {
+            return;
+        };
+        self.working_since = None;
+        tracing::info!("audio device available again");
+        self.board.update(|s| {
+            if s.last_error.as_ref() == Some(&message) {
+                s.last_error = None;
+            }
+        });
+    }
+}

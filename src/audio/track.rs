@@ -1,0 +1,208 @@
+//! The song on the playback thread: lining its first frame up with the schedule and
+//! filling output blocks from the decoding thread's ring, without allocating.
+
+use std::path::PathBuf;
+
+use super::decode::SongInfo;
+use super::feed::Feed;
+use super::player::LocalTarget;
+use super::playout::{PlayoutTarget, PositionMap};
+use super::resample::Resampler;
+use super::{SinkFormat, SinkTiming};
+
+/// Song frames behind the schedule that are caught up by dropping decoded frames; beyond
+/// this the decoder is asked to seek instead.
+const MAX_CATCH_UP_SECONDS: f64 = 0.5;
+
+/// The song as the decoding thread opened it.
+#[derive(Debug)]
+pub(super) struct Song {
+    pub info: SongInfo,
+    pub resampler: Box<Resampler>,
+}
+
+/// Where the track stands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Stage {
+    /// Waiting for the decoding thread to open or seek.
+    Waiting,
+    /// The ring holds the song from frame `landed` on, after `boundary` samples (ever
+    /// pushed) of an older generation.
+    Aligning {
+        landed: u64,
+        boundary: u64,
+    },
+    Playing,
+    /// The position is lost (the device was gone, the ring ran dry): seek afresh.
+    Lost,
+}
+
+/// What lining up asks the playback thread to do next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Align {
+    /// Write this many output frames of silence, then ask again.
+    Silence(usize),
+    /// Play: `lead` output frames of silence, then the frame due.
+    Play { lead: usize },
+    /// Too far behind to catch up: seek the decoder to this song frame.
+    Seek(u64),
+}
+
+/// How filling a block ended.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Filled {
+    /// The block is full.
+    Block,
+    /// The song ended within the block.
+    Ended,
+    /// The ring ran dry before the song's end: the decoder fell behind.
+    Starved,
+    /// Resampling failed.
+    Failed(String),
+}
+
+/// A song being played.
+#[derive(Debug)]
+pub(super) struct Track {
+    pub path: PathBuf,
+    pub target: LocalTarget,
+    pub map: PositionMap,
+    /// The feed generation of the open (its `Opened` news carries the song).
+    pub opened_as: u64,
+    pub song: Option<Song>,
+    pub stage: Stage,
+    /// Samples ever pushed when the current generation ends.
+    pub end: Option<u64>,
+    /// The last block found the ring dry: once is the decoder's news of the song's end
+    /// still on its way, twice in a row is a decoder that fell behind.
+    pub starved: bool,
+}
+
+impl Track {
+    pub(super) fn new(path: PathBuf, target: LocalTarget, opened_as: u64) -> Self {
+        Track {
+            path,
+            target,
+            map: PositionMap::new(64),
+            opened_as,
+            song: None,
+            stage: Stage::Waiting,
+            end: None,
+            starved: false,
+        }
+    }
+
+    /// The schedule in the song's frames, once the song is open.
+    pub(super) fn frames_target(&self) -> Option<PlayoutTarget> {
+        let rate = self.song.as_ref()?.info.rate;
+        Some(to_frames(self.target, rate))
+    }
+
+    /// The song frame to feed the resampler so that the next output frame written, audible
+    /// per `timing`, carries the frame due (the resampler's filter delays its output).
+    pub(super) fn due_feed(&self, timing: &SinkTiming, format: SinkFormat) -> Option<f64> {
+        let song = self.song.as_ref()?;
+        let audible = timing.at + format.frames_to_duration(timing.delay);
+        let target = to_frames(self.target, song.info.rate);
+        Some(target.frame_at(audible) + song.resampler.latency())
+    }
+
+    /// One step of lining the ring's first frame up with the schedule: drop what older
+    /// generations left in the ring, then wait with silence while the landed frame is
+    /// early, or drop decoded frames while it is late.
+    pub(super) fn align(
+        &mut self,
+        feed: &mut Feed,
+        timing: &SinkTiming,
+        format: SinkFormat,
+        block: usize,
+    ) -> Align {
+        let channels = usize::from(format.channels);
+        let Stage::Aligning { landed, boundary } = self.stage else {
+            return Align::Silence(block);
+        };
+        let stale = boundary.saturating_sub(feed.popped());
+        if stale > 0 && feed.discard(stale) < stale {
+            return Align::Silence(block);
+        }
+        let (Some(due), Some(song)) = (self.due_feed(timing, format), self.song.as_mut()) else {
+            return Align::Silence(block);
+        };
+        let song_rate = f64::from(song.info.rate.max(1));
+        let early = landed as f64 - due;
+        let wait = early / song_rate * f64::from(format.rate);
+        if wait >= block as f64 {
+            return Align::Silence(block);
+        }
+        // Less than a block early: the first block starts with that much silence, so
+        // every write stays a whole block (a sound server's plugin reports the delay of
+        // partial periods unevenly).
+        let lead = wait.round().max(0.0) as usize;
+        let late = (-early - 0.5).ceil().max(0.0);
+        if late > MAX_CATCH_UP_SECONDS * song_rate {
+            return Align::Seek(due.max(0.0) as u64);
+        }
+        let mut landed = landed;
+        if late >= 1.0 {
+            let channels = channels.max(1) as u64;
+            let dropped = feed.discard(late as u64 * channels) / channels;
+            landed += dropped;
+            if dropped < late as u64 {
+                // The decoder is still catching up: let time pass, then look again.
+                self.stage = Stage::Aligning { landed, boundary };
+                return Align::Silence(block);
+            }
+        }
+        if song.resampler.reset(landed as f64).is_err() {
+            return Align::Seek(due.max(0.0) as u64);
+        }
+        self.map.clear();
+        self.stage = Stage::Playing;
+        Align::Play { lead }
+    }
+
+    /// Resamples from the ring into `out` (after what it holds) until it holds `block` frames, recording which
+    /// song frame each written frame carries (output frames numbered from `written`).
+    pub(super) fn fill(
+        &mut self,
+        feed: &mut Feed,
+        out: &mut Vec<f32>,
+        written: u64,
+        channels: usize,
+        block: usize,
+    ) -> Filled {
+        let Some(song) = self.song.as_mut() else {
+            return Filled::Starved;
+        };
+        let channels = channels.max(1);
+        while out.len() < block * channels {
+            let got = feed.read(block * channels, |s| song.resampler.push(s));
+            if got == 0 && song.resampler.pending_frames() == 0 {
+                if self.end.is_some_and(|total| feed.popped() >= total) {
+                    let _ = song.resampler.flush(out);
+                    return Filled::Ended;
+                }
+                return Filled::Starved;
+            }
+            let before = song.resampler.song_position();
+            let start = written + (out.len() / channels) as u64;
+            match song.resampler.pull(out) {
+                Ok(n) if n > 0 => self.map.record(start, before),
+                Ok(_) if got == 0 => return Filled::Starved,
+                Ok(_) => {}
+                Err(e) => return Filled::Failed(e.to_string()),
+            }
+        }
+        Filled::Block
+    }
+}
+
+/// The schedule in song frames of a song at `song_rate`.
+pub(super) fn to_frames(t: LocalTarget, song_rate: u32) -> PlayoutTarget {
+    PlayoutTarget {
+        song_frame: t.song_seconds * f64::from(song_rate),
+        at: t.at,
+        song_rate,
+        pace: t.pace,
+    }
+}
