@@ -202,3 +202,33 @@ pub(super) fn failure(e: &CacheError) -> DiskFailure {
 fn lock(cache: &SharedCache) -> Result<std::sync::MutexGuard<'_, Cache>, CacheError> {
     Ok(cache.lock().unwrap_or_else(|p| p.into_inner()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_errors_become_the_failures_the_machine_acts_on() {
+        let kind = |e: CacheError| failure(&e).kind;
+        let path = PathBuf::from("/x");
+        let song = SongRef([1; 32]);
+        assert_eq!(kind(CacheError::DiskFull { path }), DiskFailureKind::Full);
+        let quota = CacheError::QuotaExceeded {
+            needed: 2,
+            quota: 1,
+        };
+        assert_eq!(kind(quota), DiskFailureKind::Full);
+        assert_eq!(
+            kind(CacheError::CorruptSong { song }),
+            DiskFailureKind::CorruptSong
+        );
+        assert_eq!(
+            kind(CacheError::NotStarted { song }),
+            DiskFailureKind::Other
+        );
+        let full = failure(&CacheError::DiskFull {
+            path: PathBuf::from("/cache/a.part"),
+        });
+        assert!(full.message.contains("disk full"), "{}", full.message);
+    }
+}
