@@ -9,8 +9,9 @@
 //! [`Transfer::handle_timeout`] at [`Transfer::poll_timeout`].
 //!
 //! - `conns`: connections, hellos, admission and dialing.
-//! - `exchange`: messages from peers, serving, the origin's first-copy rule.
-//! - `disk`: what the disk executor reports back.
+//! - `exchange`: messages from peers, the manifest trust rule, serving and refusals.
+//! - `seeding`: the origin's first-copy rule (super-seeding).
+//! - `disk`: what the disk executor reports back, failures and backoff.
 //! - `report`: rates and per-song progress for the status.
 
 mod conns;
