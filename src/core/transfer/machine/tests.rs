@@ -170,6 +170,64 @@ fn the_origin_sends_every_chunk_once_before_any_twice() {
 }
 
 #[test]
+fn the_origin_leaves_chunks_others_hold_to_them_and_says_so_again_later() {
+    let (mut t, m, conns) = origin_with(&[2, 3]);
+    let (a, b) = (conns[0], conns[1]);
+    for chunk in 0..3 {
+        t.message(
+            t0(),
+            a,
+            Bulk::Request {
+                song: m.song,
+                chunk,
+            },
+        );
+    }
+    drain(&mut t);
+    t.message(
+        t0(),
+        a,
+        Bulk::Got {
+            song: m.song,
+            chunk: 0,
+        },
+    );
+    t.message(
+        t0(),
+        b,
+        Bulk::Request {
+            song: m.song,
+            chunk: 0,
+        },
+    );
+    let refuse = Bulk::Refuse {
+        song: m.song,
+        chunk: 0,
+    };
+    assert_eq!(sends(&drain(&mut t), b), vec![refuse], "box 2 holds it");
+    t.message(
+        t0(),
+        b,
+        Bulk::Request {
+            song: m.song,
+            chunk: 1,
+        },
+    );
+    let served = drain(&mut t);
+    let read = |x: &TransferAction| matches!(x, TransferAction::ReadChunk { chunk: 1, .. });
+    assert!(served.iter().any(read), "nobody else announced chunk 1");
+    // The refused box hears again that the origin holds everything.
+    let mut later = Vec::new();
+    for k in 1..=REHAVE_TICKS {
+        t.handle_timeout(t0() + TICK * k);
+        later.extend(sends(&drain(&mut t), b));
+    }
+    assert!(later
+        .iter()
+        .any(|msg| matches!(msg, Bulk::Have { chunks: 3, .. })));
+}
+
+#[test]
 fn without_swarming_the_origin_serves_every_copy() {
     let m = manifest();
     let mut t = machine(false);
