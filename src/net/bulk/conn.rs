@@ -10,6 +10,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::core::transfer::ConnId;
 use crate::core::NodeId;
 use crate::proto::frame::{FrameCodec, FrameError};
 use crate::proto::{Bulk, Message, PartyId};
@@ -17,8 +18,6 @@ use crate::proto::{Bulk, Message, PartyId};
 /// Messages waiting for one peer. A peer asks for at most a few chunks at a time, so a
 /// full queue means it is hostile or hopelessly slow: further requests are refused.
 pub(super) const OUTGOING_QUEUE: usize = 64;
-/// Connection number, so a late message of a replaced connection is told apart.
-pub(super) type ConnId = u64;
 
 /// Paces the chunks a box uploads, over all its connections, to a configured rate (so a
 /// box on Wi-Fi leaves room for everything else).
@@ -51,7 +50,7 @@ impl Pacer {
     }
 }
 
-/// What a connection tells the transfer manager.
+/// What a connection tells the transfer loop.
 #[derive(Debug)]
 pub(super) enum ConnEvent {
     /// The peer introduced itself.

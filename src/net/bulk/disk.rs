@@ -1,8 +1,9 @@
-//! The blocking side of transfers: building manifests from local files, starting
-//! downloads, writing and reading chunks. Each job runs on a blocking thread and reports
-//! back to the manager through a channel, so the async threads never touch the disk.
+//! The disk executor of transfers: building manifests from local files, starting
+//! downloads, writing and reading chunks, as the transfer machine asks. Each job runs on
+//! a blocking thread and reports back through a channel, so the async threads never
+//! touch the disk.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -11,9 +12,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
-use super::conn::ConnId;
 use crate::core::transfer::manifest::chunk_size_for;
-use crate::core::transfer::{ChunkSet, Manifest, Tags};
+use crate::core::transfer::{ChunkSet, ConnId, DiskFailure, DiskFailureKind, Manifest, Tags};
 use crate::core::SongRef;
 use crate::library::cache::{read_range, Cache, CacheError, Written};
 
@@ -28,10 +28,12 @@ pub(super) enum DiskDone {
         song: SongRef,
         result: Result<Manifest, String>,
     },
-    /// A download started or resumed: the chunks already held.
+    /// A download started or resumed: the chunks already held, and the songs evicted
+    /// to make room.
     Begun {
         song: SongRef,
         result: Result<ChunkSet, CacheError>,
+        evicted: Vec<SongRef>,
     },
     /// Chunk bytes to send to the peer on `conn`.
     Read {
@@ -48,7 +50,7 @@ pub(super) enum DiskDone {
     },
 }
 
-/// Runs blocking jobs and sends their results to the manager.
+/// Runs blocking jobs and sends their results to the transfer loop.
 #[derive(Debug, Clone)]
 pub(super) struct Disk {
     pub cache: SharedCache,
@@ -94,12 +96,36 @@ impl Disk {
 
     pub(super) fn begin(&self, manifest: Arc<Manifest>, pinned: HashSet<SongRef>) {
         self.run(move |cache| {
-            let result = lock(cache).and_then(|mut c| c.begin(&manifest, &pinned));
+            let (result, evicted) = match lock(cache) {
+                Ok(mut c) => {
+                    let before = c.songs();
+                    let result = c.begin(&manifest, &pinned);
+                    let after: HashSet<SongRef> = c.songs().into_iter().map(|(s, _)| s).collect();
+                    let evicted = before
+                        .into_iter()
+                        .map(|(s, _)| s)
+                        .filter(|s| !after.contains(s))
+                        .collect();
+                    (result, evicted)
+                }
+                Err(e) => (Err(e), Vec::new()),
+            };
             DiskDone::Begun {
                 song: manifest.song,
                 result,
+                evicted,
             }
         });
+    }
+
+    /// Where each of `held` is in the cache (a song missing from it is left out).
+    pub(super) fn paths(&self, held: &BTreeSet<SongRef>) -> HashMap<SongRef, PathBuf> {
+        let Ok(cache) = lock(&self.cache) else {
+            return HashMap::new();
+        };
+        held.iter()
+            .filter_map(|s| cache.path_of(s).map(|p| (*s, p)))
+            .collect()
     }
 
     /// Reads a chunk to serve: from the music folder if `path` is given, else the cache.
@@ -158,8 +184,51 @@ impl Disk {
     }
 }
 
+/// What a cache error means for the song, for the transfer machine.
+pub(super) fn failure(e: &CacheError) -> DiskFailure {
+    let kind = match e {
+        CacheError::DiskFull { .. } | CacheError::QuotaExceeded { .. } => DiskFailureKind::Full,
+        CacheError::CorruptSong { .. } => DiskFailureKind::CorruptSong,
+        _ => DiskFailureKind::Other,
+    };
+    DiskFailure {
+        kind,
+        message: e.to_string(),
+    }
+}
+
 /// A poisoned lock means a blocking job panicked mid-operation: the cache's files are
 /// still consistent (every write is atomic), so carry on with its state.
 fn lock(cache: &SharedCache) -> Result<std::sync::MutexGuard<'_, Cache>, CacheError> {
     Ok(cache.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_errors_become_the_failures_the_machine_acts_on() {
+        let kind = |e: CacheError| failure(&e).kind;
+        let path = PathBuf::from("/x");
+        let song = SongRef([1; 32]);
+        assert_eq!(kind(CacheError::DiskFull { path }), DiskFailureKind::Full);
+        let quota = CacheError::QuotaExceeded {
+            needed: 2,
+            quota: 1,
+        };
+        assert_eq!(kind(quota), DiskFailureKind::Full);
+        assert_eq!(
+            kind(CacheError::CorruptSong { song }),
+            DiskFailureKind::CorruptSong
+        );
+        assert_eq!(
+            kind(CacheError::NotStarted { song }),
+            DiskFailureKind::Other
+        );
+        let full = failure(&CacheError::DiskFull {
+            path: PathBuf::from("/cache/a.part"),
+        });
+        assert!(full.message.contains("disk full"), "{}", full.message);
+    }
 }

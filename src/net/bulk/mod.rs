@@ -1,25 +1,21 @@
-//! Song transfer between the boxes of a party: a bulk TCP listener, one connection per
-//! pair of boxes, and a manager task that feeds the sans-IO [`Swarm`] planner and the
-//! song [`Cache`], serves chunks to peers, and reports progress.
+//! Song transfer between the boxes of a party, executed: a bulk TCP listener, one
+//! connection per pair of boxes, and a task that runs the core's sans-IO [`Transfer`]
+//! machine (which makes every decision) and carries out its actions on the connections
+//! and the song [`Cache`].
 //!
 //! - [`conn`]: connection tasks (reader and writer apart, so two boxes sending each other
 //!   chunks never deadlock).
-//! - [`manager`]: the state and its event loop: what to fetch, from whom, and when.
-//! - [`peers`]: dialing and accepting connections, hellos, haves.
-//! - [`exchange`]: manifests, serving requests, verifying and storing chunks.
-//! - [`disk`]: the blocking cache and file work, run off the async threads.
-//! - [`progress`] and [`report`]: rates, ETAs and the `transfers`/`storage` status.
+//! - [`run`]: the loop that feeds the machine and executes its actions.
+//! - [`disk`]: the disk executor: cache and file work on blocking threads.
+//! - [`report`]: the `transfers`/`storage` status.
 //!
-//! [`Swarm`]: crate::core::transfer::Swarm
+//! [`Transfer`]: crate::core::transfer::Transfer
 //! [`Cache`]: crate::library::cache::Cache
 
 mod conn;
 mod disk;
-mod exchange;
-mod manager;
-mod peers;
-mod progress;
 mod report;
+mod run;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -52,7 +48,7 @@ pub(crate) struct LocalSong {
     pub tags: Tags,
 }
 
-/// What the driver tells the transfer manager.
+/// What the driver tells the transfer loop.
 #[derive(Debug)]
 pub(crate) enum BulkCommand {
     /// The party, its boxes and the songs to hold changed.
@@ -70,16 +66,17 @@ pub(crate) struct BulkStatus {
     pub storage: Option<StorageStatus>,
 }
 
-/// The driver's side of the transfer manager.
+/// The driver's side of the transfer loop.
 #[derive(Debug)]
 pub(crate) struct BulkHandle {
     pub commands: mpsc::Sender<BulkCommand>,
-    /// Every song in the cache, sent whenever that changes.
+    /// The transfer machine's held set (every song complete in the cache) with each
+    /// song's file, sent whenever it changes.
     pub held: mpsc::Receiver<HashMap<SongRef, PathBuf>>,
     pub status: watch::Receiver<BulkStatus>,
 }
 
-/// Starts the transfer manager on `listener`.
+/// Starts the transfer loop on `listener`.
 pub(crate) fn spawn(
     config: BulkConfig,
     listener: TcpListener,
@@ -91,7 +88,7 @@ pub(crate) fn spawn(
     let (status_tx, status) = watch::channel(BulkStatus::default());
     let inner = tracker.clone();
     tracker.spawn(async move {
-        let io = manager::Io {
+        let io = run::Io {
             listener,
             commands: commands_rx,
             held: held_tx,
@@ -99,7 +96,7 @@ pub(crate) fn spawn(
             tracker: inner,
             cancel,
         };
-        manager::run(config, io).await;
+        run::run(config, io).await;
     });
     BulkHandle {
         commands,

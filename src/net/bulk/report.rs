@@ -1,63 +1,38 @@
-//! The transfer manager's `transfers` and `storage` status.
+//! The `transfers` and `storage` status, from the transfer machine's report and the
+//! cache's usage.
 
-use super::manager::Manager;
-use super::progress::eta_ms;
+use super::disk::Disk;
 use super::BulkStatus;
-use crate::clock::monotonic_now;
-use crate::core::{Instant, SongRef};
+use crate::core::transfer::Transfer;
+use crate::core::Instant;
 use crate::status::{StorageStatus, TransferStatus};
 
-impl Manager {
-    pub(super) fn status(&self) -> BulkStatus {
-        let now = monotonic_now();
-        let transfers = self
-            .window()
-            .iter()
-            .map(|(song, _)| self.transfer_status(now, song))
-            .collect();
-        let storage = self.disk.cache.lock().ok().map(|c| {
-            let u = c.usage();
-            StorageStatus {
-                used_bytes: u.used,
-                quota_bytes: u.quota,
-                songs: u.songs,
-                error: self.storage_error.clone(),
-                corrupt_chunks: self.corrupt,
-            }
-        });
-        BulkStatus { transfers, storage }
-    }
-
-    pub(super) fn transfer_status(&self, now: Instant, song: &SongRef) -> TransferStatus {
-        let m = self.manifests.get(song);
-        let size = m.map_or(0, |m| m.size);
-        let whole = self.holds_whole(song).is_some();
-        let bytes = if whole {
-            size
-        } else {
-            self.swarm.progress(song).map_or(0, |p| p.bytes_held)
-        };
-        let rate = self.rates.rate(now, song);
-        let error = self.failed.get(song).map(|(_, e)| e.clone());
-        let state = match (m, whole || (size > 0 && bytes >= size), &error) {
-            (_, true, _) => "complete",
-            (_, _, Some(_)) => "failed",
-            (None, _, _) => "manifest",
-            (Some(_), _, _) => "fetching",
-        };
-        TransferStatus {
-            song: crate::library::SongId::from_bytes(song.0).to_string(),
-            title: m.map(|m| m.title.clone()).unwrap_or_default(),
-            bytes,
-            size,
-            rate_bps: rate,
-            received_bytes: self.received.get(song).copied().unwrap_or(0),
-            eta_ms: (state == "fetching")
-                .then(|| eta_ms(size.saturating_sub(bytes), rate))
-                .flatten(),
-            state: state.into(),
-            sources: self.peers.keys().filter(|_| m.is_some()).count(),
-            error,
+pub(super) fn status(machine: &Transfer, disk: &Disk, now: Instant) -> BulkStatus {
+    let transfers = machine
+        .report(now)
+        .into_iter()
+        .map(|r| TransferStatus {
+            song: crate::library::SongId::from_bytes(r.song.0).to_string(),
+            title: r.title,
+            bytes: r.bytes,
+            size: r.size,
+            rate_bps: r.rate_bps,
+            received_bytes: r.received_bytes,
+            eta_ms: r.eta_ms,
+            state: r.state.as_str().into(),
+            sources: r.sources,
+            error: r.error,
+        })
+        .collect();
+    let storage = disk.cache.lock().ok().map(|c| {
+        let u = c.usage();
+        StorageStatus {
+            used_bytes: u.used,
+            quota_bytes: u.quota,
+            songs: u.songs,
+            error: machine.storage_error().map(str::to_owned),
+            corrupt_chunks: machine.corrupt_chunks(),
         }
-    }
+    });
+    BulkStatus { transfers, storage }
 }

@@ -1,15 +1,20 @@
-//! A deterministic simulation of one song spreading through a party: every box runs a
-//! [`Swarm`] on virtual time while the simulator plays the runtime (bulk connections,
-//! `Have`/`Got`, serving requests from finite uplinks, verification), with latency, loss,
-//! members leaving mid-transfer and an optional hostile peer that serves corrupt chunks.
+//! A deterministic simulation of one song spreading through a party: every box runs the
+//! core's [`Transfer`] machine (the one the runtime runs: connections, the origin's
+//! manifest, super-seeding, serving, verification) on virtual time while the simulator
+//! carries out its actions (links with latency and loss, finite uplinks, an instant
+//! disk), with members leaving mid-transfer and an optional hostile peer that serves
+//! corrupt chunks.
 //!
 //! [`run`] returns a [`TransferSimReport`]; the same config (seed included) always gives
 //! the same report.
+//!
+//! [`Transfer`]: crate::core::transfer::Transfer
 
 use std::time::Duration;
 
 use crate::core::transfer::{SwarmConfig, SwarmCounters};
 
+mod exec;
 mod world;
 
 /// One simulated transfer: box 0 is the origin holding the whole song, boxes

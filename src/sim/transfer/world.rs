@@ -1,130 +1,153 @@
-//! The simulated party behind [`run`](super::run): boxes, their uplinks and links, the
-//! event queue, and the runtime's part (serving, verifying, announcing).
+//! The simulated party behind [`run`](super::run): boxes running the core's [`Transfer`]
+//! machine, their uplinks and links, the event queue, and a hostile peer. What the
+//! machines ask for is carried out in `exec`.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::{TransferSimConfig, TransferSimReport};
 use crate::core::transfer::picker::mix;
-use crate::core::transfer::{Arrival, ChunkSet, Manifest, Swarm, SwarmConfig, SwarmCounters};
-use crate::core::{Instant, NodeId, SongRef};
+use crate::core::transfer::{
+    ChunkSet, ConnId, Manifest, SwarmConfig, SwarmCounters, Tags, Transfer, TransferConfig,
+};
+use crate::core::{Instant, NodeId, SongRef, TransferView};
+use crate::proto::{Bulk, PartyId};
 use crate::sim::queue::EventQueue;
 
-#[derive(Debug, Clone, Copy)]
-enum Ev {
-    Request {
+/// The party every box is in.
+pub(super) const PARTY: PartyId = PartyId(1);
+
+#[derive(Debug, Clone)]
+pub(super) enum Ev {
+    /// `msg` from box `from` arrives at box `to` on `to`'s connection `conn`.
+    Deliver {
         from: usize,
         to: usize,
-        chunk: u32,
+        conn: ConnId,
+        msg: Bulk,
     },
-    Chunk {
+    /// Box `from` dialed box `to` on its connection `conn`, speaking first with `hello`.
+    Connect {
         from: usize,
         to: usize,
-        chunk: u32,
-        valid: bool,
+        conn: ConnId,
+        hello: Bulk,
     },
-    Refused {
-        from: usize,
+    /// Connection `conn` of box `to` is gone (refused, or closed by the other side).
+    Closed {
         to: usize,
-        chunk: u32,
-    },
-    Got {
-        from: usize,
-        to: usize,
-        chunk: u32,
+        conn: ConnId,
     },
     Wake(usize),
     Leave(usize),
 }
 
 #[derive(Debug)]
-struct SimBox {
-    swarm: Swarm,
-    alive: bool,
-    hostile: bool,
-    left: bool,
-    /// What the box stored: only what its planner said to keep.
-    stored: ChunkSet,
-    busy_until: Instant,
-    uploaded: u64,
-    done: bool,
-    wake: Option<Instant>,
+pub(super) struct SimBox {
+    /// `None` for the hostile peer, which the simulator plays itself.
+    pub(super) machine: Option<Transfer>,
+    pub(super) alive: bool,
+    pub(super) hostile: bool,
+    pub(super) left: bool,
+    /// Each connection: the box at the other end and its number there.
+    pub(super) links: BTreeMap<ConnId, (usize, ConnId)>,
+    /// What the box wrote to its simulated disk.
+    pub(super) stored: ChunkSet,
+    pub(super) busy_until: Instant,
+    pub(super) uploaded: u64,
+    /// The song is in its held set (the origin holds it in its library).
+    pub(super) done: bool,
+    pub(super) wake: Option<Instant>,
+    /// Connection numbers of the hostile peer (machines number their own).
+    pub(super) next_conn: ConnId,
 }
 
 #[derive(Debug)]
 pub(super) struct World {
-    config: TransferSimConfig,
-    rng: StdRng,
-    queue: EventQueue<Ev>,
-    now: Instant,
-    song: SongRef,
-    manifest: Manifest,
-    boxes: Vec<SimBox>,
+    pub(super) config: TransferSimConfig,
+    pub(super) rng: StdRng,
+    pub(super) queue: EventQueue<Ev>,
+    pub(super) now: Instant,
+    pub(super) song: SongRef,
+    pub(super) manifest: Manifest,
+    /// The song's bytes, which boxes serve slices of.
+    pub(super) data: Bytes,
+    pub(super) boxes: Vec<SimBox>,
     /// Each link's latency is a hash of this and its ends.
     link_seed: u64,
     finish: Option<Instant>,
-    corrupt_stored: u64,
+    pub(super) corrupt_stored: u64,
     trace: u64,
 }
 
-fn id(i: usize) -> NodeId {
+pub(super) fn id(i: usize) -> NodeId {
     NodeId(0x100 + i as u64)
 }
 
-fn index(peer: NodeId) -> usize {
-    peer.0.saturating_sub(0x100) as usize
+/// A box's bulk address: 10.0.x.y, where x.y is its index.
+pub(super) fn addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 7000))
+}
+
+pub(super) fn index_of(addr: SocketAddr) -> usize {
+    match addr {
+        SocketAddr::V4(a) => {
+            let [_, _, hi, lo] = a.ip().octets();
+            usize::from(hi) << 8 | usize::from(lo)
+        }
+        SocketAddr::V6(_) => usize::MAX,
+    }
 }
 
 impl World {
     pub(super) fn new(config: TransferSimConfig) -> Self {
         let mut rng = StdRng::seed_from_u64(config.seed);
-        let count = config
-            .song_bytes
-            .div_ceil(u64::from(config.chunk_size.max(1)));
-        let song = SongRef(rng.gen());
-        let manifest = Manifest {
-            song,
-            size: config.song_bytes,
-            chunk_size: config.chunk_size,
-            chunks: vec![[0; 32]; count as usize],
+        let mut bytes = vec![0u8; usize::try_from(config.song_bytes).unwrap_or(0)];
+        rng.fill(&mut bytes[..]);
+        let tags = Tags {
             format: "flac".into(),
             title: "sim".into(),
-            artist: None,
-            album: None,
-            duration_ms: None,
+            ..Tags::default()
         };
-        let n = manifest.chunk_count();
+        let manifest = Manifest::from_reader(&bytes[..], config.chunk_size, tags)
+            .unwrap_or_else(|_| empty_manifest());
+        let (song, n) = (manifest.song, manifest.chunk_count());
         let total = config.members + 1 + usize::from(config.hostile);
-        let mut boxes = Vec::with_capacity(total);
-        for i in 0..total {
-            let hostile = config.hostile && i == total - 1;
-            let mut swarm = Swarm::new(SwarmConfig {
-                seed: rng.gen(),
-                ..config.swarm.clone()
-            });
-            let stored = if i == 0 || hostile {
-                ChunkSet::full(n)
-            } else {
-                ChunkSet::empty(n)
-            };
-            if !hostile {
-                swarm.set_wanted(vec![(manifest.clone(), id(0))]);
-                swarm.set_local(song, stored.clone());
-            }
-            boxes.push(SimBox {
-                swarm,
-                alive: true,
-                hostile,
-                left: false,
-                stored,
-                busy_until: Instant::ZERO,
-                uploaded: 0,
-                done: i == 0 || hostile,
-                wake: None,
-            });
-        }
+        let boxes = (0..total)
+            .map(|i| {
+                let hostile = config.hostile && i == total - 1;
+                let swarm = SwarmConfig {
+                    seed: rng.gen(),
+                    ..config.swarm.clone()
+                };
+                let machine_config = TransferConfig { me: id(i), swarm };
+                let machine = (!hostile)
+                    .then(|| Transfer::new(machine_config, Instant::ZERO, Default::default()));
+                let whole = i == 0 || hostile;
+                SimBox {
+                    machine,
+                    alive: true,
+                    hostile,
+                    left: false,
+                    links: BTreeMap::new(),
+                    stored: if whole {
+                        ChunkSet::full(n)
+                    } else {
+                        ChunkSet::empty(n)
+                    },
+                    busy_until: Instant::ZERO,
+                    uploaded: 0,
+                    done: whole,
+                    wake: None,
+                    next_conn: 0,
+                }
+            })
+            .collect();
         let link_seed = rng.gen();
         let mut world = World {
             config,
@@ -133,28 +156,40 @@ impl World {
             now: Instant::ZERO,
             song,
             manifest,
+            data: Bytes::from(bytes),
             boxes,
             link_seed,
             finish: None,
             corrupt_stored: 0,
             trace: 0,
         };
-        world.connect_all();
+        world.join_all();
         world.schedule_leavers();
         world
     }
 
-    /// Every pair connects at time zero and exchanges bitfields.
-    fn connect_all(&mut self) {
+    /// Every box learns the party at time zero; the origin holds the song in its library.
+    fn join_all(&mut self) {
         let total = self.boxes.len();
-        let haves: Vec<ChunkSet> = self.boxes.iter().map(|b| b.stored.clone()).collect();
-        for (i, b) in self.boxes.iter_mut().enumerate() {
-            for (j, have) in haves.iter().enumerate().filter(|&(j, _)| j != i) {
-                b.swarm.peer_connected(id(j));
-                b.swarm.peer_have(id(j), self.song, have.clone());
-            }
-        }
+        let window = vec![(self.song, id(0))];
         for i in 0..total {
+            let view = TransferView {
+                party: PARTY,
+                host: id(0),
+                peers: (0..total)
+                    .filter(|&j| j != i)
+                    .map(|j| (id(j), addr(j)))
+                    .collect(),
+                window: window.clone(),
+                waiting_for_first_song: false,
+            };
+            let song = self.song;
+            if let Some(m) = self.boxes.get_mut(i).and_then(|b| b.machine.as_mut()) {
+                if i == 0 {
+                    m.set_library(Instant::ZERO, [song].into());
+                }
+                m.set_view(Instant::ZERO, Some(view));
+            }
             self.step(i);
         }
     }
@@ -183,7 +218,7 @@ impl World {
                 break;
             }
             self.now = at;
-            self.record(ev);
+            self.record(&ev);
             self.handle(ev);
             if self.boxes.iter().all(|b| b.done || b.left || b.hostile) {
                 self.finish = Some(self.now);
@@ -192,177 +227,92 @@ impl World {
     }
 
     fn handle(&mut self, ev: Ev) {
+        let now = self.now;
         match ev {
-            Ev::Request { from, to, chunk } if self.linked(from, to) => {
-                self.serve(from, to, chunk);
-            }
-            Ev::Chunk {
+            Ev::Deliver {
                 from,
                 to,
-                chunk,
-                valid,
-            } if self.linked(from, to) => self.arrive(from, to, chunk, valid),
-            Ev::Refused { from, to, chunk } if self.linked(from, to) => {
-                let song = self.song;
+                conn,
+                msg,
+            } if self.linked(from, to) => self.deliver(to, conn, msg),
+            Ev::Connect {
+                from,
+                to,
+                conn,
+                hello,
+            } if self.linked(from, from) => self.connect(from, to, conn, hello),
+            Ev::Closed { to, conn } if self.linked(to, to) => {
                 if let Some(b) = self.boxes.get_mut(to) {
-                    b.swarm.chunk_refused(id(from), song, chunk);
-                }
-                self.step(to);
-            }
-            Ev::Got { from, to, chunk } if self.linked(from, to) => {
-                let song = self.song;
-                if let Some(b) = self.boxes.get_mut(to) {
-                    b.swarm.peer_got(id(from), song, chunk);
+                    b.links.remove(&conn);
+                    if let Some(m) = b.machine.as_mut() {
+                        m.closed(now, conn);
+                    }
                 }
                 self.step(to);
             }
             Ev::Wake(i) if self.linked(i, i) => {
-                let now = self.now;
                 if let Some(b) = self.boxes.get_mut(i) {
                     if b.wake == Some(now) {
                         b.wake = None;
                     }
-                    b.swarm.handle_timeout(now);
+                    if let Some(m) = b.machine.as_mut() {
+                        m.handle_timeout(now);
+                    }
                 }
                 self.step(i);
             }
-            Ev::Leave(i) => {
-                if let Some(b) = self.boxes.get_mut(i) {
-                    b.alive = false;
-                    b.left = true;
-                }
-                for j in 0..self.boxes.len() {
-                    if self.linked(j, j) {
-                        if let Some(b) = self.boxes.get_mut(j) {
-                            b.swarm.peer_gone(id(i));
-                        }
-                        self.step(j);
-                    }
-                }
-            }
+            Ev::Leave(i) => self.leave(i),
             // Anything to or from a box that left died with its connection.
             _ => {}
         }
     }
 
+    /// Box `i` leaves: every connection to it closes at once.
+    fn leave(&mut self, i: usize) {
+        let Some(b) = self.boxes.get_mut(i) else {
+            return;
+        };
+        b.alive = false;
+        b.left = true;
+        let links = std::mem::take(&mut b.links);
+        for (j, conn) in links.into_values() {
+            if let Some(other) = self.boxes.get_mut(j) {
+                other.links.remove(&conn);
+                if let Some(m) = other.machine.as_mut() {
+                    m.closed(self.now, conn);
+                }
+            }
+            self.step(j);
+        }
+    }
+
     /// Whether both ends are present (`linked(i, i)`: box `i` is).
-    fn linked(&self, a: usize, b: usize) -> bool {
+    pub(super) fn linked(&self, a: usize, b: usize) -> bool {
         let alive = |i: usize| self.boxes.get(i).is_some_and(|x| x.alive);
         alive(a) && alive(b)
     }
 
     /// The one-way latency of the link between `a` and `b`, fixed for the run.
-    fn latency(&self, a: usize, b: usize) -> Duration {
+    pub(super) fn latency(&self, a: usize, b: usize) -> Duration {
         let (lo, hi) = (a.min(b) as u64, a.max(b) as u64);
         let spread = (mix(self.link_seed ^ (lo << 32) ^ hi) % 1001) as f64 / 1000.0;
         self.config.latency.mul_f64(0.5 + spread)
     }
 
-    /// Uploader `to` serves `from`: chunks queue on its uplink, first come first served.
-    fn serve(&mut self, from: usize, to: usize, chunk: u32) {
-        let latency = self.latency(from, to);
-        let len = self.manifest.chunk_len(chunk) as u64;
-        let nanos = u128::from(len) * 1_000_000_000 / u128::from(self.config.uplink.max(1));
-        let air = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
-        let now = self.now;
-        let Some(uploader) = self.boxes.get_mut(to) else {
-            return;
-        };
-        let valid = !uploader.hostile;
-        if !uploader.stored.contains(chunk) {
-            self.queue.push(
-                now + latency,
-                Ev::Refused {
-                    from: to,
-                    to: from,
-                    chunk,
-                },
-            );
-            return;
-        }
-        let end = uploader.busy_until.max(now) + air;
-        uploader.busy_until = end;
-        uploader.uploaded += len;
-        if !self.lost() {
-            let ev = Ev::Chunk {
-                from: to,
-                to: from,
-                chunk,
-                valid,
-            };
-            self.queue.push(end + latency, ev);
-        }
-    }
-
-    fn arrive(&mut self, from: usize, to: usize, chunk: u32, valid: bool) {
-        let (now, song) = (self.now, self.song);
-        let Some(b) = self.boxes.get_mut(to) else {
-            return;
-        };
-        let arrival = b.swarm.chunk_arrived(now, id(from), song, chunk, valid);
-        if matches!(arrival, Arrival::Stored | Arrival::Completed) {
-            b.stored.insert(chunk);
-            b.done |= arrival == Arrival::Completed;
-            if !valid {
-                self.corrupt_stored += 1;
-            }
-            for j in 0..self.boxes.len() {
-                if j != to && self.linked(j, j) {
-                    let at = now + self.latency(to, j);
-                    self.queue.push(
-                        at,
-                        Ev::Got {
-                            from: to,
-                            to: j,
-                            chunk,
-                        },
-                    );
-                }
-            }
-        }
-        self.step(to);
-    }
-
-    /// Sends what box `i`'s planner wants and keeps its wake-up scheduled.
-    fn step(&mut self, i: usize) {
-        let now = self.now;
-        let fetches = match self.boxes.get_mut(i) {
-            Some(b) if b.alive && !b.hostile => b.swarm.poll_fetch(now),
-            _ => return,
-        };
-        for f in fetches {
-            let to = index(f.peer);
-            if to < self.boxes.len() && !self.lost() {
-                let at = now + self.latency(i, to);
-                let chunk = f.chunk;
-                self.queue.push(at, Ev::Request { from: i, to, chunk });
-            }
-        }
-        let Some(b) = self.boxes.get_mut(i) else {
-            return;
-        };
-        if let Some(t) = b.swarm.poll_timeout() {
-            if b.wake != Some(t) {
-                b.wake = Some(t);
-                self.queue.push(t, Ev::Wake(i));
-            }
-        }
-    }
-
-    fn lost(&mut self) -> bool {
+    pub(super) fn lost(&mut self) -> bool {
         self.config.loss > 0.0 && self.rng.gen_bool(self.config.loss.min(1.0))
     }
 
-    fn record(&mut self, ev: Ev) {
+    fn record(&mut self, ev: &Ev) {
         let (kind, a, b, c) = match ev {
-            Ev::Request { from, to, chunk } => (1, from, to, chunk),
-            Ev::Chunk {
-                from, to, chunk, ..
-            } => (2, from, to, chunk),
-            Ev::Refused { from, to, chunk } => (3, from, to, chunk),
-            Ev::Got { from, to, chunk } => (4, from, to, chunk),
-            Ev::Wake(i) => (5, i, 0, 0),
-            Ev::Leave(i) => (6, i, 0, 0),
+            Ev::Deliver { from, to, msg, .. } => {
+                let (k, chunk) = msg_key(msg);
+                (k, *from, *to, chunk)
+            }
+            Ev::Connect { from, to, conn, .. } => (20, *from, *to, *conn as u32),
+            Ev::Closed { to, conn } => (21, 0, *to, *conn as u32),
+            Ev::Wake(i) => (22, *i, 0, 0),
+            Ev::Leave(i) => (23, *i, 0, 0),
         };
         let word = self.now.as_nanos()
             ^ (kind << 56)
@@ -381,14 +331,17 @@ impl World {
             .filter(|(_, b)| !b.hostile);
         let stayed = members.clone().filter(|(_, b)| !b.left).count();
         let completed = members.clone().filter(|(_, b)| !b.left && b.done).count();
-        let mismatched = self
+        let machines = self
             .boxes
             .iter()
-            .filter(|b| !b.hostile && b.swarm.local(&self.song) != Some(&b.stored))
+            .filter_map(|b| Some((b.machine.as_ref()?, b)));
+        let mismatched = machines
+            .clone()
+            .filter(|(m, b)| m.local(&self.song) != Some(&b.stored))
             .count();
         let mut counters = SwarmCounters::default();
-        for b in &self.boxes {
-            let c = b.swarm.counters();
+        for (m, _) in machines {
+            let c = m.counters();
             counters.requests += c.requests;
             counters.timeouts += c.timeouts;
             counters.corrupt += c.corrupt;
@@ -412,5 +365,35 @@ impl World {
             counters,
             trace: self.trace,
         }
+    }
+}
+
+/// A message's kind and chunk, for the trace.
+fn msg_key(msg: &Bulk) -> (u64, u32) {
+    match msg {
+        Bulk::Hello { .. } => (1, 0),
+        Bulk::WantManifest { .. } => (2, 0),
+        Bulk::Manifest(_) => (3, 0),
+        Bulk::NoManifest { .. } => (4, 0),
+        Bulk::Have { .. } => (5, 0),
+        Bulk::Got { chunk, .. } => (6, *chunk),
+        Bulk::Request { chunk, .. } => (7, *chunk),
+        Bulk::Chunk { chunk, .. } => (8, *chunk),
+        Bulk::Refuse { chunk, .. } => (9, *chunk),
+    }
+}
+
+/// Only if the configured song cannot be described (larger than a party distributes).
+fn empty_manifest() -> Manifest {
+    Manifest {
+        song: SongRef([0; 32]),
+        size: 0,
+        chunk_size: crate::core::transfer::DEFAULT_CHUNK_SIZE,
+        chunks: Vec::new(),
+        format: "flac".into(),
+        title: "sim".into(),
+        artist: None,
+        album: None,
+        duration_ms: None,
     }
 }
