@@ -200,7 +200,10 @@ fn lie_to(
     let mut lie = manifest.clone();
     lie.title = "../../../../evil".into();
     lie.artist = Some("/tmp/evil".into());
-    send(&mut peer, &Message::Bulk(Bulk::Manifest(Box::new(lie))));
+    send(
+        &mut peer,
+        &Message::Bulk(Bulk::Manifest(Box::new((&lie).into()))),
+    );
     while let Some(msg) = recv(&mut peer) {
         if let Message::Bulk(Bulk::Request { song, chunk }) = msg {
             let data = vec![0x55u8; manifest.chunk_len(chunk)].into();

@@ -4,10 +4,8 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::PartyId;
-use crate::core::transfer::manifest::{MAX_CHUNKS, MAX_CHUNK_SIZE};
-use crate::core::transfer::Manifest;
-use crate::core::{NodeId, SongRef};
+use super::manifest::{Manifest, MAX_CHUNKS, MAX_CHUNK_SIZE};
+use super::{NodeId, PartyId, SongRef};
 
 /// Bulk-connection messages. Every box speaks first with [`Bulk::Hello`]; after that both
 /// sides may send anything, in any order.

@@ -4,9 +4,9 @@
 use bytes::Bytes;
 
 use super::*;
-use crate::core::transfer::manifest::MAX_CHUNK_SIZE;
-use crate::core::{NodeId, SongRef};
+use crate::proto::manifest::MAX_CHUNK_SIZE;
 use crate::proto::{decode, encode, Control, Hello, Message, MAX_FRAME};
+use crate::proto::{NodeId, SongRef};
 
 fn song() -> SongRef {
     SongRef([0xab; 32])
@@ -102,13 +102,21 @@ fn oversize_chunks_and_bitfields_are_refused() {
 
 #[test]
 fn a_manifest_with_a_path_for_a_format_is_refused() {
-    let mut m = crate::core::transfer::Manifest::from_reader(
-        &[1u8; 100][..],
-        16 * 1024,
-        crate::core::transfer::Tags::default(),
-    )
-    .unwrap();
-    m.format = "../../x".into();
+    let data = [1u8; 100];
+    let m = Manifest {
+        song: SongRef(*blake3::hash(&data).as_bytes()),
+        size: 100,
+        chunk_size: 16 * 1024,
+        chunks: vec![*blake3::hash(&data).as_bytes()],
+        format: "../../x".into(),
+        title: String::new(),
+        artist: None,
+        album: None,
+        duration_ms: None,
+    };
+    let mut fine = m.clone();
+    fine.format = "wav".into();
+    assert!(encode(&Message::Bulk(Bulk::Manifest(Box::new(fine))), MAX_FRAME).is_ok());
     let msg = Message::Bulk(Bulk::Manifest(Box::new(m)));
     assert!(encode(&msg, MAX_FRAME).is_err());
 }

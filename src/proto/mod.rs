@@ -32,6 +32,7 @@ mod bulk;
 mod error;
 pub mod frame;
 mod id;
+pub mod manifest;
 mod message;
 mod party;
 pub mod schedule;

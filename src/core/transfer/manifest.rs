@@ -5,10 +5,12 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use serde::{Deserialize, Serialize};
-
 use crate::core::SongRef;
-use crate::proto::MAX_NAME_LEN;
+use crate::proto::manifest as wire;
+pub use crate::proto::manifest::{
+    ManifestError, MAX_CHUNKS, MAX_CHUNK_SIZE, MAX_FORMAT_LEN, MAX_SONG_BYTES, MAX_TAG_LEN,
+    MIN_CHUNK_SIZE,
+};
 
 /// The smallest chunk size a box picks for its songs (see [`chunk_size_for`]).
 pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
@@ -18,37 +20,8 @@ pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
 /// stay small next to the bytes (a 200 MB file in 64 KiB chunks moved at half the
 /// speed over loopback).
 pub const TARGET_CHUNKS: u64 = 320;
-/// Smallest and largest chunk size a manifest may declare.
-pub const MIN_CHUNK_SIZE: u32 = 16 * 1024;
-pub const MAX_CHUNK_SIZE: u32 = 512 * 1024;
-/// Largest song a party distributes (a 1 GiB file is hours of FLAC).
-pub const MAX_SONG_BYTES: u64 = 1 << 30;
-/// Most chunks of one song: keeps a manifest well inside one control frame.
-pub const MAX_CHUNKS: usize = 8192;
-/// Longest tag (title, artist, album) in bytes.
-pub const MAX_TAG_LEN: usize = 200;
-/// Longest format hint (a file extension such as `flac`).
-pub const MAX_FORMAT_LEN: usize = 8;
-
-/// A manifest that must not be used; the variant names the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ManifestError {
-    /// The song is larger than a party distributes: refuse it.
-    #[error("song of {size} bytes, limit {MAX_SONG_BYTES}")]
-    TooLarge { size: u64 },
-    /// The chunk size is outside the accepted range or not a power of two.
-    #[error("chunk size {0} not a power of two in {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE}")]
-    ChunkSize(u32),
-    /// The hash list does not match size / chunk size.
-    #[error("{got} chunk hashes for {expected} chunks")]
-    ChunkCount { got: usize, expected: usize },
-    /// A tag or the format hint is too long or has characters it must not have.
-    #[error("field {field} rejected: {why}")]
-    Field { field: &'static str, why: String },
-}
-
 /// A song's transfer description.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Manifest {
     /// BLAKE3 of the whole file: the name it is cached under and the final check.
     pub song: SongRef,
@@ -150,49 +123,7 @@ impl Manifest {
 
     /// Checks every bound; a manifest from a peer is used only if this passes.
     pub fn validate(&self) -> Result<(), ManifestError> {
-        if self.size > MAX_SONG_BYTES {
-            return Err(ManifestError::TooLarge { size: self.size });
-        }
-        if !self.chunk_size.is_power_of_two()
-            || !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&self.chunk_size)
-        {
-            return Err(ManifestError::ChunkSize(self.chunk_size));
-        }
-        let expected = chunk_count(self.size, self.chunk_size) as usize;
-        if self.chunks.len() != expected || expected > MAX_CHUNKS {
-            return Err(ManifestError::ChunkCount {
-                got: self.chunks.len(),
-                expected,
-            });
-        }
-        if self.format.is_empty()
-            || self.format.len() > MAX_FORMAT_LEN
-            || !self
-                .format
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
-            return Err(ManifestError::Field {
-                field: "format",
-                why: format!("{:?} is not a short lowercase extension", self.format),
-            });
-        }
-        let tags = [
-            ("title", Some(&self.title)),
-            ("artist", self.artist.as_ref()),
-            ("album", self.album.as_ref()),
-        ];
-        for (field, value) in tags {
-            if let Some(v) = value {
-                if v.len() > MAX_TAG_LEN || v.chars().any(char::is_control) {
-                    return Err(ManifestError::Field {
-                        field,
-                        why: format!("{} bytes or control characters", v.len()),
-                    });
-                }
-            }
-        }
-        Ok(())
+        wire::Manifest::from(self).validate()
     }
 
     /// Number of chunks.
@@ -261,8 +192,41 @@ fn clean_format(ext: &str) -> String {
     }
 }
 
-// MAX_NAME_LEN bounds box names; tags get their own, larger bound.
-const _: () = assert!(MAX_TAG_LEN > MAX_NAME_LEN);
+impl From<&Manifest> for wire::Manifest {
+    fn from(m: &Manifest) -> Self {
+        wire::Manifest {
+            song: m.song,
+            size: m.size,
+            chunk_size: m.chunk_size,
+            chunks: m.chunks.clone(),
+            format: m.format.clone(),
+            title: m.title.clone(),
+            artist: m.artist.clone(),
+            album: m.album.clone(),
+            duration_ms: m.duration_ms,
+        }
+    }
+}
+
+impl TryFrom<wire::Manifest> for Manifest {
+    type Error = ManifestError;
+
+    /// A received manifest, if it keeps every bound.
+    fn try_from(m: wire::Manifest) -> Result<Self, ManifestError> {
+        m.validate()?;
+        Ok(Manifest {
+            song: m.song,
+            size: m.size,
+            chunk_size: m.chunk_size,
+            chunks: m.chunks,
+            format: m.format,
+            title: m.title,
+            artist: m.artist,
+            album: m.album,
+            duration_ms: m.duration_ms,
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {

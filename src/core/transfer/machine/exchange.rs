@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::{ConnId, Transfer, TransferAction, READS_PER_PEER, RECENT_CHUNKS};
 use crate::core::transfer::{Arrival, ChunkSet, Manifest};
 use crate::core::{Instant, NodeId, SongRef};
-use crate::proto::Bulk;
+use crate::proto::{manifest as wire, Bulk};
 
 impl Transfer {
     /// A message arrived on `conn` (after its hello; a hello here is ignored).
@@ -21,7 +21,7 @@ impl Transfer {
             Bulk::Hello { .. } => {}
             Bulk::WantManifest { song } => {
                 let msg = match self.songs.manifests.get(&song) {
-                    Some(m) => Bulk::Manifest(Box::new((**m).clone())),
+                    Some(m) => Bulk::Manifest(Box::new((&**m).into())),
                     None => Bulk::NoManifest { song },
                 };
                 self.push(TransferAction::Send { conn, msg });
@@ -45,15 +45,18 @@ impl Transfer {
 
     /// The trust rule: only the song's origin is believed, and only for a song we asked
     /// about; the manifest must pass its bounds.
-    fn manifest_arrived(&mut self, now: Instant, peer: NodeId, m: Manifest) {
+    fn manifest_arrived(&mut self, now: Instant, peer: NodeId, m: wire::Manifest) {
         if self.origin_of(&m.song) != Some(peer) || !self.songs.asked.contains_key(&m.song) {
             tracing::debug!(%peer, song = ?m.song, "manifest not from the origin; ignored");
             return;
         }
-        if let Err(e) = m.validate() {
-            tracing::warn!(%peer, error = %e, "manifest refused");
-            return;
-        }
+        let m = match Manifest::try_from(m) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "manifest refused");
+                return;
+            }
+        };
         self.songs.asked.remove(&m.song);
         self.songs.manifests.insert(m.song, Arc::new(m));
         self.refresh(now);

@@ -120,7 +120,7 @@ fn member() -> (Transfer, Manifest, ConnId, ConnId) {
     let asked = drain(&mut t);
     let want = Bulk::WantManifest { song: m.song };
     assert!(sends(&asked, origin).contains(&want), "{asked:?}");
-    t.message(t0(), origin, Bulk::Manifest(Box::new(m.clone())));
+    t.message(t0(), origin, Bulk::Manifest(Box::new((&m).into())));
     assert_eq!(begins(&drain(&mut t)), 1);
     (t, m, origin, other)
 }
@@ -134,10 +134,10 @@ fn only_the_origins_manifest_is_believed() {
     let other = connect(&mut t, t0(), 3, &dials);
     let origin = connect(&mut t, t0(), 5, &dials);
     drain(&mut t);
-    t.message(t0(), other, Bulk::Manifest(Box::new(m.clone())));
+    t.message(t0(), other, Bulk::Manifest(Box::new((&m).into())));
     assert_eq!(begins(&drain(&mut t)), 0, "a non-origin manifest was used");
     assert_eq!(t.report(t0())[0].state, SongState::Manifest);
-    t.message(t0(), origin, Bulk::Manifest(Box::new(m)));
+    t.message(t0(), origin, Bulk::Manifest(Box::new((&m).into())));
     assert_eq!(begins(&drain(&mut t)), 1);
 }
 
@@ -437,7 +437,7 @@ fn evicted_songs_leave_the_held_set() {
     t.set_view(t0(), Some(view(&[5], m.song, NodeId(5))));
     let dials = drain(&mut t);
     let origin = connect(&mut t, t0(), 5, &dials);
-    t.message(t0(), origin, Bulk::Manifest(Box::new(m.clone())));
+    t.message(t0(), origin, Bulk::Manifest(Box::new((&m).into())));
     drain(&mut t);
     t.begun(t0(), m.song, Ok(ChunkSet::empty(3)), &[old]);
     assert!(drain(&mut t).contains(&TransferAction::HeldChanged(BTreeSet::new())));
