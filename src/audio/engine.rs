@@ -172,9 +172,11 @@ impl Engine {
     }
 
     fn open(&mut self, path: PathBuf, target: LocalTarget) {
+        // Where the schedule will be when the decoder is there; for a song that starts
+        // later, its start (nothing before the anchor is ever played).
         let ahead = crate::clock::monotonic_now() + OPEN_AHEAD;
-        let since = ahead.as_nanos() as f64 - target.at.as_nanos() as f64;
-        let from = target.song_seconds + since * 1e-9 * target.pace;
+        let since = ahead.saturating_duration_since(target.at).as_secs_f64();
+        let from = target.song_seconds + since * target.pace;
         let generation = self.feed.open(path.clone(), from);
         self.controller = PlayoutController::new(PlayoutConfig::default());
         self.board.update(|s| {
@@ -312,10 +314,12 @@ impl Engine {
             // Not open yet: the open's own seek positions it.
             return Ok(());
         };
-        let ahead = track.frames_target().map_or(0.0, |t| {
-            SEEK_AHEAD.as_secs_f64() * f64::from(t.song_rate) * t.pace
-        });
-        self.seek((due + ahead).max(0.0) as u64);
+        let Some(target) = track.frames_target() else {
+            return Ok(());
+        };
+        let ahead = SEEK_AHEAD.as_secs_f64() * f64::from(target.song_rate) * target.pace;
+        // Never before the anchor: a song that starts later starts on its frame.
+        self.seek((due + ahead).max(target.song_frame).max(0.0) as u64);
         Ok(())
     }
 

@@ -75,6 +75,9 @@ pub struct SimPlayer {
     out: u64,
     /// Song frame the next written output frame carries.
     next: f64,
+    /// Output frames of silence still to write before `next` (a song anchored at a later
+    /// start begins on its frame, as the playback thread lines it up).
+    lead: u64,
     steer: f64,
     reseeks: u64,
     volume: Option<u8>,
@@ -101,6 +104,7 @@ impl SimPlayer {
             started: false,
             out: 0,
             next: 0.0,
+            lead: 0,
             steer: 0.0,
             reseeks: 0,
             volume: None,
@@ -182,7 +186,15 @@ impl SimPlayer {
             channels: 1,
         }
         .frames_to_duration(timing.delay);
-        self.next = target.frame_at(timing.at + queued);
+        let due = target.frame_at(timing.at + queued);
+        // Nothing before a later anchor is played: silence until its frame is due.
+        let floor = if target.at > timing.at {
+            target.song_frame
+        } else {
+            f64::NEG_INFINITY
+        };
+        self.lead = ((floor - due).max(0.0) / target.pace).round() as u64;
+        self.next = due.max(floor);
         self.map.clear();
         self.needs_seek = false;
         self.started = true;
@@ -198,20 +210,28 @@ impl SimPlayer {
         while self.dac.free_frames() >= self.config.block as u64 {
             let song = self.song.filter(|_| !self.needs_seek).map(|(s, _)| s);
             let slope = 1.0 / (1.0 + self.steer * 1e-6);
-            match song {
-                Some(song) => {
-                    self.map.record(self.out, self.next);
-                    self.track.push(self.out, Some((song, self.next)), slope);
-                }
-                None => self.track.push(self.out, None, 0.0),
+            let block_len = self.config.block as u64;
+            let lead = if song.is_some() {
+                self.lead.min(block_len)
+            } else {
+                0
+            };
+            if song.is_none() || lead > 0 {
+                self.track.push(self.out, None, 0.0);
+            }
+            if let Some(song) = song.filter(|_| lead < block_len) {
+                self.map.record(self.out + lead, self.next);
+                self.track
+                    .push(self.out + lead, Some((song, self.next)), slope);
             }
             if self.dac.write(&block).is_err() {
                 return;
             }
             if song.is_some() {
-                self.next += self.config.block as f64 * slope;
+                self.lead -= lead;
+                self.next += (block_len - lead) as f64 * slope;
             }
-            self.out += self.config.block as u64;
+            self.out += block_len;
         }
     }
 

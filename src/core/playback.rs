@@ -13,6 +13,11 @@ use crate::proto::{Message, PartyId, TimeReply, TimeRequest};
 
 /// Song rate assumed for songs outside the pool (positions of those are not replayed).
 const DEFAULT_RATE: u32 = 44_100;
+/// How far ahead the view looks for the next change: more than the runtime's playout
+/// period (50 ms) with room for a late tick, so every box hears of a start in time to open
+/// the song and line its first frame up; little enough that a song being replaced loses
+/// at most this much of its end.
+pub const LOOKAHEAD: Duration = Duration::from_millis(150);
 /// Clock-sync requests awaiting an answer; older ones count as lost.
 const OUTSTANDING: usize = 16;
 /// A guest's reported round trip counts towards the lead time for this long.
@@ -34,9 +39,36 @@ type Seat = (PartyId, PartyRole, NodeId);
 pub struct PlaybackView {
     /// The schedule's state at the local `now` the view was taken at.
     pub state: PlaybackState,
+    /// The next change of the schedule (an entry or a song's end) if it comes within
+    /// [`LOOKAHEAD`]: the local instant it takes effect and the state from then on. A sink
+    /// told early can start the new song on its first scheduled frame.
+    pub upcoming: Option<(Instant, PlaybackState)>,
     /// The member's clock estimate (`None` on the host, whose clock is the party's).
     pub clock: Option<ClockEstimate>,
     pub role: PartyRole,
+}
+
+impl PlaybackView {
+    /// The view of `schedule` at party time `party_now`, looking [`LOOKAHEAD`] ahead;
+    /// `to_local` maps a party time to this box's clock.
+    pub fn of(
+        schedule: &Schedule,
+        party_now: PartyTime,
+        clock: Option<ClockEstimate>,
+        role: PartyRole,
+        to_local: impl Fn(PartyTime) -> Option<Instant>,
+    ) -> PlaybackView {
+        let upcoming = schedule
+            .next_change_after(party_now)
+            .filter(|&at| at - party_now <= LOOKAHEAD)
+            .and_then(|at| Some((to_local(at)?, schedule.state_at(at))));
+        PlaybackView {
+            state: schedule.state_at(party_now),
+            upcoming,
+            clock,
+            role,
+        }
+    }
 }
 
 /// Clock, schedule and lead-time bookkeeping.
@@ -326,6 +358,18 @@ impl Playback {
     }
 
     /// Party time now, if this box knows it.
+    /// The local instant at which party time reads `party`, as far as this box knows.
+    fn to_local(&self, party: PartyTime) -> Option<Instant> {
+        match &self.host_clock {
+            Some(h) => Some(h.to_local(party)),
+            None => self
+                .clock
+                .locked()
+                .then(|| self.clock.to_local(party))
+                .flatten(),
+        }
+    }
+
     pub(crate) fn party_now(&self, now: Instant) -> Option<PartyTime> {
         match &self.host_clock {
             Some(h) => Some(h.now(now)),
@@ -339,12 +383,15 @@ impl Playback {
 
     pub(crate) fn view(&self, now: Instant) -> Option<PlaybackView> {
         let (_, role, _) = self.seat?;
-        let state = self.schedule.state_at(self.party_now(now)?);
-        Some(PlaybackView {
-            state,
-            clock: self.clock.estimate().filter(|_| role == PartyRole::Member),
+        let party_now = self.party_now(now)?;
+        let clock = self.clock.estimate().filter(|_| role == PartyRole::Member);
+        Some(PlaybackView::of(
+            &self.schedule,
+            party_now,
+            clock,
             role,
-        })
+            |t| self.to_local(t),
+        ))
     }
 
     /// The host schedules `action` ahead of now by the party's worst delivery time.

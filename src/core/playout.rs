@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use super::schedule::PlaybackState;
 use super::{ClockEstimate, Instant, PlaybackView, SongRef};
 
 /// How often a playing song is re-anchored. Between anchors the sink extrapolates at the
@@ -97,34 +98,20 @@ impl Playout {
         let mut step = PlayoutStep::default();
         let state = view.map(|v| v.state).filter(|s| s.playing);
         let audible = state.and_then(|s| s.song.filter(|song| holds(song)).map(|song| (s, song)));
-        match audible {
-            Some((s, song)) => {
-                let changed = self.playing != Some(song);
-                let clock = view.and_then(|v| v.clock);
-                // A new clock estimate moves party time at once; waiting for the period
-                // would leave the sink on the old one for up to 50 ms.
-                let stale = clock != self.anchored_clock
-                    || self
-                        .anchored_at
-                        .is_none_or(|at| now.saturating_duration_since(at) > self.reanchor / 2);
-                if changed || stale {
-                    let anchor = Anchor {
-                        song_seconds: s.position_frames / f64::from(s.rate.max(1)),
-                        at: now,
-                        pace: clock.map_or(1.0, |c| 1.0 + c.rate_ppm * 1e-6),
-                    };
-                    step.commands.push(SinkCommand::Play { song, anchor });
-                    self.anchored_at = Some(now);
-                    self.anchored_clock = clock;
-                }
-                if changed {
-                    step.started = Some(song);
-                }
-                self.playing = Some(song);
-            }
+        // A song about to start that is not the one playing: tell the sink now, anchored
+        // at its start, so it begins on its first scheduled frame instead of joining late.
+        let early = view
+            .and_then(|v| v.upcoming)
+            .filter(|(at, next)| *at > now && next.playing)
+            .and_then(|(at, next)| next.song.filter(|s| holds(s)).map(|song| (at, next, song)))
+            .filter(|&(_, _, song)| audible.map(|(_, current)| current) != Some(song));
+        let clock = view.and_then(|v| v.clock);
+        match (early, audible) {
+            (Some((at, next, song)), _) => self.play(&mut step, now, clock, song, next, at),
+            (None, Some((s, song))) => self.play(&mut step, now, clock, song, s, now),
             // Paused, stopped, not yet in step, or a song this box lacks: stay silent,
             // and come in at the right position as soon as that changes.
-            None => {
+            (None, None) => {
                 self.anchored_at = None;
                 if self.playing.take().is_some() {
                     step.commands.push(SinkCommand::Stop);
@@ -138,6 +125,40 @@ impl Playout {
             }
         }
         step
+    }
+
+    /// Plays `song` with `state`'s position audible at `at`, re-anchoring when the song,
+    /// the clock estimate or the period says so.
+    fn play(
+        &mut self,
+        step: &mut PlayoutStep,
+        now: Instant,
+        clock: Option<ClockEstimate>,
+        song: SongRef,
+        state: PlaybackState,
+        at: Instant,
+    ) {
+        let changed = self.playing != Some(song);
+        // A new clock estimate moves party time at once; waiting for the period would
+        // leave the sink on the old one for up to 50 ms.
+        let stale = clock != self.anchored_clock
+            || self
+                .anchored_at
+                .is_none_or(|a| now.saturating_duration_since(a) > self.reanchor / 2);
+        if changed || stale {
+            let anchor = Anchor {
+                song_seconds: state.position_frames / f64::from(state.rate.max(1)),
+                at,
+                pace: clock.map_or(1.0, |c| 1.0 + c.rate_ppm * 1e-6),
+            };
+            step.commands.push(SinkCommand::Play { song, anchor });
+            self.anchored_at = Some(now);
+            self.anchored_clock = clock;
+        }
+        if changed {
+            step.started = Some(song);
+        }
+        self.playing = Some(song);
     }
 }
 

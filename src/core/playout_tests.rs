@@ -19,6 +19,7 @@ fn view(song: Option<SongRef>, playing: bool, position_frames: f64, volume: u8) 
             rate: 48_000,
             volume,
         },
+        upcoming: None,
         clock: None,
         role: PartyRole::Host,
     }
@@ -110,4 +111,60 @@ fn a_new_clock_estimate_reanchors_at_once_with_its_rate() {
         }
         other => panic!("expected a new anchor, got {other:?}"),
     }
+}
+
+/// A start the view sees coming is told to the sink before it happens, anchored at the
+/// start itself, so the sink can begin on the first scheduled frame.
+#[test]
+fn an_upcoming_start_is_anchored_at_the_start_before_it_happens() {
+    let mut p = Playout::default();
+    let mut v = view(None, false, 0.0, 100);
+    let mut next = view(Some(A), true, 480.0, 100).state;
+    next.index = Some(0);
+    v.upcoming = Some((ms(100), next));
+    let step = p.update(ms(0), Some(&v), all);
+    assert_eq!(
+        step.commands,
+        vec![
+            SinkCommand::Play {
+                song: A,
+                anchor: Anchor {
+                    song_seconds: 0.01,
+                    at: ms(100),
+                    pace: 1.0,
+                },
+            },
+            SinkCommand::Volume(100),
+        ]
+    );
+    assert_eq!(step.started, Some(A));
+    // Within the period nothing new is said; at the start the same song is only
+    // re-anchored (no new start).
+    assert!(p.update(ms(20), Some(&v), all).commands.is_empty());
+    let at_start = p.update(ms(101), Some(&view(Some(A), true, 48.0, 100)), all);
+    assert_eq!(at_start.started, None);
+    assert!(matches!(
+        at_start.commands.as_slice(),
+        [SinkCommand::Play { song: A, anchor }] if anchor.at == ms(101)
+    ));
+
+    // A song the box lacks is not announced; neither is one already playing.
+    let mut q = Playout::default();
+    q.update(ms(0), Some(&v), |_| false);
+    assert_eq!(q.playing(), None);
+    let mut playing = view(Some(A), true, 0.0, 100);
+    playing.upcoming = Some((ms(100), next));
+    let mut r = Playout::default();
+    r.update(ms(0), Some(&playing), all);
+    assert!(r.update(ms(10), Some(&playing), all).commands.is_empty());
+    // A different next song replaces it early.
+    let mut skip = next;
+    skip.song = Some(B);
+    skip.position_frames = 0.0;
+    playing.upcoming = Some((ms(100), skip));
+    let step = r.update(ms(20), Some(&playing), all);
+    assert!(matches!(
+        step.commands.as_slice(),
+        [SinkCommand::Play { song: B, anchor }] if anchor.at == ms(100)
+    ));
 }

@@ -138,14 +138,18 @@ impl Speaker {
             return;
         };
         let local = self.crystal.instant(t);
-        let view = PlaybackView {
-            state: schedule.state_at(PartyTime::from_nanos(party.max(0.0) as u64)),
-            clock: self.sync.as_ref().and_then(|(est, _)| est.estimate()),
-            role: match self.sync {
-                None => PartyRole::Host,
-                Some(_) => PartyRole::Member,
-            },
+        let estimate = self.sync.as_ref().and_then(|(est, _)| est.estimate());
+        let role = match self.sync {
+            None => PartyRole::Host,
+            Some(_) => PartyRole::Member,
         };
+        let to_local = |p: PartyTime| match (&self.sync, estimate) {
+            // The host's party time is its own clock.
+            (None, _) => Some(Instant::from_nanos(p.as_nanos())),
+            (Some(_), e) => e.map(|e| e.to_local(p)),
+        };
+        let party = PartyTime::from_nanos(party.max(0.0) as u64);
+        let view = PlaybackView::of(schedule, party, estimate, role, to_local);
         // The benchmark's boxes hold the song; `started` matters only to the transfer.
         let step = self.playout.update(local, Some(&view), |_| true);
         for command in step.commands {
