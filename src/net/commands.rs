@@ -8,10 +8,10 @@ use tokio::sync::oneshot;
 
 use super::playout::PlayoutExec;
 use crate::clock::monotonic_now;
-use crate::command::{volume_after, VolumeTarget};
+use crate::command::{party_volume_after, volume_after, VolumeTarget};
 use crate::command::{Request, Response};
 use crate::core::{Action, CommandError, Event, Instant, Node, PoolSong, RequestOutcome, SongRef};
-use crate::library::{Library, SongId};
+use crate::library::Library;
 use crate::proto::{PartyId, RequestKind};
 
 /// A request the host never answered is forgotten after this long.
@@ -188,21 +188,12 @@ fn box_volume(output: &mut PlayoutExec, percent: Option<u8>, delta: Option<i8>) 
     }
 }
 
-/// A change of the party's volume. A change is relative to the schedule this box
-/// follows; a box not yet in step with it does not know the level to change.
+/// A change of the party's volume, to the host.
 fn party_volume(node: &Node, now: Instant, percent: Option<u8>, delta: Option<i8>) -> Next {
     let current = node.playback(now).map(|v| v.state.volume);
-    match (
-        current,
-        volume_after(current.unwrap_or(100), percent, delta),
-    ) {
-        (None, Some(_)) if delta.is_some() => Next::Answer(Box::new(Response::error(
-            "the party's volume is not known here yet; try again in a moment",
-        ))),
-        (_, Some(percent)) => Next::Ask(RequestKind::Playback(Action::Volume { percent })),
-        (_, None) => Next::Answer(Box::new(Response::error(
-            "volume: give either a level or a change",
-        ))),
+    match party_volume_after(current, percent, delta) {
+        Ok(percent) => Next::Ask(RequestKind::Playback(Action::Volume { percent })),
+        Err(e) => Next::Answer(Box::new(Response::error(e))),
     }
 }
 
@@ -210,27 +201,8 @@ fn party_volume(node: &Node, now: Instant, percent: Option<u8>, delta: Option<i8
 /// title), as an offer to the party's pool.
 fn offer(library: Option<&Library>, what: &str) -> Result<RequestKind, String> {
     let library = library.ok_or("the music folder is still being scanned; try again")?;
-    let by_id = what.parse::<SongId>().ok().and_then(|id| library.get(&id));
-    let by_path = || {
-        let path = std::path::Path::new(what);
-        library.by_path(path).or_else(|| {
-            let canonical = std::fs::canonicalize(path).ok()?;
-            library
-                .songs()
-                .iter()
-                .find(|s| std::fs::canonicalize(&s.path).ok().as_ref() == Some(&canonical))
-        })
-    };
-    let by_title = || {
-        let mut matches = library
-            .songs()
-            .iter()
-            .filter(|s| s.title.eq_ignore_ascii_case(what));
-        matches.next().filter(|_| matches.next().is_none())
-    };
-    let song = by_id
-        .or_else(by_path)
-        .or_else(by_title)
+    let song = library
+        .find(what)
         .ok_or_else(|| format!("no song {what:?} in this box's music folder"))?;
     let decoder = crate::audio::decode::Decoder::open(&song.path)
         .map_err(|e| format!("{}: {e}", song.path.display()))?;
