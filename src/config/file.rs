@@ -93,12 +93,7 @@ impl Config {
         crate::hal::pins::validate(&self.buttons, &self.display)?;
         validate::name(self.name.as_deref())?;
         validate::discovery(&self.discovery)?;
-        if let Err(e) = self.audio.output.parse::<crate::audio::SinkSpec>() {
-            return Err(ConfigError::Invalid {
-                field: "audio.output",
-                reason: e.to_string(),
-            });
-        }
+        validate::audio(&self.audio)?;
         validate::party(&self.party)?;
         validate::songs(&self.songs)
     }

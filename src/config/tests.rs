@@ -73,6 +73,10 @@ fn parse_errors_name_the_field() {
     assert!(e.contains("party.min_accepts"), "{e}");
     let e = parse("name = \"\"\n").unwrap_err().to_string();
     assert!(e.contains("`name`"), "{e}");
+    let e = parse("[audio]\noutput = \"pulse\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("audio.output"), "{e}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! the bad field.
 
 use super::error::ConfigError;
-use super::tables::{DiscoveryConfig, PartyTable, SongsTable};
+use super::tables::{AudioTable, DiscoveryConfig, PartyTable, SongsTable};
 use crate::proto::{MAX_MEMBERS, MAX_NAME_LEN, MAX_POOL};
 
 fn invalid(field: &'static str, reason: &str) -> Result<(), ConfigError> {
@@ -49,6 +49,14 @@ pub(super) fn discovery(d: &DiscoveryConfig) -> Result<(), ConfigError> {
         return invalid("discovery.static_peers", "must list at most 256 peers");
     }
     Ok(())
+}
+
+/// `[audio]`.
+pub(super) fn audio(audio: &AudioTable) -> Result<(), ConfigError> {
+    match audio.output.parse::<crate::audio::SinkSpec>() {
+        Ok(_) => Ok(()),
+        Err(e) => invalid("audio.output", &e.to_string()),
+    }
 }
 
 /// `[party]`.
