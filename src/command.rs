@@ -95,6 +95,26 @@ pub fn volume_after(current: u8, percent: Option<u8>, delta: Option<i8>) -> Opti
     }
 }
 
+/// The party volume a request asks for, given the level of the schedule this box follows
+/// (`None` while it is not in step with one). A change is relative to that level, so a
+/// box that does not know it refuses; a level needs nothing. The error is for the user.
+pub fn party_volume_after(
+    current: Option<u8>,
+    percent: Option<u8>,
+    delta: Option<i8>,
+) -> Result<u8, &'static str> {
+    match (
+        current,
+        volume_after(current.unwrap_or(100), percent, delta),
+    ) {
+        (None, Some(_)) if delta.is_some() => {
+            Err("the party's volume is not known here yet; try again in a moment")
+        }
+        (_, Some(percent)) => Ok(percent),
+        (_, None) => Err("volume: give either a level or a change"),
+    }
+}
+
 /// The box's answer: `{"ok": true, "status": …}`, `{"ok": true, "message": "…"}` or
 /// `{"ok": false, "error": "…"}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -187,5 +207,14 @@ mod tests {
         assert_eq!(volume_after(50, Some(120), None), Some(100));
         assert_eq!(volume_after(50, None, None), None);
         assert_eq!(volume_after(50, Some(1), Some(1)), None);
+    }
+
+    #[test]
+    fn a_party_volume_change_needs_the_current_level_and_a_level_does_not() {
+        assert_eq!(party_volume_after(Some(60), None, Some(-10)), Ok(50));
+        assert_eq!(party_volume_after(None, Some(30), None), Ok(30));
+        assert!(party_volume_after(None, None, Some(5)).is_err());
+        assert!(party_volume_after(Some(60), Some(30), Some(5)).is_err());
+        assert!(party_volume_after(Some(60), None, None).is_err());
     }
 }

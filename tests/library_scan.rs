@@ -91,14 +91,15 @@ fn dirs() -> Dirs {
     }
 }
 
-#[test]
-fn scan_finds_songs_with_tags_ids_and_durations() {
-    let d = dirs();
-    let src = d.music.join("Artist/Album/01 Plain.wav");
-    write_wav(&src, 44_100, 2, 44_100, 3);
+/// `src` encoded with tags by each encoder this machine has (flac, oggenc, lame), as
+/// (file, title, artist, album).
+fn encode_tagged(
+    src: &Path,
+    music: &Path,
+) -> Vec<(PathBuf, &'static str, &'static str, &'static str)> {
     let mut tagged = Vec::new();
     if tool("flac") {
-        let out = d.music.join("Artist/Album/02.flac");
+        let out = music.join("Artist/Album/02.flac");
         run(Command::new("flac")
             .args([
                 "-s",
@@ -110,11 +111,11 @@ fn scan_finds_songs_with_tags_ids_and_durations() {
             ])
             .args(["-T", "ALBUM=Flac Album", "-o"])
             .arg(&out)
-            .arg(&src));
+            .arg(src));
         tagged.push((out, "Flac Title", "Flac Artist", "Flac Album"));
     }
     if tool("oggenc") {
-        let out = d.music.join("Other/03.ogg");
+        let out = music.join("Other/03.ogg");
         fs::create_dir_all(out.parent().unwrap()).unwrap();
         run(Command::new("oggenc")
             .args([
@@ -128,11 +129,11 @@ fn scan_finds_songs_with_tags_ids_and_durations() {
                 "-o",
             ])
             .arg(&out)
-            .arg(&src));
+            .arg(src));
         tagged.push((out, "Ogg Title", "Ogg Artist", "Ogg Album"));
     }
     if tool("lame") {
-        let out = d.music.join("Other/04.mp3");
+        let out = music.join("Other/04.mp3");
         fs::create_dir_all(out.parent().unwrap()).unwrap();
         run(Command::new("lame")
             .args([
@@ -144,10 +145,19 @@ fn scan_finds_songs_with_tags_ids_and_durations() {
                 "--tl",
                 "Mp3 Album",
             ])
-            .arg(&src)
+            .arg(src)
             .arg(&out));
         tagged.push((out, "Mp3 Title", "Mp3 Artist", "Mp3 Album"));
     }
+    tagged
+}
+
+#[test]
+fn scan_finds_songs_with_tags_ids_and_durations() {
+    let d = dirs();
+    let src = d.music.join("Artist/Album/01 Plain.wav");
+    write_wav(&src, 44_100, 2, 44_100, 3);
+    let tagged = encode_tagged(&src, &d.music);
     let before = snapshot(&d.music);
 
     let mut lib = Library::open(&d.music, &d.state).unwrap();

@@ -83,8 +83,13 @@ impl Net {
             ip(&["-n", &ns, "link", "set", dev, "up"])?;
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         }
-        // x routes unicast between the segments; multicast (TTL 1) still stops at it.
-        let x = net.ns("x");
+        net.route_between_segments()?;
+        Ok(net)
+    }
+
+    /// x routes unicast between the segments; multicast (TTL 1) still stops at it.
+    fn route_between_segments(&self) -> Result<(), String> {
+        let x = self.ns("x");
         let forward = Command::new("ip")
             .args([
                 "netns",
@@ -101,7 +106,7 @@ impl Net {
         }
         ip(&[
             "-n",
-            &net.ns("a"),
+            &self.ns("a"),
             "route",
             "add",
             "10.77.2.0/24",
@@ -110,14 +115,14 @@ impl Net {
         ])?;
         ip(&[
             "-n",
-            &net.ns("b"),
+            &self.ns("b"),
             "route",
             "add",
             "10.77.1.0/24",
             "via",
             "10.77.2.2",
         ])?;
-        Ok(net)
+        Ok(())
     }
 
     fn run(&self, short: &str, dir: &std::path::Path, ifaces: &[&str]) -> BoxProc {

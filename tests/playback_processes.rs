@@ -71,66 +71,8 @@ fn party_of_three(dir: &Path, port: u16, bursts: usize) -> (Vec<BoxProc>, Vec<Pa
     (boxes, recordings)
 }
 
-#[test]
-fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let (mut boxes, recordings) = party_of_three(dir.path(), test_port(21), BURSTS);
-    for b in &boxes {
-        eprintln!(
-            "{} playback {:?}",
-            b.name,
-            status(&b.state).and_then(|s| s.playback)
-        );
-    }
-    let (ok, out, err) = ctl(&boxes[1].state, &["play"]);
-    assert!(ok, "a member's play request is accepted: {out} {err}");
-    // The bursts end 3.2 s into the song; pause in the silent tail after them.
-    std::thread::sleep(Duration::from_millis(3_600));
-    let playing = boxes
-        .iter()
-        .all(|b| playback_state(b).as_deref() == Some("playing"));
-    assert!(
-        playing,
-        "{:?}",
-        boxes.iter().map(playback_state).collect::<Vec<_>>()
-    );
-    for b in &boxes {
-        eprintln!(
-            "{} playback {:?}",
-            b.name,
-            status(&b.state).and_then(|s| s.playback)
-        );
-    }
-    let (ok, out, err) = ctl(&boxes[0].state, &["pause"]);
-    assert!(ok, "{out} {err}");
-    let paused = wait_for(Duration::from_secs(2), || {
-        boxes
-            .iter()
-            .all(|b| playback_state(b).as_deref() == Some("paused"))
-    });
-    assert!(paused.is_some(), "pause did not reach every box");
-    let (ok, out, err) = ctl(&boxes[2].state, &["resume"]);
-    assert!(ok, "{out} {err}");
-    let resumed = wait_for(Duration::from_secs(2), || {
-        boxes
-            .iter()
-            .all(|b| playback_state(b).as_deref() == Some("playing"))
-    });
-    assert!(resumed.is_some(), "resume did not reach every box");
-    // One song in the pool: skipping past it stops every box at once.
-    let (ok, out, err) = ctl(&boxes[1].state, &["skip"]);
-    assert!(ok, "{out} {err}");
-    let stopped = wait_for(Duration::from_secs(2), || {
-        boxes
-            .iter()
-            .all(|b| playback_state(b).as_deref() == Some("stopped"))
-    });
-    assert!(stopped.is_some(), "skip did not reach every box");
-    for b in &mut boxes {
-        b.terminate();
-    }
-
+/// Every recording has all the bursts, each within 1 ms of the other boxes'.
+fn assert_bursts_in_lock_step(recordings: &[PathBuf]) {
     let onsets: Vec<Vec<f64>> = recordings.iter().map(|w| burst_onsets(w)).collect();
     for (i, o) in onsets.iter().enumerate() {
         assert_eq!(
@@ -164,6 +106,67 @@ fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
         );
     }
     eprintln!("worst spread across boxes: {:.1} us", worst / 1e3);
+}
+
+#[test]
+fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (mut boxes, recordings) = party_of_three(dir.path(), test_port(21), BURSTS);
+    for b in &boxes {
+        eprintln!(
+            "{} playback {:?}",
+            b.name,
+            status(&b.state).and_then(|s| s.playback)
+        );
+    }
+    let (ok, out, err) = ctl(&boxes[1].state, &["play"]);
+    assert!(ok, "a member's play request is accepted: {out} {err}");
+    // The bursts end 3.2 s into the song; pause in the silent tail after them.
+    std::thread::sleep(Duration::from_millis(3_600));
+    let playing = boxes
+        .iter()
+        .all(|b| playback_state(b).as_deref() == Some("playing"));
+    assert!(
+        playing,
+        "{:?}",
+        boxes.iter().map(playback_state).collect::<Vec<_>>()
+    );
+    for b in &boxes {
+        eprintln!(
+            "{} playback {:?}",
+            b.name,
+            status(&b.state).and_then(|s| s.playback)
+        );
+    }
+    let all_reach = |who: usize, command: &str, state: &str| {
+        let (ok, out, err) = ctl(&boxes[who].state, &[command]);
+        assert!(ok, "{out} {err}");
+        wait_for(Duration::from_secs(2), || {
+            boxes
+                .iter()
+                .all(|b| playback_state(b).as_deref() == Some(state))
+        })
+        .is_some()
+    };
+    assert!(
+        all_reach(0, "pause", "paused"),
+        "pause did not reach every box"
+    );
+    assert!(
+        all_reach(2, "resume", "playing"),
+        "resume did not reach every box"
+    );
+    // One song in the pool: skipping past it stops every box at once.
+    assert!(
+        all_reach(1, "skip", "stopped"),
+        "skip did not reach every box"
+    );
+    for b in &mut boxes {
+        b.terminate();
+    }
+
+    assert_bursts_in_lock_step(&recordings);
 }
 
 #[test]

@@ -40,6 +40,102 @@ fn config(dir: &Path, name: &str, music: &Path, extra: &str) -> std::path::PathB
     box_config(dir, name, music, "null", party, extra)
 }
 
+/// Joins the party as box `id` through the host's control port, announcing `bulk_port`
+/// for song transfers, and keeps the membership alive with heartbeats.
+fn join_as(id: NodeId, host_port: u16, party_id: PartyId, term: u64, bulk_port: u16) {
+    let mut control = TcpStream::connect(("127.0.0.1", host_port)).unwrap();
+    send(
+        &mut control,
+        &Message::Control(Control::Hello(Hello {
+            id,
+            name: "evil".into(),
+            control_port: 1,
+            bulk_port,
+        })),
+    );
+    send(
+        &mut control,
+        &Message::Control(Control::Join {
+            party: party_id,
+            term,
+        }),
+    );
+    let mut beat = control.try_clone().unwrap();
+    std::thread::spawn(move || loop {
+        let hb = Message::Control(Control::Heartbeat {
+            party: party_id,
+            term,
+        });
+        if beat.write_all(&[]).is_err() {
+            return;
+        }
+        let body = encode(&hb, MAX_FRAME).unwrap();
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend(body);
+        if beat.write_all(&frame).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    std::thread::spawn(move || while recv(&mut control).is_some() {});
+}
+
+/// Fails if any file or folder under `root` has `word` in its name.
+fn assert_nothing_named(root: &Path, word: &str) {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap() {
+            let e = e.unwrap();
+            assert!(
+                !e.file_name().to_string_lossy().contains(word),
+                "{:?}",
+                e.path()
+            );
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+}
+
+/// Once the box at `state` hosts: its party, term and control port.
+fn hosted_party(state: &Path) -> (PartyId, u64, u16) {
+    let party = wait_for(Duration::from_secs(10), || {
+        status(state).and_then(|s| s.party).is_some()
+    });
+    assert!(party.is_some());
+    let s = status(state).unwrap().party.unwrap();
+    let party_id = PartyId(u64::from_str_radix(&s.id, 16).unwrap());
+    let host_port: u16 = s.members[0]
+        .addr
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (party_id, s.term, host_port)
+}
+
+/// Lies to every box that connects to `listener`; counts the requests answered.
+fn lie_to_all(
+    listener: TcpListener,
+    evil: NodeId,
+    party: PartyId,
+    manifest: Manifest,
+) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = answered.clone();
+    std::thread::spawn(move || {
+        for peer in listener.incoming() {
+            let (Ok(peer), m, count) = (peer, manifest.clone(), count.clone()) else {
+                continue;
+            };
+            std::thread::spawn(move || lie_to(peer, evil, party, &m, &count));
+        }
+    });
+    answered
+}
+
 #[test]
 fn garbage_chunks_are_refetched_and_peer_names_never_become_paths() {
     let dir = tempfile::tempdir().unwrap();
@@ -68,75 +164,25 @@ fn garbage_chunks_are_refetched_and_peer_names_never_become_paths() {
     );
     let (ok, out, err) = ctl(&a.state, &["host"]);
     assert!(ok, "{out} {err}");
-    let party = wait_for(Duration::from_secs(10), || {
-        status(&a.state).and_then(|s| s.party).is_some()
-    });
-    assert!(party.is_some());
-    let s = status(&a.state).unwrap().party.unwrap();
-    let party_id = PartyId(u64::from_str_radix(&s.id, 16).unwrap());
-    let term = s.term;
-    let host_port: u16 = s.members[0]
-        .addr
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (party_id, term, host_port) = hosted_party(&a.state);
 
     // The hostile box joins through the host's control port, with the highest id so the
     // honest member dials its bulk port.
     let evil_bulk = TcpListener::bind("127.0.0.1:0").unwrap();
     let evil = NodeId(u64::MAX);
-    let mut control = TcpStream::connect(("127.0.0.1", host_port)).unwrap();
-    send(
-        &mut control,
-        &Message::Control(Control::Hello(Hello {
-            id: evil,
-            name: "evil".into(),
-            control_port: 1,
-            bulk_port: evil_bulk.local_addr().unwrap().port(),
-        })),
+    join_as(
+        evil,
+        host_port,
+        party_id,
+        term,
+        evil_bulk.local_addr().unwrap().port(),
     );
-    send(
-        &mut control,
-        &Message::Control(Control::Join {
-            party: party_id,
-            term,
-        }),
-    );
-    let mut beat = control.try_clone().unwrap();
-    std::thread::spawn(move || loop {
-        let hb = Message::Control(Control::Heartbeat {
-            party: party_id,
-            term,
-        });
-        if beat.write_all(&[]).is_err() {
-            return;
-        }
-        let body = encode(&hb, MAX_FRAME).unwrap();
-        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-        frame.extend(body);
-        if beat.write_all(&frame).is_err() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    });
-    std::thread::spawn(move || while recv(&mut control).is_some() {});
 
     let (ok, out, err) = ctl(&b.state, &["join"]);
     assert!(ok, "{out} {err}");
     // Every box of the party dials the hostile one (its id is the highest): each gets
     // the same treatment.
-    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = answered.clone();
-    std::thread::spawn(move || {
-        for peer in evil_bulk.incoming() {
-            let (Ok(peer), m, count) = (peer, manifest.clone(), count.clone()) else {
-                continue;
-            };
-            std::thread::spawn(move || lie_to(peer, evil, party_id, &m, &count));
-        }
-    });
+    let answered = lie_to_all(evil_bulk, evil, party_id, manifest);
     let asked = wait_for(Duration::from_secs(20), || {
         answered.load(std::sync::atomic::Ordering::SeqCst) > 0
     });
@@ -158,20 +204,7 @@ fn garbage_chunks_are_refetched_and_peer_names_never_become_paths() {
         "exact bytes despite the garbage"
     );
     // Nothing named after the lie exists anywhere.
-    let mut stack = vec![d.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        for e in std::fs::read_dir(&p).unwrap() {
-            let e = e.unwrap();
-            assert!(
-                !e.file_name().to_string_lossy().contains("evil"),
-                "{:?}",
-                e.path()
-            );
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            }
-        }
-    }
+    assert_nothing_named(d, "evil");
     assert!(!Path::new("/tmp/evil").exists());
 }
 

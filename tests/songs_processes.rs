@@ -74,37 +74,9 @@ fn stop(boxes: &mut [BoxProc]) {
     }
 }
 
-#[test]
-fn members_without_the_song_fetch_it_and_all_play_in_step() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let mut p = party(
-        dir.path(),
-        test_port(31),
-        &["a", "b", "c"],
-        |name, music| match name {
-            "a" => {
-                write_song(&music.join("1-first.wav"), 6);
-                write_song(&music.join("2-second.wav"), 3);
-            }
-            "b" => write_song(&music.join("other.wav"), 4),
-            _ => {}
-        },
-    );
-    // The party starts when both joined; the first song waits until both hold it, then
-    // plays by itself on every box.
-    let song = wait_for(Duration::from_secs(30), || {
-        let songs: Vec<_> = p.boxes.iter().map(playing_song).collect();
-        songs.iter().all(|s| s.is_some() && *s == songs[0])
-    });
-    assert!(
-        song.is_some(),
-        "not all playing: {:?}",
-        p.boxes
-            .iter()
-            .map(|b| status(&b.state).map(|s| (s.playback, s.transfers)))
-            .collect::<Vec<_>>()
-    );
+/// The members play the host's first song from their caches, byte for byte, and the
+/// music folders are left alone.
+fn assert_first_song_cached(p: &Party) {
     let first = std::fs::read(p.music[0].join("1-first.wav")).unwrap();
     let id = blake3::hash(&first).to_hex().to_string();
     for b in &p.boxes[1..] {
@@ -120,9 +92,11 @@ fn members_without_the_song_fetch_it_and_all_play_in_step() {
     }
     // The user's music folders are only ever read.
     assert_eq!(std::fs::read_dir(&p.music[2]).unwrap().count(), 0);
-    std::thread::sleep(Duration::from_millis(3_500));
+}
 
-    // Member b offers its own song; it joins the pool and everyone fetches it from b.
+/// Member b offers its own song; it joins the pool, everyone fetches it from b, and it
+/// plays everywhere.
+fn offer_and_play_everywhere(p: &Party) {
     let offered = p.music[1].join("other.wav");
     let (ok, out, err) = ctl(&p.boxes[1].state, &["queue", offered.to_str().unwrap()]);
     assert!(ok, "{out} {err}");
@@ -154,8 +128,11 @@ fn members_without_the_song_fetch_it_and_all_play_in_step() {
         let cached = b.state.join("cache/songs").join(format!("{other_id}.wav"));
         assert_eq!(std::fs::read(cached).unwrap(), other, "{}", b.name);
     }
-    stop(&mut p.boxes);
-    let onsets: Vec<Vec<f64>> = p.recordings.iter().map(|w| burst_onsets(w)).collect();
+}
+
+/// The first five bursts of every recording start at about the same time.
+fn assert_bursts_in_step(recordings: &[PathBuf]) {
+    let onsets: Vec<Vec<f64>> = recordings.iter().map(|w| burst_onsets(w)).collect();
     for (i, o) in onsets.iter().enumerate() {
         assert!(o.len() >= 5, "box {i} recorded bursts {o:?}");
     }
@@ -165,6 +142,45 @@ fn members_without_the_song_fetch_it_and_all_play_in_step() {
         eprintln!("burst {k}: spread {:.1} us", s / 1e3);
         assert!(s < 1e6, "burst {k} spread {:.1} us", s / 1e3);
     }
+}
+
+#[test]
+fn members_without_the_song_fetch_it_and_all_play_in_step() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = party(
+        dir.path(),
+        test_port(31),
+        &["a", "b", "c"],
+        |name, music| match name {
+            "a" => {
+                write_song(&music.join("1-first.wav"), 6);
+                write_song(&music.join("2-second.wav"), 3);
+            }
+            "b" => write_song(&music.join("other.wav"), 4),
+            _ => {}
+        },
+    );
+    // The party starts when both joined; the first song waits until both hold it, then
+    // plays by itself on every box.
+    let song = wait_for(Duration::from_secs(30), || {
+        let songs: Vec<_> = p.boxes.iter().map(playing_song).collect();
+        songs.iter().all(|s| s.is_some() && *s == songs[0])
+    });
+    assert!(
+        song.is_some(),
+        "not all playing: {:?}",
+        p.boxes
+            .iter()
+            .map(|b| status(&b.state).map(|s| (s.playback, s.transfers)))
+            .collect::<Vec<_>>()
+    );
+    assert_first_song_cached(&p);
+    std::thread::sleep(Duration::from_millis(3_500));
+
+    offer_and_play_everywhere(&p);
+    stop(&mut p.boxes);
+    assert_bursts_in_step(&p.recordings);
 }
 
 #[test]

@@ -112,6 +112,14 @@ fn alert(kind: AlertKind, message: &str, hint: &str) -> Screen {
 
 fn views() -> Vec<(&'static str, View)> {
     let mut v = Vec::new();
+    idle_and_invitation_views(&mut v);
+    playing_views(&mut v);
+    error_views(&mut v);
+    v
+}
+
+/// Before a party plays: idle, invitations, fetching the first song.
+fn idle_and_invitation_views(v: &mut Vec<(&'static str, View)>) {
     v.push((
         "idle",
         base(Screen::Idle(Idle {
@@ -149,7 +157,10 @@ fn views() -> Vec<(&'static str, View)> {
     let mut unknown = base(Screen::Fetching(fetching(None, None)));
     unknown.tick_ms = 1_000;
     v.push(("fetching-unknown-size", unknown));
+}
 
+/// A song playing: roles, covers, long and non-Latin titles, sync marks, a toast.
+fn playing_views(v: &mut Vec<(&'static str, View)>) {
     let mut host = playing("Teardrop", Some("Massive Attack"));
     host.party.role = Role::Host;
     host.cover = Some(test_cover());
@@ -193,7 +204,13 @@ fn views() -> Vec<(&'static str, View)> {
     let mut close = playing("Teardrop", Some("Massive Attack"));
     close.sync = SyncMark::Close;
     v.push(("playing-close", base(Screen::Playing(close))));
+    let mut toast = base(Screen::Playing(playing("Teardrop", Some("Massive Attack"))));
+    toast.toast = Some("Refused by the host: the queue is full".into());
+    v.push(("toast", toast));
+}
 
+/// Each alert.
+fn error_views(v: &mut Vec<(&'static str, View)>) {
     v.push((
         "error-no-audio",
         base(alert(
@@ -226,11 +243,6 @@ fn views() -> Vec<(&'static str, View)> {
             "Connect the box to Wi-Fi or Ethernet",
         )),
     ));
-
-    let mut toast = base(Screen::Playing(playing("Teardrop", Some("Massive Attack"))));
-    toast.toast = Some("Refused by the host: the queue is full".into());
-    v.push(("toast", toast));
-    v
 }
 
 fn golden_dir() -> PathBuf {

@@ -66,8 +66,6 @@ fn box_volume_is_this_boxs_own_and_survives_a_restart_party_volume_reaches_every
     .is_some());
     let (ok, _, err) = ctl(&b.state, &["volume", "-10"]);
     assert!(ok, "{err}");
-    let party_volume =
-        |s: &chorus::status::Status| s.playback.as_ref().and_then(|p| p.party_volume);
     for (name, state) in [("a", &a.state), ("b", &b.state)] {
         let at_50 = wait_for(Duration::from_secs(5), || {
             status(state).is_some_and(|s| party_volume(&s) == Some(50))

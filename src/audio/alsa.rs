@@ -14,8 +14,7 @@ use ::alsa::{Direction, ValueOr};
 use rustix::io::Errno;
 
 use super::recovery::{Recovery, FIRST_BACKOFF};
-use super::spec::SinkParams;
-use super::{Sink, SinkError, SinkFormat, SinkTiming};
+use super::{Sink, SinkError, SinkFormat, SinkParams, SinkTiming};
 use crate::clock::monotonic_now;
 use crate::core::Instant;
 

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use crate::core::Instant;
 
-pub use spec::{open, open_with, SinkParams, SinkSpec, SinkSpecError};
+pub use spec::{open, open_with, SinkSpec, SinkSpecError};
 
 /// Sample rate and channel count a sink plays at; its input must already be in this format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +61,30 @@ impl SinkFormat {
             Ok(samples / channels)
         } else {
             Err(SinkError::RaggedBuffer { samples, channels })
+        }
+    }
+}
+
+/// Format and buffering asked of a sink; ALSA may grant something close instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkParams {
+    /// Requested rate and channels.
+    pub format: SinkFormat,
+    /// Period (wake-up granularity) for ALSA; at most 10 ms by default.
+    pub period: Duration,
+    /// Total buffer (the latency between `write` and the DAC); at most 40 ms by default.
+    pub buffer: Duration,
+}
+
+impl Default for SinkParams {
+    fn default() -> Self {
+        SinkParams {
+            format: SinkFormat {
+                rate: 48_000,
+                channels: 2,
+            },
+            period: Duration::from_millis(10),
+            buffer: Duration::from_millis(40),
         }
     }
 }

@@ -4,11 +4,10 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
 use super::null::NullSink;
 use super::wav::WavSink;
-use super::{Sink, SinkError, SinkFormat};
+use super::{Sink, SinkError, SinkParams};
 
 /// Which sink to play into.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,30 +60,6 @@ impl fmt::Display for SinkSpec {
             SinkSpec::Alsa { device } => write!(f, "alsa:{device}"),
             SinkSpec::Wav { path } => write!(f, "wav:{}", path.display()),
             SinkSpec::Null => f.write_str("null"),
-        }
-    }
-}
-
-/// Format and buffering asked of a sink; ALSA may grant something close instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SinkParams {
-    /// Requested rate and channels.
-    pub format: SinkFormat,
-    /// Period (wake-up granularity) for ALSA; at most 10 ms by default.
-    pub period: Duration,
-    /// Total buffer (the latency between `write` and the DAC); at most 40 ms by default.
-    pub buffer: Duration,
-}
-
-impl Default for SinkParams {
-    fn default() -> Self {
-        SinkParams {
-            format: SinkFormat {
-                rate: 48_000,
-                channels: 2,
-            },
-            period: Duration::from_millis(10),
-            buffer: Duration::from_millis(40),
         }
     }
 }

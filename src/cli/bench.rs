@@ -90,24 +90,7 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
             ki,
             json,
         } => {
-            if boxes < 2 || !(1.0..=3600.0).contains(&seconds) {
-                return Err(CliError::Failed(
-                    "bench sync needs at least 2 boxes and 1 to 3600 seconds".into(),
-                ));
-            }
-            let mut config = SyncBenchConfig {
-                boxes,
-                seconds,
-                seed,
-                ..SyncBenchConfig::default()
-            };
-            if let Some(kp) = kp {
-                config.playout.kp = kp;
-            }
-            if let Some(ki) = ki {
-                config.playout.ki = ki;
-            }
-            let report = run(&config);
+            let report = bench_sync(boxes, seconds, seed, kp, ki)?;
             if json {
                 println!("{}", report.to_json());
             } else {
@@ -128,20 +111,7 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
                 size_mb,
                 loopback_size_mb,
             };
-            // Ctrl-C drops the benchmark, whose guards kill the boxes and delete the
-            // namespaces and files.
-            let report = tokio::select! {
-                r = bench_distribute(config, !loopback, !no_loopback) => r?,
-                _ = tokio::signal::ctrl_c() => {
-                    return Err(CliError::Failed("interrupted; boxes and namespaces removed".into()));
-                }
-            };
-            if json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.render_text());
-            }
-            Ok(())
+            bench_distribute_cli(config, !loopback, !no_loopback, json).await
         }
         Which::Playout {
             boxes,
@@ -156,29 +126,84 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
                 load,
                 kill_host_at,
             };
-            let exe = std::env::current_exe()
-                .map_err(|e| CliError::Failed(format!("cannot find the chorus binary: {e}")))?;
-            // Blocking work (processes, sleeps, correlation) off the runtime's workers;
-            // Ctrl-C asks it to stop, and it cleans up before it returns.
-            let mut task = tokio::task::spawn_blocking(move || playout::run(&exe, &config));
-            let joined = tokio::select! {
-                r = &mut task => r,
-                _ = tokio::signal::ctrl_c() => {
-                    playout::interrupt();
-                    task.await
-                }
-            };
-            let report = joined
-                .map_err(|e| CliError::Failed(e.to_string()))?
-                .map_err(|e| CliError::Failed(e.to_string()))?;
-            if json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.render_text());
-            }
-            Ok(())
+            bench_playout(config, json).await
         }
     }
+}
+
+/// `bench sync`: the deterministic simulator, with the controller gains if given.
+fn bench_sync(
+    boxes: usize,
+    seconds: f64,
+    seed: u64,
+    kp: Option<f64>,
+    ki: Option<f64>,
+) -> Result<chorus::bench::sync::SyncReport, CliError> {
+    if boxes < 2 || !(1.0..=3600.0).contains(&seconds) {
+        return Err(CliError::Failed(
+            "bench sync needs at least 2 boxes and 1 to 3600 seconds".into(),
+        ));
+    }
+    let mut config = SyncBenchConfig {
+        boxes,
+        seconds,
+        seed,
+        ..SyncBenchConfig::default()
+    };
+    if let Some(kp) = kp {
+        config.playout.kp = kp;
+    }
+    if let Some(ki) = ki {
+        config.playout.ki = ki;
+    }
+    Ok(run(&config))
+}
+
+/// `bench distribute`; Ctrl-C drops the benchmark, whose guards kill the boxes and
+/// delete the namespaces and files.
+async fn bench_distribute_cli(
+    config: DistributeConfig,
+    namespaces: bool,
+    loopback: bool,
+    json: bool,
+) -> Result<(), CliError> {
+    let report = tokio::select! {
+        r = bench_distribute(config, namespaces, loopback) => r?,
+        _ = tokio::signal::ctrl_c() => {
+            return Err(CliError::Failed("interrupted; boxes and namespaces removed".into()));
+        }
+    };
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_text());
+    }
+    Ok(())
+}
+
+/// `bench playout`: real boxes recorded through PipeWire.
+async fn bench_playout(config: PlayoutConfig, json: bool) -> Result<(), CliError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Failed(format!("cannot find the chorus binary: {e}")))?;
+    // Blocking work (processes, sleeps, correlation) off the runtime's workers;
+    // Ctrl-C asks it to stop, and it cleans up before it returns.
+    let mut task = tokio::task::spawn_blocking(move || playout::run(&exe, &config));
+    let joined = tokio::select! {
+        r = &mut task => r,
+        _ = tokio::signal::ctrl_c() => {
+            playout::interrupt();
+            task.await
+        }
+    };
+    let report = joined
+        .map_err(|e| CliError::Failed(e.to_string()))?
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_text());
+    }
+    Ok(())
 }
 
 async fn bench_distribute(

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 
 use chorus::command::{Request, VolumeTarget};
 use chorus::net::control;
-use chorus::status::Status;
+use chorus::status::{PlaybackStatus, Status};
 
 use super::{CliError, ConfigArgs};
 
@@ -137,6 +137,38 @@ pub(super) async fn ctl(args: CtlArgs) -> Result<(), CliError> {
 /// The human-readable status.
 pub(super) fn render(s: &Status) -> String {
     let mut out = format!("box   {}  {}  {}\n", s.id, s.name, s.addr);
+    render_party(&mut out, s);
+    if let Some(p) = &s.playback {
+        render_playback(&mut out, p);
+    }
+    let party_volume = s
+        .playback
+        .as_ref()
+        .and_then(|p| p.party_volume)
+        .map_or("-".to_owned(), |v| format!("{v}%"));
+    out.push_str(&format!(
+        "volume box {}%  party {party_volume}\n",
+        s.box_volume
+    ));
+    for a in &s.alerts {
+        out.push_str(&format!("alert {}: {}\n", a.message, a.hint));
+    }
+    out.push_str(&format!("neighbours {}\n", s.neighbours.len()));
+    for n in &s.neighbours {
+        let via = match n.via {
+            chorus::core::Via::Multicast => "multicast",
+            chorus::core::Via::Unicast => "unicast",
+        };
+        out.push_str(&format!(
+            "  {:<16}  {:<20}  {:<21}  {:>5}ms  {}\n",
+            n.id, n.name, n.addr, n.age_ms, via
+        ));
+    }
+    out
+}
+
+/// The party and the invitations.
+fn render_party(out: &mut String, s: &Status) {
     match &s.party {
         None => out.push_str("party none\n"),
         Some(p) => {
@@ -167,57 +199,35 @@ pub(super) fn render(s: &Status) -> String {
             if i.started { ", started" } else { "" }
         ));
     }
-    if let Some(p) = &s.playback {
-        let song = p.song.as_deref().map_or("-", |s| &s[..12.min(s.len())]);
-        let pos = p.position_ms.map_or("-".to_owned(), |ms| {
-            format!("{}.{:03}s", ms / 1000, ms % 1000)
-        });
-        out.push_str(&format!("playback {} song {song} at {pos}", p.state));
-        if let Some(e) = p.playout_error_us {
-            out.push_str(&format!(", DAC {e:+.0} us off schedule"));
-        }
-        if let Some(c) = &p.clock {
-            out.push_str(&format!(
-                ", clock ±{:.0} us, {:+.1} ppm",
-                c.error_us, c.rate_ppm
-            ));
-        }
-        if p.missing_song {
-            out.push_str(", song not on this box (silent)");
-        }
-        out.push('\n');
-        if let Some(title) = &p.title {
-            let artist = p
-                .artist
-                .as_deref()
-                .map_or(String::new(), |a| format!(" — {a}"));
-            out.push_str(&format!("song {title}{artist}\n"));
-        }
+}
+
+/// What plays, where in the song, and how well in step.
+fn render_playback(out: &mut String, p: &PlaybackStatus) {
+    let song = p.song.as_deref().map_or("-", |s| &s[..12.min(s.len())]);
+    let pos = p.position_ms.map_or("-".to_owned(), |ms| {
+        format!("{}.{:03}s", ms / 1000, ms % 1000)
+    });
+    out.push_str(&format!("playback {} song {song} at {pos}", p.state));
+    if let Some(e) = p.playout_error_us {
+        out.push_str(&format!(", DAC {e:+.0} us off schedule"));
     }
-    let party_volume = s
-        .playback
-        .as_ref()
-        .and_then(|p| p.party_volume)
-        .map_or("-".to_owned(), |v| format!("{v}%"));
-    out.push_str(&format!(
-        "volume box {}%  party {party_volume}\n",
-        s.box_volume
-    ));
-    for a in &s.alerts {
-        out.push_str(&format!("alert {}: {}\n", a.message, a.hint));
-    }
-    out.push_str(&format!("neighbours {}\n", s.neighbours.len()));
-    for n in &s.neighbours {
-        let via = match n.via {
-            chorus::core::Via::Multicast => "multicast",
-            chorus::core::Via::Unicast => "unicast",
-        };
+    if let Some(c) = &p.clock {
         out.push_str(&format!(
-            "  {:<16}  {:<20}  {:<21}  {:>5}ms  {}\n",
-            n.id, n.name, n.addr, n.age_ms, via
+            ", clock ±{:.0} us, {:+.1} ppm",
+            c.error_us, c.rate_ppm
         ));
     }
-    out
+    if p.missing_song {
+        out.push_str(", song not on this box (silent)");
+    }
+    out.push('\n');
+    if let Some(title) = &p.title {
+        let artist = p
+            .artist
+            .as_deref()
+            .map_or(String::new(), |a| format!(" — {a}"));
+        out.push_str(&format!("song {title}{artist}\n"));
+    }
 }
 
 /// `volume [box|party] N|+N|-N` as a request.

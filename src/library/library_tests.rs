@@ -99,3 +99,25 @@ fn title_falls_back_sensibly() {
     assert_eq!(title_from_name(Path::new("/m/.wav")), ".wav");
     assert_eq!(title_from_name(Path::new("/m/\u{7}")), "untitled");
 }
+
+#[test]
+fn find_names_a_song_by_hash_path_or_unique_title() {
+    let root = tempfile::tempdir().unwrap();
+    let music = root.path().join("music");
+    fs::create_dir_all(music.join("x")).unwrap();
+    write_wav(&music.join("one.wav"), 800);
+    write_wav(&music.join("x/same.wav"), 900);
+    write_wav(&music.join("same.wav"), 1000);
+    let mut lib = Library::open(&music, &root.path().join("state")).unwrap();
+    assert_eq!(lib.scan().unwrap().songs, 3);
+    let one = lib.by_path(Path::new("one.wav")).unwrap().clone();
+    assert_eq!(lib.find(&one.id.to_string()), Some(&one));
+    assert_eq!(lib.find("one.wav"), Some(&one));
+    assert_eq!(
+        lib.find(music.join("x/../one.wav").to_str().unwrap()),
+        Some(&one)
+    );
+    assert_eq!(lib.find("ONE"), Some(&one), "the title, in any ASCII case");
+    assert_eq!(lib.find("same"), None, "two songs have this title");
+    assert_eq!(lib.find("nothing"), None);
+}

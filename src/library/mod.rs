@@ -260,6 +260,30 @@ impl Library {
         i.and_then(|&i| self.songs.get(i))
     }
 
+    /// The song `what` names: its content hash, its path (as listed, relative to the
+    /// music folder, or any path to the same file) or its title, if only one song has it
+    /// (ignoring ASCII case).
+    pub fn find(&self, what: &str) -> Option<&Song> {
+        let by_id = what.parse::<SongId>().ok().and_then(|id| self.get(&id));
+        let by_path = || {
+            let path = Path::new(what);
+            self.by_path(path).or_else(|| {
+                let canonical = std::fs::canonicalize(path).ok()?;
+                self.songs
+                    .iter()
+                    .find(|s| std::fs::canonicalize(&s.path).ok().as_ref() == Some(&canonical))
+            })
+        };
+        let by_title = || {
+            let mut matches = self
+                .songs
+                .iter()
+                .filter(|s| s.title.eq_ignore_ascii_case(what));
+            matches.next().filter(|_| matches.next().is_none())
+        };
+        by_id.or_else(by_path).or_else(by_title)
+    }
+
     /// The music folder.
     pub fn music_dir(&self) -> &Path {
         &self.music_dir

@@ -1,117 +1,74 @@
-//! What the driver does with `chorus ctl` commands and with the core's events.
+//! Carries out `chorus ctl` and button commands on the core and this box, answers them
+//! (now, or once the host answered), and logs the core's events.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::driver::BoxRuntime;
+use super::playout::PlayoutExec;
 use crate::clock::monotonic_now;
-use crate::command::{volume_after, VolumeTarget};
+use crate::command::{party_volume_after, volume_after, VolumeTarget};
 use crate::command::{Request, Response};
-use crate::core::{Action, Event, PartyRequest, PoolSong, RequestOutcome, SongRef};
-use crate::library::SongId;
+use crate::core::{
+    Action, CommandError, Event, Instant, Node, PartyRequest, PoolSong, RequestOutcome, SongRef,
+};
+use crate::library::Library;
 use crate::proto::PartyId;
 
 /// A request the host never answered is forgotten after this long.
 const PENDING_TIMEOUT: Duration = Duration::from_secs(5);
 
-impl BoxRuntime {
-    pub(super) fn command(&mut self, request: Request, reply: oneshot::Sender<Response>) {
-        let now = monotonic_now();
-        let node = &mut self.node;
-        let response = match request {
-            // A fresh snapshot, published to every reader, so that `ctl status` right
-            // after a change on this or another box sees it.
-            Request::Status => {
-                self.publish();
-                Response::status(self.snapshot().status.clone())
+/// Control clients waiting for the host's answer to their request, by request id.
+#[derive(Debug, Default)]
+pub(super) struct Commands {
+    pending: HashMap<u32, (Instant, oneshot::Sender<Response>)>,
+}
+
+/// What a command acts on, borrowed for one command.
+#[derive(Debug)]
+pub(super) struct Context<'a> {
+    pub node: &'a mut Node,
+    /// The music folder, once scanned.
+    pub library: Option<&'a Library>,
+    pub output: &'a mut PlayoutExec,
+}
+
+/// What becomes of a command.
+enum Next {
+    /// Answered here and now (boxed: a response can carry a whole status).
+    Answer(Box<Response>),
+    /// A request to the party's host, answered when it is.
+    Ask(PartyRequest),
+    /// A status request, answered with a fresh snapshot.
+    Status,
+}
+
+impl Commands {
+    /// Carries out `request` and answers on `reply`, except a status request: its
+    /// `reply` is handed back, to be answered with a fresh snapshot.
+    pub(super) fn handle(
+        &mut self,
+        mut cx: Context<'_>,
+        request: Request,
+        reply: oneshot::Sender<Response>,
+    ) -> Option<oneshot::Sender<Response>> {
+        match next(&mut cx, request) {
+            Next::Answer(response) => {
+                let _ = reply.send(*response);
             }
-            Request::Library => match &self.library {
-                Some(lib) => Response::songs(lib.songs().iter().map(Into::into).collect()),
-                None => Response::error("the music folder is still being scanned; try again"),
-            },
-            Request::Host => match node.host(now) {
-                Ok(p) => Response::done(format!("hosting party {p}; inviting neighbours")),
-                Err(e) => Response::error(e.to_string()),
-            },
-            Request::Join { party } => {
-                let party = match party.map(|p| p.parse::<PartyId>()).transpose() {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = reply.send(Response::error(format!("bad party id: {e}")));
-                        return;
-                    }
-                };
-                match node.join(now, party) {
-                    Ok(p) => Response::done(format!("joining party {p}")),
-                    Err(e) => Response::error(e.to_string()),
-                }
-            }
-            Request::Leave => match node.leave(now) {
-                Ok(p) => Response::done(format!("left party {p}")),
-                Err(e) => Response::error(e.to_string()),
-            },
-            Request::End => match node.end(now) {
-                Ok(p) => Response::done(format!("ended party {p}")),
-                Err(e) => Response::error(e.to_string()),
-            },
-            Request::Skip => return self.request(PartyRequest::Playback(Action::Skip), reply),
-            Request::Play { index } => {
-                let index = index.unwrap_or(0);
-                return self.request(PartyRequest::Playback(Action::Select { index }), reply);
-            }
-            Request::Pause => return self.request(PartyRequest::Playback(Action::Pause), reply),
-            Request::Resume => return self.request(PartyRequest::Playback(Action::Resume), reply),
-            Request::Previous => {
-                return self.request(PartyRequest::Playback(Action::Previous), reply)
-            }
-            Request::Volume {
-                target: VolumeTarget::Box,
-                percent,
-                delta,
-            } => match volume_after(self.box_volume, percent, delta) {
-                Some(percent) => {
-                    self.set_box_volume(percent);
-                    Response::done(format!("Box volume {percent}%"))
-                }
-                None => Response::error("volume: give either a level or a change"),
-            },
-            Request::Volume {
-                target: VolumeTarget::Party,
-                percent,
-                delta,
-            } => {
-                // A change is relative to the schedule this box follows; a box not yet in
-                // step with it does not know the level to change.
-                let current = node.playback(now).map(|v| v.state.volume);
-                match (
-                    current,
-                    volume_after(current.unwrap_or(100), percent, delta),
-                ) {
-                    (None, Some(_)) if delta.is_some() => Response::error(
-                        "the party's volume is not known here yet; try again in a moment",
-                    ),
-                    (_, Some(percent)) => {
-                        let action = Action::Volume { percent };
-                        return self.request(PartyRequest::Playback(action), reply);
-                    }
-                    (_, None) => Response::error("volume: give either a level or a change"),
-                }
-            }
-            Request::Queue { song } => match self.offer(&song) {
-                Ok(kind) => return self.request(kind, reply),
-                Err(e) => Response::error(e),
-            },
-        };
-        let _ = reply.send(response);
+            Next::Ask(kind) => self.request(cx.node, kind, reply),
+            Next::Status => return Some(reply),
+        }
+        None
     }
 
-    fn request(&mut self, kind: PartyRequest, reply: oneshot::Sender<Response>) {
+    fn request(&mut self, node: &mut Node, kind: PartyRequest, reply: oneshot::Sender<Response>) {
         let what = match &kind {
             PartyRequest::Playback(action) => describe(action),
             PartyRequest::Offer { title, .. } => format!("queue {title}"),
         };
-        let response = match self.node.request(monotonic_now(), kind) {
+        let response = match node.request(monotonic_now(), kind) {
             Ok(RequestOutcome::Answered { accepted: true, .. }) => {
                 Response::done(format!("{what}: done"))
             }
@@ -127,55 +84,8 @@ impl BoxRuntime {
         let _ = reply.send(response);
     }
 
-    /// The song `what` names in this box's music folder (a path, a content hash or a
-    /// title), as an offer to the party's pool.
-    fn offer(&self, what: &str) -> Result<PartyRequest, String> {
-        let library = self
-            .library
-            .as_ref()
-            .ok_or("the music folder is still being scanned; try again")?;
-        let by_id = what.parse::<SongId>().ok().and_then(|id| library.get(&id));
-        let by_path = || {
-            let path = std::path::Path::new(what);
-            library.by_path(path).or_else(|| {
-                let canonical = std::fs::canonicalize(path).ok()?;
-                library
-                    .songs()
-                    .iter()
-                    .find(|s| std::fs::canonicalize(&s.path).ok().as_ref() == Some(&canonical))
-            })
-        };
-        let by_title = || {
-            let mut matches = library
-                .songs()
-                .iter()
-                .filter(|s| s.title.eq_ignore_ascii_case(what));
-            matches.next().filter(|_| matches.next().is_none())
-        };
-        let song = by_id
-            .or_else(by_path)
-            .or_else(by_title)
-            .ok_or_else(|| format!("no song {what:?} in this box's music folder"))?;
-        let decoder = crate::audio::decode::Decoder::open(&song.path)
-            .map_err(|e| format!("{}: {e}", song.path.display()))?;
-        let info = decoder.info();
-        Ok(PartyRequest::Offer {
-            song: PoolSong {
-                song: SongRef(*song.id.as_bytes()),
-                rate: info.rate,
-                frames: info.frames.unwrap_or(0),
-                origin: None,
-            },
-            title: song
-                .title
-                .chars()
-                .take(crate::proto::MAX_SONG_LEN / 4)
-                .collect(),
-        })
-    }
-
-    pub(super) fn expire_pending(&mut self) {
-        let now = monotonic_now();
+    /// Forgets requests the host never answered.
+    pub(super) fn expire(&mut self, now: Instant) {
         self.pending
             .retain(|_, (since, _)| now - *since < PENDING_TIMEOUT);
     }
@@ -210,6 +120,108 @@ impl BoxRuntime {
             other => tracing::info!(event = ?other, "party"),
         }
     }
+}
+
+/// What `request` comes to.
+fn next(cx: &mut Context<'_>, request: Request) -> Next {
+    let now = monotonic_now();
+    let playback = |action| Next::Ask(PartyRequest::Playback(action));
+    match request {
+        Request::Status => Next::Status,
+        Request::Library => Next::Answer(Box::new(match cx.library {
+            Some(lib) => Response::songs(lib.songs().iter().map(Into::into).collect()),
+            None => Response::error("the music folder is still being scanned; try again"),
+        })),
+        Request::Host => answer(
+            cx.node
+                .host(now)
+                .map(|p| format!("hosting party {p}; inviting neighbours")),
+        ),
+        Request::Join { party } => match party.map(|p| p.parse::<PartyId>()).transpose() {
+            Ok(party) => answer(
+                cx.node
+                    .join(now, party)
+                    .map(|p| format!("joining party {p}")),
+            ),
+            Err(e) => Next::Answer(Box::new(Response::error(format!("bad party id: {e}")))),
+        },
+        Request::Leave => answer(cx.node.leave(now).map(|p| format!("left party {p}"))),
+        Request::End => answer(cx.node.end(now).map(|p| format!("ended party {p}"))),
+        Request::Skip => playback(Action::Skip),
+        Request::Play { index } => playback(Action::Select {
+            index: index.unwrap_or(0),
+        }),
+        Request::Pause => playback(Action::Pause),
+        Request::Resume => playback(Action::Resume),
+        Request::Previous => playback(Action::Previous),
+        Request::Volume {
+            target: VolumeTarget::Box,
+            percent,
+            delta,
+        } => Next::Answer(Box::new(box_volume(cx.output, percent, delta))),
+        Request::Volume {
+            target: VolumeTarget::Party,
+            percent,
+            delta,
+        } => party_volume(cx.node, now, percent, delta),
+        Request::Queue { song } => match offer(cx.library, &song) {
+            Ok(kind) => Next::Ask(kind),
+            Err(e) => Next::Answer(Box::new(Response::error(e))),
+        },
+    }
+}
+
+/// The answer to a party command (host, join, leave, end).
+fn answer(done: Result<String, CommandError>) -> Next {
+    Next::Answer(Box::new(match done {
+        Ok(message) => Response::done(message),
+        Err(e) => Response::error(e.to_string()),
+    }))
+}
+
+/// Sets this box's own volume to a level or by a change.
+fn box_volume(output: &mut PlayoutExec, percent: Option<u8>, delta: Option<i8>) -> Response {
+    match volume_after(output.box_volume(), percent, delta) {
+        Some(percent) => {
+            output.set_box_volume(percent);
+            Response::done(format!("Box volume {percent}%"))
+        }
+        None => Response::error("volume: give either a level or a change"),
+    }
+}
+
+/// A change of the party's volume, to the host.
+fn party_volume(node: &Node, now: Instant, percent: Option<u8>, delta: Option<i8>) -> Next {
+    let current = node.playback(now).map(|v| v.state.volume);
+    match party_volume_after(current, percent, delta) {
+        Ok(percent) => Next::Ask(PartyRequest::Playback(Action::Volume { percent })),
+        Err(e) => Next::Answer(Box::new(Response::error(e))),
+    }
+}
+
+/// The song `what` names in this box's music folder (a path, a content hash or a
+/// title), as an offer to the party's pool.
+fn offer(library: Option<&Library>, what: &str) -> Result<PartyRequest, String> {
+    let library = library.ok_or("the music folder is still being scanned; try again")?;
+    let song = library
+        .find(what)
+        .ok_or_else(|| format!("no song {what:?} in this box's music folder"))?;
+    let decoder = crate::audio::decode::Decoder::open(&song.path)
+        .map_err(|e| format!("{}: {e}", song.path.display()))?;
+    let info = decoder.info();
+    Ok(PartyRequest::Offer {
+        song: PoolSong {
+            song: SongRef(*song.id.as_bytes()),
+            rate: info.rate,
+            frames: info.frames.unwrap_or(0),
+            origin: None,
+        },
+        title: song
+            .title
+            .chars()
+            .take(crate::proto::MAX_SONG_LEN / 4)
+            .collect(),
+    })
 }
 
 /// An action in a few words, for `chorus ctl` answers.

@@ -1,86 +1,67 @@
 //! The event loop of one box: feeds socket reads, stream messages, control commands and
-//! timer expiries into the core `Node` and carries out what it asks for, until cancelled.
+//! timer expiries into the core `Node`, and hands what it asks for to the part of the box
+//! that carries it out, until cancelled.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use tokio::net::{TcpListener, UdpSocket, UnixListener};
-use tokio::sync::{mpsc, oneshot};
+use tokio::net::{TcpStream, UnixListener};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::control::{self, ControlError, CONTROL_SOCKET};
+use super::bulk::{BulkCommand, BulkHandle};
+use super::commands::{Commands, Context};
+use super::control::{self, CONTROL_SOCKET};
+use super::persist::PartyMemory;
+use super::playout::{PlayoutExec, TICK};
+use super::publish::{Publisher, Sources};
 use super::rxstamp::{self, Received};
-use super::streams::{self, Outgoing, StreamEvent, StreamHandle};
-use super::{persist, sockets};
+use super::setup::{self, RunError};
+use super::sockets::Sockets;
+use super::songs::Songs;
+use super::streams::{StreamEvent, Streams};
 use crate::clock::monotonic_now;
 use crate::command::{Ask, Response};
 use crate::config::Config;
-use crate::core::{Destination, Instant, Node, NodeId, StreamAction, StreamId, Transmit, Via};
-use crate::identity::{self, IdentityError};
+use crate::core::{Instant, Node, NodeId, PoolSong, SongRef, TransferView, Via};
+use crate::identity;
+use crate::library::Library;
 use crate::proto::MAX_DATAGRAM;
 use crate::status::{Snapshot, Status};
-
-/// Inbound control streams at once; more are refused until some close.
-const MAX_STREAMS: usize = 256;
-
-/// Why a box could not start or had to stop.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RunError {
-    /// The state dir or id is unusable.
-    #[error(transparent)]
-    Identity(#[from] IdentityError),
-    /// A socket could not be set up: another program holds the port, or the interface
-    /// address is not on this machine.
-    #[error("cannot set up the {what} socket: {source}")]
-    Socket {
-        what: &'static str,
-        source: std::io::Error,
-    },
-    /// The control socket could not be set up.
-    #[error(transparent)]
-    Control(#[from] ControlError),
-}
 
 /// A box with its sockets bound, ready to [`run`](BoxRuntime::run).
 #[derive(Debug)]
 pub struct BoxRuntime {
-    pub(super) config: Config,
-    pub(super) node: Node,
-    multicast: UdpSocket,
-    unicast: UdpSocket,
-    tcp: TcpListener,
+    config: Config,
+    node: Node,
+    sockets: Sockets,
+    local_addr: SocketAddr,
     /// Taken by the control task when the box runs.
     control: Option<UnixListener>,
     control_path: PathBuf,
-    pub(super) local_addr: SocketAddr,
-    streams: HashMap<StreamId, StreamHandle>,
-    /// Control clients waiting for the host's answer to their request, by request id.
-    pub(super) pending: HashMap<u32, (Instant, oneshot::Sender<Response>)>,
-    /// The music folder, once its first scan finished.
-    pub(super) library: Option<crate::library::Library>,
-    /// The playback thread, if the audio output opened.
-    pub(super) player: Option<crate::audio::player::Player>,
-    /// What the core's playout machine last told the player.
-    pub(super) playout: crate::core::Playout,
-    /// The party id last written to the state dir.
-    remembered: Option<crate::proto::PartyId>,
+    songs: Songs,
+    output: PlayoutExec,
+    commands: Commands,
+    memory: PartyMemory,
     /// The song-transfer listener until the box runs, then the manager's handle.
-    bulk_listener: Option<TcpListener>,
-    pub(super) bulk: Option<super::bulk::BulkHandle>,
-    /// Songs fetched into the cache, by content hash.
-    pub(super) cached: HashMap<crate::core::SongRef, PathBuf>,
+    bulk_listener: Option<tokio::net::TcpListener>,
+    bulk: Option<BulkHandle>,
     /// What the transfer manager was last told.
-    sent_view: Option<Option<crate::core::TransferView>>,
-    /// This box's own volume, 0 to 100 (kept in the state dir).
-    pub(super) box_volume: u8,
-    /// The status snapshot every reader sees.
-    pub(super) publisher: super::publish::Publisher,
+    sent_view: Option<Option<TransferView>>,
+    publisher: Publisher,
     /// Requests from the control socket and the buttons, one path into the box.
     asks_tx: mpsc::Sender<Ask>,
     asks: Option<mpsc::Receiver<Ask>>,
+}
+
+/// What the loop waits on besides the sockets, made when the box starts running.
+struct Inputs {
+    asks: mpsc::Receiver<Ask>,
+    stream_events: mpsc::Receiver<StreamEvent>,
+    scanned: mpsc::Receiver<(Library, Vec<PoolSong>)>,
+    playout: tokio::time::Interval,
 }
 
 impl BoxRuntime {
@@ -88,66 +69,35 @@ impl BoxRuntime {
     /// listener and the control socket.
     pub async fn bind(config: Config) -> Result<Self, RunError> {
         let id = identity::load_or_create(&config.state_dir)?;
-        let d = &config.discovery;
-        let socket_err = |what| move |source| RunError::Socket { what, source };
-        let multicast = sockets::multicast_receiver(d.group, d.port, &d.interfaces)
-            .map_err(socket_err("multicast"))?;
-        let unicast = sockets::unicast_socket(d.unicast_port).map_err(socket_err("unicast"))?;
-        let local_addr = unicast.local_addr().map_err(socket_err("unicast"))?;
-        warn_if_moved("unicast", d.unicast_port, local_addr.port());
-        let tcp = sockets::tcp_listener(config.party.control_port)
-            .await
-            .map_err(socket_err("TCP control"))?;
-        let tcp_port = tcp.local_addr().map_err(socket_err("TCP control"))?.port();
-        warn_if_moved("TCP control", config.party.control_port, tcp_port);
-        let bulk_listener = sockets::tcp_listener(config.songs.bulk_port)
-            .await
-            .map_err(socket_err("TCP song transfer"))?;
-        let bulk_port = bulk_listener
-            .local_addr()
-            .map_err(socket_err("TCP song transfer"))?
-            .port();
-        warn_if_moved("TCP song transfer", config.songs.bulk_port, bulk_port);
+        let bound = setup::bind_sockets(&config).await?;
         let control_path = config.state_dir.join(CONTROL_SOCKET);
         let control = control::bind(&control_path).await?;
-        let mut node_config = config.node_config(id, local_addr.port(), tcp_port);
-        node_config.party.bulk_port = bulk_port;
-        node_config.party.rejoin = persist::load(&config.state_dir);
-        let remembered = node_config.party.rejoin;
+        let local_addr = bound.local_addr;
+        let memory = PartyMemory::load(&config.state_dir);
+        let mut node_config = config.node_config(id, local_addr.port(), bound.tcp_port);
+        node_config.party.bulk_port = bound.bulk_port;
+        node_config.party.rejoin = memory.remembered();
         let node = Node::new(node_config, monotonic_now(), rand::random::<u64>());
-        tracing::info!(%id, name = node.name(), udp = %local_addr, tcp = tcp_port, "box ready");
-        let box_volume = persist::load_box_volume(&config.state_dir);
-        let player = super::setup::open_player(&config);
-        if let Some(p) = &player {
-            p.send(crate::audio::player::PlayerCommand::BoxVolume(box_volume));
-        }
-        let publisher = super::publish::Publisher::new(Status::of(
-            &node,
-            monotonic_now(),
-            local_addr.to_string(),
-        ));
+        let tcp = bound.tcp_port;
+        tracing::info!(%id, name = node.name(), udp = %local_addr, tcp, "box ready");
+        let output = PlayoutExec::new(setup::open_player(&config), &config.state_dir);
+        let first = Status::of(&node, monotonic_now(), local_addr.to_string());
         let (asks_tx, asks) = mpsc::channel::<Ask>(32);
         Ok(BoxRuntime {
             config,
             node,
-            multicast,
-            unicast,
-            tcp,
+            sockets: bound.sockets,
+            local_addr,
             control: Some(control),
             control_path,
-            local_addr,
-            streams: HashMap::new(),
-            pending: HashMap::new(),
-            library: None,
-            player,
-            playout: Default::default(),
-            remembered,
-            bulk_listener: Some(bulk_listener),
+            songs: Songs::default(),
+            output,
+            commands: Commands::default(),
+            memory,
+            bulk_listener: Some(bound.bulk_listener),
             bulk: None,
-            cached: HashMap::new(),
             sent_view: None,
-            box_volume,
-            publisher,
+            publisher: Publisher::new(first),
             asks_tx,
             asks: Some(asks),
         })
@@ -176,88 +126,41 @@ impl BoxRuntime {
     /// Runs until `cancel` fires, then closes the sockets and removes the control socket.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), RunError> {
         let tracker = TaskTracker::new();
-        let mut commands = match self.asks.take() {
-            Some(rx) => rx,
-            None => mpsc::channel::<Ask>(1).1,
-        };
-        let (events_tx, mut stream_events) = mpsc::channel::<StreamEvent>(1024);
-        if let Some(control) = self.control.take() {
-            let serve = control::serve(
-                control,
-                self.asks_tx.clone(),
-                cancel.clone(),
-                tracker.clone(),
-            );
-            tracker.spawn(serve);
-        }
-        let mut scanned = super::setup::scan_library(&self.config, &tracker);
-        if let Some(listener) = self.bulk_listener.take() {
-            let songs = &self.config.songs;
-            let config = super::bulk::BulkConfig {
-                me: self.node.id(),
-                cache_dir: self.config.state_dir.join("cache"),
-                quota_bytes: songs.cache_quota_mb.saturating_mul(1 << 20),
-                swarm: songs.swarm,
-                max_in_flight: songs.max_in_flight,
-                upload_bytes_per_sec: songs.upload_limit_kbps.saturating_mul(1000) / 8,
-            };
-            self.bulk = Some(super::bulk::spawn(
-                config,
-                listener,
-                &tracker,
-                cancel.clone(),
-            ));
-        }
-        let mut playout = tokio::time::interval(super::playout::TICK);
-        playout.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let d = &self.config.discovery;
-        let group = SocketAddr::from((d.group, d.port));
+        let (mut streams, stream_events) = Streams::new(tracker.clone(), cancel.clone());
+        let mut inputs = self.start(stream_events, &tracker, &cancel);
         let mut mbuf = vec![0u8; MAX_DATAGRAM + 1];
         let mut ubuf = vec![0u8; MAX_DATAGRAM + 1];
         let mut ucontrol = rxstamp::control_buffer();
         loop {
-            self.flush(group, &tracker, &events_tx, &cancel).await;
+            self.flush(&mut streams).await;
             self.update_transfers();
             let sleep = tokio::time::sleep_until(to_tokio(self.node.poll_timeout()));
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                received = self.multicast.recv_from(&mut mbuf) => {
-                    self.received(received.map(Received::unstamped), Via::Multicast, &mbuf);
+                received = self.sockets.recv_multicast(&mut mbuf) => {
+                    self.received(received, Via::Multicast, &mbuf);
                 }
-                received = rxstamp::recv(&self.unicast, &mut ubuf, &mut ucontrol) => {
+                received = self.sockets.recv_unicast(&mut ubuf, &mut ucontrol) => {
                     self.received(received, Via::Unicast, &ubuf);
                 }
-                accepted = self.tcp.accept() => {
-                    self.accepted(accepted, &tracker, &events_tx, &cancel);
-                }
-                Some(event) = stream_events.recv() => self.stream_event(event),
+                accepted = self.sockets.accept() => self.accepted(accepted, &mut streams),
+                Some(event) = inputs.stream_events.recv() => self.stream_event(event, &mut streams),
                 _ = sleep => {
-                    self.node.handle_timeout(monotonic_now());
-                    self.expire_pending();
+                    let now = monotonic_now();
+                    self.node.handle_timeout(now);
+                    self.commands.expire(now);
                 }
-                Some(ask) = commands.recv() => {
-                    self.command(ask.request, ask.reply);
-                    self.flush(group, &tracker, &events_tx, &cancel).await;
+                Some(ask) = inputs.asks.recv() => {
+                    self.ask(ask);
+                    self.flush(&mut streams).await;
                     self.publish();
                 }
-                Some((library, pool)) = scanned.recv() => {
-                    self.node.set_pool(pool);
-                    if let Some(bulk) = &self.bulk {
-                        let songs = super::bulk::local_songs(&library);
-                        let _ = bulk.commands.try_send(super::bulk::BulkCommand::Library(songs));
-                    }
-                    self.library = Some(library);
-                }
+                Some((library, pool)) = inputs.scanned.recv() => self.scanned(library, pool),
                 Some(held) = held_songs(&mut self.bulk) => {
                     self.node.set_held(monotonic_now(), held.keys().copied().collect());
-                    self.cached = held;
+                    self.songs.set_cached(held);
                 }
-                _ = playout.tick() => {
-                    self.drive_player();
-                    if monotonic_now() - self.publisher.last >= super::publish::PUBLISH_EVERY {
-                        self.publish();
-                    }
-                }
+                _ = inputs.playout.tick() => self.tick(),
             }
         }
         tracker.close();
@@ -268,6 +171,43 @@ impl BoxRuntime {
         }
         tracing::info!(id = %self.node.id(), "box stopped");
         Ok(())
+    }
+
+    /// Starts the tasks beside the loop: the control socket, the music folder scan and
+    /// the transfer manager.
+    fn start(
+        &mut self,
+        stream_events: mpsc::Receiver<StreamEvent>,
+        tracker: &TaskTracker,
+        cancel: &CancellationToken,
+    ) -> Inputs {
+        let asks = match self.asks.take() {
+            Some(rx) => rx,
+            None => mpsc::channel::<Ask>(1).1,
+        };
+        if let Some(listener) = self.control.take() {
+            let serve = control::serve(
+                listener,
+                self.asks_tx.clone(),
+                cancel.clone(),
+                tracker.clone(),
+            );
+            tracker.spawn(serve);
+        }
+        let scanned = setup::scan_library(&self.config, tracker);
+        if let Some(listener) = self.bulk_listener.take() {
+            let me = self.node.id();
+            let bulk = setup::start_transfers(&self.config, me, listener, tracker, cancel.clone());
+            self.bulk = Some(bulk);
+        }
+        let mut playout = tokio::time::interval(TICK);
+        playout.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        Inputs {
+            asks,
+            stream_events,
+            scanned,
+            playout,
+        }
     }
 
     fn received(&mut self, received: std::io::Result<Received>, via: Via, buf: &[u8]) {
@@ -288,24 +228,20 @@ impl BoxRuntime {
 
     fn accepted(
         &mut self,
-        accepted: std::io::Result<(tokio::net::TcpStream, SocketAddr)>,
-        tracker: &TaskTracker,
-        events: &mpsc::Sender<StreamEvent>,
-        cancel: &CancellationToken,
+        accepted: std::io::Result<(TcpStream, SocketAddr)>,
+        streams: &mut Streams,
     ) {
         match accepted {
-            Ok((socket, remote)) if self.streams.len() < MAX_STREAMS => {
+            Ok((socket, remote)) if streams.has_room() => {
                 let id = self.node.accept_stream(remote);
-                let handle =
-                    streams::spawn_accepted(tracker, id, socket, events.clone(), cancel.clone());
-                self.streams.insert(id, handle);
+                streams.adopt(id, socket);
             }
             Ok((_, remote)) => tracing::warn!(%remote, "too many control streams; refused"),
             Err(e) => tracing::warn!(error = %e, "TCP accept failed"),
         }
     }
 
-    fn stream_event(&mut self, event: StreamEvent) {
+    fn stream_event(&mut self, event: StreamEvent, streams: &mut Streams) {
         let now = monotonic_now();
         match event {
             StreamEvent::Message(id, msg) => self.node.handle_stream_message(now, id, msg),
@@ -313,100 +249,84 @@ impl BoxRuntime {
                 if let Some(e) = reason {
                     tracing::debug!(stream = id.0, error = %e, "control stream closed");
                 }
-                self.streams.remove(&id);
+                streams.closed(id);
                 self.node.handle_stream_closed(now, id);
             }
         }
     }
 
-    async fn flush(
-        &mut self,
-        group: SocketAddr,
-        tracker: &TaskTracker,
-        events: &mpsc::Sender<StreamEvent>,
-        cancel: &CancellationToken,
-    ) {
-        while let Some(Transmit {
-            destination,
-            payload,
-        }) = self.node.poll_transmit()
-        {
-            let sent = match destination {
-                Destination::Multicast => {
-                    let ifaces = &self.config.discovery.interfaces;
-                    sockets::send_multicast(&self.unicast, group, ifaces, &payload).await
-                }
-                Destination::Unicast(addr) => {
-                    self.unicast.send_to(&payload, addr).await.map(|_| ())
-                }
-            };
-            match (sent, destination) {
-                (Ok(()), Destination::Multicast) => self.publisher.multicast_error = None,
-                (Err(e), Destination::Multicast) => {
-                    if self.publisher.multicast_error.is_none() {
-                        tracing::warn!(error = %e, "cannot send beacons: no network?");
-                    }
-                    self.publisher.multicast_error = Some(e.to_string());
-                }
-                (Err(e), _) => tracing::debug!(?destination, error = %e, "send failed"),
-                (Ok(()), _) => {}
-            }
+    /// A request from the control socket or the buttons.
+    fn ask(&mut self, ask: Ask) {
+        let cx = Context {
+            node: &mut self.node,
+            library: self.songs.library(),
+            output: &mut self.output,
+        };
+        if let Some(reply) = self.commands.handle(cx, ask.request, ask.reply) {
+            // A fresh snapshot, published to every reader, so that `ctl status` right
+            // after a change on this or another box sees it.
+            self.publish();
+            let status = self.publisher.snapshot().status.clone();
+            let _ = reply.send(Response::status(status));
+        }
+    }
+
+    /// The first scan of the music folder finished.
+    fn scanned(&mut self, library: Library, pool: Vec<PoolSong>) {
+        self.node.set_pool(pool);
+        if let Some(bulk) = &self.bulk {
+            let songs = super::bulk::local_songs(&library);
+            let _ = bulk.commands.try_send(BulkCommand::Library(songs));
+        }
+        self.songs.set_library(library);
+    }
+
+    /// Drives the player, and publishes when the snapshot is due.
+    fn tick(&mut self) {
+        let now = monotonic_now();
+        let view = self.node.playback(now);
+        let started = self.output.tick(now, view, &self.songs);
+        if let (Some(bulk), Some(song)) = (&self.bulk, started) {
+            let _ = bulk.commands.try_send(BulkCommand::Played(song));
+        }
+        if self.publisher.due(monotonic_now()) {
+            self.publish();
+        }
+    }
+
+    /// Carries out everything the core queued: datagrams, stream actions, events, and
+    /// the party to remember.
+    async fn flush(&mut self, streams: &mut Streams) {
+        while let Some(transmit) = self.node.poll_transmit() {
+            self.sockets.send(transmit).await;
         }
         while let Some(action) = self.node.poll_stream_action() {
-            self.stream_action(action, tracker, events, cancel);
+            // Gone or hopelessly behind: dropped, and the core reacts.
+            if let Some(gone) = streams.act(action) {
+                self.node.handle_stream_closed(monotonic_now(), gone);
+            }
         }
         while let Some(event) = self.node.poll_event() {
-            self.event(event);
+            self.commands.event(event);
         }
-        self.remember_party();
+        let party = self.node.party().map(|p| p.id);
+        self.memory.keep(party, self.node.rejoining());
     }
 
-    fn stream_action(
-        &mut self,
-        action: StreamAction,
-        tracker: &TaskTracker,
-        events: &mpsc::Sender<StreamEvent>,
-        cancel: &CancellationToken,
-    ) {
-        match action {
-            StreamAction::Connect { stream, addr } => {
-                let handle =
-                    streams::spawn_connect(tracker, stream, addr, events.clone(), cancel.clone());
-                self.streams.insert(stream, handle);
-            }
-            StreamAction::Send { stream, msg } => {
-                let alive = self
-                    .streams
-                    .get(&stream)
-                    .is_some_and(|h| h.push(Outgoing::Send(msg)));
-                if !alive {
-                    // Gone or hopelessly behind: drop it and let the core react.
-                    if let Some(h) = self.streams.remove(&stream) {
-                        h.push(Outgoing::Close);
-                    }
-                    self.node.handle_stream_closed(monotonic_now(), stream);
-                }
-            }
-            StreamAction::Close { stream } => {
-                if let Some(h) = self.streams.remove(&stream) {
-                    h.push(Outgoing::Close);
-                }
-            }
-        }
+    /// Rebuilds the status snapshot and hands it to every reader.
+    fn publish(&mut self) {
+        let sources = Sources {
+            node: &self.node,
+            local_addr: self.local_addr,
+            output: &self.output,
+            songs: &self.songs,
+            transfers: self.bulk.as_ref().map(|b| &b.status),
+            multicast_error: self.sockets.multicast_error(),
+            audio_output: &self.config.audio.output,
+        };
+        self.publisher.publish(monotonic_now(), &sources);
     }
-}
 
-/// The next cache update from the transfer manager (never, without one).
-async fn held_songs(
-    bulk: &mut Option<super::bulk::BulkHandle>,
-) -> Option<HashMap<crate::core::SongRef, PathBuf>> {
-    match bulk {
-        Some(b) => b.held.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-impl BoxRuntime {
     /// Tells the transfer manager when the party, its boxes or the songs to hold change.
     fn update_transfers(&mut self) {
         let Some(bulk) = &self.bulk else { return };
@@ -416,45 +336,19 @@ impl BoxRuntime {
         }
         if bulk
             .commands
-            .try_send(super::bulk::BulkCommand::View(view.clone()))
+            .try_send(BulkCommand::View(view.clone()))
             .is_ok()
         {
             self.sent_view = Some(view);
         }
     }
-
-    /// Sets this box's own volume, for the player and for the next start.
-    pub(super) fn set_box_volume(&mut self, percent: u8) {
-        self.box_volume = percent;
-        if let Some(p) = &self.player {
-            p.send(crate::audio::player::PlayerCommand::BoxVolume(percent));
-        }
-        if let Err(e) = persist::store_box_volume(&self.config.state_dir, percent) {
-            tracing::warn!(error = %e, "cannot remember the box volume in the state dir");
-        }
-    }
-
-    /// Keeps the state dir's party file in step with the party we are in. While we wait
-    /// to rejoin after a restart, the memory is kept.
-    fn remember_party(&mut self) {
-        let current = self.node.party().map(|p| p.id);
-        if current == self.remembered || (current.is_none() && self.node.rejoining()) {
-            return;
-        }
-        match persist::store(&self.config.state_dir, current) {
-            Ok(()) => self.remembered = current,
-            Err(e) => tracing::warn!(error = %e, "cannot remember the party in the state dir"),
-        }
-    }
 }
 
-fn warn_if_moved(what: &str, wanted: u16, got: u16) {
-    if wanted != 0 && wanted != got {
-        tracing::warn!(
-            wanted,
-            got,
-            "{what} port taken (another box on this machine?); using a free one"
-        );
+/// The next cache update from the transfer manager (never, without one).
+async fn held_songs(bulk: &mut Option<BulkHandle>) -> Option<HashMap<SongRef, PathBuf>> {
+    match bulk {
+        Some(b) => b.held.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,5 +1,8 @@
 //! The tokio + socket2 runtime: real sockets, real time and the control socket around a
-//! [`crate::core::Node`].
+//! [`crate::core::Node`]. The driver's loop hands each of the core's actions to the part
+//! that carries it out: `sockets` (datagrams), `streams` (control streams), `playout`
+//! (the player), `commands` (requests and their answers), `publish` (the status),
+//! `persist` (the state dir) and the song-transfer manager.
 
 mod bulk;
 mod commands;
@@ -11,7 +14,9 @@ mod publish;
 mod rxstamp;
 mod setup;
 mod sockets;
+mod songs;
 mod streams;
 
 pub use control::{ControlError, CONTROL_SOCKET};
-pub use driver::{BoxRuntime, RunError};
+pub use driver::BoxRuntime;
+pub use setup::RunError;

@@ -39,6 +39,41 @@ fn write_atomic(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, dir.join(name))
 }
 
+/// The party file kept in step with the party the box is in.
+#[derive(Debug)]
+pub(super) struct PartyMemory {
+    state_dir: PathBuf,
+    /// The party id last written to the state dir.
+    remembered: Option<PartyId>,
+}
+
+impl PartyMemory {
+    /// What the last run left in `state_dir`.
+    pub(super) fn load(state_dir: &Path) -> Self {
+        PartyMemory {
+            state_dir: state_dir.to_path_buf(),
+            remembered: load(state_dir),
+        }
+    }
+
+    /// The party to rejoin after a restart.
+    pub(super) fn remembered(&self) -> Option<PartyId> {
+        self.remembered
+    }
+
+    /// Writes `current` down when it changed. While the box waits to rejoin after a
+    /// restart (`rejoining`), the memory is kept.
+    pub(super) fn keep(&mut self, current: Option<PartyId>, rejoining: bool) {
+        if current == self.remembered || (current.is_none() && rejoining) {
+            return;
+        }
+        match store(&self.state_dir, current) {
+            Ok(()) => self.remembered = current,
+            Err(e) => tracing::warn!(error = %e, "cannot remember the party in the state dir"),
+        }
+    }
+}
+
 fn path(state_dir: &Path) -> PathBuf {
     state_dir.join(PARTY_FILE)
 }

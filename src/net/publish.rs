@@ -1,21 +1,24 @@
 //! Builds the box's status once and publishes it (a watch channel) to every reader:
 //! `chorus ctl status`, the screens, and anything later.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::driver::BoxRuntime;
-use crate::clock::monotonic_now;
-use crate::core::{Instant, SongRef};
+use super::bulk::BulkStatus;
+use super::playout::PlayoutExec;
+use super::songs::Songs;
+use crate::audio::player::PlayerStatus;
+use crate::core::{Instant, Node, PartyRole, PlaybackView, SongRef};
 use crate::library::SongId;
-use crate::status::{Alert, AlertKind, Snapshot, Status};
+use crate::status::{Alert, AlertKind, ClockStatus, PlaybackStatus, Snapshot, Status};
 
 /// How often the snapshot is rebuilt while nothing asks for it sooner: fresh enough for
 /// a screen's clock and `ctl status`, cheap enough to cost nothing on a Pi.
-pub(super) const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
 /// The publishing side: the channel and what it remembers between snapshots.
 #[derive(Debug)]
@@ -23,9 +26,21 @@ pub(super) struct Publisher {
     tx: watch::Sender<Arc<Snapshot>>,
     /// Tags of the current song, read once when it changes.
     meta: Option<(SongRef, SongMeta)>,
-    /// Why the last multicast send failed, until one succeeds.
-    pub(super) multicast_error: Option<String>,
-    pub(super) last: Instant,
+    last: Instant,
+}
+
+/// Everything a snapshot is built from, borrowed for one build.
+#[derive(Debug)]
+pub(super) struct Sources<'a> {
+    pub node: &'a Node,
+    pub local_addr: SocketAddr,
+    pub output: &'a PlayoutExec,
+    pub songs: &'a Songs,
+    pub transfers: Option<&'a watch::Receiver<BulkStatus>>,
+    /// Why beacons cannot be sent, while they cannot.
+    pub multicast_error: Option<&'a str>,
+    /// The configured audio output, for the hint of an alert.
+    pub audio_output: &'a str,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -44,7 +59,6 @@ impl Publisher {
         Publisher {
             tx,
             meta: None,
-            multicast_error: None,
             last: Instant::ZERO,
         }
     }
@@ -52,59 +66,60 @@ impl Publisher {
     pub(super) fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.tx.subscribe()
     }
-}
 
-impl BoxRuntime {
-    /// Rebuilds the snapshot and hands it to every reader.
-    pub(super) fn publish(&mut self) {
-        let now = monotonic_now();
-        let mut status = Status::of(&self.node, now, self.local_addr.to_string());
-        status.playback = self.playback_status();
-        if let Some(bulk) = &self.bulk {
-            let b = bulk.status.borrow();
+    /// Whether the last snapshot is old enough to be rebuilt.
+    pub(super) fn due(&self, now: Instant) -> bool {
+        now - self.last >= PUBLISH_EVERY
+    }
+
+    /// Rebuilds the snapshot at `now` and hands it to every reader.
+    pub(super) fn publish(&mut self, now: Instant, from: &Sources<'_>) {
+        let mut status = Status::of(from.node, now, from.local_addr.to_string());
+        let view = from.node.playback(now);
+        status.playback = playback_status(view, from.output.player_status(), from.songs);
+        if let Some(transfers) = from.transfers {
+            let b = transfers.borrow();
             status.transfers.clone_from(&b.transfers);
             status.storage.clone_from(&b.storage);
         }
-        status.box_volume = self.box_volume;
-        let song = self
-            .node
-            .playback(now)
+        status.box_volume = from.output.box_volume();
+        let song = view
             .and_then(|v| v.state.song)
             .filter(|_| status.playback.is_some());
-        let song_path = song.and_then(|s| self.song_path(&s));
+        let song_path = song.and_then(|s| from.songs.path(&s));
         if let (Some(song), Some(playback)) = (song, status.playback.as_mut()) {
-            let meta = self.song_meta(song, song_path.as_ref(), &status.transfers);
+            let meta = self.song_meta(from.songs, song, song_path.as_ref(), &status.transfers);
             playback.title = meta.title;
             playback.artist = meta.artist;
             playback.duration_ms = meta.duration_ms;
         }
-        status.alerts = self.alerts(&status);
-        self.publisher.last = now;
-        self.publisher
-            .tx
+        status.alerts = alerts(&status, from);
+        self.last = now;
+        self.tx
             .send_replace(Arc::new(Snapshot { status, song_path }));
     }
 
     /// The current snapshot.
     pub(super) fn snapshot(&self) -> Arc<Snapshot> {
-        self.publisher.tx.borrow().clone()
+        self.tx.borrow().clone()
     }
 
     /// Tags of `song`: the music folder's index, else read once from the cached file,
     /// else the title its origin announced.
     fn song_meta(
         &mut self,
+        songs: &Songs,
         song: SongRef,
         path: Option<&PathBuf>,
         transfers: &[crate::status::TransferStatus],
     ) -> SongMeta {
-        if let Some((s, meta)) = &self.publisher.meta {
+        if let Some((s, meta)) = &self.meta {
             if *s == song {
                 return meta.clone();
             }
         }
         let id = SongId::from_bytes(song.0);
-        let known = self.library.as_ref().and_then(|l| l.get(&id));
+        let known = songs.library().and_then(|l| l.get(&id));
         let meta = match (known, path) {
             (Some(s), _) => SongMeta {
                 title: Some(s.title.clone()),
@@ -135,55 +150,98 @@ impl BoxRuntime {
         // Only remember what came from the file: a song still downloading is read again
         // once it is complete.
         if path.is_some() {
-            self.publisher.meta = Some((song, meta.clone()));
+            self.meta = Some((song, meta.clone()));
         }
         meta
     }
+}
 
-    /// What keeps this box from doing its job, most important first.
-    fn alerts(&self, status: &Status) -> Vec<Alert> {
-        let mut alerts = Vec::new();
-        let output = &self.config.audio.output;
-        let device_error = status.playback.as_ref().and_then(|p| p.error.clone());
-        if self.player.is_none() {
-            alerts.push(Alert {
-                kind: AlertKind::NoAudio,
-                message: "No audio device".into(),
-                hint: format!("check audio.output ({output}) and the DAC"),
-            });
-        } else if let Some(e) = device_error.as_ref().filter(|e| e.contains("audio device")) {
-            alerts.push(Alert {
-                kind: AlertKind::NoAudio,
-                message: "Audio device lost".into(),
-                hint: short(e),
-            });
-        }
-        if let Some(e) = status.storage.as_ref().and_then(|s| s.error.as_ref()) {
-            alerts.push(Alert {
-                kind: AlertKind::DiskFull,
-                message: "Song storage full".into(),
-                hint: format!("free space or raise songs.cache_quota_mb ({})", short(e)),
-            });
-        }
-        if let Some(e) = device_error.filter(|e| !e.contains("audio device")) {
-            alerts.push(Alert {
-                kind: AlertKind::CorruptSong,
-                message: "Song skipped: cannot decode".into(),
-                hint: short(&e),
-            });
-        }
-        if let Some(e) = &self.publisher.multicast_error {
-            alerts.push(Alert {
-                kind: AlertKind::NoNetwork,
-                message: "No network".into(),
-                hint: format!(
-                    "connect Wi-Fi or Ethernet, or set static peers ({})",
-                    short(e)
-                ),
-            });
-        }
-        alerts
+/// The `playback` object of the status: the schedule this box follows and what its
+/// player reports (none while neither has anything to say).
+fn playback_status(
+    view: Option<PlaybackView>,
+    player: Option<PlayerStatus>,
+    songs: &Songs,
+) -> Option<PlaybackStatus> {
+    if view.is_none() && player.as_ref().is_none_or(|p| !p.playing) {
+        return None;
     }
+    let state = view.map(|v| v.state);
+    let clock = view
+        .and_then(|v| v.clock)
+        .filter(|_| view.is_some_and(|v| v.role == PartyRole::Member));
+    Some(PlaybackStatus {
+        song: state
+            .and_then(|s| s.song)
+            .map(|s| SongId::from_bytes(s.0).to_string()),
+        state: match state {
+            None => "unsynced".into(),
+            Some(s) if s.playing => "playing".into(),
+            Some(s) if s.song.is_some() => "paused".into(),
+            Some(_) => "stopped".into(),
+        },
+        position_ms: state
+            .map(|s| (s.position_frames.max(0.0) / f64::from(s.rate.max(1)) * 1e3) as u64),
+        clock: clock.map(|c| ClockStatus {
+            offset_us: c.offset_ns / 1e3,
+            rate_ppm: c.rate_ppm,
+            error_us: c.error_ns / 1e3,
+        }),
+        playout_error_us: player.as_ref().and_then(|p| p.playout_error_us),
+        missing_song: state
+            .and_then(|s| s.song)
+            .is_some_and(|s| songs.path(&s).is_none()),
+        error: player.and_then(|p| p.last_error),
+        party_volume: state.map(|s| s.volume),
+        title: None,
+        artist: None,
+        duration_ms: None,
+    })
+}
+
+/// What keeps this box from doing its job, most important first.
+fn alerts(status: &Status, from: &Sources<'_>) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    let output = from.audio_output;
+    let device_error = status.playback.as_ref().and_then(|p| p.error.clone());
+    if !from.output.has_player() {
+        alerts.push(Alert {
+            kind: AlertKind::NoAudio,
+            message: "No audio device".into(),
+            hint: format!("check audio.output ({output}) and the DAC"),
+        });
+    } else if let Some(e) = device_error.as_ref().filter(|e| e.contains("audio device")) {
+        alerts.push(Alert {
+            kind: AlertKind::NoAudio,
+            message: "Audio device lost".into(),
+            hint: short(e),
+        });
+    }
+    if let Some(e) = status.storage.as_ref().and_then(|s| s.error.as_ref()) {
+        alerts.push(Alert {
+            kind: AlertKind::DiskFull,
+            message: "Song storage full".into(),
+            hint: format!("free space or raise songs.cache_quota_mb ({})", short(e)),
+        });
+    }
+    if let Some(e) = device_error.filter(|e| !e.contains("audio device")) {
+        alerts.push(Alert {
+            kind: AlertKind::CorruptSong,
+            message: "Song skipped: cannot decode".into(),
+            hint: short(&e),
+        });
+    }
+    if let Some(e) = from.multicast_error {
+        alerts.push(Alert {
+            kind: AlertKind::NoNetwork,
+            message: "No network".into(),
+            hint: format!(
+                "connect Wi-Fi or Ethernet, or set static peers ({})",
+                short(e)
+            ),
+        });
+    }
+    alerts
 }
 
 /// An error message cut to what fits a line of the screen or a status field.

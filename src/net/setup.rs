@@ -1,10 +1,114 @@
-//! What a box opens as it starts, beside its sockets: the audio output with its playback
-//! thread, and the scan of the music folder.
+//! What a box opens as it starts: its sockets, the audio output with its playback thread,
+//! the scan of the music folder and the song-transfer manager.
 
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::bulk::{self, BulkConfig, BulkHandle};
+use super::control::ControlError;
+use super::sockets::{self, Sockets};
 use crate::config::Config;
+use crate::core::{NodeId, PoolSong, SongRef};
+use crate::identity::IdentityError;
+use crate::library::Library;
+
+/// Why a box could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The state dir or id is unusable.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// A socket could not be set up: another program holds the port, or the interface
+    /// address is not on this machine.
+    #[error("cannot set up the {what} socket: {source}")]
+    Socket {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    /// The control socket could not be set up.
+    #[error(transparent)]
+    Control(#[from] ControlError),
+}
+
+/// The network side of a box, bound but not yet serving.
+#[derive(Debug)]
+pub(super) struct Bound {
+    pub sockets: Sockets,
+    /// The unicast socket's local address.
+    pub local_addr: SocketAddr,
+    pub tcp_port: u16,
+    /// The song-transfer listener, for the transfer manager once the box runs.
+    pub bulk_listener: TcpListener,
+    pub bulk_port: u16,
+}
+
+/// Binds the discovery sockets, the TCP control listener and the song-transfer listener.
+/// A taken unicast or TCP port falls back to a free one, with a warning.
+pub(super) async fn bind_sockets(config: &Config) -> Result<Bound, RunError> {
+    let d = &config.discovery;
+    let socket_err = |what| move |source| RunError::Socket { what, source };
+    let multicast = sockets::multicast_receiver(d.group, d.port, &d.interfaces)
+        .map_err(socket_err("multicast"))?;
+    let unicast = sockets::unicast_socket(d.unicast_port).map_err(socket_err("unicast"))?;
+    let local_addr = unicast.local_addr().map_err(socket_err("unicast"))?;
+    warn_if_moved("unicast", d.unicast_port, local_addr.port());
+    let tcp = sockets::tcp_listener(config.party.control_port)
+        .await
+        .map_err(socket_err("TCP control"))?;
+    let tcp_port = tcp.local_addr().map_err(socket_err("TCP control"))?.port();
+    warn_if_moved("TCP control", config.party.control_port, tcp_port);
+    let bulk_listener = sockets::tcp_listener(config.songs.bulk_port)
+        .await
+        .map_err(socket_err("TCP song transfer"))?;
+    let bulk_port = bulk_listener
+        .local_addr()
+        .map_err(socket_err("TCP song transfer"))?
+        .port();
+    warn_if_moved("TCP song transfer", config.songs.bulk_port, bulk_port);
+    let group = SocketAddr::from((d.group, d.port));
+    Ok(Bound {
+        sockets: Sockets::new(multicast, unicast, tcp, group, d.interfaces.clone()),
+        local_addr,
+        tcp_port,
+        bulk_listener,
+        bulk_port,
+    })
+}
+
+fn warn_if_moved(what: &str, wanted: u16, got: u16) {
+    if wanted != 0 && wanted != got {
+        tracing::warn!(
+            wanted,
+            got,
+            "{what} port taken (another box on this machine?); using a free one"
+        );
+    }
+}
+
+/// Starts the song-transfer manager for box `me` on `listener`, as `[songs]` says.
+pub(super) fn start_transfers(
+    config: &Config,
+    me: NodeId,
+    listener: TcpListener,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) -> BulkHandle {
+    let songs = &config.songs;
+    let bulk_config = BulkConfig {
+        me,
+        cache_dir: config.state_dir.join("cache"),
+        quota_bytes: songs.cache_quota_mb.saturating_mul(1 << 20),
+        swarm: songs.swarm,
+        max_in_flight: songs.max_in_flight,
+        upload_bytes_per_sec: songs.upload_limit_kbps.saturating_mul(1000) / 8,
+    };
+    bulk::spawn(bulk_config, listener, tracker, cancel)
+}
 
 /// Opens the configured audio output and starts the playback thread on it. A box whose
 /// output cannot open still takes part in parties (silently), and says why.
@@ -36,7 +140,7 @@ pub(super) fn open_player(config: &Config) -> Option<crate::audio::player::Playe
 pub(super) fn scan_library(
     config: &Config,
     tracker: &TaskTracker,
-) -> mpsc::Receiver<(crate::library::Library, Vec<crate::core::PoolSong>)> {
+) -> mpsc::Receiver<(Library, Vec<PoolSong>)> {
     let (music, state) = (config.music_dir.clone(), config.state_dir.clone());
     let order = match config.songs.order {
         crate::config::SongOrder::Folder => crate::library::Order::Folder,
@@ -46,7 +150,7 @@ pub(super) fn scan_library(
     };
     let (tx, rx) = mpsc::channel(1);
     tracker.spawn_blocking(move || {
-        let mut library = match crate::library::Library::open(&music, &state) {
+        let mut library = match Library::open(&music, &state) {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, "no music library");
@@ -63,8 +167,27 @@ pub(super) fn scan_library(
             ),
             Err(e) => tracing::warn!(error = %e, "music folder not scanned"),
         }
-        let pool = super::playout::pool_of(&library, order);
+        let pool = pool_of(&library, order);
         let _ = tx.blocking_send((library, pool));
     });
     rx
+}
+
+/// The songs of `library` in `order` as the pool this box offers when it hosts, with each
+/// song's rate and length read from its header (songs that fail are left out).
+fn pool_of(library: &Library, order: crate::library::Order) -> Vec<PoolSong> {
+    crate::library::order(library.songs(), order)
+        .into_iter()
+        .take(crate::proto::MAX_POOL)
+        .filter_map(|song| {
+            let decoder = crate::audio::decode::Decoder::open(&song.path).ok()?;
+            let info = decoder.info();
+            Some(PoolSong {
+                song: SongRef(*song.id.as_bytes()),
+                rate: info.rate,
+                frames: info.frames.unwrap_or(0),
+                origin: None,
+            })
+        })
+        .collect()
 }

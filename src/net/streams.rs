@@ -1,7 +1,8 @@
 //! Control streams over TCP: one task per connection carries framed messages between the
 //! socket and the driver, with bounded queues so a slow or hostile peer cannot pile up
-//! memory.
+//! memory; [`Streams`] keeps the open ones and carries out the core's stream actions.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::core::StreamId;
+use crate::core::{StreamAction, StreamId};
 use crate::proto::frame::{FrameCodec, FrameError};
 use crate::proto::{Control, Message};
 
@@ -49,9 +51,93 @@ impl StreamHandle {
     }
 }
 
+/// Inbound control streams at once; more are refused until some close.
+const MAX_STREAMS: usize = 256;
+/// Events from every connection task, waiting for the driver.
+const EVENT_QUEUE: usize = 1024;
+
+/// The open control streams, each a connection task.
+#[derive(Debug)]
+pub(super) struct Streams {
+    open: HashMap<StreamId, StreamHandle>,
+    events: mpsc::Sender<StreamEvent>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+}
+
+impl Streams {
+    /// No streams yet; their tasks run on `tracker` until `cancel`, and report on the
+    /// returned receiver.
+    pub(super) fn new(
+        tracker: TaskTracker,
+        cancel: CancellationToken,
+    ) -> (Self, mpsc::Receiver<StreamEvent>) {
+        let (events, rx) = mpsc::channel(EVENT_QUEUE);
+        let streams = Streams {
+            open: HashMap::new(),
+            events,
+            tracker,
+            cancel,
+        };
+        (streams, rx)
+    }
+
+    /// Whether another inbound stream may be accepted.
+    pub(super) fn has_room(&self) -> bool {
+        self.open.len() < MAX_STREAMS
+    }
+
+    /// Starts the task of an accepted connection the core named `id`.
+    pub(super) fn adopt(&mut self, id: StreamId, socket: TcpStream) {
+        let events = self.events.clone();
+        let handle = spawn_accepted(&self.tracker, id, socket, events, self.cancel.clone());
+        self.open.insert(id, handle);
+    }
+
+    /// Carries out one of the core's stream actions. Returns a stream that is gone or
+    /// hopelessly behind: it was dropped, and the core must be told it closed.
+    pub(super) fn act(&mut self, action: StreamAction) -> Option<StreamId> {
+        match action {
+            StreamAction::Connect { stream, addr } => {
+                let events = self.events.clone();
+                let handle =
+                    spawn_connect(&self.tracker, stream, addr, events, self.cancel.clone());
+                self.open.insert(stream, handle);
+                None
+            }
+            StreamAction::Send { stream, msg } => {
+                let alive = self
+                    .open
+                    .get(&stream)
+                    .is_some_and(|h| h.push(Outgoing::Send(msg)));
+                if alive {
+                    return None;
+                }
+                self.close(stream);
+                Some(stream)
+            }
+            StreamAction::Close { stream } => {
+                self.close(stream);
+                None
+            }
+        }
+    }
+
+    /// Forgets a stream whose task reported it closed.
+    pub(super) fn closed(&mut self, id: StreamId) {
+        self.open.remove(&id);
+    }
+
+    fn close(&mut self, id: StreamId) {
+        if let Some(h) = self.open.remove(&id) {
+            h.push(Outgoing::Close);
+        }
+    }
+}
+
 /// Starts a task for an accepted connection.
-pub(crate) fn spawn_accepted(
-    tracker: &tokio_util::task::TaskTracker,
+fn spawn_accepted(
+    tracker: &TaskTracker,
     id: StreamId,
     socket: TcpStream,
     events: mpsc::Sender<StreamEvent>,
@@ -69,8 +155,8 @@ pub(crate) fn spawn_accepted(
 
 /// Starts a task that connects to `addr`; messages queued meanwhile are sent once the
 /// connection is up.
-pub(crate) fn spawn_connect(
-    tracker: &tokio_util::task::TaskTracker,
+fn spawn_connect(
+    tracker: &TaskTracker,
     id: StreamId,
     addr: SocketAddr,
     events: mpsc::Sender<StreamEvent>,

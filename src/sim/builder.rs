@@ -37,6 +37,13 @@ impl fmt::Debug for SimBuilder {
     }
 }
 
+impl Sim {
+    /// A builder for a simulation seeded with `seed`.
+    pub fn builder(seed: u64) -> SimBuilder {
+        SimBuilder::new(seed)
+    }
+}
+
 impl SimBuilder {
     /// No boxes yet, ideal links.
     pub fn new(seed: u64) -> Self {

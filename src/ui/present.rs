@@ -9,7 +9,7 @@ use super::view::{
     Cover, Fetching, Idle, Invitation, PartyLine, Playing, Role, Screen, SyncMark, View,
 };
 use crate::core::{PartyRole, PartyState};
-use crate::status::Status;
+use crate::status::{PlaybackStatus, Status, TransferStatus};
 
 /// What the face adds to the status.
 #[derive(Clone, Debug, Default)]
@@ -83,14 +83,6 @@ fn screen_of(status: &Status, keymap: &Keymap, ctx: &Context, extras: &Extras) -
         .members
         .first()
         .map_or_else(|| "?".to_owned(), |m| m.name.clone());
-    let line = PartyLine {
-        name: format!("{host_name}'s party"),
-        size: party.members.len(),
-        role: match party.role {
-            PartyRole::Host => Role::Host,
-            PartyRole::Member => Role::Member,
-        },
-    };
     if party.state == PartyState::Joining {
         let inv = status.invitations.iter().find(|i| i.party == party.id);
         return Screen::Invitation(Invitation {
@@ -103,48 +95,30 @@ fn screen_of(status: &Status, keymap: &Keymap, ctx: &Context, extras: &Extras) -
             hosting: false,
         });
     }
+    let line = PartyLine {
+        name: format!("{host_name}'s party"),
+        size: party.members.len(),
+        role: match party.role {
+            PartyRole::Host => Role::Host,
+            PartyRole::Member => Role::Member,
+        },
+    };
     let playback = status.playback.as_ref();
     let song = playback.and_then(|p| p.song.as_ref());
     let transfer = song.and_then(|s| status.transfers.iter().find(|t| &t.song == s));
-    let lacking = playback.is_some_and(|p| p.missing_song);
-    let fetching = |t: &crate::status::TransferStatus| {
-        Screen::Fetching(Fetching {
-            title: t.title.clone(),
-            fraction: (t.size > 0).then(|| (t.bytes as f64 / t.size as f64).clamp(0.0, 1.0) as f32),
-            rate_bps: t.rate_bps,
-            eta_s: t
-                .eta_ms
-                .map(|ms| u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)),
-            party: line.clone(),
-        })
-    };
     match (playback, song) {
-        (Some(p), Some(_)) => match transfer {
-            Some(t) if lacking && t.state != "complete" && t.state != "failed" => fetching(t),
-            _ => Screen::Playing(Playing {
-                title: p
-                    .title
-                    .clone()
-                    .or_else(|| transfer.map(|t| t.title.clone()))
-                    .unwrap_or_else(|| "Unknown song".into()),
-                artist: p.artist.clone(),
-                elapsed_ms: p.position_ms.unwrap_or(0),
-                total_ms: p.duration_ms,
-                paused: p.state != "playing",
-                party: line,
-                sync: if lacking {
-                    SyncMark::Silent
-                } else if p.state == "unsynced" {
-                    SyncMark::Off
-                } else {
-                    SyncMark::from_error_us(p.playout_error_us)
-                },
-                cover: extras.cover.clone(),
-            }),
-        },
+        (Some(p), Some(_)) => {
+            let lacking = p.missing_song;
+            match transfer {
+                Some(t) if lacking && t.state != "complete" && t.state != "failed" => {
+                    fetching_screen(t, line)
+                }
+                _ => playing_screen(p, transfer, lacking, line, extras),
+            }
+        }
         // Before the first song: the party gathers guests, or fetches what plays first.
         _ => match status.transfers.first() {
-            Some(t) if t.state != "complete" => fetching(t),
+            Some(t) if t.state != "complete" => fetching_screen(t, line),
             _ => Screen::Invitation(Invitation {
                 host_name,
                 joined: party.members.len().saturating_sub(1),
@@ -158,6 +132,49 @@ fn screen_of(status: &Status, keymap: &Keymap, ctx: &Context, extras: &Extras) -
             }),
         },
     }
+}
+
+/// The first song of the party (or one this box lacks) on its way.
+fn fetching_screen(t: &TransferStatus, party: PartyLine) -> Screen {
+    Screen::Fetching(Fetching {
+        title: t.title.clone(),
+        fraction: (t.size > 0).then(|| (t.bytes as f64 / t.size as f64).clamp(0.0, 1.0) as f32),
+        rate_bps: t.rate_bps,
+        eta_s: t
+            .eta_ms
+            .map(|ms| u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)),
+        party,
+    })
+}
+
+/// The song playing; `lacking`: this box does not have it and stays silent.
+fn playing_screen(
+    p: &PlaybackStatus,
+    transfer: Option<&TransferStatus>,
+    lacking: bool,
+    party: PartyLine,
+    extras: &Extras,
+) -> Screen {
+    Screen::Playing(Playing {
+        title: p
+            .title
+            .clone()
+            .or_else(|| transfer.map(|t| t.title.clone()))
+            .unwrap_or_else(|| "Unknown song".into()),
+        artist: p.artist.clone(),
+        elapsed_ms: p.position_ms.unwrap_or(0),
+        total_ms: p.duration_ms,
+        paused: p.state != "playing",
+        party,
+        sync: if lacking {
+            SyncMark::Silent
+        } else if p.state == "unsynced" {
+            SyncMark::Off
+        } else {
+            SyncMark::from_error_us(p.playout_error_us)
+        },
+        cover: extras.cover.clone(),
+    })
 }
 
 /// Seconds until a forming party starts by itself.

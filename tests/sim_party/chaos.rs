@@ -218,7 +218,6 @@ fn dump(sim: &Sim) {
 fn play(sim: &mut Sim, rng: &mut StdRng, verbose: bool) -> Result<(), String> {
     let n = sim.len();
     let link = *sim.network().link(0, 1);
-    let all: Vec<usize> = (0..n).collect();
     sim.run_for(Duration::from_secs(1))
         .map_err(|v| v.to_string())?;
     for _ in 0..rng.gen_range(10..40) {
@@ -227,60 +226,74 @@ fn play(sim: &mut Sim, rng: &mut StdRng, verbose: bool) -> Result<(), String> {
         if verbose {
             eprintln!("t={:?} op {op} on box {i}", sim.now());
         }
-        match op {
-            0..=14 => command(sim.host(i))?,
-            15..=19 => {
-                // Concurrent invitations: two boxes press HOST at the same instant.
-                command(sim.host(i))?;
-                command(sim.host((i + 1) % n))?;
-            }
-            20..=29 => command(sim.join(i, None))?,
-            30..=34 => command(sim.leave(i))?,
-            35..=37 => command(sim.end(i))?,
-            38..=44 => {
-                let kind = if rng.gen() {
-                    PartyRequest::Playback(Action::Skip)
-                } else {
-                    let n = rng.gen_range(0..9u8);
-                    let song = PoolSong {
-                        song: SongRef([n; 32]),
-                        rate: 44_100,
-                        frames: 0,
-                        origin: None,
-                    };
-                    let title = format!("song-{n}");
-                    PartyRequest::Offer { song, title }
-                };
-                command(sim.request(i, kind))?;
-            }
-            45..=59 => {
-                // Prefer crashing a host: failover is what this is about.
-                let hosts = sim.hosts();
-                let victim = if !hosts.is_empty() && rng.gen_bool(0.7) {
-                    hosts[rng.gen_range(0..hosts.len())].0
-                } else {
-                    i
-                };
-                let mode = if rng.gen() {
-                    CrashMode::PowerLoss
-                } else {
-                    CrashMode::ProcessKill
-                };
-                sim.crash_with(victim, mode);
-            }
-            60..=69 if !sim.is_up(i) || rng.gen_bool(0.2) => {
-                sim.restart(i);
-            }
-            70..=79 => {
-                let cut = rng.gen_range(1..n);
-                sim.partition(&[&all[..cut], &all[cut..]]);
-            }
-            80..=87 => sim.heal(),
-            _ => {}
-        }
+        chaos_op(sim, rng, i, op)?;
         let pause = Duration::from_millis(rng.gen_range(100..4_000));
         sim.run_for(pause).map_err(|v| v.to_string())?;
     }
+    settle(sim, link)
+}
+
+/// Operation `op` (0 to 99) of the random script, on box `i`.
+fn chaos_op(sim: &mut Sim, rng: &mut StdRng, i: usize, op: i32) -> Result<(), String> {
+    let n = sim.len();
+    let all: Vec<usize> = (0..n).collect();
+    match op {
+        0..=14 => command(sim.host(i))?,
+        15..=19 => {
+            // Concurrent invitations: two boxes press HOST at the same instant.
+            command(sim.host(i))?;
+            command(sim.host((i + 1) % n))?;
+        }
+        20..=29 => command(sim.join(i, None))?,
+        30..=34 => command(sim.leave(i))?,
+        35..=37 => command(sim.end(i))?,
+        38..=44 => {
+            let kind = if rng.gen() {
+                PartyRequest::Playback(Action::Skip)
+            } else {
+                let n = rng.gen_range(0..9u8);
+                let song = PoolSong {
+                    song: SongRef([n; 32]),
+                    rate: 44_100,
+                    frames: 0,
+                    origin: None,
+                };
+                let title = format!("song-{n}");
+                PartyRequest::Offer { song, title }
+            };
+            command(sim.request(i, kind))?;
+        }
+        45..=59 => {
+            // Prefer crashing a host: failover is what this is about.
+            let hosts = sim.hosts();
+            let victim = if !hosts.is_empty() && rng.gen_bool(0.7) {
+                hosts[rng.gen_range(0..hosts.len())].0
+            } else {
+                i
+            };
+            let mode = if rng.gen() {
+                CrashMode::PowerLoss
+            } else {
+                CrashMode::ProcessKill
+            };
+            sim.crash_with(victim, mode);
+        }
+        60..=69 if !sim.is_up(i) || rng.gen_bool(0.2) => {
+            sim.restart(i);
+        }
+        70..=79 => {
+            let cut = rng.gen_range(1..n);
+            sim.partition(&[&all[..cut], &all[cut..]]);
+        }
+        80..=87 => sim.heal(),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Ends the faults, waits the quiet period and checks the boxes settled.
+fn settle(sim: &mut Sim, link: LinkModel) -> Result<(), String> {
+    let n = sim.len();
     // Faults end: cuts heal, and a bridge box comes back (without it two segments cannot
     // even discover each other, which is a partition too).
     sim.heal();

@@ -6,6 +6,7 @@ use std::io;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use super::files::hex;
 use super::*;
 use crate::core::transfer::manifest::{MAX_CHUNK_SIZE, MAX_SONG_BYTES, MIN_CHUNK_SIZE};
 use crate::core::transfer::Tags;
@@ -52,10 +53,6 @@ fn tree(dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
-}
-
-fn hex(song: &SongRef) -> String {
-    files::hex(song)
 }
 
 /// Downloads `data` completely, in chunk order; returns its manifest and path.

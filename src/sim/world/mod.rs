@@ -16,8 +16,6 @@ use super::streams::{CrashMode, EndRef, StreamModel, StreamTable};
 use super::trace::{Trace, TraceKind};
 use crate::core::{Event, Instant, Node, NodeConfig, NodeId, PoolSong, SongRef, Via};
 
-use super::builder::SimBuilder;
-
 /// The UDP port every simulated box listens on unless its config says otherwise.
 pub const NODE_PORT: u16 = 7701;
 
@@ -140,11 +138,6 @@ pub struct Sim {
 }
 
 impl Sim {
-    /// A builder for a simulation seeded with `seed`.
-    pub fn builder(seed: u64) -> SimBuilder {
-        SimBuilder::new(seed)
-    }
-
     /// An empty simulation at time zero; see [`Sim::builder`] for the usual way in.
     pub fn new(seed: u64, default_link: LinkModel, keep_trace_records: bool) -> Self {
         Sim {

@@ -73,7 +73,15 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
         target,
     )?;
 
-    // When it starts: the countdown, or a green "playing now" for a late join.
+    when_pill(inv, target)?;
+    join_hint(inv, target)
+}
+
+/// When it starts: the countdown, or a green "playing now" for a late join.
+fn when_pill<D: DrawTarget<Color = Rgb565>>(
+    inv: &Invitation,
+    target: &mut D,
+) -> Result<(), D::Error> {
     let (when, color) = match inv.starts_in_s {
         Some(s) => (format!("starts in {s} s"), theme::ACCENT),
         None if inv.hosting => ("party started".to_owned(), theme::GREEN),
@@ -89,8 +97,7 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
         color,
         target,
     )?;
-
-    join_hint(inv, target)
+    Ok(())
 }
 
 /// The join hint beside the join button (the Pirate Audio's buttons flank the screen),
