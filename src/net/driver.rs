@@ -132,6 +132,9 @@ impl BoxRuntime {
         let mut ubuf = vec![0u8; MAX_DATAGRAM + 1];
         let mut ucontrol = rxstamp::control_buffer();
         loop {
+            // Whatever just happened may have scheduled a start: the player hears of it
+            // now, not at the next tick, which may come after it.
+            self.play_out();
             self.flush(&mut streams).await;
             self.update_transfers();
             let sleep = tokio::time::sleep_until(to_tokio(self.node.poll_timeout()));
@@ -281,16 +284,21 @@ impl BoxRuntime {
         self.songs.set_library(library);
     }
 
-    /// Drives the player, and publishes when the snapshot is due.
+    /// Drives the player (re-anchoring it each period), and publishes when due.
     fn tick(&mut self) {
+        self.play_out();
+        if self.publisher.due(monotonic_now()) {
+            self.publish();
+        }
+    }
+
+    /// Hands the core's playout decisions to the player.
+    fn play_out(&mut self) {
         let now = monotonic_now();
         let view = self.node.playback(now);
         let started = self.output.tick(now, view, &self.songs);
         if let (Some(bulk), Some(song)) = (&self.bulk, started) {
             let _ = bulk.commands.try_send(BulkCommand::Played(song));
-        }
-        if self.publisher.due(monotonic_now()) {
-            self.publish();
         }
     }
 

@@ -49,13 +49,9 @@ impl PlayoutExec {
         songs: &Songs,
     ) -> Option<SongRef> {
         let player = self.player.as_ref()?;
-        // The machine only asks about the schedule's current song.
-        let held = view
-            .and_then(|v| v.state.song)
-            .filter(|s| songs.path(s).is_some());
         let step = self
             .playout
-            .update(now, view.as_ref(), |s| Some(*s) == held);
+            .update(now, view.as_ref(), |s| songs.path(s).is_some());
         for command in step.commands {
             let command = match command {
                 SinkCommand::Play { song, anchor } => {
