@@ -1,5 +1,7 @@
 //! The `Node` state machine of one box: discovery (beacons, neighbours, learned peers)
-//! and the facade over the party state machine.
+//! and the facade over the party state machine. What the party decides on a command or
+//! an event (a guest to bring up to date, a song to play or add), the node carries out
+//! before the call returns.
 
 use std::net::SocketAddr;
 use std::time::Duration;

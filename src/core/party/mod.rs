@@ -85,6 +85,15 @@ enum Step {
     Lost(String),
 }
 
+/// Where a box in a party stands, whatever its role.
+struct Standing {
+    party: PartyId,
+    /// The (term, host) it follows: its own when hosting.
+    epoch: (u64, super::NodeId),
+    /// Whether the party still forms, so it may still lose an election.
+    forming: bool,
+}
+
 /// The party state machine of one box.
 #[derive(Debug)]
 pub(crate) struct Party {
@@ -152,12 +161,25 @@ impl Party {
         self.following().is_some()
     }
 
-    fn own_party(&self) -> Option<PartyId> {
+    /// Where the box stands in its party, unless idle.
+    fn standing(&self) -> Option<Standing> {
         match &self.role {
             Role::Idle => None,
-            Role::Host(h) => Some(h.party),
-            Role::Member(m) => Some(m.party),
+            Role::Host(h) => Some(Standing {
+                party: h.party,
+                epoch: (h.term, self.c.me),
+                forming: h.phase == PartyPhase::Forming,
+            }),
+            Role::Member(m) => Some(Standing {
+                party: m.party,
+                epoch: (m.term, m.host),
+                forming: m.forming(),
+            }),
         }
+    }
+
+    fn own_party(&self) -> Option<PartyId> {
+        self.standing().map(|s| s.party)
     }
 
     /// Periodic work: heartbeats, failure detection, start rule, invitation refresh.
@@ -328,15 +350,13 @@ impl Party {
         summary: PartySummary,
         host_addr: Option<SocketAddr>,
     ) {
-        let (party, term, host) = match &self.role {
-            Role::Idle => return,
-            Role::Host(h) => (h.party, h.term, self.c.me),
-            Role::Member(m) => (m.party, m.term, m.host),
+        let Some(Standing { party, epoch, .. }) = self.standing() else {
+            return;
         };
         if summary.id != party
             || summary.host == self.c.me
-            || summary.host == host
-            || !newer((summary.term, summary.host), (term, host))
+            || summary.host == epoch.1
+            || !newer((summary.term, summary.host), epoch)
         {
             return;
         }
@@ -407,14 +427,9 @@ impl Party {
 
     /// Resolves colliding forming parties: follow the winner if ours loses.
     fn elect(&mut self, now: Instant, out: &mut Out) {
-        let (mine, forming) = match &self.role {
-            Role::Idle => return,
-            Role::Host(h) => (h.party, h.phase == PartyPhase::Forming),
-            Role::Member(m) => (m.party, m.forming()),
-        };
-        if !forming {
+        let Some(mine) = self.standing().filter(|s| s.forming).map(|s| s.party) else {
             return;
-        }
+        };
         let Some(w) = self.c.invitations.winner_over(mine).cloned() else {
             return;
         };
