@@ -21,7 +21,8 @@ pub mod transfer;
 pub use crate::proto::{NodeId, ParseNodeIdError};
 pub use clock::{ClockConfig, ClockEstimate, ClockEstimator, ClockSample, HostClock, PartyTime};
 pub use neighbours::{Neighbour, Via};
-pub use node::{Counters, Destination, Event, Node, NodeConfig, TransferView, Transmit};
+pub use node::{Node, NodeConfig, TransferView};
+pub use out::{Counters, Destination, Event, Transmit};
 pub use party::invitations::Invitation;
 pub use party::{
     CommandError, PartyConfig, PartyRole, PartyState, PartyView, RequestOutcome, RequestPolicy,

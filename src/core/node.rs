@@ -1,5 +1,7 @@
 //! The `Node` state machine of one box: discovery (beacons, neighbours, learned peers)
-//! and the facade over the party state machine.
+//! and the facade over the party state machine. What the party decides on a command or
+//! an event (a guest to bring up to date, a song to play or add), the node carries out
+//! before the call returns.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,19 +11,18 @@ use rand::{Rng, SeedableRng};
 
 use super::learned::LearnedPeers;
 use super::neighbours::{NeighbourTable, Observed};
-use super::out::{Internal, Out};
+use super::out::{Counters, Destination, Event, Out, Transmit};
 use super::party::invitations::Invitation;
 use super::party::{
     CommandError, Party, PartyConfig, PartyView, RequestOutcome, StreamAction, StreamId,
 };
 use super::playback::{Playback, PlaybackView};
 use super::request::PartyRequest;
-use super::schedule::{from_wire, to_wire, Action, PoolSong, SongRef};
+use super::schedule::{from_wire, Action, PoolSong, SongRef};
 use super::PartyState;
 use super::{Instant, Neighbour, NodeId, Via};
 use crate::proto::{
-    self, Beacon, BoxState, Control, DecodeError, Message, PartyId, PeerHint, MAX_PEER_HINTS,
-    MAX_SCHEDULE,
+    self, Beacon, BoxState, Control, Message, PartyId, PeerHint, MAX_PEER_HINTS, MAX_SCHEDULE,
 };
 
 /// What the core needs to know about this box; the runtime builds it from the config.
@@ -66,154 +67,6 @@ impl NodeConfig {
         self.beacon_interval
             .mul_f64(f64::from(self.expiry_beacons) + self.beacon_jitter.clamp(0.0, 1.0))
     }
-}
-
-/// Where a datagram goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Destination {
-    /// The discovery multicast group on every configured interface.
-    Multicast,
-    Unicast(SocketAddr),
-}
-
-/// A datagram for the runtime to send.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transmit {
-    pub destination: Destination,
-    pub payload: Vec<u8>,
-}
-
-/// Something the runtime may log or show.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    NeighbourUp {
-        id: NodeId,
-        name: String,
-        addr: SocketAddr,
-    },
-    NeighbourDown {
-        id: NodeId,
-        name: String,
-    },
-    /// A datagram that failed to decode; it was dropped and counted.
-    Malformed {
-        from: SocketAddr,
-        error: DecodeError,
-    },
-    /// A new invitation arrived.
-    Invited {
-        party: PartyId,
-        host: NodeId,
-        host_name: String,
-    },
-    /// We host `party` in `term` (HOST pressed, or took over after a failover).
-    BecameHost {
-        party: PartyId,
-        term: u64,
-    },
-    /// We are the designated successor and take over in `term`.
-    Succeeded {
-        party: PartyId,
-        term: u64,
-    },
-    /// The host welcomed us.
-    Joined {
-        party: PartyId,
-        host: NodeId,
-        term: u64,
-    },
-    JoinFailed {
-        party: PartyId,
-        reason: String,
-    },
-    Left {
-        party: PartyId,
-    },
-    Ended {
-        party: PartyId,
-    },
-    /// The forming party we were in lost an election to `winner`.
-    LostElection {
-        party: PartyId,
-        winner: PartyId,
-    },
-    /// The host sent us to another host.
-    Redirected {
-        party: PartyId,
-        host: NodeId,
-    },
-    /// Our party continues under a higher term we learned of; we follow its host.
-    FollowedNewerTerm {
-        party: PartyId,
-        term: u64,
-        host: NodeId,
-    },
-    /// The host of our party is unreachable; looking for its successor.
-    HostLost {
-        party: PartyId,
-        host: NodeId,
-    },
-    /// The forming party started.
-    Started {
-        party: PartyId,
-    },
-    MemberJoined {
-        id: NodeId,
-    },
-    MemberLeft {
-        id: NodeId,
-    },
-    /// A guest stopped answering or its stream broke.
-    MemberLost {
-        id: NodeId,
-    },
-    /// The host accepted a playback action from `by` (itself or a guest).
-    PlaybackRequested {
-        party: PartyId,
-        by: NodeId,
-        action: crate::core::Action,
-    },
-    Queued {
-        party: PartyId,
-        by: NodeId,
-        song: String,
-    },
-    /// The host answered our request `id`.
-    RequestAnswered {
-        id: u32,
-        accepted: bool,
-        reason: Option<String>,
-    },
-}
-
-/// Counts of what happened, for status and tests.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Counters {
-    pub datagrams_in: u64,
-    pub beacons_in: u64,
-    pub datagrams_out: u64,
-    /// Undecodable datagrams (bad magic, version, body, limits): dropped.
-    pub malformed: u64,
-    /// Our own beacons looped back by multicast.
-    pub own: u64,
-    /// Old or duplicated beacons.
-    pub stale: u64,
-    /// New boxes not added because the neighbour table was full.
-    pub table_full: u64,
-    /// Hinted peers not learned because the learned set was full.
-    pub learned_full: u64,
-    /// Messages we failed to encode (a bug: reported, never sent).
-    pub encode_errors: u64,
-    /// Invitations seen for the first time.
-    pub invites_in: u64,
-    /// Flood copies of an invitation already seen: dropped.
-    pub duplicate_invites: u64,
-    /// Control messages from an older term: ignored.
-    pub stale_term: u64,
-    /// Control messages that made no sense in our state: ignored.
-    pub unexpected_control: u64,
-    /// Datagrams of a kind that belongs on a stream: dropped.
-    pub misdirected: u64,
 }
 
 /// One box's protocol state. See the module docs of [`crate::core`] for how to drive it.
@@ -326,28 +179,28 @@ impl Node {
     /// HOST: create a party and start inviting.
     pub fn host(&mut self, now: Instant) -> Result<PartyId, CommandError> {
         let r = self.party.host(now, &mut self.out, &mut self.rng);
-        self.after(now);
+        self.after(now, None);
         r
     }
 
     /// JOIN: the given invitation, or the preferred one.
     pub fn join(&mut self, now: Instant, party: Option<PartyId>) -> Result<PartyId, CommandError> {
         let r = self.party.join(now, &mut self.out, party);
-        self.after(now);
+        self.after(now, None);
         r
     }
 
     /// Leave the party (a host ends it).
     pub fn leave(&mut self, now: Instant) -> Result<PartyId, CommandError> {
         let r = self.party.leave(now, &mut self.out);
-        self.after(now);
+        self.after(now, None);
         r
     }
 
     /// End the party we host.
     pub fn end(&mut self, now: Instant) -> Result<PartyId, CommandError> {
         let r = self.party.end(now, &mut self.out);
-        self.after(now);
+        self.after(now, None);
         r
     }
 
@@ -359,9 +212,16 @@ impl Node {
         now: Instant,
         request: PartyRequest,
     ) -> Result<RequestOutcome, CommandError> {
-        let r = self.party.request(&mut self.out, request.into());
-        self.after(now);
-        r
+        match self.party.request(&mut self.out, request.into()) {
+            Ok((outcome, decision)) => {
+                self.after(now, decision);
+                Ok(outcome)
+            }
+            Err(e) => {
+                self.after(now, None);
+                Err(e)
+            }
+        }
     }
 
     /// The transport accepted a control stream from `remote`; returns its id.
@@ -371,6 +231,22 @@ impl Node {
 
     /// A control message arrived on `stream`.
     pub fn handle_stream_message(&mut self, now: Instant, stream: StreamId, msg: Control) {
+        let decision = match msg {
+            Control::Pool { .. }
+            | Control::Schedule { .. }
+            | Control::Delivery { .. }
+            | Control::Holdings { .. } => {
+                self.playback_message(now, stream, msg);
+                None
+            }
+            other => self.party.handle_message(now, &mut self.out, stream, other),
+        };
+        self.after(now, decision);
+    }
+
+    /// Playback's messages: the pool and the schedule from the host we follow, round
+    /// trips and holdings from our guests. From anyone else they are out of place.
+    fn playback_message(&mut self, now: Instant, stream: StreamId, msg: Control) {
         match msg {
             Control::Pool { songs, .. } if self.party.is_host_stream(stream) => {
                 self.playback.host_pool(from_wire(songs))
@@ -388,19 +264,14 @@ impl Node {
             Control::Holdings { missing, .. } if self.party.is_guest_stream(stream) => {
                 self.party.set_guest_missing(&mut self.out, stream, missing)
             }
-            Control::Pool { .. }
-            | Control::Schedule { .. }
-            | Control::Delivery { .. }
-            | Control::Holdings { .. } => self.out.counters.unexpected_control += 1,
-            other => self.party.handle_message(now, &mut self.out, stream, other),
+            _ => self.out.counters.unexpected_control += 1,
         }
-        self.after(now);
     }
 
     /// `stream` broke, was closed by the peer, or could not be opened.
     pub fn handle_stream_closed(&mut self, now: Instant, stream: StreamId) {
         self.party.handle_stream_closed(now, &mut self.out, stream);
-        self.after(now);
+        self.after(now, None);
     }
 
     /// Feeds one received datagram. `from` is its source address; `via` says which
@@ -521,9 +392,9 @@ impl Node {
         // The host's own invitation goes to every neighbour by unicast as well as to the
         // group: a lost multicast datagram must not cost a box its invitation.
         let everyone: Vec<SocketAddr> = self.neighbours.iter().map(|n| n.addr).collect();
-        self.party.handle_timeout(now, &mut self.out, &everyone);
+        let decision = self.party.handle_timeout(now, &mut self.out, &everyone);
         self.playback.handle_timeout(now, &mut self.out);
-        self.after(now);
+        self.after(now, decision);
     }
 
     fn send_beacons(&mut self, now: Instant) {

@@ -1,10 +1,12 @@
 //! The node's playback side: the pool it offers, the songs it holds, and after every
-//! event, keeping playback, the schedule, the start gate and the guests' holdings in step
-//! with the party.
+//! event, carrying out what the party decided and keeping playback, the schedule, the
+//! start gate and the guests' holdings in step with the party.
 
 use std::net::SocketAddr;
 
 use super::*;
+use crate::core::party::Decision;
+use crate::core::schedule::to_wire;
 
 /// What the song transfer of a box needs from the party (see [`Node::transfer_view`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +33,7 @@ impl Node {
     /// host learns which pool songs we still lack.
     pub fn set_held(&mut self, now: Instant, held: std::collections::HashSet<SongRef>) {
         self.playback.set_held(held);
-        self.after(now);
+        self.after(now, None);
     }
 
     /// What the song transfer needs to know: the party, who is in it, and which songs
@@ -64,80 +66,12 @@ impl Node {
         self.playback.view(now)
     }
 
-    /// Keeps playback in step with the party after anything happened.
-    pub(super) fn after(&mut self, now: Instant) {
-        let seat = match self.party.view() {
-            Some(v) if matches!(v.state, PartyState::Forming | PartyState::Started) => {
-                Some((v.id, v.role, v.host))
-            }
-            // Finding a successor, or moving to another host of the same party: the
-            // music keeps playing on the schedule and the clock estimate we have.
-            Some(v) if self.playback.party() == Some(v.id) => self.playback.current_seat(),
-            _ => None,
-        };
-        let party = seat.map(|s| s.0);
-        if self.playback.seat(now, seat, self.party.host_time_addr()) {
-            if let Some(party) = party {
-                let pool = Control::Pool {
-                    party,
-                    songs: to_wire(&self.playback.pool()),
-                };
-                self.party.broadcast(&mut self.out, &pool);
-                for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
-                    let msg = Control::Schedule {
-                        party,
-                        entries: to_wire(chunk),
-                    };
-                    self.party.broadcast(&mut self.out, &msg);
-                }
-            }
-        }
-        while let Some(note) = self.out.internal.pop_front() {
-            let Some(party) = party else { continue };
-            match note {
-                Internal::GuestJoined { stream } => {
-                    let songs = to_wire(&self.playback.pool());
-                    self.out.send(stream, Control::Pool { party, songs });
-                    for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
-                        let entries = to_wire(chunk);
-                        self.out.send(stream, Control::Schedule { party, entries });
-                    }
-                }
-                Internal::Offered { song } => {
-                    if self.playback.offer(song) {
-                        let songs = to_wire(&self.playback.pool());
-                        self.party
-                            .broadcast(&mut self.out, &Control::Pool { party, songs });
-                    }
-                }
-                Internal::Autoplay if self.playback.gated() => {}
-                Internal::Autoplay | Internal::PlaybackRequested { .. } => {
-                    let action = match note {
-                        Internal::PlaybackRequested { action } => action,
-                        _ => Action::Select { index: 0 },
-                    };
-                    if matches!(note, Internal::PlaybackRequested { .. })
-                        && self.playback.retarget_gate(&action)
-                    {
-                        continue; // the held-back first song is now another one
-                    }
-                    if matches!(note, Internal::Autoplay)
-                        && self.playback.first_song(&action).is_none()
-                    {
-                        continue; // something was played already
-                    }
-                    let waits = self
-                        .playback
-                        .first_song(&action)
-                        .is_some_and(|i| !self.party.start_waits_for(i).is_empty());
-                    if waits {
-                        let deadline = now + self.party.config().start_wait;
-                        self.playback.gate(action, deadline);
-                    } else {
-                        self.schedule_now(now, party, action);
-                    }
-                }
-            }
+    /// Keeps playback in step with the party after anything happened, and carries out
+    /// what the party just decided (after the seat, so a new host has its schedule).
+    pub(super) fn after(&mut self, now: Instant, decision: Option<Decision>) {
+        let party = self.sync_seat(now);
+        if let (Some(party), Some(decision)) = (party, decision) {
+            self.carry_out(now, party, decision);
         }
         if let Some(party) = party {
             let party_state = &self.party;
@@ -151,9 +85,9 @@ impl Node {
             let msg = Control::Holdings { party, missing };
             self.party.send_to_host(&mut self.out, msg);
         }
-        let current = self.playback.view(now).and_then(|v| v.state.index);
-        self.party.set_current_song(current);
+        self.party.set_current_song(self.current_index(now));
         self.party.follow_pool(self.playback.pool_songs());
+        // Asked even out of a party: the report interval runs on regardless.
         if let (Some(party), Some((rtt_us, clock_error_us))) =
             (party, self.playback.report_due(now))
         {
@@ -163,6 +97,88 @@ impl Node {
                 clock_error_us,
             };
             self.party.send_to_host(&mut self.out, msg);
+        }
+    }
+
+    fn current_index(&self, now: Instant) -> Option<u32> {
+        self.playback.view(now).and_then(|v| v.state.index)
+    }
+
+    /// Seats playback in our party (or none); a host whose seat changed sends the pool
+    /// and the schedule to every guest. Returns the party playback follows.
+    fn sync_seat(&mut self, now: Instant) -> Option<PartyId> {
+        let seat = match self.party.view() {
+            Some(v) if matches!(v.state, PartyState::Forming | PartyState::Started) => {
+                Some((v.id, v.role, v.host))
+            }
+            // Finding a successor, or moving to another host of the same party: the
+            // music keeps playing on the schedule and the clock estimate we have.
+            Some(v) if self.playback.party() == Some(v.id) => self.playback.current_seat(),
+            _ => None,
+        };
+        let party = seat.map(|s| s.0);
+        let changed = self.playback.seat(now, seat, self.party.host_time_addr());
+        if let (true, Some(party)) = (changed, party) {
+            let pool = Control::Pool {
+                party,
+                songs: to_wire(&self.playback.pool()),
+            };
+            self.party.broadcast(&mut self.out, &pool);
+            for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
+                let msg = Control::Schedule {
+                    party,
+                    entries: to_wire(chunk),
+                };
+                self.party.broadcast(&mut self.out, &msg);
+            }
+        }
+        party
+    }
+
+    /// Carries out what the party decided.
+    fn carry_out(&mut self, now: Instant, party: PartyId, decision: Decision) {
+        match decision {
+            Decision::GuestJoined { stream } => {
+                let songs = to_wire(&self.playback.pool());
+                self.out.send(stream, Control::Pool { party, songs });
+                for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
+                    let entries = to_wire(chunk);
+                    self.out.send(stream, Control::Schedule { party, entries });
+                }
+            }
+            Decision::AddSong { song } => {
+                if self.playback.offer(song) {
+                    let songs = to_wire(&self.playback.pool());
+                    let msg = Control::Pool { party, songs };
+                    self.party.broadcast(&mut self.out, &msg);
+                }
+            }
+            Decision::Autoplay => {
+                let action = Action::Select { index: 0 };
+                // Unless a first song waits already, or something was played already.
+                if !self.playback.gated() && self.playback.first_song(&action).is_some() {
+                    self.play_or_gate(now, party, action);
+                }
+            }
+            Decision::Play { action } => {
+                // A held-back first song just becomes another one.
+                if !self.playback.retarget_gate(&action) {
+                    self.play_or_gate(now, party, action);
+                }
+            }
+        }
+    }
+
+    /// Schedules `action`, unless it starts the party's first song and the boxes that
+    /// joined before the start do not hold it yet: then it waits for them (a while).
+    fn play_or_gate(&mut self, now: Instant, party: PartyId, action: Action) {
+        let waits = (self.playback.first_song(&action))
+            .is_some_and(|i| !self.party.start_waits_for(i).is_empty());
+        if waits {
+            let deadline = now + self.party.config().start_wait;
+            self.playback.gate(action, deadline);
+        } else {
+            self.schedule_now(now, party, action);
         }
     }
 

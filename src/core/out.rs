@@ -1,9 +1,160 @@
-//! The queues a node fills for its driver: datagrams, stream actions, events, counters.
+//! What a node hands its driver: the datagrams, stream actions and events it queues, and
+//! the counters of what happened.
 
 use std::collections::VecDeque;
 
-use super::{Counters, Destination, Event, StreamAction, StreamId, Transmit};
-use crate::proto::{self, Control, Message};
+use std::net::SocketAddr;
+
+use super::{NodeId, StreamAction, StreamId};
+use crate::proto::{self, Control, DecodeError, Message, PartyId};
+
+/// Where a datagram goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Destination {
+    /// The discovery multicast group on every configured interface.
+    Multicast,
+    Unicast(SocketAddr),
+}
+
+/// A datagram for the runtime to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    pub destination: Destination,
+    pub payload: Vec<u8>,
+}
+
+/// Something the runtime may log or show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    NeighbourUp {
+        id: NodeId,
+        name: String,
+        addr: SocketAddr,
+    },
+    NeighbourDown {
+        id: NodeId,
+        name: String,
+    },
+    /// A datagram that failed to decode; it was dropped and counted.
+    Malformed {
+        from: SocketAddr,
+        error: DecodeError,
+    },
+    /// A new invitation arrived.
+    Invited {
+        party: PartyId,
+        host: NodeId,
+        host_name: String,
+    },
+    /// We host `party` in `term` (HOST pressed, or took over after a failover).
+    BecameHost {
+        party: PartyId,
+        term: u64,
+    },
+    /// We are the designated successor and take over in `term`.
+    Succeeded {
+        party: PartyId,
+        term: u64,
+    },
+    /// The host welcomed us.
+    Joined {
+        party: PartyId,
+        host: NodeId,
+        term: u64,
+    },
+    JoinFailed {
+        party: PartyId,
+        reason: String,
+    },
+    Left {
+        party: PartyId,
+    },
+    Ended {
+        party: PartyId,
+    },
+    /// The forming party we were in lost an election to `winner`.
+    LostElection {
+        party: PartyId,
+        winner: PartyId,
+    },
+    /// The host sent us to another host.
+    Redirected {
+        party: PartyId,
+        host: NodeId,
+    },
+    /// Our party continues under a higher term we learned of; we follow its host.
+    FollowedNewerTerm {
+        party: PartyId,
+        term: u64,
+        host: NodeId,
+    },
+    /// The host of our party is unreachable; looking for its successor.
+    HostLost {
+        party: PartyId,
+        host: NodeId,
+    },
+    /// The forming party started.
+    Started {
+        party: PartyId,
+    },
+    MemberJoined {
+        id: NodeId,
+    },
+    MemberLeft {
+        id: NodeId,
+    },
+    /// A guest stopped answering or its stream broke.
+    MemberLost {
+        id: NodeId,
+    },
+    /// The host accepted a playback action from `by` (itself or a guest).
+    PlaybackRequested {
+        party: PartyId,
+        by: NodeId,
+        action: crate::core::Action,
+    },
+    Queued {
+        party: PartyId,
+        by: NodeId,
+        song: String,
+    },
+    /// The host answered our request `id`.
+    RequestAnswered {
+        id: u32,
+        accepted: bool,
+        reason: Option<String>,
+    },
+}
+
+/// Counts of what happened, for status and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counters {
+    pub datagrams_in: u64,
+    pub beacons_in: u64,
+    pub datagrams_out: u64,
+    /// Undecodable datagrams (bad magic, version, body, limits): dropped.
+    pub malformed: u64,
+    /// Our own beacons looped back by multicast.
+    pub own: u64,
+    /// Old or duplicated beacons.
+    pub stale: u64,
+    /// New boxes not added because the neighbour table was full.
+    pub table_full: u64,
+    /// Hinted peers not learned because the learned set was full.
+    pub learned_full: u64,
+    /// Messages we failed to encode (a bug: reported, never sent).
+    pub encode_errors: u64,
+    /// Invitations seen for the first time.
+    pub invites_in: u64,
+    /// Flood copies of an invitation already seen: dropped.
+    pub duplicate_invites: u64,
+    /// Control messages from an older term: ignored.
+    pub stale_term: u64,
+    /// Control messages that made no sense in our state: ignored.
+    pub unexpected_control: u64,
+    /// Datagrams of a kind that belongs on a stream: dropped.
+    pub misdirected: u64,
+}
 
 /// Everything the state machines ask of the outside world, in order.
 #[derive(Debug, Default)]
@@ -11,22 +162,7 @@ pub(crate) struct Out {
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) streams: VecDeque<StreamAction>,
     pub(crate) events: VecDeque<Event>,
-    /// Notes between state machines of one node, drained by the node itself.
-    pub(crate) internal: VecDeque<Internal>,
     pub(crate) counters: Counters,
-}
-
-/// Something one state machine of a node tells another.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Internal {
-    /// A guest came in (or back) on `stream`: it needs the pool and the schedule.
-    GuestJoined { stream: StreamId },
-    /// The host accepted a playback action (its own or a guest's request).
-    PlaybackRequested { action: crate::core::Action },
-    /// The party started: play the first song unless something plays already.
-    Autoplay,
-    /// A box offered one of its songs: it joins the pool, fetched from `song.origin`.
-    Offered { song: crate::core::PoolSong },
 }
 
 impl Out {

@@ -1,269 +1,180 @@
 //! The host's side of a party: admitting guests, the start rule, invitations, heartbeats,
-//! requests, and dropping guests that die.
+//! deciding requests, and dropping guests that die.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use rand::Rng;
-
-use super::{
-    flood, CommandError, Guest, Host, Party, RequestOutcome, RequestPolicy, Role, StreamId,
-};
-use crate::core::out::{Internal, Out};
+use super::common::{flood, Common};
+use super::phi::PhiDetector;
+use super::queue::Queue;
+use super::{Decision, RequestPolicy, StreamId};
+use crate::core::out::Out;
 use crate::core::{Event, Instant, NodeId, PoolSong};
 use crate::proto::{
-    Control, Invite, MemberInfo, Message, PartyId, PartyPhase, RequestKind, Roster,
+    Control, Hello, Invite, MemberInfo, Message, PartyId, PartyPhase, RequestKind, Roster,
 };
 
 /// What a guest the host declared dead is told.
 const DROPPED: &str = "the host stopped hearing this box";
 
-impl Party {
-    /// `chorus ctl host`: creates a party and starts inviting.
-    pub(crate) fn host(
-        &mut self,
-        now: Instant,
-        out: &mut Out,
-        rng: &mut impl Rng,
-    ) -> Result<PartyId, CommandError> {
-        if let Some(p) = self.own_party() {
-            return Err(CommandError::AlreadyInParty(p));
-        }
-        self.cfg.rejoin = None;
-        let party = PartyId(rng.gen());
-        self.role = Role::Host(Host {
-            party,
-            term: super::term_for(1, self.me),
-            phase: PartyPhase::Forming,
-            deadline: now + self.cfg.invite_window,
-            round: 0,
-            next_invite: now,
-            guests: BTreeMap::new(),
-            next_slot: 1,
-            queue: Default::default(),
-            founders: BTreeSet::new(),
-        });
-        out.event(Event::BecameHost {
-            party,
-            term: super::term_for(1, self.me),
-        });
-        self.schedule_tick(now);
-        Ok(party)
-    }
+/// One guest as its host sees it.
+#[derive(Debug)]
+pub(super) struct Guest {
+    pub(super) info: MemberInfo,
+    pub(super) stream: StreamId,
+    detector: PhiDetector,
+    /// Whether the guest said which pool songs it lacks yet (until then, assume all).
+    pub(super) holdings_known: bool,
+}
 
-    /// Takes over `party` as host of `term`, keeping its phase (failover).
-    pub(super) fn take_over(
-        &mut self,
+/// A box hosting a party.
+#[derive(Debug)]
+pub(super) struct Host {
+    pub(super) party: PartyId,
+    pub(super) term: u64,
+    pub(super) phase: PartyPhase,
+    /// The invite window closes here.
+    pub(super) deadline: Instant,
+    round: u32,
+    next_invite: Instant,
+    /// Guests by slot (join order).
+    pub(super) guests: BTreeMap<u32, Guest>,
+    next_slot: u32,
+    /// Offered songs still to come.
+    pub(super) queue: Queue,
+    /// The guests in the party when it started: the first song waits for them.
+    pub(super) founders: BTreeSet<NodeId>,
+}
+
+/// Where a host that gives up its party sends its guests: another host of a party.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Redirect {
+    pub(super) party: PartyId,
+    pub(super) term: u64,
+    pub(super) host: NodeId,
+    pub(super) addr: SocketAddr,
+}
+
+impl Host {
+    /// Hosts `party` in `term` from `now`: forming when new, the old phase on failover.
+    pub(super) fn new(
+        c: &Common,
         now: Instant,
-        out: &mut Out,
         party: PartyId,
         term: u64,
         phase: PartyPhase,
-    ) {
-        if let Role::Member(m) = std::mem::replace(&mut self.role, Role::Idle) {
-            self.close(out, m.stream);
-        }
-        self.role = Role::Host(Host {
+    ) -> Self {
+        Host {
             party,
             term,
             phase,
-            deadline: now + self.cfg.invite_window,
+            deadline: now + c.cfg.invite_window,
             round: 0,
             next_invite: now,
             guests: BTreeMap::new(),
             next_slot: 1,
-            queue: Default::default(),
+            queue: Queue::default(),
             founders: BTreeSet::new(),
-        });
-        out.event(Event::BecameHost { party, term });
-        self.schedule_tick(now);
-    }
-
-    /// `chorus ctl end`: the host ends the party for everyone.
-    pub(crate) fn end(&mut self, _now: Instant, out: &mut Out) -> Result<PartyId, CommandError> {
-        let party = match &self.role {
-            Role::Host(h) => h.party,
-            Role::Member(_) => return Err(CommandError::NotHost),
-            Role::Idle => return Err(CommandError::NotInParty),
-        };
-        self.abandon(out, None);
-        out.event(Event::Ended { party });
-        Ok(party)
-    }
-
-    /// A skip or queue request: decided here if we host, else sent to the host.
-    pub(crate) fn request(
-        &mut self,
-        out: &mut Out,
-        kind: RequestKind,
-    ) -> Result<RequestOutcome, CommandError> {
-        match &mut self.role {
-            Role::Idle => Err(CommandError::NotInParty),
-            Role::Host(h) => {
-                let (accepted, reason) = apply(h, out, self.me, kind, true, self.cfg.requests);
-                Ok(RequestOutcome::Answered { accepted, reason })
-            }
-            Role::Member(m) => {
-                if m.roster.is_none() {
-                    return Err(CommandError::NotJoinedYet);
-                }
-                self.next_request = self.next_request.wrapping_add(1);
-                let id = self.next_request;
-                out.send(
-                    m.stream,
-                    Control::Request {
-                        party: m.party,
-                        id,
-                        kind,
-                    },
-                );
-                Ok(RequestOutcome::Pending(id))
-            }
         }
     }
 
-    pub(super) fn host_tick(&mut self, now: Instant, out: &mut Out, relays: &[SocketAddr]) {
-        let threshold = self.cfg.phi_threshold;
-        let Role::Host(h) = &mut self.role else {
-            return;
-        };
-        let dead: Vec<u32> = h
-            .guests
-            .iter()
+    /// Periodic work: drop dead guests, heartbeat the rest, the start rule, invitations.
+    pub(super) fn tick(
+        &mut self,
+        c: &mut Common,
+        now: Instant,
+        out: &mut Out,
+        relays: &[SocketAddr],
+    ) -> Option<Decision> {
+        let dead = self.drop_dead(c.cfg.phi_threshold, now, out);
+        for g in self.guests.values() {
+            let (party, term) = (self.party, self.term);
+            out.send(g.stream, Control::Heartbeat { party, term });
+        }
+        let started = self.start_if_due(c, now, out);
+        if now >= self.next_invite {
+            self.invite(c, now, out, relays);
+        }
+        for stream in &dead {
+            c.close(out, *stream);
+        }
+        if started || !dead.is_empty() {
+            self.broadcast_roster(c, out, None);
+        }
+        (started && c.cfg.autoplay).then_some(Decision::Autoplay)
+    }
+
+    /// Takes out the guests the failure detector declares dead; returns their streams.
+    fn drop_dead(&mut self, threshold: f64, now: Instant, out: &mut Out) -> Vec<StreamId> {
+        let dead: Vec<u32> = (self.guests.iter())
             .filter(|(_, g)| g.detector.phi(now) > threshold)
             .map(|(slot, _)| *slot)
             .collect();
-        let mut changed = !dead.is_empty();
         let mut closing = Vec::new();
         for slot in dead {
-            if let Some(g) = h.guests.remove(&slot) {
+            if let Some(g) = self.guests.remove(&slot) {
                 out.event(Event::MemberLost { id: g.info.id });
                 // If the guest is alive after all (only its heartbeats were slow), this
                 // tells it the host is alive too, so it rejoins instead of replacing us.
-                out.send(
-                    g.stream,
-                    Control::Refused {
-                        party: h.party,
-                        reason: DROPPED.into(),
-                    },
-                );
+                let reason = DROPPED.into();
+                let party = self.party;
+                out.send(g.stream, Control::Refused { party, reason });
                 closing.push(g.stream);
             }
         }
-        for g in h.guests.values() {
-            out.send(
-                g.stream,
-                Control::Heartbeat {
-                    party: h.party,
-                    term: h.term,
-                },
-            );
-        }
-        if h.phase == PartyPhase::Forming
-            && (h.guests.len() >= self.cfg.min_accepts || now >= h.deadline)
-        {
-            h.phase = PartyPhase::Started;
-            h.founders = h.guests.values().map(|g| g.info.id).collect();
-            out.event(Event::Started { party: h.party });
-            if self.cfg.autoplay {
-                out.internal.push_back(Internal::Autoplay);
-            }
-            changed = true;
-        }
-        if now >= h.next_invite {
-            h.next_invite = now + self.cfg.invite_refresh;
-            let invite = Invite {
-                party: h.party,
-                term: h.term,
-                round: h.round,
-                host: self.me,
-                host_name: self.name.clone(),
-                host_addr: SocketAddr::from((
-                    std::net::Ipv4Addr::UNSPECIFIED,
-                    self.cfg.control_port,
-                )),
-                ttl: self.cfg.invite_ttl,
-                hops: 0,
-                started: h.phase == PartyPhase::Started,
-                members: u8::try_from(h.guests.len()).unwrap_or(u8::MAX),
-            };
-            h.round = h.round.wrapping_add(1);
-            flood(out, &Message::Invite(invite), relays, None);
-        }
-        for stream in closing {
-            self.close(out, stream);
-        }
-        if changed {
-            self.broadcast_roster(out, None);
-        }
+        closing
     }
 
-    /// Sends `msg` to every guest (host only).
-    pub(crate) fn broadcast(&self, out: &mut Out, msg: &Control) {
-        if let Role::Host(h) = &self.role {
-            for g in h.guests.values() {
-                out.send(g.stream, msg.clone());
-            }
+    /// The start rule: a forming party starts once enough guests joined or the invite
+    /// window closed. True if it started now.
+    fn start_if_due(&mut self, c: &Common, now: Instant, out: &mut Out) -> bool {
+        let due = self.guests.len() >= c.cfg.min_accepts || now >= self.deadline;
+        if self.phase != PartyPhase::Forming || !due {
+            return false;
         }
+        self.phase = PartyPhase::Started;
+        self.founders = self.guests.values().map(|g| g.info.id).collect();
+        out.event(Event::Started { party: self.party });
+        true
     }
 
-    /// Sends `msg` to the host we follow, once welcomed.
-    pub(crate) fn send_to_host(&self, out: &mut Out, msg: Control) {
-        if let Role::Member(m) = &self.role {
-            if m.roster.is_some() {
-                out.send(m.stream, msg);
-            }
-        }
-    }
-
-    /// Whether `stream` is the one to the host we follow.
-    pub(crate) fn is_host_stream(&self, stream: StreamId) -> bool {
-        matches!(&self.role, Role::Member(m) if m.stream == stream && m.roster.is_some())
-    }
-
-    /// A guest told us which pool songs it lacks: it goes into the roster.
-    pub(crate) fn set_guest_missing(&mut self, out: &mut Out, stream: StreamId, missing: Vec<u32>) {
-        let Role::Host(h) = &mut self.role else {
-            return;
+    /// Floods a new round of our invitation.
+    fn invite(&mut self, c: &Common, now: Instant, out: &mut Out, relays: &[SocketAddr]) {
+        self.next_invite = now + c.cfg.invite_refresh;
+        let invite = Invite {
+            party: self.party,
+            term: self.term,
+            round: self.round,
+            host: c.me,
+            host_name: c.name.clone(),
+            host_addr: SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, c.cfg.control_port)),
+            ttl: c.cfg.invite_ttl,
+            hops: 0,
+            started: self.phase == PartyPhase::Started,
+            members: u8::try_from(self.guests.len()).unwrap_or(u8::MAX),
         };
-        let Some(g) = h.guests.values_mut().find(|g| g.stream == stream) else {
-            return;
-        };
-        g.holdings_known = true;
-        if g.info.missing != missing {
-            g.info.missing = missing;
-            self.broadcast_roster(out, None);
-        }
+        self.round = self.round.wrapping_add(1);
+        flood(out, &Message::Invite(invite), relays, None);
     }
 
-    /// Whether `stream` belongs to one of our guests.
-    pub(crate) fn is_guest_stream(&self, stream: StreamId) -> bool {
-        matches!(&self.role, Role::Host(h) if h.guests.values().any(|g| g.stream == stream))
-    }
-
-    /// The host's clock-sync address, once welcomed: its IP with the roster's UDP port.
-    pub(crate) fn host_time_addr(&self) -> Option<SocketAddr> {
-        match &self.role {
-            Role::Member(m) => m
-                .roster
-                .as_ref()
-                .map(|r| SocketAddr::new(m.host_addr.ip(), r.udp_port)),
-            _ => None,
+    /// Sends `msg` to every guest.
+    pub(super) fn broadcast(&self, out: &mut Out, msg: &Control) {
+        for g in self.guests.values() {
+            out.send(g.stream, msg.clone());
         }
     }
 
     /// Sends the roster to every guest (a Welcome to `welcome`, a Roster to the rest).
-    fn broadcast_roster(&mut self, out: &mut Out, welcome: Option<StreamId>) {
-        let Role::Host(h) = &self.role else { return };
+    fn broadcast_roster(&self, c: &Common, out: &mut Out, welcome: Option<StreamId>) {
         let roster = Roster {
-            party: h.party,
-            term: h.term,
-            phase: h.phase,
-            host: self.host_info(None),
-            members: h.guests.values().map(|g| g.info.clone()).collect(),
-            udp_port: self.cfg.udp_port,
+            party: self.party,
+            term: self.term,
+            phase: self.phase,
+            host: c.host_info(),
+            members: self.guests.values().map(|g| g.info.clone()).collect(),
+            udp_port: c.cfg.udp_port,
         };
-        for g in h.guests.values() {
+        for g in self.guests.values() {
             let msg = if Some(g.stream) == welcome {
                 Control::Welcome(roster.clone())
             } else {
@@ -273,248 +184,229 @@ impl Party {
         }
     }
 
-    pub(super) fn on_join(
+    /// A join for our party from `hello` at `remote` on `stream`: a new guest gets the
+    /// next slot, a known one (back on a new connection) keeps its slot.
+    pub(super) fn admit(
         &mut self,
+        c: &mut Common,
         now: Instant,
         out: &mut Out,
         stream: StreamId,
-        party: PartyId,
-        term: u64,
-    ) {
-        let Some((hello, remote)) = self
-            .streams
-            .get(&stream)
-            .and_then(|s| s.peer.clone().map(|h| (h, s.remote)))
-        else {
-            return self.refuse(out, stream, party, "say hello first");
-        };
-        if let Some(phase) = self.designated_for(party, term) {
-            out.event(Event::Succeeded { party, term });
-            self.take_over(now, out, party, term, phase);
-        }
-        match &self.role {
-            Role::Host(h) if h.party == party => {}
-            Role::Member(m) if m.party == party => {
-                if let Some(r) = &m.roster {
-                    let msg = Control::Redirect {
-                        party,
-                        term: r.term,
-                        host: m.host,
-                        addr: m.host_addr,
-                    };
-                    out.send(stream, msg);
-                    return self.close(out, stream);
-                }
-                return self.refuse(out, stream, party, "this box is not the host");
-            }
-            _ => return self.refuse(out, stream, party, "no such party here"),
-        }
-        let max = self.cfg.max_members;
-        let Role::Host(h) = &mut self.role else {
-            return;
-        };
-        let peer = hello.id;
+        (hello, remote): (Hello, SocketAddr),
+    ) -> Option<Decision> {
+        let party = self.party;
         let addr = SocketAddr::new(remote.ip(), hello.control_port);
-        let existing = h
-            .guests
-            .iter()
-            .find(|(_, g)| g.info.id == peer)
-            .map(|(s, _)| *s);
-        let newer = existing
-            .and_then(|slot| h.guests.get(&slot))
-            .is_some_and(|g| g.stream > stream);
-        if newer {
-            // A join that waited in a slow connection while the box gave up on it and got
-            // in on a newer one (stream ids grow): taking it would drop the live stream.
-            return self.refuse(out, stream, party, "superseded by a newer connection");
-        }
+        let full = self.guests.len() >= c.cfg.max_members;
+        let existing = self.guests.values_mut().find(|g| g.info.id == hello.id);
         let old_stream = match existing {
-            Some(slot) => h.guests.get_mut(&slot).map(|g| {
+            Some(g) if g.stream > stream => {
+                // A join that waited in a slow connection while the box gave up on it and
+                // got in on a newer one (stream ids grow): taking it would drop the live
+                // stream.
+                c.refuse(out, stream, party, "superseded by a newer connection");
+                return None;
+            }
+            Some(g) => {
                 g.info.addr = addr;
                 g.info.bulk_port = hello.bulk_port;
-                g.detector = self.cfg.detector(now);
-                std::mem::replace(&mut g.stream, stream)
-            }),
-            None if h.guests.len() >= max => {
-                return self.refuse(out, stream, party, "the party is full");
+                g.detector = c.cfg.detector(now);
+                Some(std::mem::replace(&mut g.stream, stream))
+            }
+            None if full => {
+                c.refuse(out, stream, party, "the party is full");
+                return None;
             }
             None => {
-                let slot = h.next_slot;
-                h.next_slot += 1;
-                h.guests.insert(
-                    slot,
-                    Guest {
-                        info: MemberInfo {
-                            id: peer,
-                            name: hello.name,
-                            addr,
-                            bulk_port: hello.bulk_port,
-                            slot,
-                            missing: Vec::new(),
-                        },
-                        stream,
-                        detector: self.cfg.detector(now),
-                        holdings_known: false,
-                    },
-                );
-                out.event(Event::MemberJoined { id: peer });
+                self.add_guest(c, now, out, stream, hello, addr);
                 None
             }
         };
         if let Some(old) = old_stream {
-            self.close(out, old);
+            c.close(out, old);
         }
-        self.broadcast_roster(out, Some(stream));
-        out.internal.push_back(Internal::GuestJoined { stream });
-        self.schedule_tick(now);
+        self.broadcast_roster(c, out, Some(stream));
+        c.schedule_tick(now);
+        Some(Decision::GuestJoined { stream })
     }
 
-    fn refuse(&mut self, out: &mut Out, stream: StreamId, party: PartyId, reason: &str) {
-        out.send(
+    fn add_guest(
+        &mut self,
+        c: &Common,
+        now: Instant,
+        out: &mut Out,
+        stream: StreamId,
+        hello: Hello,
+        addr: SocketAddr,
+    ) {
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        let id = hello.id;
+        let info = MemberInfo {
+            id,
+            name: hello.name,
+            addr,
+            bulk_port: hello.bulk_port,
+            slot,
+            missing: Vec::new(),
+        };
+        let detector = c.cfg.detector(now);
+        let guest = Guest {
+            info,
             stream,
-            Control::Refused {
-                party,
-                reason: reason.to_owned(),
-            },
-        );
-        self.close(out, stream);
+            detector,
+            holdings_known: false,
+        };
+        self.guests.insert(slot, guest);
+        out.event(Event::MemberJoined { id });
     }
 
-    pub(super) fn on_leave(&mut self, out: &mut Out, stream: StreamId, party: PartyId) {
-        if !matches!(&self.role, Role::Host(h) if h.party == party) {
+    /// A guest says goodbye.
+    pub(super) fn on_leave(
+        &mut self,
+        c: &mut Common,
+        out: &mut Out,
+        stream: StreamId,
+        party: PartyId,
+    ) {
+        if party != self.party {
             return;
         }
-        if let Some(g) = self.remove_guest(out, stream) {
+        if let Some(g) = self.remove_guest(c, out, stream) {
             out.event(Event::MemberLeft { id: g.info.id });
-            self.close(out, stream);
+            c.close(out, stream);
         }
     }
 
-    pub(super) fn guest_stream_closed(&mut self, out: &mut Out, stream: StreamId) {
-        if let Some(g) = self.remove_guest(out, stream) {
+    /// A guest's stream broke.
+    pub(super) fn stream_closed(&mut self, c: &Common, out: &mut Out, stream: StreamId) {
+        if let Some(g) = self.remove_guest(c, out, stream) {
             out.event(Event::MemberLost { id: g.info.id });
         }
     }
 
     /// Takes the guest on `stream` out of the roster and tells the others.
-    fn remove_guest(&mut self, out: &mut Out, stream: StreamId) -> Option<Guest> {
-        let Role::Host(h) = &mut self.role else {
-            return None;
-        };
-        let slot = h
-            .guests
-            .iter()
+    fn remove_guest(&mut self, c: &Common, out: &mut Out, stream: StreamId) -> Option<Guest> {
+        let slot = (self.guests.iter())
             .find(|(_, g)| g.stream == stream)
             .map(|(s, _)| *s)?;
-        let guest = h.guests.remove(&slot);
-        self.broadcast_roster(out, None);
+        let guest = self.guests.remove(&slot);
+        self.broadcast_roster(c, out, None);
         guest
     }
 
+    pub(super) fn heartbeat(&mut self, now: Instant, stream: StreamId, party: PartyId) {
+        if party != self.party {
+            return;
+        }
+        if let Some(g) = self.guests.values_mut().find(|g| g.stream == stream) {
+            g.detector.heartbeat(now);
+        }
+    }
+
+    /// A guest's request: decided, answered, and what was decided returned.
     pub(super) fn on_request(
         &mut self,
+        c: &Common,
         out: &mut Out,
         stream: StreamId,
         party: PartyId,
         id: u32,
         kind: RequestKind,
-    ) {
-        let policy = self.cfg.requests;
-        let Role::Host(h) = &mut self.role else {
-            return;
-        };
-        let Some(by) = h
-            .guests
-            .values()
+    ) -> Option<Decision> {
+        let by = (self.guests.values())
             .find(|g| g.stream == stream)
-            .map(|g| g.info.id)
-        else {
-            return;
-        };
-        if h.party != party {
-            return;
+            .map(|g| g.info.id)?;
+        if party != self.party {
+            return None;
         }
-        let (accepted, reason) = apply(h, out, by, kind, false, policy);
-        out.send(
-            stream,
-            Control::Answer {
-                party,
-                id,
-                accepted,
-                reason,
-            },
-        );
+        let verdict = self.decide(out, by, kind, false, c.cfg.requests);
+        let (accepted, reason) = match &verdict {
+            Ok(_) => (true, None),
+            Err(reason) => (false, Some(reason.clone())),
+        };
+        let answer = Control::Answer {
+            party,
+            id,
+            accepted,
+            reason,
+        };
+        out.send(stream, answer);
+        verdict.ok().flatten()
     }
 
-    pub(super) fn on_heartbeat(
+    /// Applies the request policy and, if allowed, decides the request of `by`:
+    /// `Ok` with what the node must carry out, or the reason it is refused.
+    pub(super) fn decide(
         &mut self,
-        now: Instant,
+        out: &mut Out,
+        by: NodeId,
+        kind: RequestKind,
+        from_host: bool,
+        policy: RequestPolicy,
+    ) -> Result<Option<Decision>, String> {
+        if !from_host && policy == RequestPolicy::HostOnly {
+            return Err("this party takes requests from the host only".into());
+        }
+        let party = self.party;
+        match kind {
+            RequestKind::Playback(action) => {
+                let action = action.into();
+                out.event(Event::PlaybackRequested { party, by, action });
+                Ok(Some(Decision::Play { action }))
+            }
+            RequestKind::Offer { song, title } => {
+                let mut song: PoolSong = song.into();
+                let added = self.queue.offer(song.song, title.clone())?;
+                out.event(Event::Queued {
+                    party,
+                    by,
+                    song: title,
+                });
+                song.origin = (!from_host).then_some(by);
+                Ok(added.then_some(Decision::AddSong { song }))
+            }
+        }
+    }
+
+    /// A guest told us which pool songs it lacks: it goes into the roster.
+    pub(super) fn set_guest_missing(
+        &mut self,
+        c: &Common,
         out: &mut Out,
         stream: StreamId,
-        party: PartyId,
-        term: u64,
+        missing: Vec<u32>,
     ) {
-        match &mut self.role {
-            Role::Host(h) if h.party == party => {
-                if let Some(g) = h.guests.values_mut().find(|g| g.stream == stream) {
-                    g.detector.heartbeat(now);
-                }
-            }
-            Role::Member(m) if m.party == party && m.stream == stream => {
-                if term < m.term {
-                    out.counters.stale_term += 1;
-                    return;
-                }
-                m.detector.heartbeat(now);
-            }
-            _ => {}
+        let Some(g) = self.guests.values_mut().find(|g| g.stream == stream) else {
+            return;
+        };
+        g.holdings_known = true;
+        if g.info.missing != missing {
+            g.info.missing = missing;
+            self.broadcast_roster(c, out, None);
         }
     }
-}
 
-/// Applies the request policy and, if allowed, the request itself.
-fn apply(
-    h: &mut Host,
-    out: &mut Out,
-    by: NodeId,
-    kind: RequestKind,
-    from_host: bool,
-    policy: RequestPolicy,
-) -> (bool, Option<String>) {
-    if !from_host && policy == RequestPolicy::HostOnly {
-        return (
-            false,
-            Some("this party takes requests from the host only".into()),
-        );
+    pub(super) fn has_guest_stream(&self, stream: StreamId) -> bool {
+        self.guests.values().any(|g| g.stream == stream)
     }
-    match kind {
-        RequestKind::Playback(action) => {
-            let action = action.into();
-            out.event(Event::PlaybackRequested {
-                party: h.party,
-                by,
-                action,
-            });
-            out.internal
-                .push_back(Internal::PlaybackRequested { action });
-            (true, None)
-        }
-        RequestKind::Offer { song, title } => {
-            let mut song: PoolSong = song.into();
-            let added = match h.queue.offer(song.song, title.clone()) {
-                Ok(added) => added,
-                Err(reason) => return (false, Some(reason)),
+
+    /// Gives the party up: each guest is sent to `to`, or told the party ended.
+    pub(super) fn dissolve(self, c: &mut Common, out: &mut Out, to: Option<Redirect>) {
+        for g in self.guests.values() {
+            let msg = match to {
+                Some(r) => Control::Redirect {
+                    party: r.party,
+                    term: r.term,
+                    host: r.host,
+                    addr: r.addr,
+                },
+                None => Control::End {
+                    party: self.party,
+                    term: self.term,
+                },
             };
-            out.event(Event::Queued {
-                party: h.party,
-                by,
-                song: title,
-            });
-            if added {
-                song.origin = (!from_host).then_some(by);
-                out.internal.push_back(Internal::Offered { song });
-            }
-            (true, None)
+            out.send(g.stream, msg);
+            c.close(out, g.stream);
         }
     }
 }

@@ -1,9 +1,11 @@
-//! Invitations a box has heard of, the duplicate filter for floods, and the election rule.
+//! Invitations a box has heard of, the duplicate filter for floods, and which of them
+//! (by the election rule of [`super::succession`]) a box picks or yields to.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::succession::{newer, wins};
 use crate::core::{Instant, NodeId};
 use crate::proto::{Invite, PartyId};
 
@@ -11,13 +13,6 @@ use crate::proto::{Invite, PartyId};
 const SEEN_CAPACITY: usize = 4096;
 /// Most invitations listed at once; a flood of fake parties cannot grow memory.
 const MAX_INVITATIONS: usize = 64;
-
-/// The election rule: of two parties still forming, the one with the lower party id wins.
-/// Party ids are random, so neither host is favoured, and every box that sees both
-/// invitations reaches the same verdict without talking to anyone.
-pub fn wins(a: PartyId, b: PartyId) -> bool {
-    a < b
-}
 
 /// One party we were invited to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,7 +60,7 @@ impl Invitations {
     /// Stores or refreshes the invitation carried by `invite`.
     pub(crate) fn record(&mut self, invite: &Invite, now: Instant) {
         if let Some(inv) = self.by_party.get_mut(&invite.party) {
-            if !super::newer((inv.term, inv.host), (invite.term, invite.host)) {
+            if !newer((inv.term, inv.host), (invite.term, invite.host)) {
                 inv.term = invite.term;
                 inv.host = invite.host;
                 inv.host_name.clone_from(&invite.host_name);

@@ -1,14 +1,22 @@
 //! Parties: HOST, invitation flooding, JOIN, the start rule, election, heartbeats, failure
 //! detection and host failover, as one sans-IO state machine.
 //!
-//! The rules, in one place (the README repeats them for makers):
+//! [`Party`] is a box's role, idle, `Host` or `Member` (each its own type with its own
+//! methods, in `host.rs` and `member.rs`), plus what the box keeps whatever its role
+//! (`Common`). It looks at the role once per event and forwards to that role's method.
+//! A member's handler answers with a `Step` when the box must change role; a call that
+//! decides something the rest of the node carries out (a guest joined, a song to play or
+//! to add to the pool) returns that `Decision`, and the node applies it at once.
+//!
+//! The rules, in one place (the README repeats them for makers; the election and
+//! successor rules themselves are in [`succession`]):
 //! - **Flooding.** A host re-floods its invitation every `invite_refresh` with a new round;
 //!   each box forwards a (party, host, term, round) it has not seen, with TTL one less, to
 //!   the multicast group and its unicast-only neighbours, until the TTL runs out.
 //! - **Start.** A forming party starts when `min_accepts` guests joined or the invite
 //!   window ends. Boxes join late and leave at any time.
 //! - **Election.** Of two parties still forming, the lower party id wins
-//!   ([`invitations::wins`]). A losing host redirects its guests to the winner and joins
+//!   ([`succession::wins`]). A losing host redirects its guests to the winner and joins
 //!   it; a guest of a losing party switches on its own when it sees the winner.
 //! - **Failover.** Guests hold slots in join order. When the host of term `t` is lost,
 //!   the guest with the lowest slot `s` not known to be dead becomes host of term
@@ -21,85 +29,35 @@
 //!   party (beacons, redirects) follows that host: an old host coming back rejoins as a
 //!   guest, and of two hosts of the same term the one with the lower id joins the other.
 
+mod commands;
+mod common;
 mod host;
 pub mod invitations;
 mod member;
 mod phi;
 mod queue;
+pub mod succession;
 mod types;
 mod views;
 
+pub use succession::{generation, newer, term_for};
+pub(crate) use types::Decision;
 pub use types::{
     CommandError, PartyConfig, PartyRole, PartyState, PartyView, RequestOutcome, RequestPolicy,
     StreamAction, StreamId,
 };
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use self::invitations::{Invitation, Invitations};
-use self::phi::PhiDetector;
+use self::common::{flood, Common};
+use self::host::{Host, Redirect};
+use self::invitations::Invitation;
+use self::member::{Member, Target};
 use super::out::Out;
-use super::{Instant, NodeId};
-use crate::proto::{Control, Invite, MemberInfo, PartyId, PartyPhase, PartySummary, Roster};
+use super::{Event, Instant};
+use crate::proto::{Control, Invite, Message, PartyId, PartyPhase, PartySummary};
 
-#[derive(Clone, Debug)]
-struct StreamInfo {
-    remote: SocketAddr,
-    /// The connecting side's introduction, once it arrived.
-    peer: Option<crate::proto::Hello>,
-}
-
-#[derive(Debug)]
-struct Guest {
-    info: MemberInfo,
-    stream: StreamId,
-    detector: PhiDetector,
-    /// Whether the guest said which pool songs it lacks yet (until then, assume all).
-    holdings_known: bool,
-}
-
-#[derive(Debug)]
-struct Host {
-    party: PartyId,
-    term: u64,
-    phase: PartyPhase,
-    /// The invite window closes here.
-    deadline: Instant,
-    round: u32,
-    next_invite: Instant,
-    guests: BTreeMap<u32, Guest>,
-    next_slot: u32,
-    /// Offered songs still to come.
-    queue: queue::Queue,
-    /// The guests in the party when it started: the first song waits for them.
-    founders: BTreeSet<NodeId>,
-}
-
-/// What a guest knows to find the next host: the last roster and who is known dead.
-#[derive(Clone, Debug)]
-struct Succession {
-    base: Roster,
-    suspects: BTreeSet<NodeId>,
-}
-
-#[derive(Debug)]
-struct Member {
-    party: PartyId,
-    /// The host we follow, or are trying to join.
-    host: NodeId,
-    host_addr: SocketAddr,
-    term: u64,
-    stream: StreamId,
-    /// The host's roster once welcomed; None while joining.
-    roster: Option<Roster>,
-    /// When the current join attempt began.
-    since: Instant,
-    detector: PhiDetector,
-    /// Set while looking for a successor after losing the host.
-    succession: Option<Succession>,
-}
-
+/// What a box is in its party.
 #[derive(Debug)]
 enum Role {
     Idle,
@@ -107,138 +65,150 @@ enum Role {
     Member(Box<Member>),
 }
 
+/// A role change a member's handler asks for; [`Party::go`] carries it out.
+#[derive(Debug)]
+enum Step {
+    Stay,
+    /// Stay, but the party may now lose an election.
+    Elect,
+    /// Out of the party (the handler reported why).
+    Idle,
+    /// Join (or rejoin) a host.
+    Join(Target),
+    /// Take the party over as its host.
+    TakeOver {
+        party: PartyId,
+        term: u64,
+        phase: PartyPhase,
+    },
+    /// The host (or the successor tried) cannot be reached, for this reason.
+    Lost(String),
+}
+
+/// Where a box in a party stands, whatever its role.
+struct Standing {
+    party: PartyId,
+    /// The (term, host) it follows: its own when hosting.
+    epoch: (u64, super::NodeId),
+    /// Whether the party still forms, so it may still lose an election.
+    forming: bool,
+}
+
 /// The party state machine of one box.
 #[derive(Debug)]
 pub(crate) struct Party {
-    cfg: PartyConfig,
-    me: NodeId,
-    name: String,
-    invitations: Invitations,
-    streams: BTreeMap<StreamId, StreamInfo>,
-    next_stream: u64,
+    c: Common,
     role: Role,
-    next_tick: Option<Instant>,
-    next_request: u32,
-    /// Pool index of the song playing now, so a failover prefers a box that holds it.
-    current_song: Option<u32>,
 }
 
 impl Party {
-    pub(crate) fn new(cfg: PartyConfig, me: NodeId, name: String) -> Self {
+    pub(crate) fn new(cfg: PartyConfig, me: super::NodeId, name: String) -> Self {
         Party {
-            cfg,
-            me,
-            name,
-            invitations: Invitations::default(),
-            streams: BTreeMap::new(),
-            next_stream: 0,
+            c: Common::new(cfg, me, name),
             role: Role::Idle,
-            next_tick: None,
-            next_request: 0,
-            current_song: None,
         }
     }
 
     /// The pool index playing now (from the schedule), for the successor rule.
     pub(crate) fn set_current_song(&mut self, index: Option<u32>) {
-        self.current_song = index;
+        self.c.current_song = index;
     }
 
     /// The pool and the song playing now, so the host's queue lets go of songs that are
     /// no longer to come and can judge offers.
     pub(crate) fn follow_pool(&mut self, pool: &[crate::core::PoolSong]) {
         if let Role::Host(h) = &mut self.role {
-            h.queue.follow(pool, self.current_song);
+            h.queue.follow(pool, self.c.current_song);
         }
     }
 
     pub(crate) fn config(&self) -> &PartyConfig {
-        &self.cfg
+        &self.c.cfg
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.next_tick
-    }
-
-    pub(crate) fn is_host(&self) -> bool {
-        matches!(self.role, Role::Host(_))
-    }
-
-    pub(crate) fn is_member(&self) -> bool {
-        matches!(self.role, Role::Member(_))
+        self.c.next_tick()
     }
 
     pub(crate) fn invitations(&self) -> Vec<&Invitation> {
-        self.invitations.list()
-    }
-
-    fn schedule_tick(&mut self, at: Instant) {
-        self.next_tick = Some(match self.next_tick {
-            Some(t) if t < at => t,
-            _ => at,
-        });
+        self.c.invitations.list()
     }
 
     /// A new stream accepted by the transport from `remote`.
     pub(crate) fn accept_stream(&mut self, remote: SocketAddr) -> StreamId {
-        self.new_stream(remote)
+        self.c.new_stream(remote)
     }
 
-    fn new_stream(&mut self, remote: SocketAddr) -> StreamId {
-        self.next_stream += 1;
-        let id = StreamId(self.next_stream);
-        self.streams.insert(id, StreamInfo { remote, peer: None });
-        id
-    }
-
-    fn close(&mut self, out: &mut Out, stream: StreamId) {
-        if self.streams.remove(&stream).is_some() {
-            out.streams.push_back(StreamAction::Close { stream });
+    fn hosting(&self) -> Option<&Host> {
+        match &self.role {
+            Role::Host(h) => Some(h),
+            _ => None,
         }
     }
 
-    /// Opens a stream to `addr` and asks to join `party` expecting `term`.
-    fn connect_and_join(
-        &mut self,
-        out: &mut Out,
-        addr: SocketAddr,
-        party: PartyId,
-        term: u64,
-    ) -> StreamId {
-        let stream = self.new_stream(addr);
-        out.streams
-            .push_back(StreamAction::Connect { stream, addr });
-        out.send(
-            stream,
-            Control::Hello(crate::proto::Hello {
-                id: self.me,
-                name: self.name.clone(),
-                control_port: self.cfg.control_port,
-                bulk_port: self.cfg.bulk_port,
+    fn following(&self) -> Option<&Member> {
+        match &self.role {
+            Role::Member(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_host(&self) -> bool {
+        self.hosting().is_some()
+    }
+
+    pub(crate) fn is_member(&self) -> bool {
+        self.following().is_some()
+    }
+
+    /// Where the box stands in its party, unless idle.
+    fn standing(&self) -> Option<Standing> {
+        match &self.role {
+            Role::Idle => None,
+            Role::Host(h) => Some(Standing {
+                party: h.party,
+                epoch: (h.term, self.c.me),
+                forming: h.phase == PartyPhase::Forming,
             }),
-        );
-        out.send(stream, Control::Join { party, term });
-        stream
+            Role::Member(m) => Some(Standing {
+                party: m.party,
+                epoch: (m.term, m.host),
+                forming: m.forming(),
+            }),
+        }
+    }
+
+    fn own_party(&self) -> Option<PartyId> {
+        self.standing().map(|s| s.party)
     }
 
     /// Periodic work: heartbeats, failure detection, start rule, invitation refresh.
-    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Out, relays: &[SocketAddr]) {
-        if self.next_tick.is_some_and(|t| t > now) {
-            return;
+    pub(crate) fn handle_timeout(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        relays: &[SocketAddr],
+    ) -> Option<Decision> {
+        if !self.c.tick_due(now) {
+            return None;
         }
-        self.next_tick = None;
-        self.invitations.expire(now, self.cfg.invite_expiry());
-        match self.role {
-            Role::Idle => {}
-            Role::Host(_) => self.host_tick(now, out, relays),
-            Role::Member(_) => self.member_tick(now, out),
-        }
+        self.c.invitations.expire(now, self.c.cfg.invite_expiry());
+        let decision = match &mut self.role {
+            Role::Idle => None,
+            Role::Host(h) => h.tick(&mut self.c, now, out, relays),
+            Role::Member(m) => {
+                let step = m.tick(&self.c, now, out);
+                self.go(now, out, step);
+                None
+            }
+        };
         if !matches!(self.role, Role::Idle) {
-            self.schedule_tick(now + self.cfg.heartbeat_interval);
-        } else if !self.invitations.list().is_empty() {
+            self.c.schedule_tick(now + self.c.cfg.heartbeat_interval);
+        } else if !self.c.invitations.list().is_empty() {
             // Keep expiring invitations while idle.
-            self.schedule_tick(now + self.cfg.invite_refresh);
+            self.c.schedule_tick(now + self.c.cfg.invite_refresh);
         }
+        decision
     }
 
     /// An invitation datagram from `from`.
@@ -250,10 +220,10 @@ impl Party {
         mut invite: Invite,
         relays: &[SocketAddr],
     ) {
-        if invite.host == self.me {
+        if invite.host == self.c.me {
             return;
         }
-        if !self.invitations.first_sight(&invite) {
+        if !self.c.invitations.first_sight(&invite) {
             out.counters.duplicate_invites += 1;
             return;
         }
@@ -262,16 +232,16 @@ impl Party {
             invite.host_addr.set_ip(from.ip());
         }
         if self.own_party() != Some(invite.party) {
-            let new = self.invitations.get(invite.party).is_none();
-            self.invitations.record(&invite, now);
+            let new = self.c.invitations.get(invite.party).is_none();
+            self.c.invitations.record(&invite, now);
             if new {
-                out.event(super::Event::Invited {
+                out.event(Event::Invited {
                     party: invite.party,
                     host: invite.host,
                     host_name: invite.host_name.clone(),
                 });
             }
-            self.schedule_tick(now + self.cfg.invite_refresh);
+            self.c.schedule_tick(now + self.c.cfg.invite_refresh);
         }
         if invite.ttl > 1 {
             let fwd = Invite {
@@ -279,139 +249,99 @@ impl Party {
                 hops: invite.hops.saturating_add(1),
                 ..invite
             };
-            flood(out, &crate::proto::Message::Invite(fwd), relays, Some(from));
+            flood(out, &Message::Invite(fwd), relays, Some(from));
         }
         self.elect(now, out);
         if matches!(self.role, Role::Idle) {
-            if self.cfg.rejoin == Some(invite.party) {
+            if self.c.cfg.rejoin == Some(invite.party) {
                 // We were in this party before a restart: back in without a button.
-                self.cfg.rejoin = None;
+                self.c.cfg.rejoin = None;
                 let _ = self.join(now, out, Some(invite.party));
-            } else if self.cfg.auto_join {
+            } else if self.c.cfg.auto_join {
                 let _ = self.join(now, out, None);
             }
         }
     }
 
-    fn own_party(&self) -> Option<PartyId> {
-        match &self.role {
-            Role::Idle => None,
-            Role::Host(h) => Some(h.party),
-            Role::Member(m) => Some(m.party),
-        }
-    }
-
-    /// `chorus ctl join`: join `party`, or the preferred invitation.
-    pub(crate) fn join(
-        &mut self,
-        now: Instant,
-        out: &mut Out,
-        party: Option<PartyId>,
-    ) -> Result<PartyId, CommandError> {
-        if let Some(p) = self.own_party() {
-            return Err(CommandError::AlreadyInParty(p));
-        }
-        if party != self.cfg.rejoin {
-            // An explicit choice replaces the memory of the party before a restart.
-            self.cfg.rejoin = None;
-        }
-        let inv = match party {
-            Some(p) => self
-                .invitations
-                .get(p)
-                .ok_or(CommandError::UnknownInvitation(p))?,
-            None => self
-                .invitations
-                .preferred()
-                .ok_or(CommandError::NoInvitation)?,
-        }
-        .clone();
-        self.begin_join(now, out, inv.party, inv.host, inv.host_addr, inv.term, None);
-        Ok(inv.party)
-    }
-
-    /// Becomes a member trying to join `host` at `addr`.
-    #[allow(clippy::too_many_arguments)]
-    fn begin_join(
-        &mut self,
-        now: Instant,
-        out: &mut Out,
-        party: PartyId,
-        host: NodeId,
-        addr: SocketAddr,
-        term: u64,
-        succession: Option<Succession>,
-    ) {
-        let stream = self.connect_and_join(out, addr, party, term);
-        // Our own party is not an invitation to us.
-        self.invitations.remove(party);
-        self.role = Role::Member(Box::new(Member {
-            party,
-            host,
-            host_addr: addr,
-            term,
-            stream,
-            roster: None,
-            since: now,
-            detector: self.cfg.detector(now),
-            succession,
-        }));
-        self.schedule_tick(now + self.cfg.heartbeat_interval);
-    }
-
-    /// `chorus ctl leave`: a guest leaves; a host ends the party.
-    pub(crate) fn leave(&mut self, now: Instant, out: &mut Out) -> Result<PartyId, CommandError> {
-        match std::mem::replace(&mut self.role, Role::Idle) {
-            Role::Idle => Err(CommandError::NotInParty),
-            Role::Host(h) => {
-                self.role = Role::Host(h);
-                self.end(now, out)
-            }
-            Role::Member(m) => {
-                out.send(m.stream, Control::Leave { party: m.party });
-                self.close(out, m.stream);
-                out.event(super::Event::Left { party: m.party });
-                Ok(m.party)
-            }
-        }
-    }
-
-    /// A control message on `stream`.
+    /// A control message on `stream`; returns what the host decided, if anything.
     pub(crate) fn handle_message(
         &mut self,
         now: Instant,
         out: &mut Out,
         stream: StreamId,
         msg: Control,
-    ) {
-        let Some(info) = self.streams.get_mut(&stream) else {
-            return;
-        };
-        match msg {
-            Control::Hello(h) => info.peer = Some(h),
-            Control::Join { party, term } => self.on_join(now, out, stream, party, term),
-            Control::Leave { party } => self.on_leave(out, stream, party),
-            Control::Request { party, id, kind } => self.on_request(out, stream, party, id, kind),
-            Control::Heartbeat { party, term } => self.on_heartbeat(now, out, stream, party, term),
-            other => self.member_message(now, out, stream, other),
+    ) -> Option<Decision> {
+        if !self.c.knows(stream) {
+            return None;
         }
+        let c = &mut self.c;
+        match (msg, &mut self.role) {
+            (Control::Hello(h), _) => c.set_peer(stream, h),
+            (Control::Join { party, term }, _) => {
+                return self.on_join(now, out, stream, party, term)
+            }
+            (Control::Leave { party }, Role::Host(h)) => h.on_leave(c, out, stream, party),
+            (Control::Request { party, id, kind }, Role::Host(h)) => {
+                return h.on_request(c, out, stream, party, id, kind)
+            }
+            (Control::Heartbeat { party, .. }, Role::Host(h)) => h.heartbeat(now, stream, party),
+            (Control::Heartbeat { party, term }, Role::Member(m)) => {
+                m.heartbeat(now, out, stream, party, term)
+            }
+            (Control::Leave { .. } | Control::Request { .. } | Control::Heartbeat { .. }, _) => {}
+            (other, Role::Member(m)) if m.stream == stream => {
+                let step = m.on_message(c, now, out, other);
+                self.go(now, out, step);
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// A join on `stream`: the designated successor takes over first; a host admits,
+    /// a guest points to its host.
+    fn on_join(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        stream: StreamId,
+        party: PartyId,
+        term: u64,
+    ) -> Option<Decision> {
+        let Some(peer) = self.c.peer(stream) else {
+            self.c.refuse(out, stream, party, "say hello first");
+            return None;
+        };
+        let designated = (self.following()).and_then(|m| m.designated(self.c.me, party, term));
+        if let Some(phase) = designated {
+            out.event(Event::Succeeded { party, term });
+            self.take_over(now, out, party, term, phase);
+        }
+        match &mut self.role {
+            Role::Host(h) if h.party == party => {
+                return h.admit(&mut self.c, now, out, stream, peer)
+            }
+            Role::Member(m) if m.party == party => m.answer_join(&mut self.c, out, stream, party),
+            _ => self.c.refuse(out, stream, party, "no such party here"),
+        }
+        None
     }
 
     /// The transport lost `stream` (or could not open it).
     pub(crate) fn handle_stream_closed(&mut self, now: Instant, out: &mut Out, stream: StreamId) {
-        if self.streams.remove(&stream).is_none() {
+        if !self.c.forget(stream) {
             return;
         }
-        match &self.role {
-            Role::Host(_) => self.guest_stream_closed(out, stream),
+        match &mut self.role {
+            Role::Host(h) => h.stream_closed(&self.c, out, stream),
             Role::Member(m) if m.stream == stream => {
-                self.host_unreachable(now, out, "connection lost")
+                self.go(now, out, Step::Lost("connection lost".into()))
             }
             _ => {}
         }
     }
 
-    /// The party summary in a neighbour's beacon: a higher term of our party means the
+    /// The party summary in a neighbour's beacon: a newer epoch of our party means the
     /// party moved on without us, so we follow its host.
     pub(crate) fn handle_summary(
         &mut self,
@@ -420,123 +350,127 @@ impl Party {
         summary: PartySummary,
         host_addr: Option<SocketAddr>,
     ) {
-        let (party, term, host) = match &self.role {
-            Role::Idle => return,
-            Role::Host(h) => (h.party, h.term, self.me),
-            Role::Member(m) => (m.party, m.term, m.host),
+        let Some(Standing { party, epoch, .. }) = self.standing() else {
+            return;
         };
         if summary.id != party
-            || summary.host == self.me
-            || summary.host == host
-            || !newer((summary.term, summary.host), (term, host))
+            || summary.host == self.c.me
+            || summary.host == epoch.1
+            || !newer((summary.term, summary.host), epoch)
         {
             return;
         }
         let Some(addr) = host_addr else { return };
-        out.event(super::Event::FollowedNewerTerm {
-            party,
-            term: summary.term,
-            host: summary.host,
-        });
-        self.abandon(out, Some((summary.host, addr, summary.term, party)));
-        self.begin_join(now, out, party, summary.host, addr, summary.term, None);
+        let (host, term) = (summary.host, summary.term);
+        out.event(Event::FollowedNewerTerm { party, term, host });
+        self.follow(
+            now,
+            out,
+            Redirect {
+                party,
+                term,
+                host,
+                addr,
+            },
+        );
     }
 
-    /// Drops the current role; a host redirects its guests to `to` (or ends the party).
-    fn abandon(&mut self, out: &mut Out, to: Option<(NodeId, SocketAddr, u64, PartyId)>) {
+    /// Carries out a role change.
+    fn go(&mut self, now: Instant, out: &mut Out, step: Step) {
+        match step {
+            Step::Stay => {}
+            Step::Elect => self.elect(now, out),
+            Step::Idle => self.role = Role::Idle,
+            Step::Join(to) => self.begin_join(now, out, to),
+            Step::TakeOver { party, term, phase } => self.take_over(now, out, party, term, phase),
+            Step::Lost(reason) => {
+                let Role::Member(m) = std::mem::replace(&mut self.role, Role::Idle) else {
+                    return;
+                };
+                let step = m.lose_host(&mut self.c, out, &reason);
+                self.go(now, out, step);
+            }
+        }
+    }
+
+    /// Becomes a member trying to join the target host.
+    fn begin_join(&mut self, now: Instant, out: &mut Out, to: Target) {
+        let member = Member::join(&mut self.c, now, out, to);
+        self.role = Role::Member(Box::new(member));
+    }
+
+    /// Hosts `party` in `term` from now on, in `phase` (a successor keeps the party's).
+    fn take_over(
+        &mut self,
+        now: Instant,
+        out: &mut Out,
+        party: PartyId,
+        term: u64,
+        phase: PartyPhase,
+    ) {
+        if let Role::Member(m) = std::mem::replace(&mut self.role, Role::Idle) {
+            self.c.close(out, m.stream);
+        }
+        self.role = Role::Host(Host::new(&self.c, now, party, term, phase));
+        out.event(Event::BecameHost { party, term });
+        self.c.schedule_tick(now);
+    }
+
+    /// Drops the current role; a host sends its guests to `to` (or ends the party).
+    fn abandon(&mut self, out: &mut Out, to: Option<Redirect>) {
         match std::mem::replace(&mut self.role, Role::Idle) {
             Role::Idle => {}
-            Role::Host(h) => {
-                for g in h.guests.values() {
-                    let msg = match to {
-                        Some((host, addr, term, party)) => Control::Redirect {
-                            party,
-                            term,
-                            host,
-                            addr,
-                        },
-                        None => Control::End {
-                            party: h.party,
-                            term: h.term,
-                        },
-                    };
-                    out.send(g.stream, msg);
-                    self.close(out, g.stream);
-                }
-            }
-            Role::Member(m) => {
-                out.send(m.stream, Control::Leave { party: m.party });
-                self.close(out, m.stream);
-            }
+            Role::Host(h) => h.dissolve(&mut self.c, out, to),
+            Role::Member(m) => m.leave(&mut self.c, out),
         }
     }
 
     /// Resolves colliding forming parties: follow the winner if ours loses.
     fn elect(&mut self, now: Instant, out: &mut Out) {
-        let (mine, forming) = match &self.role {
-            Role::Idle => return,
-            Role::Host(h) => (h.party, h.phase == PartyPhase::Forming),
-            Role::Member(m) => (
-                m.party,
-                m.succession.is_none()
-                    && m.roster
-                        .as_ref()
-                        .is_none_or(|r| r.phase == PartyPhase::Forming),
-            ),
-        };
-        if !forming {
-            return;
-        }
-        let Some(winner) = self.invitations.winner_over(mine).cloned() else {
+        let Some(mine) = self.standing().filter(|s| s.forming).map(|s| s.party) else {
             return;
         };
-        out.event(super::Event::LostElection {
+        let Some(w) = self.c.invitations.winner_over(mine).cloned() else {
+            return;
+        };
+        out.event(Event::LostElection {
             party: mine,
-            winner: winner.party,
+            winner: w.party,
         });
-        let to = (winner.host, winner.host_addr, winner.term, winner.party);
-        self.abandon(out, Some(to));
-        self.begin_join(
+        let (party, host, addr, term) = (w.party, w.host, w.host_addr, w.term);
+        self.follow(
             now,
             out,
-            winner.party,
-            winner.host,
-            winner.host_addr,
-            winner.term,
-            None,
+            Redirect {
+                party,
+                term,
+                host,
+                addr,
+            },
         );
     }
-}
 
-/// Whether epoch `a` (term, host) of a party is newer than `b`: a higher term, or the
-/// same term under a higher host id (two sides of a partition can pick the same term).
-pub fn newer(a: (u64, NodeId), b: (u64, NodeId)) -> bool {
-    a > b
-}
-
-/// A term names its host: the generation in the high 32 bits, the low 32 bits of the
-/// host's id below. Terms compare as numbers: a higher generation always wins, and two
-/// hosts of one generation (possible only after a partition) still have different
-/// terms, the higher id winning.
-pub fn term_for(generation: u32, host: NodeId) -> u64 {
-    (u64::from(generation) << 32) | (host.0 & 0xFFFF_FFFF)
-}
-
-/// The generation of a term: 1 for the first host, one more (plus the successor's
-/// slot) with each failover.
-pub fn generation(term: u64) -> u32 {
-    u32::try_from(term >> 32).unwrap_or(u32::MAX)
-}
-
-/// Sends `msg` to the multicast group and to each relay except `except`.
-pub(crate) fn flood(
-    out: &mut Out,
-    msg: &crate::proto::Message,
-    relays: &[SocketAddr],
-    except: Option<SocketAddr>,
-) {
-    out.datagram(super::Destination::Multicast, msg);
-    for addr in relays.iter().filter(|a| Some(**a) != except) {
-        out.datagram(super::Destination::Unicast(*addr), msg);
+    /// Gives up our role for another host of a party (ours after a failover we missed,
+    /// or the election winner): our guests, if we host, are sent there too.
+    fn follow(&mut self, now: Instant, out: &mut Out, to: Redirect) {
+        self.abandon(out, Some(to));
+        let Redirect {
+            party,
+            term,
+            host,
+            addr,
+        } = to;
+        let succession = None;
+        let to = Target {
+            party,
+            host,
+            addr,
+            term,
+            succession,
+        };
+        self.begin_join(now, out, to);
     }
 }
+
+#[cfg(test)]
+mod tests;

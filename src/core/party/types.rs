@@ -178,3 +178,17 @@ pub struct PartyView {
     /// When a forming party starts by itself if too few boxes join (host only).
     pub starts_by: Option<crate::core::Instant>,
 }
+
+/// What the party decided that the rest of the node carries out, returned by the call
+/// that decided it (the node applies it before that call returns).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Decision {
+    /// A guest came in (or back) on `stream`: it needs the pool and the schedule.
+    GuestJoined { stream: StreamId },
+    /// The host accepted a playback action (its own or a guest's request).
+    Play { action: crate::core::Action },
+    /// The party started: play the first song unless something plays already.
+    Autoplay,
+    /// An accepted offer: the song joins the pool, fetched from `song.origin`.
+    AddSong { song: crate::core::PoolSong },
+}

@@ -1,9 +1,16 @@
-//! What the party looks like from outside: the beacon summary, the status snapshot, the
-//! roster entries, and which founders the first song still waits for.
+//! What the rest of the node sees of the party and sends through it: the beacon summary
+//! and the status snapshot of a host and of a member, which founders the host's first
+//! song still waits for, and the streams to the host and to the guests.
 
 use std::net::SocketAddr;
 
-use super::*;
+use super::common::Common;
+use super::host::Host;
+use super::member::Member;
+use super::{Party, PartyRole, PartyState, PartyView, Role, StreamId};
+use crate::core::out::Out;
+use crate::core::NodeId;
+use crate::proto::{Control, MemberInfo, PartyPhase, PartySummary};
 
 /// The roster's host entry carries the unspecified IP (the host does not know which of
 /// its addresses we reach); the member knows it from its stream.
@@ -15,103 +22,158 @@ fn with_ip(mut info: MemberInfo, stream_addr: SocketAddr) -> MemberInfo {
 }
 
 impl Party {
+    /// Sends `msg` to every guest (host only).
+    pub(crate) fn broadcast(&self, out: &mut Out, msg: &Control) {
+        if let Some(h) = self.hosting() {
+            h.broadcast(out, msg);
+        }
+    }
+
+    /// Sends `msg` to the host we follow, once welcomed.
+    pub(crate) fn send_to_host(&self, out: &mut Out, msg: Control) {
+        if let Some(stream) = self.following().and_then(Member::welcomed_stream) {
+            out.send(stream, msg);
+        }
+    }
+
+    /// Whether `stream` is the one to the host we follow (once welcomed).
+    pub(crate) fn is_host_stream(&self, stream: StreamId) -> bool {
+        self.following().and_then(Member::welcomed_stream) == Some(stream)
+    }
+
+    /// Whether `stream` belongs to one of our guests.
+    pub(crate) fn is_guest_stream(&self, stream: StreamId) -> bool {
+        self.hosting().is_some_and(|h| h.has_guest_stream(stream))
+    }
+
+    /// A guest told us which pool songs it lacks: it goes into the roster.
+    pub(crate) fn set_guest_missing(&mut self, out: &mut Out, stream: StreamId, missing: Vec<u32>) {
+        if let Role::Host(h) = &mut self.role {
+            h.set_guest_missing(&self.c, out, stream, missing);
+        }
+    }
+
+    /// The host's clock-sync address, once welcomed.
+    pub(crate) fn host_time_addr(&self) -> Option<SocketAddr> {
+        self.following().and_then(Member::time_addr)
+    }
+
     /// The party summary our beacons carry: only once we are really in a party.
     pub(crate) fn summary(&self) -> Option<PartySummary> {
         match &self.role {
             Role::Idle => None,
-            Role::Host(h) => Some(PartySummary {
-                id: h.party,
-                host: self.me,
-                term: h.term,
-                members: u8::try_from(h.guests.len()).unwrap_or(u8::MAX),
-            }),
-            Role::Member(m) => m.roster.as_ref().map(|r| PartySummary {
-                id: r.party,
-                host: r.host.id,
-                term: r.term,
-                members: u8::try_from(r.members.len()).unwrap_or(u8::MAX),
-            }),
+            Role::Host(h) => Some(h.summary(self.c.me)),
+            Role::Member(m) => m.summary(),
         }
     }
+
     pub(crate) fn view(&self) -> Option<PartyView> {
         match &self.role {
             Role::Idle => None,
-            Role::Host(h) => Some(PartyView {
-                id: h.party,
-                term: h.term,
-                host: self.me,
-                role: PartyRole::Host,
-                state: match h.phase {
-                    PartyPhase::Forming => PartyState::Forming,
-                    PartyPhase::Started => PartyState::Started,
-                },
-                members: std::iter::once(self.host_info(None))
-                    .chain(h.guests.values().map(|g| g.info.clone()))
-                    .collect(),
-                queue: h.queue.titles(),
-                starts_by: (h.phase == PartyPhase::Forming).then_some(h.deadline),
-            }),
-            Role::Member(m) => {
-                let (state, members) = match (&m.roster, &m.succession) {
-                    (Some(r), _) => (
-                        match r.phase {
-                            PartyPhase::Forming => PartyState::Forming,
-                            PartyPhase::Started => PartyState::Started,
-                        },
-                        std::iter::once(with_ip(r.host.clone(), m.host_addr))
-                            .chain(r.members.iter().cloned())
-                            .collect(),
-                    ),
-                    (None, Some(_)) => (PartyState::Failover, Vec::new()),
-                    (None, None) => (PartyState::Joining, Vec::new()),
-                };
-                Some(PartyView {
-                    id: m.party,
-                    term: m.term,
-                    host: m.host,
-                    role: PartyRole::Member,
-                    state,
-                    members,
-                    queue: Vec::new(),
-                    starts_by: None,
-                })
-            }
+            Role::Host(h) => Some(h.view(&self.c)),
+            Role::Member(m) => Some(m.view()),
         }
     }
+
     /// Guests that joined before the start and do not (yet) hold pool song `index`
     /// (host only): the first song waits for them.
     pub(crate) fn start_waits_for(&self, index: u32) -> Vec<NodeId> {
-        let Role::Host(h) = &self.role else {
-            return Vec::new();
-        };
-        h.guests
-            .values()
-            .filter(|g| h.founders.contains(&g.info.id))
+        (self.hosting()).map_or_else(Vec::new, |h| h.start_waits_for(index))
+    }
+
+    /// The control streams of the guests that joined before the start (host only).
+    pub(crate) fn founder_streams(&self) -> Vec<StreamId> {
+        (self.hosting()).map_or_else(Vec::new, Host::founder_streams)
+    }
+}
+
+fn state_of(phase: PartyPhase) -> PartyState {
+    match phase {
+        PartyPhase::Forming => PartyState::Forming,
+        PartyPhase::Started => PartyState::Started,
+    }
+}
+
+fn count(n: usize) -> u8 {
+    u8::try_from(n).unwrap_or(u8::MAX)
+}
+
+impl Host {
+    /// What our beacons say of the party we host.
+    pub(super) fn summary(&self, me: NodeId) -> PartySummary {
+        PartySummary {
+            id: self.party,
+            host: me,
+            term: self.term,
+            members: count(self.guests.len()),
+        }
+    }
+
+    pub(super) fn view(&self, c: &Common) -> PartyView {
+        PartyView {
+            id: self.party,
+            term: self.term,
+            host: c.me,
+            role: PartyRole::Host,
+            state: state_of(self.phase),
+            members: std::iter::once(c.host_info())
+                .chain(self.guests.values().map(|g| g.info.clone()))
+                .collect(),
+            queue: self.queue.titles(),
+            starts_by: (self.phase == PartyPhase::Forming).then_some(self.deadline),
+        }
+    }
+
+    /// Guests that joined before the start and do not (yet) hold pool song `index`: the
+    /// first song waits for them.
+    pub(super) fn start_waits_for(&self, index: u32) -> Vec<NodeId> {
+        (self.guests.values())
+            .filter(|g| self.founders.contains(&g.info.id))
             .filter(|g| !g.holdings_known || g.info.missing.contains(&index))
             .map(|g| g.info.id)
             .collect()
     }
-    /// The control streams of the guests that joined before the start (host only).
-    pub(crate) fn founder_streams(&self) -> Vec<StreamId> {
-        let Role::Host(h) = &self.role else {
-            return Vec::new();
-        };
-        h.guests
-            .values()
-            .filter(|g| h.founders.contains(&g.info.id))
+
+    /// The control streams of the guests that joined before the start.
+    pub(super) fn founder_streams(&self) -> Vec<StreamId> {
+        (self.guests.values())
+            .filter(|g| self.founders.contains(&g.info.id))
             .map(|g| g.stream)
             .collect()
     }
-    /// Our own entry as host; the address's IP is filled in by whoever knows it.
-    pub(super) fn host_info(&self, ip_from: Option<SocketAddr>) -> MemberInfo {
-        let ip = ip_from.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |a| a.ip());
-        MemberInfo {
-            id: self.me,
-            name: self.name.clone(),
-            addr: SocketAddr::new(ip, self.cfg.control_port),
-            bulk_port: self.cfg.bulk_port,
-            slot: 0,
-            missing: Vec::new(),
+}
+
+impl Member {
+    /// What our beacons say of the party: only once we are really in it.
+    pub(super) fn summary(&self) -> Option<PartySummary> {
+        self.roster.as_ref().map(|r| PartySummary {
+            id: r.party,
+            host: r.host.id,
+            term: r.term,
+            members: count(r.members.len()),
+        })
+    }
+
+    pub(super) fn view(&self) -> PartyView {
+        let (state, members) = match (&self.roster, &self.succession) {
+            (Some(r), _) => (
+                state_of(r.phase),
+                std::iter::once(with_ip(r.host.clone(), self.host_addr))
+                    .chain(r.members.iter().cloned())
+                    .collect(),
+            ),
+            (None, Some(_)) => (PartyState::Failover, Vec::new()),
+            (None, None) => (PartyState::Joining, Vec::new()),
+        };
+        PartyView {
+            id: self.party,
+            term: self.term,
+            host: self.host,
+            role: PartyRole::Member,
+            state,
+            members,
+            queue: Vec::new(),
+            starts_by: None,
         }
     }
 }
