@@ -136,6 +136,12 @@ pub struct PlaybackStatus {
     pub artist: Option<String>,
     #[serde(default)]
     pub duration_ms: Option<u64>,
+    /// Hard re-positionings of the song since the box started (a steady box has none).
+    #[serde(default)]
+    pub reseeks: Option<u64>,
+    /// Whether the playback thread runs with real-time scheduling.
+    #[serde(default)]
+    pub realtime: Option<bool>,
 }
 
 /// Party clock = offset + rate × local clock, as estimated by a member.

@@ -188,6 +188,8 @@ fn playback_status(
             error_us: c.error_ns / 1e3,
         }),
         playout_error_us: player.as_ref().and_then(|p| p.playout_error_us),
+        reseeks: player.as_ref().map(|p| p.reseeks),
+        realtime: player.as_ref().map(|p| p.realtime),
         missing_song: state
             .and_then(|s| s.song)
             .is_some_and(|s| songs.path(&s).is_none()),

@@ -243,6 +243,8 @@ mod tests {
             title: Some("Teardrop".into()),
             artist: Some("Massive Attack".into()),
             duration_ms: Some(330_000),
+            reseeks: Some(0),
+            realtime: Some(true),
         });
         s
     }

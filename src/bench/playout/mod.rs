@@ -302,6 +302,9 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
     let (recorder, kill) = play(&mut boxes, &server, config, &recording)?;
     recorder.stop()?;
     let underruns = boxes.underruns();
+    let reseeks = (0..config.boxes)
+        .map(|i| boxes.status(i)?.playback?.reseeks)
+        .collect();
     drop(boxes);
     drop(server);
     let (rate, rec) = read_wav(&recording)?;
@@ -317,7 +320,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         control,
         analysis,
         underruns,
-        reseeks: None,
+        reseeks,
         host_kill,
     })
 }

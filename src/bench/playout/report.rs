@@ -90,9 +90,9 @@ pub struct PlayoutReport {
     pub analysis: Analysis,
     /// Per box: ALSA underruns it logged.
     pub underruns: Vec<u64>,
-    /// Per box: re-seeks. `None`: `ctl status` does not publish them (the player counts
-    /// them, `PlayerStatus::reseeks`, but the status has no field for them yet).
-    pub reseeks: Option<Vec<u64>>,
+    /// Per box: re-seeks at the end of the run, from `ctl status` (`None`: the box did
+    /// not answer, e.g. the killed host).
+    pub reseeks: Vec<Option<u64>>,
     /// What happened after the host was killed (`--kill-host-at`).
     pub host_kill: Option<HostKill>,
 }
@@ -212,10 +212,11 @@ impl PlayoutReport {
         let _ = writeln!(
             s,
             "  re-seeks per box: {}",
-            self.reseeks.as_ref().map_or_else(
-                || "not published by ctl status".into(),
-                |r| format!("{r:?}")
-            )
+            self.reseeks
+                .iter()
+                .map(|r| r.map_or_else(|| "?".into(), |n| n.to_string()))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         if let Some(k) = &self.host_kill {
             let _ = writeln!(
