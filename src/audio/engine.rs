@@ -11,7 +11,8 @@ use super::player::{LocalTarget, PlayerCommand, PlayerStatus};
 use super::playout::{PlayoutConfig, PlayoutController, PlayoutDecision};
 use super::track::{Align, Filled, Song, Stage, Track};
 use super::volume::Gain;
-use super::{Sink, SinkError, SinkFormat};
+use super::devclock::DeviceClock;
+use super::{Sink, SinkError, SinkFormat, SinkTiming};
 use crate::core::Instant;
 
 /// Output frames written per block: 5 ms at 48 kHz, well inside a 40 ms buffer.
@@ -70,6 +71,8 @@ pub(super) struct Engine {
     /// Party and box volume, in percent.
     volumes: (u8, u8),
     controller: PlayoutController,
+    /// The device's position fitted over its recent readings.
+    device: DeviceClock,
     feed: Feed,
     track: Option<Track>,
     /// Output frames written so far (the sink's frame numbering).
@@ -103,6 +106,7 @@ impl Engine {
             gain: Gain::new(format.rate, Duration::from_millis(20)),
             volumes: (100, 100),
             controller: PlayoutController::new(PlayoutConfig::default()),
+            device: DeviceClock::new(format.rate),
             sink,
             format,
             board,
@@ -245,7 +249,7 @@ impl Engine {
                 return self.silence(BLOCK_FRAMES);
             }
             Stage::Aligning { .. } => {
-                let timing = self.sink.timing()?;
+                let timing = self.timing()?;
                 let Some(track) = self.track.as_mut() else {
                     return Ok(());
                 };
@@ -304,9 +308,15 @@ impl Engine {
         self.steer()
     }
 
+    /// The sink's timing, its position taken from the line fitted through its readings.
+    fn timing(&mut self) -> Result<SinkTiming, SinkError> {
+        let raw = self.sink.timing()?;
+        Ok(self.device.smooth(raw))
+    }
+
     /// Asks the decoder for the frame due a moment from now; the track lines it up.
     fn reseek(&mut self) -> Result<(), SinkError> {
-        let timing = self.sink.timing()?;
+        let timing = self.timing()?;
         let Some(track) = self.track.as_ref() else {
             return Ok(());
         };
@@ -332,7 +342,7 @@ impl Engine {
     }
 
     fn steer(&mut self) -> Result<(), SinkError> {
-        let timing = self.sink.timing()?;
+        let timing = self.timing()?;
         let Some(track) = self.track.as_mut() else {
             return Ok(());
         };
@@ -381,6 +391,8 @@ impl Engine {
 
     /// Handles a failed sink call; returns how long to wait before the next one.
     fn sink_error(&mut self, e: SinkError) -> Duration {
+        // Whatever failed, the device's position may have jumped.
+        self.device.reset();
         match e {
             SinkError::DeviceGone {
                 ref device,

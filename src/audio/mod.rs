@@ -12,6 +12,7 @@
 //!   counted: the caller's frame numbering never shifts.
 
 pub mod decode;
+pub mod devclock;
 mod engine;
 mod feed;
 pub mod null;
