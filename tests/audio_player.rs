@@ -247,3 +247,57 @@ fn a_vanished_device_is_reported_waited_for_and_played_on_schedule_when_back() {
     );
     assert!(after.playout_error_us.unwrap().abs() < 2_000.0);
 }
+
+/// A jump in the schedule is re-seeked (and counted) with a short fade out and in: the
+/// recorded tone never steps by more than a sine's own slope, where a cut would step by
+/// its whole amplitude.
+#[test]
+fn a_reseek_fades_out_and_in_instead_of_clicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("song.wav");
+    write_song(&song, 4.0);
+    let out = dir.path().join("out.wav");
+    let format = SinkFormat {
+        rate: 48_000,
+        channels: 2,
+    };
+    let sink = WavSink::create(&out, format, Duration::from_millis(40)).unwrap();
+    let player = Player::spawn(Box::new(sink)).unwrap();
+    let start = monotonic_now() + Duration::from_millis(200);
+    let target = LocalTarget {
+        song_seconds: 0.0,
+        at: start,
+        pace: 1.0,
+    };
+    let play = |target| PlayerCommand::Play {
+        path: song.clone(),
+        target,
+    };
+    assert!(player.send(play(target)));
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(player.status().reseeks, 0);
+    // The schedule now wants the song a second further on.
+    let jumped = LocalTarget {
+        song_seconds: 1.0,
+        ..target
+    };
+    assert!(player.send(play(jumped)));
+    std::thread::sleep(Duration::from_millis(900));
+    let status = player.status();
+    assert_eq!(status.reseeks, 1, "{status:?}");
+    assert!(status.playout_error_us.is_some_and(|e| e.abs() < 1_000.0));
+    drop(player);
+
+    let mut reader = hound::WavReader::open(&out).unwrap();
+    let left: Vec<f32> = reader
+        .samples::<f32>()
+        .map(|s| s.unwrap())
+        .step_by(2)
+        .collect();
+    // A 1 kHz sine of amplitude 0.5 moves at most 0.065 per 48 kHz sample.
+    let steepest = left
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0f32, f32::max);
+    assert!(steepest < 0.1, "a click: the output stepped by {steepest}");
+}

@@ -92,10 +92,13 @@ impl DeviceClock {
             .iter()
             .fold((0.0, 0.0), |(st, sc), &(t, c)| (st + t, sc + c));
         let (mt, mc) = (st / nf, sc / nf);
-        let (sxx, sxy) = self.readings.iter().fold((0.0, 0.0), |(sxx, sxy), &(t, c)| {
-            let dt = t - mt;
-            (sxx + dt * dt, sxy + dt * (c - mc))
-        });
+        let (sxx, sxy) = self
+            .readings
+            .iter()
+            .fold((0.0, 0.0), |(sxx, sxy), &(t, c)| {
+                let dt = t - mt;
+                (sxx + dt * dt, sxy + dt * (c - mc))
+            });
         if sxx <= 0.0 {
             return None;
         }
@@ -173,7 +176,10 @@ mod tests {
                 worst = worst.max(err.abs());
             }
         }
-        assert!(worst_raw > 100.0, "the raw readings are quantised: {worst_raw}");
+        assert!(
+            worst_raw > 100.0,
+            "the raw readings are quantised: {worst_raw}"
+        );
         // The line sits in the middle of the quantum's steps: half a quantum behind the
         // true count, the same on every box of one server; what matters is the scatter.
         assert!(

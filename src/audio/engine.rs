@@ -6,12 +6,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Duration;
 
+use super::devclock::DeviceClock;
 use super::feed::{Fed, Feed};
 use super::player::{LocalTarget, PlayerCommand, PlayerStatus};
 use super::playout::{PlayoutConfig, PlayoutController, PlayoutDecision};
-use super::track::{Align, Filled, Song, Stage, Track};
+use super::track::{fade_in, ramp, Align, Filled, Song, Stage, Track};
 use super::volume::Gain;
-use super::devclock::DeviceClock;
 use super::{Sink, SinkError, SinkFormat, SinkTiming};
 use crate::core::Instant;
 
@@ -262,7 +262,7 @@ impl Engine {
                     }
                 }
             }
-            Stage::Playing => {}
+            Stage::Playing | Stage::FadingOut => {}
         }
         self.play_song(0)
     }
@@ -302,9 +302,27 @@ impl Engine {
             }
         }
         self.gain.apply(&mut self.out, channels);
+        let fading_out = match self.track.as_mut() {
+            Some(t) if t.stage == Stage::FadingOut => {
+                ramp(&mut self.out, channels, 1.0, 0.0);
+                t.stage = Stage::Lost;
+                true
+            }
+            Some(t) if t.fade_in.is_some() => {
+                let start = (lead * channels).min(self.out.len());
+                t.fade_in = t
+                    .fade_in
+                    .and_then(|done| fade_in(&mut self.out[start..], channels, done));
+                false
+            }
+            _ => false,
+        };
         let frames = self.out.len() / channels;
         self.sink.write(&self.out)?;
         self.written += frames as u64;
+        if fading_out {
+            return Ok(());
+        }
         self.steer()
     }
 
@@ -358,7 +376,8 @@ impl Engine {
                 (Some(error), false)
             }
             PlayoutDecision::Reseek { error, .. } => {
-                track.stage = Stage::Lost;
+                track.stage = Stage::FadingOut;
+                track.fade_in = Some(0);
                 (Some(error), true)
             }
             PlayoutDecision::Wait => (None, false),

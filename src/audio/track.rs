@@ -33,6 +33,9 @@ pub(super) enum Stage {
         boundary: u64,
     },
     Playing,
+    /// The controller asked for a re-seek: one more block of the song, faded out, then
+    /// a seek ([`Stage::Lost`]); the song comes back faded in.
+    FadingOut,
     /// The position is lost (the device was gone, the ring ran dry): seek afresh.
     Lost,
 }
@@ -73,6 +76,8 @@ pub(super) struct Track {
     pub stage: Stage,
     /// Samples ever pushed when the current generation ends.
     pub end: Option<u64>,
+    /// Frames of a re-seeked song faded in so far, while it fades in (a click otherwise).
+    pub fade_in: Option<usize>,
     /// The last block found the ring dry: once is the decoder's news of the song's end
     /// still on its way, twice in a row is a decoder that fell behind.
     pub starved: bool,
@@ -88,6 +93,7 @@ impl Track {
             song: None,
             stage: Stage::Waiting,
             end: None,
+            fade_in: None,
             starved: false,
         }
     }
@@ -204,5 +210,70 @@ pub(super) fn to_frames(t: LocalTarget, song_rate: u32) -> PlayoutTarget {
         at: t.at,
         song_rate,
         pace: t.pace,
+    }
+}
+
+/// Frames a re-seek fades out and back in over: 5 ms at 48 kHz.
+pub(super) const FADE_FRAMES: usize = 240;
+
+/// Ramps the gain of interleaved `samples` linearly from `from` to `to` across the block,
+/// so that a jump in the song (a re-seek) is a short fade rather than a click.
+pub(super) fn ramp(samples: &mut [f32], channels: usize, from: f32, to: f32) {
+    let frames = samples.len() / channels.max(1);
+    if frames == 0 {
+        return;
+    }
+    let step = (to - from) / frames as f32;
+    for (i, frame) in samples.chunks_exact_mut(channels.max(1)).enumerate() {
+        let g = from + step * (i as f32 + 1.0);
+        for s in frame {
+            *s *= g;
+        }
+    }
+}
+
+/// Continues a fade-in of [`FADE_FRAMES`] that has done `done` frames over the frames of
+/// `samples`; returns the frames done, or `None` once it is complete.
+pub(super) fn fade_in(samples: &mut [f32], channels: usize, done: usize) -> Option<usize> {
+    let channels = channels.max(1);
+    let n = (samples.len() / channels).min(FADE_FRAMES.saturating_sub(done));
+    let from = done as f32 / FADE_FRAMES as f32;
+    let to = (done + n) as f32 / FADE_FRAMES as f32;
+    ramp(&mut samples[..n * channels], channels, from, to);
+    let done = done + n;
+    (done < FADE_FRAMES).then_some(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ramp_fades_every_channel_alike_and_ends_where_asked() {
+        let mut block = vec![1.0f32; 8];
+        ramp(&mut block, 2, 1.0, 0.0);
+        assert_eq!(block, [0.75, 0.75, 0.5, 0.5, 0.25, 0.25, 0.0, 0.0]);
+        let mut block = vec![1.0f32; 4];
+        ramp(&mut block, 2, 0.0, 1.0);
+        assert_eq!(block, [0.5, 0.5, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn a_fade_in_spans_blocks_of_any_length() {
+        let mut gains = Vec::new();
+        let mut done = Some(0);
+        for len in [7, 100, 200] {
+            let mut block = vec![1.0f32; len];
+            if let Some(d) = done {
+                done = fade_in(&mut block, 1, d);
+            }
+            gains.extend(block);
+        }
+        assert_eq!(done, None);
+        assert_eq!(gains.len(), 307);
+        assert!(gains.windows(2).all(|w| w[1] >= w[0]), "rises steadily");
+        assert!((gains[0] - 1.0 / FADE_FRAMES as f32).abs() < 1e-6);
+        assert_eq!(gains[FADE_FRAMES - 1], 1.0);
+        assert!(gains[FADE_FRAMES..].iter().all(|&g| g == 1.0));
     }
 }
