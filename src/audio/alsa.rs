@@ -18,8 +18,7 @@ use super::{Sink, SinkError, SinkFormat, SinkParams, SinkTiming};
 use crate::clock::monotonic_now;
 use crate::core::Instant;
 
-/// How much longer than its buffer a device may go without taking audio before it is
-/// treated as gone.
+/// How much longer than its buffer a device may go without taking audio: then it is gone.
 const STALL_GRACE: Duration = Duration::from_secs(1);
 
 /// Sample formats in order of preference: F32 avoids a conversion, S32 keeps 24-bit DACs
@@ -290,11 +289,9 @@ impl AlsaSink {
         u32::try_from((buffer + STALL_GRACE).as_millis()).unwrap_or(u32::MAX)
     }
 
-    /// Write whole frames, recovering from underruns in place.
-    fn write_frames(&mut self, samples: &[f32]) -> Result<(), SinkError> {
-        let channels = usize::from(self.config.format.channels.max(1));
-        let format = self.granted.sample_format;
-        match format {
+    /// Converts `samples` into the integer buffer of the granted format (none for F32).
+    fn convert(&mut self, samples: &[f32]) {
+        match self.granted.sample_format {
             SampleFormat::S32 => {
                 self.samples_i32.clear();
                 self.samples_i32.extend(
@@ -313,6 +310,13 @@ impl AlsaSink {
             }
             SampleFormat::F32 => {}
         }
+    }
+
+    /// Write whole frames, recovering from underruns in place.
+    fn write_frames(&mut self, samples: &[f32]) -> Result<(), SinkError> {
+        let channels = usize::from(self.config.format.channels.max(1));
+        let format = self.granted.sample_format;
+        self.convert(samples);
         let mut done = 0;
         let total = samples.len() / channels;
         let stall_ms = self.stall_timeout_ms();
