@@ -55,6 +55,7 @@ impl Board {
         s.steering_ppm = shown.steering_ppm;
         s.reseeks = shown.reseeks;
         s.realtime = shown.realtime;
+        s.latency_us = shown.latency_us;
         if self.strings_changed {
             s.song.clone_from(&shown.song);
             s.last_error.clone_from(&shown.last_error);
@@ -138,7 +139,10 @@ impl Engine {
             let result = if self.track.is_some() {
                 self.play_block()
             } else {
+                // Reading the timing while idle keeps the latency current and the
+                // device's fitted position ready for the next song.
                 self.silence(BLOCK_FRAMES)
+                    .and_then(|()| self.timing().map(|_| ()))
             };
             wait = match result {
                 Ok(()) => {
@@ -329,6 +333,8 @@ impl Engine {
     /// The sink's timing, its position taken from the line fitted through its readings.
     fn timing(&mut self) -> Result<SinkTiming, SinkError> {
         let raw = self.sink.timing()?;
+        let queued = self.format.frames_to_duration(raw.delay + BLOCK_FRAMES as u64);
+        self.board.shown.latency_us = u64::try_from(queued.as_micros()).unwrap_or(u64::MAX);
         Ok(self.device.smooth(raw))
     }
 

@@ -48,6 +48,9 @@ pub struct PlayerStatus {
     pub last_error: Option<String>,
     /// Whether the playback thread got real-time scheduling.
     pub realtime: bool,
+    /// How long after a command a new song can be heard, in microseconds: the audio
+    /// queued in the sink plus a block. A start scheduled closer than this comes in late.
+    pub latency_us: u64,
 }
 
 /// The driver's handle; dropping it stops the thread.
