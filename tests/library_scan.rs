@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use chorus::library::{Library, LibraryError, SongId};
@@ -52,23 +51,6 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime, fs::Permissi
     out
 }
 
-fn tool(name: &str) -> bool {
-    let found = Command::new(name).arg("--version").output().is_ok();
-    if !found {
-        println!("skipping the {name} case: `{name}` is not installed");
-    }
-    found
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn id_of(path: &Path) -> SongId {
     SongId::of_bytes(&fs::read(path).unwrap())
 }
@@ -91,65 +73,49 @@ fn dirs() -> Dirs {
     }
 }
 
-/// `src` encoded with tags by each encoder this machine has (flac, oggenc, lame), as
-/// (file, title, artist, album).
-fn encode_tagged(
-    src: &Path,
-    music: &Path,
-) -> Vec<(PathBuf, &'static str, &'static str, &'static str)> {
-    let mut tagged = Vec::new();
-    if tool("flac") {
-        let out = music.join("Artist/Album/02.flac");
-        run(Command::new("flac")
-            .args([
-                "-s",
-                "-f",
-                "-T",
-                "TITLE=Flac Title",
-                "-T",
-                "ARTIST=Flac Artist",
-            ])
-            .args(["-T", "ALBUM=Flac Album", "-o"])
-            .arg(&out)
-            .arg(src));
-        tagged.push((out, "Flac Title", "Flac Artist", "Flac Album"));
-    }
-    if tool("oggenc") {
-        let out = music.join("Other/03.ogg");
-        fs::create_dir_all(out.parent().unwrap()).unwrap();
-        run(Command::new("oggenc")
-            .args([
-                "-Q",
-                "-t",
-                "Ogg Title",
-                "-a",
-                "Ogg Artist",
-                "-l",
-                "Ogg Album",
-                "-o",
-            ])
-            .arg(&out)
-            .arg(src));
-        tagged.push((out, "Ogg Title", "Ogg Artist", "Ogg Album"));
-    }
-    if tool("lame") {
-        let out = music.join("Other/04.mp3");
-        fs::create_dir_all(out.parent().unwrap()).unwrap();
-        run(Command::new("lame")
-            .args([
-                "--quiet",
-                "--tt",
-                "Mp3 Title",
-                "--ta",
-                "Mp3 Artist",
-                "--tl",
-                "Mp3 Album",
-            ])
-            .arg(src)
-            .arg(&out));
-        tagged.push((out, "Mp3 Title", "Mp3 Artist", "Mp3 Album"));
-    }
-    tagged
+/// The tagged songs of `tests/fixtures` (one per compressed format, made by
+/// `scripts/make-test-fixtures`) copied into `music`, as (file, title, artist, album).
+fn tagged_songs(music: &Path) -> Vec<(PathBuf, &'static str, &'static str, &'static str)> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let songs = [
+        (
+            "flac",
+            "Artist/Album/02.flac",
+            "Flac Title",
+            "Flac Artist",
+            "Flac Album",
+        ),
+        (
+            "ogg",
+            "Other/03.ogg",
+            "Ogg Title",
+            "Ogg Artist",
+            "Ogg Album",
+        ),
+        (
+            "mp3",
+            "Other/04.mp3",
+            "Mp3 Title",
+            "Mp3 Artist",
+            "Mp3 Album",
+        ),
+        (
+            "m4a",
+            "Other/05.m4a",
+            "M4a Title",
+            "M4a Artist",
+            "M4a Album",
+        ),
+    ];
+    songs
+        .into_iter()
+        .map(|(ext, to, title, artist, album)| {
+            let out = music.join(to);
+            fs::create_dir_all(out.parent().unwrap()).unwrap();
+            fs::copy(fixtures.join(format!("tagged.{ext}")), &out).unwrap();
+            (out, title, artist, album)
+        })
+        .collect()
 }
 
 #[test]
@@ -157,7 +123,7 @@ fn scan_finds_songs_with_tags_ids_and_durations() {
     let d = dirs();
     let src = d.music.join("Artist/Album/01 Plain.wav");
     write_wav(&src, 44_100, 2, 44_100, 3);
-    let tagged = encode_tagged(&src, &d.music);
+    let tagged = tagged_songs(&d.music);
     let before = snapshot(&d.music);
 
     let mut lib = Library::open(&d.music, &d.state).unwrap();

@@ -124,17 +124,19 @@ impl Decoder {
         let rate = params
             .sample_rate
             .ok_or_else(|| DecodeError::Unsupported("no sample rate".into()))?;
-        let channels = params
-            .channels
-            .map(|c| c.count())
-            .ok_or_else(|| DecodeError::Unsupported("no channel layout".into()))?;
-        let channels = u16::try_from(channels)
-            .ok()
-            .filter(|&c| c > 0)
-            .ok_or_else(|| DecodeError::Unsupported(format!("{channels} channels")))?;
         let codec = symphonia::default::get_codecs()
             .make(params, &DecoderOptions::default())
             .map_err(map_open_error)?;
+        // AAC in MP4 keeps its channel count in the decoder's own configuration, not in
+        // the container's parameters: the decoder made from it knows.
+        let channels = params
+            .channels
+            .or_else(|| Some(codec.last_decoded().spec().channels))
+            .map(|c| c.count())
+            .filter(|&c| c > 0)
+            .ok_or_else(|| DecodeError::Unsupported("no channel layout".into()))?;
+        let channels = u16::try_from(channels)
+            .map_err(|_| DecodeError::Unsupported(format!("{channels} channels")))?;
         let info = SongInfo {
             rate,
             channels,

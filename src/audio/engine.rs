@@ -333,7 +333,9 @@ impl Engine {
     /// The sink's timing, its position taken from the line fitted through its readings.
     fn timing(&mut self) -> Result<SinkTiming, SinkError> {
         let raw = self.sink.timing()?;
-        let queued = self.format.frames_to_duration(raw.delay + BLOCK_FRAMES as u64);
+        let queued = self
+            .format
+            .frames_to_duration(raw.delay + BLOCK_FRAMES as u64);
         self.board.shown.latency_us = u64::try_from(queued.as_micros()).unwrap_or(u64::MAX);
         Ok(self.device.smooth(raw))
     }
