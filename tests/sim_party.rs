@@ -13,7 +13,7 @@ use std::time::Duration;
 use chorus::core::{Action, NodeId, PoolSong, RequestPolicy, SongRef};
 use chorus::core::{Event, Instant, NodeConfig, PartyRole, PartyState, RequestOutcome};
 use chorus::proto::{PartyId, RequestKind};
-use chorus::sim::{CommandFailed, CrashMode, Jitter, LinkModel, SegmentId, Sim, Violation};
+use chorus::sim::{CommandFailed, CrashMode, LinkModel, SegmentId, Sim, Violation};
 
 #[path = "sim_party/chaos.rs"]
 mod chaos;
@@ -425,22 +425,6 @@ fn seeds() {
 #[test]
 fn playback_seeds() {
     playback::run_seeds();
-}
-
-/// The chaos link, shared with the seed runner.
-pub(crate) fn chaos_link(loss: f64, rng: &mut impl rand::Rng) -> LinkModel {
-    LinkModel {
-        delay: Duration::from_micros(rng.gen_range(100..3_000)),
-        jitter: if rng.gen() {
-            Jitter::Uniform(Duration::from_micros(rng.gen_range(0..2_000)))
-        } else {
-            Jitter::Exponential(Duration::from_micros(rng.gen_range(0..10_000)))
-        },
-        loss,
-        duplicate: rng.gen_range(0.0..0.05),
-        reorder: rng.gen_range(0.0..0.1),
-        reorder_delay: Duration::from_millis(rng.gen_range(0..500)),
-    }
 }
 
 /// The successor rule prefers a box that holds the current song: box 1 (slot 1) lacks

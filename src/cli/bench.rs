@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 use chorus::bench::distribute::{self, BenchReport, DistributeConfig};
+use chorus::bench::party::{self as party_bench, PartyBenchConfig};
 use chorus::bench::playout::{self, PlayoutConfig};
 use chorus::bench::sync::{run, SyncBenchConfig};
 
@@ -32,6 +33,26 @@ enum Which {
         kp: Option<f64>,
         #[arg(long)]
         ki: Option<f64>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The simulator's playback invariant on many random parties (skips, late joins,
+    /// crashes, partitions, host failovers), one per seed, on all cores: prints the worst
+    /// frame error per network profile and its seed; fails if any seed breaks an invariant.
+    Party {
+        /// How many seeds.
+        #[arg(long, default_value_t = 10_000)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        first: u64,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Replay only this seed and print what happened, step by step.
+        #[arg(long, conflicts_with_all = ["seeds", "first", "json"])]
+        replay: Option<u64>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -89,31 +110,22 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
             kp,
             ki,
             json,
+        } => bench_sync(boxes, seconds, seed, (kp, ki), json),
+        Which::Party {
+            seeds,
+            first,
+            threads,
+            replay,
+            json,
         } => {
-            if boxes < 2 || !(1.0..=3600.0).contains(&seconds) {
-                return Err(CliError::Failed(
-                    "bench sync needs at least 2 boxes and 1 to 3600 seconds".into(),
-                ));
-            }
-            let mut config = SyncBenchConfig {
-                boxes,
-                seconds,
-                seed,
-                ..SyncBenchConfig::default()
+            let config = PartyBenchConfig {
+                seeds: first..first.saturating_add(seeds),
+                threads: threads.unwrap_or(PartyBenchConfig::default().threads),
             };
-            if let Some(kp) = kp {
-                config.playout.kp = kp;
-            }
-            if let Some(ki) = ki {
-                config.playout.ki = ki;
-            }
-            let report = run(&config);
-            if json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.render_text());
-            }
-            Ok(())
+            // Minutes of CPU-bound work: off the runtime's workers.
+            tokio::task::spawn_blocking(move || bench_party(&config, replay, json))
+                .await
+                .map_err(|e| CliError::Failed(e.to_string()))?
         }
         Which::Distribute {
             members,
@@ -156,28 +168,106 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
                 load,
                 kill_host_at,
             };
-            let exe = std::env::current_exe()
-                .map_err(|e| CliError::Failed(format!("cannot find the chorus binary: {e}")))?;
-            // Blocking work (processes, sleeps, correlation) off the runtime's workers;
-            // Ctrl-C asks it to stop, and it cleans up before it returns.
-            let mut task = tokio::task::spawn_blocking(move || playout::run(&exe, &config));
-            let joined = tokio::select! {
-                r = &mut task => r,
-                _ = tokio::signal::ctrl_c() => {
-                    playout::interrupt();
-                    task.await
-                }
-            };
-            let report = joined
-                .map_err(|e| CliError::Failed(e.to_string()))?
-                .map_err(|e| CliError::Failed(e.to_string()))?;
-            if json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.render_text());
-            }
-            Ok(())
+            bench_playout(config, json).await
         }
+    }
+}
+
+/// Runs the playout benchmark off the runtime's workers and prints it.
+async fn bench_playout(config: PlayoutConfig, json: bool) -> Result<(), CliError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Failed(format!("cannot find the chorus binary: {e}")))?;
+    // Blocking work (processes, sleeps, correlation) off the runtime's workers;
+    // Ctrl-C asks it to stop, and it cleans up before it returns.
+    let mut task = tokio::task::spawn_blocking(move || playout::run(&exe, &config));
+    let joined = tokio::select! {
+        r = &mut task => r,
+        _ = tokio::signal::ctrl_c() => {
+            playout::interrupt();
+            task.await
+        }
+    };
+    let report = joined
+        .map_err(|e| CliError::Failed(e.to_string()))?
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_text());
+    }
+    Ok(())
+}
+
+/// Runs the sync benchmark and prints it.
+fn bench_sync(
+    boxes: usize,
+    seconds: f64,
+    seed: u64,
+    gains: (Option<f64>, Option<f64>),
+    json: bool,
+) -> Result<(), CliError> {
+    let (kp, ki) = gains;
+    if boxes < 2 || !(1.0..=3600.0).contains(&seconds) {
+        return Err(CliError::Failed(
+            "bench sync needs at least 2 boxes and 1 to 3600 seconds".into(),
+        ));
+    }
+    let mut config = SyncBenchConfig {
+        boxes,
+        seconds,
+        seed,
+        ..SyncBenchConfig::default()
+    };
+    if let Some(kp) = kp {
+        config.playout.kp = kp;
+    }
+    if let Some(ki) = ki {
+        config.playout.ki = ki;
+    }
+    let report = run(&config);
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_text());
+    }
+    Ok(())
+}
+
+/// Sweeps the seeds of `config` (or replays one) and prints the result.
+fn bench_party(config: &PartyBenchConfig, replay: Option<u64>, json: bool) -> Result<(), CliError> {
+    if let Some(seed) = replay {
+        let outcome = chorus::sim::scenarios::playback::run(seed, true);
+        for line in &outcome.log {
+            println!("{line}");
+        }
+        return match outcome.result {
+            Ok(stats) => {
+                println!("seed {seed} ({}): {stats:?}", outcome.profile);
+                Ok(())
+            }
+            Err(e) => Err(CliError::Failed(format!("seed {seed}: {e}"))),
+        };
+    }
+    if config.seeds.is_empty() {
+        return Err(CliError::Usage(
+            "bench party needs at least one seed".into(),
+        ));
+    }
+    let report = party_bench::run(config);
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_text());
+    }
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!(
+            "{} seeds broke the playback invariant ({} panicked); replay one with \
+             `chorus bench party --replay SEED`",
+            report.failures.len(),
+            report.panicked
+        )))
     }
 }
 

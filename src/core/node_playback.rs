@@ -83,11 +83,8 @@ impl Node {
                     songs: self.playback.pool(),
                 };
                 self.party.broadcast(&mut self.out, &pool);
-                for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
-                    let msg = Control::Schedule {
-                        party,
-                        entries: chunk.to_vec(),
-                    };
+                for entries in self.playback.schedule_messages(MAX_SCHEDULE) {
+                    let msg = Control::Schedule { party, entries };
                     self.party.broadcast(&mut self.out, &msg);
                 }
             }
@@ -98,8 +95,7 @@ impl Node {
                 Internal::GuestJoined { stream } => {
                     let songs = self.playback.pool();
                     self.out.send(stream, Control::Pool { party, songs });
-                    for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
-                        let entries = chunk.to_vec();
+                    for entries in self.playback.schedule_messages(MAX_SCHEDULE) {
                         self.out.send(stream, Control::Schedule { party, entries });
                     }
                 }

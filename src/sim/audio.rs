@@ -62,9 +62,6 @@ pub struct PlaybackStats {
     pub worst_spread_us: f64,
     /// Largest clock error bound a checked box reported, µs.
     pub worst_reported_us: f64,
-    /// Box-instants skipped because the box's own schedule named another song or
-    /// position than its settled host's (a divergence of the schedules, not of playout).
-    pub diverged: u64,
 }
 
 impl PlaybackStats {
@@ -76,7 +73,6 @@ impl PlaybackStats {
             worst_ratio: self.worst_ratio.max(o.worst_ratio),
             worst_spread_us: self.worst_spread_us.max(o.worst_spread_us),
             worst_reported_us: self.worst_reported_us.max(o.worst_reported_us),
-            diverged: self.diverged + o.diverged,
         }
     }
 }
