@@ -5,7 +5,8 @@
 //!
 //! `CHORUS_SIM_SEEDS=1000 cargo test --release --test sim_party` runs more seeds;
 //! `CHORUS_SIM_SEED=N cargo test --test sim_party seeds -- --nocapture` replays one.
-//! `playback_seeds` checks what every box plays, the same way (`playback` as the filter).
+//! `playback_seeds` checks what every box plays, the same way (`playback` as the filter);
+//! `chorus bench party --seeds 10000` sweeps its scenario on all cores in release mode.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;

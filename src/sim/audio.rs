@@ -25,6 +25,11 @@ const BLOCK: usize = 480;
 const BUFFER: u64 = 960;
 /// How far a simulated DAC crystal may be off, ppm (cheap boards: ±100).
 const DAC_PPM: f64 = 100.0;
+/// A move of a box's own song start within one tick larger than this is a step of its
+/// clock estimate, not the few µs an exchange moves it by.
+const STEP: f64 = 100e-6;
+/// What a player steers a step out by at least, s/s (see [`Speaker::settled`]).
+const NET_STEER: f64 = 200e-6;
 
 /// What the playback check allows, beyond the clock error a box reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,6 +107,8 @@ pub(crate) struct Speaker {
     pub since: Instant,
     /// True instant the host's schedule puts the song's frame 0 at (moves on a seek).
     pub start: Option<f64>,
+    /// The same through this box's own clock estimate (steps when it re-locks).
+    own_start: Option<f64>,
 }
 
 impl Speaker {
@@ -122,6 +129,7 @@ impl Speaker {
             key: None,
             since: now,
             start: None,
+            own_start: None,
         }
     }
 
@@ -146,23 +154,38 @@ impl Speaker {
             .map(|(song, frame)| (song, frame / f64::from(RATE)))
     }
 
-    /// Notes `key` and the host's song start at `now`; true once both held still for
-    /// `settle`.
+    /// Notes `key`, the host's song start and the box's own at `now`; true once they held
+    /// still for `settle`.
     pub fn settled(
         &mut self,
         now: Instant,
         key: Option<Key>,
-        start: f64,
+        starts: (f64, Option<f64>),
         settle: Duration,
     ) -> bool {
+        let (start, own) = starts;
         // A new host's clock is its estimate of the old one's: the start drifts by a few
         // µs per second, while a seek or pause moves it by far more.
         let jumped = self.start.is_none_or(|s| (s - start).abs() > 2e-3);
         if key != self.key || jumped {
             self.since = now;
         }
+        // The box's clock estimate stepped (it locked onto a new host's timeline, or a
+        // jittery link's estimate caught up): the player steers the step out at the
+        // controller's 500 ppm at most, less the DAC's error (up to 100 ppm) and the
+        // party clock's rate against this box (up to 200 ppm), so 200 ppm net; a step
+        // of up to its 5 ms re-seek threshold takes up to 25 s, then settles as usual.
+        let step = match (self.own_start, own) {
+            (Some(a), Some(b)) => (a - b).abs(),
+            _ => 0.0,
+        };
+        if step > STEP {
+            let steering = Duration::from_secs_f64(step / NET_STEER);
+            self.since = self.since.max(now + steering);
+        }
         self.key = key;
         self.start = Some(start);
+        self.own_start = own;
         now.saturating_duration_since(self.since) >= settle
     }
 
@@ -170,5 +193,6 @@ impl Speaker {
     pub fn unsettle(&mut self) {
         self.key = None;
         self.start = None;
+        self.own_start = None;
     }
 }
