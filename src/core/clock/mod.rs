@@ -231,6 +231,9 @@ pub struct ClockEstimator {
     /// After [`ClockEstimator::rebase`]: the estimate is the old timeline's, kept until
     /// the new samples lock.
     provisional: bool,
+    /// Meanwhile, how far the new samples' (unlocked) fit puts the new timeline from the
+    /// old estimate, plus that fit's error, ns: added to the error bound reported.
+    step_ns: f64,
 }
 
 impl ClockEstimator {
@@ -245,6 +248,7 @@ impl ClockEstimator {
             sent_since_reset: 0,
             outlier_run: 0,
             provisional: false,
+            step_ns: 0.0,
         }
     }
 
@@ -266,6 +270,7 @@ impl ClockEstimator {
         self.sent_since_reset = 0;
         self.outlier_run = 0;
         self.provisional = false;
+        self.step_ns = 0.0;
         self.counters.resets += 1;
     }
 
@@ -280,6 +285,7 @@ impl ClockEstimator {
         self.sent_since_reset = 0;
         self.outlier_run = 0;
         self.provisional = self.estimate.is_some();
+        self.step_ns = 0.0;
     }
 
     /// Take one exchange. Impossible samples are counted and ignored, never trusted.
@@ -321,15 +327,26 @@ impl ClockEstimator {
         if self.provisional
             && !fit.is_some_and(|e| self.locks(&e) && e.rate_ppm.abs() <= rate_limit)
         {
+            // The step is unknown until the new samples lock; the bound says what they
+            // suggest so far (a young fit is noisy: it errs on the wide side).
+            if let (Some(new), Some(old)) = (fit, self.estimate) {
+                self.step_ns = (new.offset_ns - old.offset_at(new.reference)).abs() + new.error_ns;
+            }
             return;
         }
         self.provisional = false;
+        self.step_ns = 0.0;
         self.estimate = fit;
     }
 
-    /// The current estimate, `None` before the first sample.
+    /// The current estimate, `None` before the first sample. After a
+    /// [`ClockEstimator::rebase`], until the new samples lock, the old one with its error
+    /// bound widened by the step they suggest.
     pub fn estimate(&self) -> Option<ClockEstimate> {
-        self.estimate
+        self.estimate.map(|e| ClockEstimate {
+            error_ns: e.error_ns + self.step_ns,
+            ..e
+        })
     }
 
     /// Party time at local instant `local`.
