@@ -36,6 +36,8 @@ const NET_STEER: f64 = 200e-6;
 pub struct PlaybackCheck {
     /// After a start, skip, seek, late join, restart or host change nothing is checked for
     /// this long: the clock estimate converges and the controller learns the DAC's rate.
+    /// After a step of a box's own clock estimate, this long once its player could have
+    /// steered the step out (see `Speaker::settled`).
     pub settle: Duration,
     /// Steering and DAC allowance added to the reported clock error bound.
     pub allowance: Duration,
