@@ -336,7 +336,11 @@ fn unreadable_file_is_skipped_and_reported() {
         // Root reads any file (CI runs as root): run this test again as nobody.
         use std::os::unix::process::CommandExt;
         let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "unreadable_file_is_skipped_and_reported", "--quiet"])
+            .args([
+                "--exact",
+                "unreadable_file_is_skipped_and_reported",
+                "--quiet",
+            ])
             .uid(65_534)
             .gid(65_534)
             .status()

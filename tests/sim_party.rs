@@ -5,7 +5,8 @@
 //!
 //! `CHORUS_SIM_SEEDS=1000 cargo test --release --test sim_party` runs more seeds;
 //! `CHORUS_SIM_SEED=N cargo test --test sim_party seeds -- --nocapture` replays one.
-//! `playback_seeds` checks what every box plays, the same way (`playback` as the filter).
+//! `playback_seeds` checks what every box plays, the same way (`playback` as the filter);
+//! `chorus bench party --seeds 10000` sweeps its scenario on all cores in release mode.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
@@ -426,22 +427,6 @@ fn seeds() {
 #[test]
 fn playback_seeds() {
     playback::run_seeds();
-}
-
-/// The chaos link, shared with the seed runner.
-pub(crate) fn chaos_link(loss: f64, rng: &mut impl rand::Rng) -> LinkModel {
-    LinkModel {
-        delay: Duration::from_micros(rng.gen_range(100..3_000)),
-        jitter: if rng.gen() {
-            Jitter::Uniform(Duration::from_micros(rng.gen_range(0..2_000)))
-        } else {
-            Jitter::Exponential(Duration::from_micros(rng.gen_range(0..10_000)))
-        },
-        loss,
-        duplicate: rng.gen_range(0.0..0.05),
-        reorder: rng.gen_range(0.0..0.1),
-        reorder_delay: Duration::from_millis(rng.gen_range(0..500)),
-    }
 }
 
 /// The successor rule prefers a box that holds the current song: box 1 (slot 1) lacks

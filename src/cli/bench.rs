@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 use chorus::bench::distribute::{self, BenchReport, DistributeConfig};
+use chorus::bench::party::{self as party_bench, PartyBenchConfig};
 use chorus::bench::playout::{self, PlayoutConfig};
 use chorus::bench::sync::{run, SyncBenchConfig};
 
@@ -32,6 +33,26 @@ enum Which {
         kp: Option<f64>,
         #[arg(long)]
         ki: Option<f64>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The simulator's playback invariant on many random parties (skips, late joins,
+    /// crashes, partitions, host failovers), one per seed, on all cores: prints the worst
+    /// frame error per network profile and its seed; fails if any seed breaks an invariant.
+    Party {
+        /// How many seeds.
+        #[arg(long, default_value_t = 10_000)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        first: u64,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Replay only this seed and print what happened, step by step.
+        #[arg(long, conflicts_with_all = ["seeds", "first", "json"])]
+        replay: Option<u64>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -89,14 +110,22 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
             kp,
             ki,
             json,
+        } => bench_sync(boxes, seconds, seed, (kp, ki), json),
+        Which::Party {
+            seeds,
+            first,
+            threads,
+            replay,
+            json,
         } => {
-            let report = bench_sync(boxes, seconds, seed, kp, ki)?;
-            if json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.render_text());
-            }
-            Ok(())
+            let config = PartyBenchConfig {
+                seeds: first..first.saturating_add(seeds),
+                threads: threads.unwrap_or(PartyBenchConfig::default().threads),
+            };
+            // Minutes of CPU-bound work: off the runtime's workers.
+            tokio::task::spawn_blocking(move || bench_party(&config, replay, json))
+                .await
+                .map_err(|e| CliError::Failed(e.to_string()))?
         }
         Which::Distribute {
             members,
@@ -131,34 +160,6 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
     }
 }
 
-/// `bench sync`: the deterministic simulator, with the controller gains if given.
-fn bench_sync(
-    boxes: usize,
-    seconds: f64,
-    seed: u64,
-    kp: Option<f64>,
-    ki: Option<f64>,
-) -> Result<chorus::bench::sync::SyncReport, CliError> {
-    if boxes < 2 || !(1.0..=3600.0).contains(&seconds) {
-        return Err(CliError::Failed(
-            "bench sync needs at least 2 boxes and 1 to 3600 seconds".into(),
-        ));
-    }
-    let mut config = SyncBenchConfig {
-        boxes,
-        seconds,
-        seed,
-        ..SyncBenchConfig::default()
-    };
-    if let Some(kp) = kp {
-        config.playout.kp = kp;
-    }
-    if let Some(ki) = ki {
-        config.playout.ki = ki;
-    }
-    Ok(run(&config))
-}
-
 /// `bench distribute`; Ctrl-C drops the benchmark, whose guards kill the boxes and
 /// delete the namespaces and files.
 async fn bench_distribute_cli(
@@ -181,7 +182,7 @@ async fn bench_distribute_cli(
     Ok(())
 }
 
-/// `bench playout`: real boxes recorded through PipeWire.
+/// Runs the playout benchmark off the runtime's workers and prints it.
 async fn bench_playout(config: PlayoutConfig, json: bool) -> Result<(), CliError> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::Failed(format!("cannot find the chorus binary: {e}")))?;
@@ -204,6 +205,79 @@ async fn bench_playout(config: PlayoutConfig, json: bool) -> Result<(), CliError
         print!("{}", report.render_text());
     }
     Ok(())
+}
+
+/// Runs the sync benchmark and prints it.
+fn bench_sync(
+    boxes: usize,
+    seconds: f64,
+    seed: u64,
+    gains: (Option<f64>, Option<f64>),
+    json: bool,
+) -> Result<(), CliError> {
+    let (kp, ki) = gains;
+    if boxes < 2 || !(1.0..=3600.0).contains(&seconds) {
+        return Err(CliError::Failed(
+            "bench sync needs at least 2 boxes and 1 to 3600 seconds".into(),
+        ));
+    }
+    let mut config = SyncBenchConfig {
+        boxes,
+        seconds,
+        seed,
+        ..SyncBenchConfig::default()
+    };
+    if let Some(kp) = kp {
+        config.playout.kp = kp;
+    }
+    if let Some(ki) = ki {
+        config.playout.ki = ki;
+    }
+    let report = run(&config);
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_text());
+    }
+    Ok(())
+}
+
+/// Sweeps the seeds of `config` (or replays one) and prints the result.
+fn bench_party(config: &PartyBenchConfig, replay: Option<u64>, json: bool) -> Result<(), CliError> {
+    if let Some(seed) = replay {
+        let outcome = chorus::sim::scenarios::playback::run(seed, true);
+        for line in &outcome.log {
+            println!("{line}");
+        }
+        return match outcome.result {
+            Ok(stats) => {
+                println!("seed {seed} ({}): {stats:?}", outcome.profile);
+                Ok(())
+            }
+            Err(e) => Err(CliError::Failed(format!("seed {seed}: {e}"))),
+        };
+    }
+    if config.seeds.is_empty() {
+        return Err(CliError::Usage(
+            "bench party needs at least one seed".into(),
+        ));
+    }
+    let report = party_bench::run(config);
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_text());
+    }
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!(
+            "{} seeds broke the playback invariant ({} panicked); replay one with \
+             `chorus bench party --replay SEED`",
+            report.failures.len(),
+            report.panicked
+        )))
+    }
 }
 
 async fn bench_distribute(

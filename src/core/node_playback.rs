@@ -124,10 +124,10 @@ impl Node {
                 songs: to_wire(&self.playback.pool()),
             };
             self.party.broadcast(&mut self.out, &pool);
-            for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
+            for chunk in self.playback.schedule_messages(MAX_SCHEDULE) {
                 let msg = Control::Schedule {
                     party,
-                    entries: to_wire(chunk),
+                    entries: to_wire(&chunk),
                 };
                 self.party.broadcast(&mut self.out, &msg);
             }
@@ -141,8 +141,8 @@ impl Node {
             Decision::GuestJoined { stream } => {
                 let songs = to_wire(&self.playback.pool());
                 self.out.send(stream, Control::Pool { party, songs });
-                for chunk in self.playback.entries().chunks(MAX_SCHEDULE) {
-                    let entries = to_wire(chunk);
+                for chunk in self.playback.schedule_messages(MAX_SCHEDULE) {
+                    let entries = to_wire(&chunk);
                     self.out.send(stream, Control::Schedule { party, entries });
                 }
             }

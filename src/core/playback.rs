@@ -9,7 +9,7 @@ use super::clock::{ClockConfig, ClockEstimate, ClockEstimator, ClockSample, Host
 use super::out::Out;
 use super::schedule::{lead_time, Action, Entry, PlaybackState, PoolSong, Schedule, SongRef};
 use super::{Destination, Instant, NodeId, PartyRole, StreamId};
-use crate::proto::{Message, PartyId, TimeReply, TimeRequest};
+use crate::proto::PartyId;
 
 /// Song rate assumed for songs outside the pool (positions of those are not replayed).
 const DEFAULT_RATE: u32 = 44_100;
@@ -99,6 +99,9 @@ pub(crate) struct Playback {
     songs_ready_at: Option<Instant>,
     /// The guests' last reported clock error bounds, µs (host).
     guest_clock_error: BTreeMap<StreamId, u32>,
+    /// A member just began following another host: the next schedule it sends (the
+    /// whole of its schedule, sent on join) replaces ours rather than adding to it.
+    replace_entries: bool,
 }
 
 impl Playback {
@@ -122,6 +125,7 @@ impl Playback {
             gated: None,
             songs_ready_at: None,
             guest_clock_error: BTreeMap::new(),
+            replace_entries: false,
         }
     }
 
@@ -293,6 +297,16 @@ impl Playback {
             self.clock.reset();
             self.guest_rtts.clear();
             self.next_entry = 1;
+        } else if seat.is_some_and(|s| s.1 == PartyRole::Member)
+            && before.map(|b| (b.1, b.2)) != seat.map(|s| (s.1, s.2))
+        {
+            // Following another host of the same party: its timeline is its estimate of
+            // the old one, so the samples of the old clock must not linger in the fit.
+            self.clock.rebase();
+            // Its schedule is the party's from now on. Ours may hold entries it never had
+            // (we followed another side of a partition, or hosted ourselves) or numbers it
+            // gave to other entries; we play on ours until its own arrives.
+            self.replace_entries = true;
         }
         match seat {
             None => {
@@ -303,7 +317,7 @@ impl Playback {
             Some((_, PartyRole::Host, _)) => {
                 // A successor continues the party's timeline from its own estimate.
                 self.host_clock = Some(if same_party && self.clock.locked() {
-                    HostClock::continuing(&self.clock)
+                    HostClock::continuing(&self.clock, now)
                 } else {
                     HostClock::fresh()
                 });
@@ -353,8 +367,15 @@ impl Playback {
         self.schedule.pool()
     }
 
-    pub(crate) fn entries(&self) -> Vec<Entry> {
-        self.schedule.entries()
+    /// The whole schedule as it goes to a guest that just joined, in messages of at most
+    /// `max` entries: at least one, even empty, since the first one replaces the
+    /// schedule a guest brought from another host.
+    pub(crate) fn schedule_messages(&self, max: usize) -> Vec<Vec<Entry>> {
+        let entries = self.schedule.entries();
+        if entries.is_empty() {
+            return vec![Vec::new()];
+        }
+        entries.chunks(max.max(1)).map(<[Entry]>::to_vec).collect()
     }
 
     /// Party time now, if this box knows it.
@@ -416,6 +437,9 @@ impl Playback {
 
     /// Entries and pool from the host.
     pub(crate) fn host_entries(&mut self, entries: Vec<Entry>) {
+        if std::mem::take(&mut self.replace_entries) {
+            self.schedule = Schedule::new(self.schedule.pool().to_vec(), DEFAULT_RATE);
+        }
         for e in entries {
             self.schedule.insert(e);
         }
@@ -459,86 +483,10 @@ impl Playback {
         };
         Some((u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX), error))
     }
-
-    /// Sends a clock-sync request when one is due (members).
-    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Out) {
-        let (Some(due), Some(addr), Some((party, PartyRole::Member, _))) =
-            (self.next_sync, self.time_addr, self.seat)
-        else {
-            return;
-        };
-        if now < due {
-            return;
-        }
-        self.seq = self.seq.wrapping_add(1);
-        let t1 = now.as_nanos();
-        if self.outstanding.len() == OUTSTANDING {
-            self.outstanding.pop_front();
-        }
-        self.outstanding.push_back((self.seq, t1));
-        let request = TimeRequest {
-            party,
-            seq: self.seq,
-            t1,
-        };
-        out.datagram(Destination::Unicast(addr), &Message::TimeRequest(request));
-        self.clock.exchange_sent(now);
-        self.next_sync = Some(self.clock.next_exchange(now));
-    }
-
-    /// The host answers a member's request with its party time: `rx` when the request
-    /// arrived, `now` when the answer leaves.
-    pub(crate) fn time_request(
-        &mut self,
-        now: Instant,
-        rx: Instant,
-        out: &mut Out,
-        from: SocketAddr,
-        req: TimeRequest,
-    ) {
-        let (Some(host), Some((party, PartyRole::Host, _))) = (&self.host_clock, self.seat) else {
-            return;
-        };
-        if req.party != party {
-            return;
-        }
-        let reply = TimeReply {
-            party,
-            seq: req.seq,
-            t1: req.t1,
-            t2: host.now(rx.min(now)).as_nanos(),
-            t3: host.now(now).as_nanos(),
-        };
-        out.datagram(Destination::Unicast(from), &Message::TimeReply(reply));
-    }
-
-    /// A member takes the host's answer, received at `rx`, as a clock sample.
-    pub(crate) fn time_reply(&mut self, rx: Instant, reply: TimeReply) {
-        let Some((party, PartyRole::Member, _)) = self.seat else {
-            return;
-        };
-        let Some(pos) = self
-            .outstanding
-            .iter()
-            .position(|&(seq, t1)| seq == reply.seq && t1 == reply.t1)
-        else {
-            return;
-        };
-        if reply.party != party {
-            return;
-        }
-        self.outstanding.remove(pos);
-        let sample = ClockSample {
-            t1: Instant::from_nanos(reply.t1),
-            t2: PartyTime::from_nanos(reply.t2),
-            t3: PartyTime::from_nanos(reply.t3),
-            t4: rx,
-        };
-        let round_trip = (rx - sample.t1).saturating_sub(sample.t3 - sample.t2);
-        self.rtt = Some(round_trip);
-        self.clock.add(sample);
-    }
 }
+
+#[path = "playback_sync.rs"]
+mod sync;
 
 #[cfg(test)]
 #[path = "playback_tests.rs"]

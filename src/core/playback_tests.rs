@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use super::*;
 use crate::proto;
+use crate::proto::{Message, TimeReply, TimeRequest};
 
 const PARTY: PartyId = PartyId(7);
 
@@ -122,4 +123,51 @@ fn a_skip_while_the_first_song_waits_changes_which_song_waits() {
     assert!(!host.retarget_gate(&Action::Pause));
     let opened = host.gate_open(at_us(6_000_000), |_| true, true);
     assert_eq!(opened, Some(Action::Select { index: 1 }));
+}
+
+fn entry(seq: u64, index: u32) -> Entry {
+    Entry {
+        at: PartyTime::from_nanos(seq * 1_000_000_000),
+        seq,
+        action: Action::Select { index },
+    }
+}
+
+/// Seed 939 of the playback sweep: two sides of a partition hosted the same party, and
+/// each numbered its first entry 1. A member that followed the other side's host kept its
+/// own entry 1 (the new one looked like a duplicate) and played another song than the
+/// party. Following another host, the first schedule it sends replaces ours.
+#[test]
+fn a_member_following_another_host_takes_its_schedule_instead_of_merging() {
+    let mut member = Playback::new();
+    member.seat(at_us(0), Some((PARTY, PartyRole::Member, NodeId(1))), None);
+    member.host_entries(vec![entry(1, 0), entry(2, 3)]);
+    // Reconnecting to the same host adds to what we have.
+    member.host_entries(vec![entry(3, 4)]);
+    assert_eq!(member.schedule.len(), 3);
+    member.seat(at_us(1), Some((PARTY, PartyRole::Member, NodeId(2))), None);
+    assert_eq!(
+        member.schedule.len(),
+        3,
+        "plays on until the new schedule comes"
+    );
+    member.host_entries(vec![entry(1, 5)]);
+    member.host_entries(vec![entry(2, 1)]);
+    assert_eq!(member.schedule.entries(), vec![entry(1, 5), entry(2, 1)]);
+
+    // A host with no entries still sends one (empty) schedule, which empties ours.
+    let mut host = Playback::new();
+    host.seat(at_us(0), Some((PARTY, PartyRole::Host, NodeId(2))), None);
+    let messages = host.schedule_messages(2);
+    assert_eq!(messages, vec![Vec::<Entry>::new()]);
+    member.seat(at_us(2), Some((PARTY, PartyRole::Member, NodeId(3))), None);
+    for m in messages {
+        member.host_entries(m);
+    }
+    assert!(member.schedule.is_empty());
+    for k in 1..=5 {
+        host.schedule.insert(entry(k, 0));
+    }
+    let sizes: Vec<usize> = host.schedule_messages(2).iter().map(Vec::len).collect();
+    assert_eq!(sizes, [2, 2, 1]);
 }

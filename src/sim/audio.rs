@@ -25,12 +25,19 @@ const BLOCK: usize = 480;
 const BUFFER: u64 = 960;
 /// How far a simulated DAC crystal may be off, ppm (cheap boards: ±100).
 const DAC_PPM: f64 = 100.0;
+/// A move of a box's own song start within one tick larger than this is a step of its
+/// clock estimate, not the few µs an exchange moves it by.
+const STEP: f64 = 100e-6;
+/// What a player steers a step out by at least, s/s (see [`Speaker::settled`]).
+const NET_STEER: f64 = 200e-6;
 
 /// What the playback check allows, beyond the clock error a box reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlaybackCheck {
     /// After a start, skip, seek, late join, restart or host change nothing is checked for
     /// this long: the clock estimate converges and the controller learns the DAC's rate.
+    /// After a step of a box's own clock estimate, this long once its player could have
+    /// steered the step out (see `Speaker::settled`).
     pub settle: Duration,
     /// Steering and DAC allowance added to the reported clock error bound.
     pub allowance: Duration,
@@ -62,9 +69,6 @@ pub struct PlaybackStats {
     pub worst_spread_us: f64,
     /// Largest clock error bound a checked box reported, µs.
     pub worst_reported_us: f64,
-    /// Box-instants skipped because the box's own schedule named another song or
-    /// position than its settled host's (a divergence of the schedules, not of playout).
-    pub diverged: u64,
 }
 
 impl PlaybackStats {
@@ -76,7 +80,6 @@ impl PlaybackStats {
             worst_ratio: self.worst_ratio.max(o.worst_ratio),
             worst_spread_us: self.worst_spread_us.max(o.worst_spread_us),
             worst_reported_us: self.worst_reported_us.max(o.worst_reported_us),
-            diverged: self.diverged + o.diverged,
         }
     }
 }
@@ -106,6 +109,8 @@ pub(crate) struct Speaker {
     pub since: Instant,
     /// True instant the host's schedule puts the song's frame 0 at (moves on a seek).
     pub start: Option<f64>,
+    /// The same through this box's own clock estimate (steps when it re-locks).
+    own_start: Option<f64>,
 }
 
 impl Speaker {
@@ -126,6 +131,7 @@ impl Speaker {
             key: None,
             since: now,
             start: None,
+            own_start: None,
         }
     }
 
@@ -150,23 +156,38 @@ impl Speaker {
             .map(|(song, frame)| (song, frame / f64::from(RATE)))
     }
 
-    /// Notes `key` and the host's song start at `now`; true once both held still for
-    /// `settle`.
+    /// Notes `key`, the host's song start and the box's own at `now`; true once they held
+    /// still for `settle`.
     pub fn settled(
         &mut self,
         now: Instant,
         key: Option<Key>,
-        start: f64,
+        starts: (f64, Option<f64>),
         settle: Duration,
     ) -> bool {
+        let (start, own) = starts;
         // A new host's clock is its estimate of the old one's: the start drifts by a few
         // µs per second, while a seek or pause moves it by far more.
         let jumped = self.start.is_none_or(|s| (s - start).abs() > 2e-3);
         if key != self.key || jumped {
             self.since = now;
         }
+        // The box's clock estimate stepped (it locked onto a new host's timeline, or a
+        // jittery link's estimate caught up): the player steers the step out at the
+        // controller's 500 ppm at most, less the DAC's error (up to 100 ppm) and the
+        // party clock's rate against this box (up to 200 ppm), so 200 ppm net; a step
+        // of up to its 5 ms re-seek threshold takes up to 25 s, then settles as usual.
+        let step = match (self.own_start, own) {
+            (Some(a), Some(b)) => (a - b).abs(),
+            _ => 0.0,
+        };
+        if step > STEP {
+            let steering = Duration::from_secs_f64(step / NET_STEER);
+            self.since = self.since.max(now + steering);
+        }
         self.key = key;
         self.start = Some(start);
+        self.own_start = own;
         now.saturating_duration_since(self.since) >= settle
     }
 
@@ -174,5 +195,6 @@ impl Speaker {
     pub fn unsettle(&mut self) {
         self.key = None;
         self.start = None;
+        self.own_start = None;
     }
 }

@@ -82,6 +82,14 @@ pub enum Breach {
         bound_us: u64,
         reported_us: u64,
     },
+    /// A settled box's own schedule names another song, or a position further from its
+    /// host's than its clock error allows: the boxes disagree on the schedule itself.
+    #[error("its own schedule plays {own:?} {own_us} us off its host's song and position (bound {bound_us} us)")]
+    ScheduleDiverged {
+        own: Option<crate::core::SongRef>,
+        own_us: i64,
+        bound_us: u64,
+    },
     /// A settled box that holds its host's current song plays another song or nothing.
     #[error("should play {expected:?} but plays {audible:?}")]
     WrongSong {

@@ -17,6 +17,8 @@
 //! - [`audio`]: every box's playout machine and simulated player, and the check that
 //!   each plays its host's schedule (enabled by [`Sim::enable_playback`]).
 //! - [`invariants`]: the rules checked after every step and the [`Violation`] error.
+//! - [`scenarios`]: seeded random worlds shared by the tests and `chorus bench`, and the
+//!   runner that spreads seeds over threads.
 //! - `builder`: [`SimBuilder`], segments, routes and per-box config.
 //! - `queue`, `trace`: the (time, insertion order) event queue and the run's trace hash.
 
@@ -25,6 +27,7 @@ mod builder;
 pub mod invariants;
 pub mod network;
 mod queue;
+pub mod scenarios;
 pub mod streams;
 mod trace;
 pub mod transfer;

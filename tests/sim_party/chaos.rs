@@ -8,6 +8,7 @@ use std::time::Duration;
 use chorus::core::party::generation;
 use chorus::core::PartyRequest;
 use chorus::core::{Action, Event, PartyRole, PoolSong, RequestPolicy, SongRef};
+use chorus::sim::scenarios::{across_threads, available_threads, chaos_link};
 use chorus::sim::{CommandFailed, CrashMode, LinkModel, SegmentId, Sim};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -26,24 +27,9 @@ pub(crate) fn across_cores<T: Send>(
     scenario: impl Fn(u64) -> Result<T, String> + Sync,
 ) -> Vec<(u64, Result<T, String>)> {
     let count = env_u64("CHORUS_SIM_SEEDS").unwrap_or(200);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-    let scenario = &scenario;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                s.spawn(move || {
-                    (0..count)
-                        .filter(|seed| seed % workers == w)
-                        .map(|seed| (seed, scenario(seed)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    })
+    let results = across_threads(0..count, available_threads(), scenario);
+    assert_eq!(results.len() as u64, count, "a seed's run panicked");
+    results
 }
 
 /// Runs `CHORUS_SIM_SEEDS` seeds (default 200) on all cores, or only `CHORUS_SIM_SEED`.
@@ -98,7 +84,7 @@ fn command<T>(r: Result<T, CommandFailed>) -> Result<(), String> {
 /// Builds the world of `seed`: one segment, or two joined by a bridge box and a route.
 fn world(seed: u64, rng: &mut StdRng) -> Sim {
     let loss = rng.gen_range(0.0..0.2);
-    let link = crate::chaos_link(loss, rng);
+    let link = chaos_link(loss, rng);
     let n = rng.gen_range(3..10);
     let auto: Vec<bool> = (0..n).map(|_| rng.gen_bool(0.6)).collect();
     let min_accepts = rng.gen_range(1..4);

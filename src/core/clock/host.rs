@@ -19,12 +19,29 @@ impl HostClock {
         }
     }
 
-    /// A new host continuing the timeline it estimated as a member (fresh if it had no
-    /// estimate, which only happens if it never synchronized).
-    pub fn continuing(estimator: &ClockEstimator) -> Self {
-        estimator
-            .estimate()
-            .map_or_else(HostClock::fresh, |mapping| HostClock { mapping })
+    /// A new host continuing, from local instant `now` on, the timeline it estimated as
+    /// a member (fresh if it had no estimate, which only happens if it never
+    /// synchronized).
+    ///
+    /// The rate is frozen, and every box follows it from now on, so it is held to what
+    /// two crystals can differ by: a young estimate (a few samples over a jittery link)
+    /// can claim up to ±2000 ppm, which no player can steer after (500 ppm at most), and
+    /// the party would drift off the audible timeline by milliseconds a second. The
+    /// mapping is re-expressed at `now` first, so the party time now does not move.
+    pub fn continuing(estimator: &ClockEstimator, now: Instant) -> Self {
+        let Some(e) = estimator.estimate() else {
+            return HostClock::fresh();
+        };
+        let limit = estimator.config().rate_prior_ppm;
+        HostClock {
+            mapping: ClockEstimate {
+                reference: now,
+                offset_ns: e.offset_at(now),
+                rate_ppm: e.rate_ppm.clamp(-limit, limit),
+                error_ns: e.error_at(now),
+                ..e
+            },
+        }
     }
 
     /// Party time now.

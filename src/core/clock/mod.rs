@@ -228,6 +228,12 @@ pub struct ClockEstimator {
     last_sent: Option<Instant>,
     sent_since_reset: u64,
     outlier_run: u32,
+    /// After [`ClockEstimator::rebase`]: the estimate is the old timeline's, kept until
+    /// the new samples lock.
+    provisional: bool,
+    /// Meanwhile, how far the new samples' (unlocked) fit puts the new timeline from the
+    /// old estimate, plus that fit's error, ns: added to the error bound reported.
+    step_ns: f64,
 }
 
 impl ClockEstimator {
@@ -241,6 +247,8 @@ impl ClockEstimator {
             last_sent: None,
             sent_since_reset: 0,
             outlier_run: 0,
+            provisional: false,
+            step_ns: 0.0,
         }
     }
 
@@ -261,7 +269,23 @@ impl ClockEstimator {
         self.estimate = None;
         self.sent_since_reset = 0;
         self.outlier_run = 0;
+        self.provisional = false;
+        self.step_ns = 0.0;
         self.counters.resets += 1;
+    }
+
+    /// The host changed, and the new one continues the party's timeline from its own
+    /// estimate of the old host's clock, which may miss it by that estimate's error (the
+    /// timeline steps by up to a millisecond). The samples measured the old clock: mixed
+    /// with the new ones they would bend the fit for a whole horizon while its error bound
+    /// claimed a few µs. So they leave the fit, and a new burst starts; the current
+    /// estimate stays in use until the new samples lock, so the music plays on meanwhile.
+    pub fn rebase(&mut self) {
+        self.window.clear();
+        self.sent_since_reset = 0;
+        self.outlier_run = 0;
+        self.provisional = self.estimate.is_some();
+        self.step_ns = 0.0;
     }
 
     /// Take one exchange. Impossible samples are counted and ignored, never trusted.
@@ -295,12 +319,34 @@ impl ClockEstimator {
             self.window.pop_front();
         }
         self.counters.accepted += 1;
-        self.estimate = self.fit();
+        let fit = self.fit();
+        // A young fit over a jittery path can lock with a rate no pair of crystals has
+        // (up to ±2000 ppm): on the old estimate the music is in step but for the step
+        // of the timeline, on such a fit it runs away faster than a player can steer.
+        let rate_limit = 2.0 * self.config.rate_prior_ppm;
+        if self.provisional
+            && !fit.is_some_and(|e| self.locks(&e) && e.rate_ppm.abs() <= rate_limit)
+        {
+            // The step is unknown until the new samples lock; the bound says what they
+            // suggest so far (a young fit is noisy: it errs on the wide side).
+            if let (Some(new), Some(old)) = (fit, self.estimate) {
+                self.step_ns = (new.offset_ns - old.offset_at(new.reference)).abs() + new.error_ns;
+            }
+            return;
+        }
+        self.provisional = false;
+        self.step_ns = 0.0;
+        self.estimate = fit;
     }
 
-    /// The current estimate, `None` before the first sample.
+    /// The current estimate, `None` before the first sample. After a
+    /// [`ClockEstimator::rebase`], until the new samples lock, the old one with its error
+    /// bound widened by the step they suggest.
     pub fn estimate(&self) -> Option<ClockEstimate> {
-        self.estimate
+        self.estimate.map(|e| ClockEstimate {
+            error_ns: e.error_ns + self.step_ns,
+            ..e
+        })
     }
 
     /// Party time at local instant `local`.
@@ -315,9 +361,11 @@ impl ClockEstimator {
 
     /// A few samples in and the error bound below `lock_error`.
     pub fn locked(&self) -> bool {
-        self.estimate.is_some_and(|e| {
-            e.samples >= 4 && e.error_ns <= self.config.lock_error.as_nanos() as f64
-        })
+        self.estimate.is_some_and(|e| self.locks(&e))
+    }
+
+    fn locks(&self, e: &ClockEstimate) -> bool {
+        e.samples >= 4 && e.error_ns <= self.config.lock_error.as_nanos() as f64
     }
 
     /// Record that an exchange was sent at `at` (drives [`ClockEstimator::next_exchange`]).
@@ -328,8 +376,8 @@ impl ClockEstimator {
     }
 
     /// When to send the next exchange: a burst first, then `period`, or `fast_period`
-    /// while unlocked or while the error expected at the next periodic exchange would
-    /// exceed `target_error`.
+    /// while unlocked, still on the old timeline after a [`ClockEstimator::rebase`], or
+    /// while the error expected at the next periodic exchange would exceed `target_error`.
     pub fn next_exchange(&self, now: Instant) -> Instant {
         let Some(last) = self.last_sent else {
             return now;
@@ -340,7 +388,7 @@ impl ClockEstimator {
             .is_some_and(|e| e.error_at(now + c.period) > c.target_error.as_nanos() as f64);
         let gap = if self.sent_since_reset < u64::from(c.burst) {
             c.burst_interval
-        } else if !self.locked() || drifting {
+        } else if !self.locked() || drifting || self.provisional {
             c.fast_period
         } else {
             c.period

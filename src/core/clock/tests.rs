@@ -248,7 +248,7 @@ fn a_new_host_continues_the_timeline() {
         ppm: -60.0,
     };
     let o = run(truth, &LAN, 60.0, 4);
-    let host = HostClock::continuing(&o.est);
+    let host = HostClock::continuing(&o.est, truth.local(61e9));
     // The old host dies; ten seconds later the new host still stamps the old timeline,
     // drifting only by its rate error.
     let t = 75e9;
@@ -329,4 +329,81 @@ fn party_time_arithmetic_saturates() {
         ..ClockEstimate::identity()
     };
     assert_eq!(e.to_party(Instant::from_nanos(5)), PartyTime::ZERO);
+}
+
+/// Feeds `n` exchanges `gap` s apart from `start` s over a 0.3 ms path to a host whose
+/// party time at true time t (s, the member's clock) is `party(t)` ns.
+fn exchanges(est: &mut ClockEstimator, start: f64, gap: f64, n: usize, party: impl Fn(f64) -> f64) {
+    for k in 0..n {
+        let t = start + gap * k as f64;
+        let stamp = |s: f64| PartyTime::from_nanos(party(s) as u64);
+        est.exchange_sent(Instant::from_nanos((t * 1e9) as u64));
+        est.add(ClockSample {
+            t1: Instant::from_nanos((t * 1e9) as u64),
+            t2: stamp(t + 300e-6),
+            t3: stamp(t + 320e-6),
+            t4: Instant::from_nanos(((t + 620e-6) * 1e9) as u64),
+        });
+    }
+}
+
+/// Seed 606 of the playback sweep: after a failover the new host's timeline is its own
+/// estimate of the old one (here 600 µs and 10 ppm off). A member that kept the old
+/// host's samples mixed both clocks while its bound claimed a few µs; after a rebase it
+/// plays on the old estimate until the new samples lock, then follows the new timeline.
+#[test]
+fn a_rebase_keeps_the_estimate_until_the_new_host_locks_then_follows_it() {
+    let old = |t: f64| PARTY0 + t * 1e9;
+    let new = |t: f64| PARTY0 + 600e3 + t * 1e9 * (1.0 + 10e-6);
+    let mut est = ClockEstimator::new(ClockConfig::default());
+    exchanges(&mut est, 1.0, 1.0, 30, old);
+    let before = est.estimate().unwrap();
+    est.rebase();
+    assert!(est.locked(), "the music plays on");
+    assert_eq!(est.estimate(), Some(before));
+    let now = Instant::from_nanos(30_500_000_000);
+    est.exchange_sent(now);
+    assert_eq!(
+        est.next_exchange(now) - now,
+        est.config().burst_interval,
+        "a new burst"
+    );
+    exchanges(&mut est, 31.0, 0.05, 1, new);
+    let kept = est.estimate().unwrap();
+    assert_eq!(
+        (kept.offset_ns, kept.rate_ppm),
+        (before.offset_ns, before.rate_ppm),
+        "one sample does not lock"
+    );
+    assert!(
+        kept.error_ns >= before.error_ns + 500e3,
+        "the bound owns up to the step the new sample shows: {kept:?}"
+    );
+    exchanges(&mut est, 31.05, 0.05, 7, new);
+    let after = est.estimate().unwrap();
+    let at = Instant::from_nanos(31_500_000_000);
+    let off = after.party_nanos(at) - new(31.5);
+    assert!(off.abs() < 20e3, "{off} ns off the new timeline: {after:?}");
+    assert!(after.samples <= 8, "only the new host's samples: {after:?}");
+}
+
+/// Playback seed 220: a member promoted a second after it began following a new host froze
+/// a young estimate claiming +2000 ppm; the party's timeline then ran away from every
+/// player (which steer 500 ppm at most) by 1.5 ms a second. A successor holds the rate to
+/// what two crystals can differ by, without moving the party time at its promotion.
+#[test]
+fn a_successor_holds_the_frozen_rate_to_what_crystals_allow() {
+    let mut est = ClockEstimator::new(ClockConfig::default());
+    // A clock that runs 1 % fast: no crystal does that.
+    exchanges(&mut est, 1.0, 0.05, 8, |t| PARTY0 + t * 1e9 * 1.01);
+    let e = est.estimate().unwrap();
+    assert!(e.rate_ppm > 1_000.0, "{e:?}");
+    let now = Instant::from_nanos(1_500_000_000);
+    let host = HostClock::continuing(&est, now);
+    assert_eq!(host.mapping().rate_ppm, est.config().rate_prior_ppm);
+    let moved = host.now(now).as_nanos() as f64 - e.party_nanos(now);
+    assert!(
+        moved.abs() < 2.0,
+        "party time moved by {moved} ns at the promotion"
+    );
 }

@@ -3,8 +3,10 @@
 //! settled box's true audible frame is compared with its host's schedule at that same
 //! true instant (see [`crate::sim::audio`]).
 
+use std::time::Duration;
+
 use super::Sim;
-use crate::core::{Instant, PartyRole, PartyState, SongRef};
+use crate::core::{Instant, PartyRole, PartyState, PlaybackView, SongRef};
 use crate::proto::PartyId;
 use crate::sim::audio::{Key, PlaybackCheck, PlaybackStats, Speaker, TICK};
 use crate::sim::invariants::{Breach, Violation};
@@ -124,6 +126,18 @@ impl Sim {
         Some((key, due.position_frames / f64::from(due.rate.max(1))))
     }
 
+    /// Whether box `i`'s own schedule names `song` within `bound` s of `t`: at a song's
+    /// end a box whose clock is a little ahead is on the next song already, in step.
+    fn at_song_end(&self, i: usize, t: Instant, song: SongRef, bound: f64) -> bool {
+        let margin = Duration::from_secs_f64(bound);
+        let before = Instant::from_nanos(t.as_nanos().saturating_sub(margin.as_nanos() as u64));
+        [before, t + margin].iter().any(|&at| {
+            self.node(i)
+                .and_then(|n| n.playback(at))
+                .is_some_and(|v| v.state.song == Some(song))
+        })
+    }
+
     fn check_playback(
         &self,
         audio: &mut Audio,
@@ -139,10 +153,13 @@ impl Sim {
             return Ok(None);
         };
         let now = t.as_nanos() as f64 * 1e-9;
-        if !speaker.settled(t, Some(key), now - due, settle) {
+        let view = self.node(i).and_then(|n| n.playback(t));
+        let own = view
+            .filter(|v| v.state.song == Some(key.song))
+            .map(|v| now - v.state.position_frames / f64::from(v.state.rate.max(1)));
+        if !speaker.settled(t, Some(key), (now - due, own), settle) {
             return Ok(None);
         }
-        let view = self.node(i).and_then(|n| n.playback(t));
         let audible = speaker.audible();
         let violation = |breach| Violation {
             seed: self.seed,
@@ -155,17 +172,15 @@ impl Sim {
             .and_then(|v| v.clock)
             .map_or(0.0, |c| c.error_at(t) * 1e-9);
         let bound = audio.check.error_factor * reported + audio.check.allowance.as_secs_f64();
-        // The box's own schedule disagrees with its host's: a schedule divergence, not a
-        // playout error. Counted (see `PlaybackStats::diverged`), not failed, until fixed.
-        let own = view.map(|v| {
-            (
-                v.state.song,
-                v.state.position_frames / f64::from(v.state.rate.max(1)),
-            )
-        });
-        if own.is_some_and(|(song, at)| song != Some(key.song) || (at - due).abs() > bound) {
-            audio.stats.diverged += 1;
-            return Ok(None);
+        // The box's own schedule must name its host's song and position: a box cut off
+        // from its host cannot hear of a change, every other one has had `settle` to.
+        if let Some(breach) = view.and_then(|v| diverged(&v, &key, due, bound)) {
+            let boundary = self.at_song_end(i, t, key.song, bound);
+            return if key.cut || boundary {
+                Ok(None)
+            } else {
+                Err(violation(breach))
+            };
         }
         let Some(second) = audible.filter(|a| a.0 == key.song).map(|a| a.1) else {
             // Cut off from its host a box cannot know of a skip: not its fault.
@@ -179,10 +194,6 @@ impl Sim {
                 audible,
             }));
         };
-        let reported = view
-            .and_then(|v| v.clock)
-            .map_or(0.0, |c| c.error_at(t) * 1e-9);
-        let bound = audio.check.error_factor * reported + audio.check.allowance.as_secs_f64();
         let error = second - due;
         let stats = &mut audio.stats;
         stats.checks += 1;
@@ -203,4 +214,17 @@ impl Sim {
         }
         Ok(Some((key.party, error)))
     }
+}
+
+/// How a box's own schedule `view` strays from its host's song `key.song` at `due` s, if
+/// it names another song or a position more than `bound` s away.
+fn diverged(view: &PlaybackView, key: &Key, due: f64, bound: f64) -> Option<Breach> {
+    let at = view.state.position_frames / f64::from(view.state.rate.max(1));
+    (view.state.song != Some(key.song) || (at - due).abs() > bound).then(|| {
+        Breach::ScheduleDiverged {
+            own: view.state.song,
+            own_us: ((at - due) * 1e6).round() as i64,
+            bound_us: (bound * 1e6).round() as u64,
+        }
+    })
 }
