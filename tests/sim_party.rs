@@ -15,7 +15,7 @@ use chorus::core::PartyRequest;
 use chorus::core::{Action, NodeId, PoolSong, RequestPolicy, SongRef};
 use chorus::core::{Event, Instant, NodeConfig, PartyRole, PartyState, RequestOutcome};
 use chorus::proto::PartyId;
-use chorus::sim::{CommandFailed, CrashMode, Jitter, LinkModel, SegmentId, Sim, Violation};
+use chorus::sim::{CommandFailed, CrashMode, LinkModel, SegmentId, Sim, Violation};
 
 #[path = "sim_party/chaos.rs"]
 mod chaos;
