@@ -6,7 +6,6 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Duration;
 
-use super::devclock::DeviceClock;
 use super::feed::{Fed, Feed};
 use super::player::{LocalTarget, PlayerCommand, PlayerStatus};
 use super::playout::{PlayoutConfig, PlayoutController, PlayoutDecision};
@@ -72,8 +71,6 @@ pub(super) struct Engine {
     /// Party and box volume, in percent.
     volumes: (u8, u8),
     controller: PlayoutController,
-    /// The device's position fitted over its recent readings.
-    device: DeviceClock,
     feed: Feed,
     track: Option<Track>,
     /// Output frames written so far (the sink's frame numbering).
@@ -107,7 +104,6 @@ impl Engine {
             gain: Gain::new(format.rate, Duration::from_millis(20)),
             volumes: (100, 100),
             controller: PlayoutController::new(PlayoutConfig::default()),
-            device: DeviceClock::new(format.rate),
             sink,
             format,
             board,
@@ -139,8 +135,7 @@ impl Engine {
             let result = if self.track.is_some() {
                 self.play_block()
             } else {
-                // Reading the timing while idle keeps the latency current and the
-                // device's fitted position ready for the next song.
+                // Reading the timing while idle keeps the reported latency current.
                 self.silence(BLOCK_FRAMES)
                     .and_then(|()| self.timing().map(|_| ()))
             };
@@ -330,14 +325,15 @@ impl Engine {
         self.steer()
     }
 
-    /// The sink's timing, its position taken from the line fitted through its readings.
+    /// The sink's timing as it reports it (the controller averages its steps), and the
+    /// output latency it implies.
     fn timing(&mut self) -> Result<SinkTiming, SinkError> {
         let raw = self.sink.timing()?;
         let queued = self
             .format
             .frames_to_duration(raw.delay + BLOCK_FRAMES as u64);
         self.board.shown.latency_us = u64::try_from(queued.as_micros()).unwrap_or(u64::MAX);
-        Ok(self.device.smooth(raw))
+        Ok(raw)
     }
 
     /// Asks the decoder for the frame due a moment from now; the track lines it up.
@@ -418,8 +414,6 @@ impl Engine {
 
     /// Handles a failed sink call; returns how long to wait before the next one.
     fn sink_error(&mut self, e: SinkError) -> Duration {
-        // Whatever failed, the device's position may have jumped.
-        self.device.reset();
         match e {
             SinkError::DeviceGone {
                 ref device,

@@ -12,7 +12,6 @@
 //!   counted: the caller's frame numbering never shifts.
 
 pub mod decode;
-pub mod devclock;
 mod engine;
 mod feed;
 pub mod null;

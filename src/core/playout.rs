@@ -98,13 +98,13 @@ impl Playout {
         let mut step = PlayoutStep::default();
         let state = view.map(|v| v.state).filter(|s| s.playing);
         let audible = state.and_then(|s| s.song.filter(|song| holds(song)).map(|song| (s, song)));
-        // A song about to start that is not the one playing: tell the sink now, anchored
-        // at its start, so it begins on its first scheduled frame instead of joining late.
+        // A song about to start while the sink is silent: tell the sink now, anchored at
+        // its start, so it begins on its first scheduled frame instead of joining late.
+        // (While a song plays, telling early would cut it short: the sink has one song.)
         let early = view
             .and_then(|v| v.upcoming)
-            .filter(|(at, next)| *at > now && next.playing)
-            .and_then(|(at, next)| next.song.filter(|s| holds(s)).map(|song| (at, next, song)))
-            .filter(|&(_, _, song)| audible.map(|(_, current)| current) != Some(song));
+            .filter(|(at, next)| *at > now && next.playing && audible.is_none())
+            .and_then(|(at, next)| next.song.filter(|s| holds(s)).map(|song| (at, next, song)));
         let clock = view.and_then(|v| v.clock);
         match (early, audible) {
             (Some((at, next, song)), _) => self.play(&mut step, now, clock, song, next, at),

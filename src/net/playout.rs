@@ -20,6 +20,9 @@ pub(super) const TICK: Duration = REANCHOR;
 pub(super) struct PlayoutExec {
     player: Option<Player>,
     playout: Playout,
+    /// When the schedule next changes (a start, a skip, a song's end), if soon: the
+    /// driver runs the playout step then, not at the next tick.
+    next_change: Option<Instant>,
     /// This box's own volume, 0 to 100 (kept in the state dir).
     box_volume: u8,
     state_dir: PathBuf,
@@ -35,6 +38,7 @@ impl PlayoutExec {
         PlayoutExec {
             player,
             playout: Playout::default(),
+            next_change: None,
             box_volume,
             state_dir: state_dir.to_path_buf(),
         }
@@ -49,6 +53,11 @@ impl PlayoutExec {
         songs: &Songs,
     ) -> Option<SongRef> {
         let player = self.player.as_ref()?;
+        self.next_change = view
+            .as_ref()
+            .and_then(|v| v.upcoming)
+            .map(|(at, _)| at)
+            .filter(|&at| at > now);
         let step = self
             .playout
             .update(now, view.as_ref(), |s| songs.path(s).is_some());
@@ -71,6 +80,11 @@ impl PlayoutExec {
             player.send(command);
         }
         step.started
+    }
+
+    /// When the schedule next changes, if within the look-ahead.
+    pub(super) fn next_change(&self) -> Option<Instant> {
+        self.next_change
     }
 
     /// Sets this box's own volume, for the player and for the next start.
