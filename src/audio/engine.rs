@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Duration;
 
 use super::feed::{Fed, Feed};
-use super::player::{LocalTarget, PlayerCommand, PlayerStatus};
+use super::orders::{LocalTarget, PlayerCommand, PlayerStatus};
 use super::playout::{PlayoutConfig, PlayoutController, PlayoutDecision};
 use super::track::{fade_in, ramp, Align, Filled, Song, Stage, Track};
 use super::volume::Gain;

@@ -15,6 +15,7 @@ pub mod decode;
 mod engine;
 mod feed;
 pub mod null;
+mod orders;
 pub mod player;
 pub mod playout;
 pub mod resample;

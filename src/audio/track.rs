@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::decode::SongInfo;
 use super::feed::Feed;
-use super::player::LocalTarget;
+use super::orders::LocalTarget;
 use super::playout::{PlayoutTarget, PositionMap};
 use super::resample::Resampler;
 use super::{SinkFormat, SinkTiming};

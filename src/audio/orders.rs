@@ -1,0 +1,42 @@
+//! What the driver tells the player and what the player reports back: the messages
+//! between the runtime and the playback thread.
+
+use std::path::PathBuf;
+
+/// Where in a song the schedule wants to be: the core's [`crate::core::Anchor`]. The
+/// driver re-anchors it often (the clock estimate moves), and the controller absorbs the
+/// steps.
+pub type LocalTarget = crate::core::Anchor;
+
+/// What the driver asks of the player.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlayerCommand {
+    /// Play `path` on `target`; a different path replaces the current song.
+    Play { path: PathBuf, target: LocalTarget },
+    /// Silence: stop the song (the device keeps running, so timing stays continuous).
+    Stop,
+    /// The party volume, 0 to 100, scheduled by the host for every box.
+    Volume(u8),
+    /// This box's own volume, 0 to 100, on top of the party volume.
+    BoxVolume(u8),
+}
+
+/// What the player is doing, for status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlayerStatus {
+    pub song: Option<PathBuf>,
+    pub playing: bool,
+    /// Song position audible now, in milliseconds.
+    pub position_ms: u64,
+    /// Last measured distance from the schedule, in microseconds (positive: ahead).
+    pub playout_error_us: Option<f64>,
+    pub steering_ppm: f64,
+    pub reseeks: u64,
+    /// The last error that stopped a song (a corrupt file, a lost device).
+    pub last_error: Option<String>,
+    /// Whether the playback thread got real-time scheduling.
+    pub realtime: bool,
+    /// How long after a command a new song can be heard, in microseconds: the audio
+    /// queued in the sink plus a block. A start scheduled closer than this comes in late.
+    pub latency_us: u64,
+}
