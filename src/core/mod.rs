@@ -12,6 +12,7 @@ mod node;
 mod out;
 pub mod party;
 mod playback;
+mod playback_view;
 pub mod playout;
 mod request;
 pub mod schedule;
@@ -28,7 +29,7 @@ pub use party::{
     CommandError, PartyConfig, PartyRole, PartyState, PartyView, RequestOutcome, RequestPolicy,
     StreamAction, StreamId,
 };
-pub use playback::PlaybackView;
+pub use playback_view::PlaybackView;
 pub use playout::{Anchor, Playout, PlayoutStep, SinkCommand};
 pub use request::PartyRequest;
 pub use schedule::{Action, Entry, PlaybackState, PoolSong, Schedule, SongRef};

@@ -16,10 +16,11 @@ use super::party::invitations::Invitation;
 use super::party::{
     CommandError, Party, PartyConfig, PartyView, RequestOutcome, StreamAction, StreamId,
 };
-use super::playback::{Playback, PlaybackView};
+use super::playback::Playback;
 use super::request::PartyRequest;
 use super::schedule::{from_wire, Action, PoolSong, SongRef};
 use super::PartyState;
+use super::PlaybackView;
 use super::{Instant, Neighbour, NodeId, Via};
 use crate::proto::{
     self, Beacon, BoxState, Control, Message, PartyId, PeerHint, MAX_PEER_HINTS, MAX_SCHEDULE,

@@ -29,6 +29,13 @@ impl Node {
         self.playback.set_local_pool(pool);
     }
 
+    /// How long this box's audio output takes to make a new song audible (the sink's
+    /// queued audio): as host, actions are scheduled at least that far ahead, so that
+    /// every box starts on the scheduled frame rather than joining late.
+    pub fn set_output_latency(&mut self, latency: std::time::Duration) {
+        self.playback.set_output_latency(latency);
+    }
+
     /// Songs this box downloaded into its cache (it holds its library's already); the
     /// host learns which pool songs we still lack.
     pub fn set_held(&mut self, now: Instant, held: std::collections::HashSet<SongRef>) {

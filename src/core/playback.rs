@@ -5,19 +5,14 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::clock::{ClockConfig, ClockEstimate, ClockEstimator, ClockSample, HostClock, PartyTime};
+use super::clock::{ClockConfig, ClockEstimator, ClockSample, HostClock, PartyTime};
 use super::out::Out;
-use super::schedule::{lead_time, Action, Entry, PlaybackState, PoolSong, Schedule, SongRef};
-use super::{Destination, Instant, NodeId, PartyRole, StreamId};
+use super::schedule::{lead_time, Action, Entry, PoolSong, Schedule, SongRef};
+use super::{Destination, Instant, NodeId, PartyRole, PlaybackView, StreamId};
 use crate::proto::PartyId;
 
 /// Song rate assumed for songs outside the pool (positions of those are not replayed).
 const DEFAULT_RATE: u32 = 44_100;
-/// How far ahead the view looks for the next change: more than the runtime's playout
-/// period (50 ms) with room for a late tick, so every box hears of a start in time to open
-/// the song and line its first frame up; little enough that a song being replaced loses
-/// at most this much of its end.
-pub const LOOKAHEAD: Duration = Duration::from_millis(150);
 /// Clock-sync requests awaiting an answer; older ones count as lost.
 const OUTSTANDING: usize = 16;
 /// A guest's reported round trip counts towards the lead time for this long.
@@ -30,46 +25,12 @@ const SETTLED_ERROR_US: u32 = 300;
 const SETTLE_WAIT: Duration = Duration::from_secs(5);
 /// Lead time assumed before any guest reported a round trip.
 const UNMEASURED: Duration = Duration::from_millis(50);
+/// The most an output latency adds to the lead: a misreporting sink must not hold every
+/// action back for seconds.
+const MAX_OUTPUT_LEAD: Duration = Duration::from_millis(500);
 
 /// Who we are in which party, as far as playback cares.
 type Seat = (PartyId, PartyRole, NodeId);
-
-/// What the runtime needs to play in step.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PlaybackView {
-    /// The schedule's state at the local `now` the view was taken at.
-    pub state: PlaybackState,
-    /// The next change of the schedule (an entry or a song's end) if it comes within
-    /// [`LOOKAHEAD`]: the local instant it takes effect and the state from then on. A sink
-    /// told early can start the new song on its first scheduled frame.
-    pub upcoming: Option<(Instant, PlaybackState)>,
-    /// The member's clock estimate (`None` on the host, whose clock is the party's).
-    pub clock: Option<ClockEstimate>,
-    pub role: PartyRole,
-}
-
-impl PlaybackView {
-    /// The view of `schedule` at party time `party_now`, looking [`LOOKAHEAD`] ahead;
-    /// `to_local` maps a party time to this box's clock.
-    pub fn of(
-        schedule: &Schedule,
-        party_now: PartyTime,
-        clock: Option<ClockEstimate>,
-        role: PartyRole,
-        to_local: impl Fn(PartyTime) -> Option<Instant>,
-    ) -> PlaybackView {
-        let upcoming = schedule
-            .next_change_after(party_now)
-            .filter(|&at| at - party_now <= LOOKAHEAD)
-            .and_then(|at| Some((to_local(at)?, schedule.state_at(at))));
-        PlaybackView {
-            state: schedule.state_at(party_now),
-            upcoming,
-            clock,
-            role,
-        }
-    }
-}
 
 /// Clock, schedule and lead-time bookkeeping.
 #[derive(Debug)]
@@ -99,6 +60,8 @@ pub(crate) struct Playback {
     songs_ready_at: Option<Instant>,
     /// The guests' last reported clock error bounds, µs (host).
     guest_clock_error: BTreeMap<StreamId, u32>,
+    /// How long this box's audio output takes to make a new song audible.
+    output_latency: Duration,
     /// A member just began following another host: the next schedule it sends (the
     /// whole of its schedule, sent on join) replaces ours rather than adding to it.
     replace_entries: bool,
@@ -126,6 +89,7 @@ impl Playback {
             songs_ready_at: None,
             guest_clock_error: BTreeMap::new(),
             replace_entries: false,
+            output_latency: Duration::ZERO,
         }
     }
 
@@ -378,7 +342,6 @@ impl Playback {
         entries.chunks(max.max(1)).map(<[Entry]>::to_vec).collect()
     }
 
-    /// Party time now, if this box knows it.
     /// The local instant at which party time reads `party`, as far as this box knows.
     fn to_local(&self, party: PartyTime) -> Option<Instant> {
         match &self.host_clock {
@@ -391,6 +354,7 @@ impl Playback {
         }
     }
 
+    /// Party time now, if this box knows it.
     pub(crate) fn party_now(&self, now: Instant) -> Option<PartyTime> {
         match &self.host_clock {
             Some(h) => Some(h.now(now)),
@@ -424,7 +388,10 @@ impl Playback {
             .filter(|(_, at)| now - *at <= RTT_MEMORY)
             .map(|(rtt, _)| *rtt)
             .max();
-        let lead = lead_time(worst.unwrap_or(UNMEASURED));
+        // Far enough ahead for the slowest delivery, and for this box's own audio output
+        // to make the start audible on time (the boxes of a party are alike).
+        let output = self.output_latency.min(MAX_OUTPUT_LEAD);
+        let lead = lead_time(worst.unwrap_or(UNMEASURED)).max(lead_time(output));
         let entry = Entry {
             at: party_now + lead,
             seq: self.next_entry,
@@ -433,6 +400,11 @@ impl Playback {
         self.next_entry += 1;
         self.schedule.insert(entry);
         Some(entry)
+    }
+
+    /// How long this box's audio output takes to make a new song audible.
+    pub(crate) fn set_output_latency(&mut self, latency: Duration) {
+        self.output_latency = latency;
     }
 
     /// Entries and pool from the host.

@@ -171,3 +171,22 @@ fn a_member_following_another_host_takes_its_schedule_instead_of_merging() {
     let sizes: Vec<usize> = host.schedule_messages(2).iter().map(Vec::len).collect();
     assert_eq!(sizes, [2, 2, 1]);
 }
+
+/// The host schedules far enough ahead for its audio output to make the start audible
+/// on time, and a sink reporting an absurd latency does not hold the party back.
+#[test]
+fn the_lead_covers_the_output_latency_within_reason() {
+    let mut host = Playback::new();
+    host.seat(at_us(0), Some((PARTY, PartyRole::Host, NodeId(1))), None);
+    let lead = |host: &mut Playback| {
+        let now = at_us(1_000_000);
+        let entry = host.schedule(now, Action::Pause).unwrap();
+        Duration::from_nanos(entry.at.as_nanos() - now.as_nanos())
+    };
+    // No guest measured yet: 50 ms assumed, plus half.
+    assert_eq!(lead(&mut host), Duration::from_millis(75));
+    host.set_output_latency(Duration::from_millis(80));
+    assert_eq!(lead(&mut host), Duration::from_millis(120));
+    host.set_output_latency(Duration::from_secs(30));
+    assert_eq!(lead(&mut host), Duration::from_millis(750));
+}

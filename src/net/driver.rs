@@ -296,6 +296,7 @@ impl BoxRuntime {
 
     /// Drives the player (re-anchoring it each period), and publishes when due.
     fn tick(&mut self) {
+        self.node.set_output_latency(self.output.latency());
         self.play_out();
         if self.publisher.due(monotonic_now()) {
             self.publish();

@@ -82,6 +82,12 @@ impl PlayoutExec {
         step.started
     }
 
+    /// How long the player takes to make a new song audible (zero without a player).
+    pub(super) fn latency(&self) -> Duration {
+        let us = self.player.as_ref().map_or(0, |p| p.status().latency_us);
+        Duration::from_micros(us)
+    }
+
     /// When the schedule next changes, if within the look-ahead.
     pub(super) fn next_change(&self) -> Option<Instant> {
         self.next_change
