@@ -2,7 +2,7 @@
 //! recorded by the real-time WAV sink.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,18 +33,24 @@ fn write_song(path: &Path, seconds: f64) {
     w.finalize().unwrap();
 }
 
-#[test]
-fn song_starts_at_the_scheduled_instant() {
-    let dir = tempfile::tempdir().unwrap();
-    let song = dir.path().join("song.wav");
-    write_song(&song, 1.0);
-    let out = dir.path().join("out.wav");
+/// A player recording into `dir/out.wav` (48 kHz stereo, 40 ms buffer), and a song of
+/// `seconds` in `dir/song.wav`: (player, song, recording).
+fn recorded_player(dir: &Path, seconds: f64) -> (Player, PathBuf, PathBuf) {
+    let song = dir.join("song.wav");
+    write_song(&song, seconds);
+    let out = dir.join("out.wav");
     let format = SinkFormat {
         rate: 48_000,
         channels: 2,
     };
     let sink = WavSink::create(&out, format, Duration::from_millis(40)).unwrap();
-    let player = Player::spawn(Box::new(sink)).unwrap();
+    (Player::spawn(Box::new(sink)).unwrap(), song, out)
+}
+
+#[test]
+fn song_starts_at_the_scheduled_instant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (player, song, out) = recorded_player(dir.path(), 1.0);
     let start = monotonic_now() + Duration::from_millis(300);
     let target = LocalTarget {
         song_seconds: 0.0,
@@ -254,15 +260,7 @@ fn a_vanished_device_is_reported_waited_for_and_played_on_schedule_when_back() {
 #[test]
 fn a_reseek_fades_out_and_in_instead_of_clicking() {
     let dir = tempfile::tempdir().unwrap();
-    let song = dir.path().join("song.wav");
-    write_song(&song, 4.0);
-    let out = dir.path().join("out.wav");
-    let format = SinkFormat {
-        rate: 48_000,
-        channels: 2,
-    };
-    let sink = WavSink::create(&out, format, Duration::from_millis(40)).unwrap();
-    let player = Player::spawn(Box::new(sink)).unwrap();
+    let (player, song, out) = recorded_player(dir.path(), 4.0);
     let start = monotonic_now() + Duration::from_millis(200);
     let target = LocalTarget {
         song_seconds: 0.0,

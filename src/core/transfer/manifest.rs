@@ -20,6 +20,7 @@ pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
 /// stay small next to the bytes (a 200 MB file in 64 KiB chunks moved at half the
 /// speed over loopback).
 pub const TARGET_CHUNKS: u64 = 320;
+
 /// A song's transfer description.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Manifest {
