@@ -142,6 +142,13 @@ pub struct PlaybackStatus {
     /// Whether the playback thread runs with real-time scheduling.
     #[serde(default)]
     pub realtime: Option<bool>,
+    /// How far the output device's timing readings scatter around its filtered
+    /// position, RMS in microseconds.
+    #[serde(default)]
+    pub position_jitter_us: Option<f64>,
+    /// The output device's rate against nominal, measured on this box's clock, ppm.
+    #[serde(default)]
+    pub device_rate_ppm: Option<f64>,
 }
 
 /// Party clock = offset + rate × local clock, as estimated by a member.

@@ -6,6 +6,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Duration;
 
+use super::device_position::{DevicePosition, DevicePositionConfig, PositionEstimate};
 use super::feed::{Fed, Feed};
 use super::orders::{LocalTarget, PlayerCommand, PlayerStatus};
 use super::playout::{PlayoutConfig, PlayoutController, PlayoutDecision};
@@ -55,6 +56,8 @@ impl Board {
         s.reseeks = shown.reseeks;
         s.realtime = shown.realtime;
         s.latency_us = shown.latency_us;
+        s.position_jitter_us = shown.position_jitter_us;
+        s.device_rate_ppm = shown.device_rate_ppm;
         if self.strings_changed {
             s.song.clone_from(&shown.song);
             s.last_error.clone_from(&shown.last_error);
@@ -71,6 +74,10 @@ pub(super) struct Engine {
     /// Party and box volume, in percent.
     volumes: (u8, u8),
     controller: PlayoutController,
+    /// Where the DAC really is, filtered over every timing reading.
+    device: DevicePosition,
+    /// The device position at the last reading.
+    estimate: Option<PositionEstimate>,
     feed: Feed,
     track: Option<Track>,
     /// Output frames written so far (the sink's frame numbering).
@@ -104,6 +111,8 @@ impl Engine {
             gain: Gain::new(format.rate, Duration::from_millis(20)),
             volumes: (100, 100),
             controller: PlayoutController::new(PlayoutConfig::default()),
+            device: DevicePosition::new(format.rate, DevicePositionConfig::default()),
+            estimate: None,
             sink,
             format,
             board,
@@ -325,14 +334,19 @@ impl Engine {
         self.steer()
     }
 
-    /// The sink's timing as it reports it (the controller averages its steps), and the
+    /// The sink's timing as it reports it, fed to the device position filter, and the
     /// output latency it implies.
     fn timing(&mut self) -> Result<SinkTiming, SinkError> {
         let raw = self.sink.timing()?;
+        let estimate = self.device.update(&raw);
+        self.estimate = Some(estimate);
         let queued = self
             .format
             .frames_to_duration(raw.delay + BLOCK_FRAMES as u64);
-        self.board.shown.latency_us = u64::try_from(queued.as_micros()).unwrap_or(u64::MAX);
+        let s = &mut self.board.shown;
+        s.latency_us = u64::try_from(queued.as_micros()).unwrap_or(u64::MAX);
+        s.position_jitter_us = self.device.jitter().as_secs_f64() * 1e6;
+        s.device_rate_ppm = self.device.rate_ppm();
         Ok(raw)
     }
 
@@ -364,8 +378,8 @@ impl Engine {
     }
 
     fn steer(&mut self) -> Result<(), SinkError> {
-        let timing = self.timing()?;
-        let Some(track) = self.track.as_mut() else {
+        self.timing()?;
+        let (Some(track), Some(device)) = (self.track.as_mut(), self.estimate) else {
             return Ok(());
         };
         let (Some(target), Some(song)) = (track.frames_target(), track.song.as_mut()) else {
@@ -373,7 +387,7 @@ impl Engine {
         };
         let decision = self
             .controller
-            .update(&target, &timing, &track.map, self.format.rate);
+            .update(&target, &device, &track.map, self.format.rate);
         let (error, reseek) = match decision {
             PlayoutDecision::Steer { ppm, error } => {
                 let _ = song.resampler.set_ppm(ppm);
@@ -386,10 +400,7 @@ impl Engine {
             }
             PlayoutDecision::Wait => (None, false),
         };
-        let audible = track
-            .map
-            .song_frame_at(timing.audible_frame())
-            .unwrap_or(0.0);
+        let audible = track.map.song_frame_at(device.audible).unwrap_or(0.0);
         let song_rate = target.song_rate;
         let ppm = self.controller.ppm();
         let s = &mut self.board.shown;
@@ -427,6 +438,7 @@ impl Engine {
                 }
                 self.working_since = None;
                 self.prime = usize::try_from(self.format.rate / 10).unwrap_or(BLOCK_FRAMES);
+                self.device.reset();
                 if self.device_error.is_none() {
                     let message = format!("audio device {device} unavailable ({reason}); retrying");
                     tracing::warn!(error = %message);

@@ -12,6 +12,7 @@
 //!   counted: the caller's frame numbering never shifts.
 
 pub mod decode;
+pub mod device_position;
 mod engine;
 mod feed;
 pub mod null;

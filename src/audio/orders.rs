@@ -39,4 +39,9 @@ pub struct PlayerStatus {
     /// How long after a command a new song can be heard, in microseconds: the audio
     /// queued in the sink plus a block. A start scheduled closer than this comes in late.
     pub latency_us: u64,
+    /// How far the sink's timing readings scatter around the filtered device position,
+    /// RMS in microseconds (a sound server's plugin: tens to hundreds; a DMA: its burst).
+    pub position_jitter_us: f64,
+    /// The device's rate against nominal as measured on the local clock, ppm.
+    pub device_rate_ppm: f64,
 }

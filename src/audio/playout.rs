@@ -1,11 +1,12 @@
-//! The playout controller (pure): compares which song frame the DAC is playing with the one
-//! the schedule wants audible now, and steers the resampling ratio (a PI controller,
-//! clamped to ±500 ppm) or asks for a hard re-seek when the error is too large to steer.
+//! The playout controller (pure): compares which song frame the DAC is playing (by the
+//! filtered [`PositionEstimate`]) with the one the schedule wants audible now, and steers
+//! the resampling ratio (the device's measured rate fed forward plus a PI controller on the
+//! error, clamped to ±500 ppm) or asks for a hard re-seek when the error is too large.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::SinkTiming;
+use super::device_position::PositionEstimate;
 use crate::core::Instant;
 
 /// Tuning of [`PlayoutController`].
@@ -91,10 +92,13 @@ impl PositionMap {
         self.points.clear();
     }
 
-    /// The song frame output frame `output_frame` carries, interpolated between recorded
-    /// points (extrapolated past the last one); `None` before the first point.
-    pub fn song_frame_at(&self, output_frame: u64) -> Option<f64> {
-        let idx = self.points.partition_point(|&(o, _)| o <= output_frame);
+    /// The song frame (fractional) output frame `output_frame` carries, interpolated
+    /// between recorded points (extrapolated past the last one); `None` before the first
+    /// point.
+    pub fn song_frame_at(&self, output_frame: f64) -> Option<f64> {
+        let idx = self
+            .points
+            .partition_point(|&(o, _)| o as f64 <= output_frame);
         let (lo, hi) = match idx {
             0 => return None,
             i if i < self.points.len() => (self.points.get(i - 1)?, self.points.get(i)?),
@@ -102,7 +106,7 @@ impl PositionMap {
             i => {
                 let last = self.points.get(i - 1)?;
                 let Some(prev) = i.checked_sub(2).and_then(|j| self.points.get(j)) else {
-                    return Some(last.1 + (output_frame - last.0) as f64);
+                    return Some(last.1 + (output_frame - last.0 as f64));
                 };
                 (prev, last)
             }
@@ -113,7 +117,7 @@ impl PositionMap {
         } else {
             1.0
         };
-        Some(lo.1 + slope * (output_frame as f64 - lo.0 as f64))
+        Some(lo.1 + slope * (output_frame - lo.0 as f64))
     }
 }
 
@@ -174,19 +178,19 @@ impl PlayoutController {
         self.ppm
     }
 
-    /// One reading: the sink's timing, the map of output to song frames, and the target.
-    /// `sink_rate` converts the sink's delay to time for a re-seek.
+    /// One reading: where the device is, the map of output to song frames, and the
+    /// target. `sink_rate` is the device's nominal rate.
     pub fn update(
         &mut self,
         target: &PlayoutTarget,
-        timing: &SinkTiming,
+        device: &PositionEstimate,
         map: &PositionMap,
         sink_rate: u32,
     ) -> PlayoutDecision {
-        let Some(actual) = map.song_frame_at(timing.audible_frame()) else {
+        let Some(actual) = map.song_frame_at(device.audible) else {
             return PlayoutDecision::Wait;
         };
-        let error = (actual - target.frame_at(timing.at)) / f64::from(target.song_rate.max(1));
+        let error = (actual - target.frame_at(device.at)) / f64::from(target.song_rate.max(1));
         if error.abs() > self.config.reseek_threshold.as_secs_f64() {
             self.beyond += 1;
             if self.beyond < RESEEK_AFTER_READINGS {
@@ -199,20 +203,24 @@ impl PlayoutController {
             }
             self.beyond = 0;
             // The next frame written becomes audible once the queued ones have played.
-            let queued = Duration::from_secs_f64(timing.delay as f64 / f64::from(sink_rate.max(1)));
+            let queued = Duration::from_secs_f64(device.queued() / device.rate.max(1.0));
             self.last_at = None;
             return PlayoutDecision::Reseek {
-                song_frame: target.frame_at(timing.at + queued),
+                song_frame: target.frame_at(device.at + queued),
                 error,
             };
         }
         self.beyond = 0;
-        let ppm = self.steer(error, timing.at);
+        // The ratio that keeps the song at the schedule's pace on this device, were the
+        // error zero: the PI then only corrects what the estimate misses.
+        let nominal = f64::from(sink_rate.max(1)) * target.pace.max(f64::MIN_POSITIVE);
+        let ppm = self.steer(error, device.at, (device.rate / nominal - 1.0) * 1e6);
         PlayoutDecision::Steer { ppm, error }
     }
 
-    /// The PI step for a measured `error` (seconds, positive = ahead) at `at`.
-    pub fn steer(&mut self, error: f64, at: Instant) -> f64 {
+    /// The PI step for a measured `error` (seconds, positive = ahead) at `at`, on top of
+    /// `feed_forward` ppm.
+    pub fn steer(&mut self, error: f64, at: Instant, feed_forward: f64) -> f64 {
         let c = self.config;
         let dt = self
             .last_at
@@ -220,7 +228,7 @@ impl PlayoutController {
             .unwrap_or(0.0)
             .min(1.0);
         self.last_at = Some(at);
-        let p = c.kp * error * 1e6;
+        let p = feed_forward + c.kp * error * 1e6;
         let candidate = self.integral + error * dt;
         let i = c.ki * candidate * 1e6;
         // Conditional integration (anti-windup): only integrate while not saturated, or

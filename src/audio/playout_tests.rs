@@ -1,6 +1,7 @@
 //! The controller against a simulated DAC with a crystal error, in virtual time.
 
 use super::*;
+use crate::audio::device_position::{DevicePosition, DevicePositionConfig};
 use crate::audio::simdac::{SimDac, SimDacConfig};
 use crate::audio::{Sink, SinkFormat};
 
@@ -12,6 +13,8 @@ struct Run {
     reseeks: usize,
     /// Largest |error| in the last 20 s, seconds.
     settled_error: f64,
+    /// Largest |error| from 5 s on, seconds.
+    error_after_5s: f64,
     final_ppm: f64,
 }
 
@@ -28,6 +31,7 @@ fn run(dac_ppm: f64, offset: f64, seconds: u64) -> Run {
         rate_error_ppm: dac_ppm,
         buffer_frames: 960,
         start,
+        noise: Default::default(),
     });
     let target = PlayoutTarget {
         song_frame: 0.0,
@@ -42,8 +46,10 @@ fn run(dac_ppm: f64, offset: f64, seconds: u64) -> Run {
         max_abs_ppm: 0.0,
         reseeks: 0,
         settled_error: 0.0,
+        error_after_5s: 0.0,
         final_ppm: 0.0,
     };
+    let mut device = DevicePosition::new(RATE, DevicePositionConfig::default());
     let block = vec![0.0f32; BLOCK];
     let blocks = seconds * u64::from(RATE) / BLOCK as u64;
     for n in 0..blocks {
@@ -52,12 +58,17 @@ fn run(dac_ppm: f64, offset: f64, seconds: u64) -> Run {
         out += BLOCK as u64;
         assert!(dac.write(&block).is_ok());
         let Ok(timing) = dac.timing() else { continue };
-        match controller.update(&target, &timing, &map, RATE) {
+        let estimate = device.update(&timing);
+        match controller.update(&target, &estimate, &map, RATE) {
             PlayoutDecision::Steer { ppm: p, error } => {
                 ppm = p;
                 result.max_abs_ppm = result.max_abs_ppm.max(p.abs());
-                if n * BLOCK as u64 >= (seconds - 20) * u64::from(RATE) {
+                let at = n * BLOCK as u64;
+                if at >= seconds.saturating_sub(20) * u64::from(RATE) {
                     result.settled_error = result.settled_error.max(error.abs());
+                }
+                if at >= 5 * u64::from(RATE) {
+                    result.error_after_5s = result.error_after_5s.max(error.abs());
                 }
             }
             PlayoutDecision::Reseek { .. } => result.reseeks += 1,
@@ -88,6 +99,19 @@ fn locks_onto_a_fast_dac_within_50_us_and_500_ppm() {
 }
 
 #[test]
+fn a_fast_dac_is_in_step_within_seconds_not_tens_of_seconds() {
+    // The device position filter measures the rate; the controller feeds it forward
+    // instead of learning it through its integral (which takes ~20 s at these gains).
+    let r = run(100.0, 0.0, 10);
+    println!(
+        "+100 ppm DAC: largest error after 5 s {:.1} us",
+        r.error_after_5s * 1e6
+    );
+    assert_eq!(r.reseeks, 0);
+    assert!(r.error_after_5s < 20e-6, "{} s", r.error_after_5s);
+}
+
+#[test]
 fn steers_away_a_small_offset_without_reseeking() {
     // 5 ms early and a slow DAC: too small to re-seek, so it must be steered away.
     let r = run(-100.0, 0.005, 90);
@@ -107,10 +131,11 @@ fn reseeks_a_repeated_large_error_to_the_frame_due_next() {
     let mut map = PositionMap::new(8);
     map.record(0, 0.0);
     map.record(48_000, 48_000.0);
-    let timing = SinkTiming {
+    let device = PositionEstimate {
         written: 48_000,
-        delay: 960,
+        audible: 47_040.0,
         at: Instant::from_nanos(2_000_000_000),
+        rate: f64::from(RATE),
     };
     // The schedule wanted song frame 0 at t = 0.9 s: at 2 s frame 52 800 is due, the DAC
     // plays 47 040 (120 ms behind).
@@ -122,7 +147,7 @@ fn reseeks_a_repeated_large_error_to_the_frame_due_next() {
     };
     // One reading so far off may be the device's reporting: only a repeated one re-seeks.
     for _ in 1..super::RESEEK_AFTER_READINGS {
-        match controller.update(&target, &timing, &map, RATE) {
+        match controller.update(&target, &device, &map, RATE) {
             PlayoutDecision::Steer { ppm, error } => {
                 assert_eq!(ppm, 0.0, "not steered on");
                 assert!((error + 0.12).abs() < 1e-9, "{error}");
@@ -130,12 +155,12 @@ fn reseeks_a_repeated_large_error_to_the_frame_due_next() {
             other => panic!("expected no re-seek yet, got {other:?}"),
         }
     }
-    match controller.update(&target, &timing, &map, RATE) {
+    match controller.update(&target, &device, &map, RATE) {
         PlayoutDecision::Reseek { song_frame, error } => {
             assert!((error + 0.12).abs() < 1e-9, "{error}");
             assert!((song_frame - 53_760.0).abs() < 1e-6, "{song_frame}");
         }
         other => panic!("expected a re-seek, got {other:?}"),
     }
-    assert_eq!(PositionMap::new(4).song_frame_at(10), None);
+    assert_eq!(PositionMap::new(4).song_frame_at(10.0), None);
 }

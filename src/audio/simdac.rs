@@ -1,8 +1,11 @@
 //! A simulated DAC in virtual time for the simulator and benchmarks: it drains its buffer
-//! at its nominal rate times a configurable error (ppm) and never sleeps; whoever drives
-//! it advances time.
+//! at its nominal rate times a configurable error (ppm), reports its position with the
+//! noise real drivers show, and never sleeps; whoever drives it advances time.
 
 use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use super::{Sink, SinkError, SinkFormat, SinkTiming};
 use crate::core::Instant;
@@ -18,6 +21,26 @@ pub struct SimDacConfig {
     pub buffer_frames: u64,
     /// Virtual time at creation.
     pub start: Instant,
+    /// How its timing readings differ from the truth.
+    pub noise: TimingNoise,
+}
+
+/// How a driver's timing readings differ from where the DAC really is. The default is
+/// an exact driver.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TimingNoise {
+    /// RMS of each reading's error, uniformly distributed: a sound server's plugin reads
+    /// its queue and the clock at slightly different moments (scheduling jitter).
+    pub rms: Duration,
+    /// The position advances in bursts of this many frames (a DMA engine that reports
+    /// per period); 0 or 1: frame-exact.
+    pub granularity: u64,
+    /// Chance that one reading is a whole `period` off (seen from sound-server plugins).
+    pub wrong_reading: f64,
+    /// Frames a wrong reading is off by.
+    pub period: u64,
+    /// Seeds the noise.
+    pub seed: u64,
 }
 
 /// A DAC whose clock is virtual: [`SimDac::advance_to`] moves it, and [`Sink::write`]
@@ -33,6 +56,7 @@ pub struct SimDac {
     paused: bool,
     dry: bool,
     underruns: u64,
+    rng: StdRng,
 }
 
 impl SimDac {
@@ -47,7 +71,26 @@ impl SimDac {
             paused: false,
             dry: false,
             underruns: 0,
+            rng: StdRng::seed_from_u64(config.noise.seed),
         }
+    }
+
+    /// Frames played as the driver reports it at this instant.
+    fn reported_played(&mut self) -> u64 {
+        let n = self.config.noise;
+        let mut played = self.played;
+        if n.granularity > 1 {
+            played = (played / n.granularity as f64).floor() * n.granularity as f64;
+        }
+        if n.rms > Duration::ZERO {
+            // Uniform in ±a has an RMS of a/√3.
+            let a = n.rms.as_secs_f64() * 3f64.sqrt() * f64::from(self.config.format.rate);
+            played += self.rng.gen_range(-a..a);
+        }
+        if n.wrong_reading > 0.0 && self.rng.gen_bool(n.wrong_reading.clamp(0.0, 1.0)) {
+            played -= n.period as f64;
+        }
+        (played.floor().max(0.0) as u64).min(self.written)
     }
 
     /// The DAC's virtual now.
@@ -136,9 +179,10 @@ impl Sink for SimDac {
     }
 
     fn timing(&mut self) -> Result<SinkTiming, SinkError> {
+        let played = self.reported_played();
         Ok(SinkTiming {
             written: self.written,
-            delay: self.written - self.played.floor() as u64,
+            delay: self.written - played,
             at: self.now,
         })
     }
@@ -179,6 +223,7 @@ mod tests {
             rate_error_ppm: ppm,
             buffer_frames: 960,
             start: Instant::from_nanos(1_000_000_000),
+            noise: TimingNoise::default(),
         })
     }
 

@@ -7,11 +7,16 @@
 //! a re-seek jumps to the frame due. Samples are silence; only positions are modelled.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::device_position::{DevicePosition, DevicePositionConfig};
 use super::playout::{
     PlayoutConfig, PlayoutController, PlayoutDecision, PlayoutTarget, PositionMap,
 };
-use super::simdac::{SimDac, SimDacConfig};
+use super::simdac::{SimDac, SimDacConfig, TimingNoise};
 use super::{Sink, SinkFormat, SinkTiming};
 use crate::core::{Anchor, Instant, SinkCommand, SongRef};
 
@@ -28,6 +33,22 @@ pub struct SimPlayerConfig {
     pub dac_ppm: f64,
     /// Controller tuning.
     pub playout: PlayoutConfig,
+    /// How the DAC's timing readings differ from the truth.
+    pub noise: TimingNoise,
+    /// When the playback thread does not get to run.
+    pub stalls: Stalls,
+}
+
+/// CPU starvation of the playback thread: now and then it does not run for a while, and
+/// the DAC plays on from its buffer (or runs dry). The default never stalls.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Stalls {
+    /// Stalls per second, at random (Poisson).
+    pub per_second: f64,
+    /// Longest stall; each lasts a uniform fraction of it.
+    pub longest: Duration,
+    /// Seeds the stalls.
+    pub seed: u64,
 }
 
 /// Output frame -> song frame, exact: one linear segment per written block (`None` for
@@ -63,6 +84,7 @@ pub struct SimPlayer {
     config: SimPlayerConfig,
     dac: SimDac,
     controller: PlayoutController,
+    device: DevicePosition,
     map: PositionMap,
     track: Track,
     /// The song being played and its anchor.
@@ -81,6 +103,10 @@ pub struct SimPlayer {
     steer: f64,
     reseeks: u64,
     volume: Option<u8>,
+    /// The thread is starved until then; the instant of the last tick.
+    stalled_until: Instant,
+    last_tick: Option<Instant>,
+    rng: StdRng,
 }
 
 impl SimPlayer {
@@ -95,8 +121,10 @@ impl SimPlayer {
                 rate_error_ppm: config.dac_ppm,
                 buffer_frames: config.buffer,
                 start,
+                noise: config.noise,
             }),
             controller: PlayoutController::new(config.playout),
+            device: DevicePosition::new(config.rate, DevicePositionConfig::default()),
             map: PositionMap::new(64),
             track: Track::default(),
             song: None,
@@ -108,6 +136,9 @@ impl SimPlayer {
             steer: 0.0,
             reseeks: 0,
             volume: None,
+            stalled_until: start,
+            last_tick: None,
+            rng: StdRng::seed_from_u64(config.stalls.seed),
             config,
         }
     }
@@ -132,6 +163,9 @@ impl SimPlayer {
     /// the sink's timestamps read).
     pub fn tick(&mut self, dac_now: Instant, local_now: Instant) {
         self.dac.advance_to(dac_now);
+        if self.starved(dac_now) {
+            return;
+        }
         let Some(timing) = self.timing(local_now) else {
             return;
         };
@@ -142,12 +176,13 @@ impl SimPlayer {
         let Some(timing) = self.timing(local_now) else {
             return;
         };
+        let device = self.device.update(&timing);
         let Some(target) = self.target() else {
             return;
         };
         match self
             .controller
-            .update(&target, &timing, &self.map, self.config.rate)
+            .update(&target, &device, &self.map, self.config.rate)
         {
             PlayoutDecision::Steer { ppm, .. } => self.steer = ppm,
             PlayoutDecision::Reseek { song_frame, .. } => {
@@ -157,6 +192,24 @@ impl SimPlayer {
             }
             PlayoutDecision::Wait => {}
         }
+    }
+
+    /// Whether the thread is starved at `now` (a stall may begin here).
+    fn starved(&mut self, now: Instant) -> bool {
+        let dt = self
+            .last_tick
+            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+        self.last_tick = Some(now);
+        if now < self.stalled_until {
+            return true;
+        }
+        let s = self.config.stalls;
+        let chance = (s.per_second * dt).clamp(0.0, 1.0);
+        if chance > 0.0 && self.rng.gen_bool(chance) {
+            self.stalled_until = now + s.longest.mul_f64(self.rng.gen_range(0.0..1.0));
+            return true;
+        }
+        false
     }
 
     /// The sink's timing with the box's own clock, as ALSA timestamps would read.
@@ -303,6 +356,8 @@ mod tests {
             buffer: 960,
             dac_ppm: 80.0,
             playout: PlayoutConfig::default(),
+            noise: TimingNoise::default(),
+            stalls: Stalls::default(),
         };
         let mut p = SimPlayer::new(config, ms(0));
         p.command(play(A, 0.0, ms(100)));

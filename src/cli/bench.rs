@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use chorus::bench::distribute::{self, BenchReport, DistributeConfig};
 use chorus::bench::party::{self as party_bench, PartyBenchConfig};
 use chorus::bench::playout::{self, PlayoutConfig};
-use chorus::bench::sync::{run, SyncBenchConfig};
+use chorus::bench::sync::{run, NetProfile, Rig, SyncBenchConfig};
 
 use super::CliError;
 
@@ -20,15 +20,20 @@ enum Which {
     /// Inter-box playout error, time to lock and correction quality, in the deterministic
     /// simulator (lan and wifi profiles; exact and repeatable for a seed).
     Sync {
-        /// Boxes, the host included.
-        #[arg(long, default_value_t = 8)]
-        boxes: usize,
+        /// Boxes, the host included (default 8; 3 with `--rig pipewire`).
+        #[arg(long)]
+        boxes: Option<usize>,
+        /// What the boxes are built from: `boxes` (independent ±100 ppm crystals and
+        /// DACs, exact drivers, on lan and wifi) or `pipewire` (`bench playout`'s rig: one
+        /// machine, PipeWire's timing noise, on loopback).
+        #[arg(long, default_value = "boxes")]
+        rig: String,
         /// Virtual seconds per profile.
         #[arg(long, default_value_t = 120.0)]
         seconds: f64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Playout controller gains (default: kp 2, ki 1; the player ships 0.5 / 0.0625).
+        /// Playout controller gains (default: the player's own).
         #[arg(long)]
         kp: Option<f64>,
         #[arg(long)]
@@ -105,12 +110,32 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
     match args.which {
         Which::Sync {
             boxes,
+            rig,
             seconds,
             seed,
             kp,
             ki,
             json,
-        } => bench_sync(boxes, seconds, seed, (kp, ki), json),
+        } => {
+            let (rig, profiles, default_boxes) = match rig.as_str() {
+                "boxes" => (Rig::boxes(), vec![NetProfile::lan(), NetProfile::wifi()], 8),
+                "pipewire" => (Rig::pipewire(), vec![NetProfile::loopback()], 3),
+                other => {
+                    return Err(CliError::Failed(format!(
+                        "unknown rig {other:?}: use boxes or pipewire"
+                    )))
+                }
+            };
+            let config = SyncBenchConfig {
+                boxes: boxes.unwrap_or(default_boxes),
+                seconds,
+                seed,
+                rig,
+                profiles,
+                ..SyncBenchConfig::default()
+            };
+            bench_sync(config, (kp, ki), json)
+        }
         Which::Party {
             seeds,
             first,
@@ -209,24 +234,16 @@ async fn bench_playout(config: PlayoutConfig, json: bool) -> Result<(), CliError
 
 /// Runs the sync benchmark and prints it.
 fn bench_sync(
-    boxes: usize,
-    seconds: f64,
-    seed: u64,
+    mut config: SyncBenchConfig,
     gains: (Option<f64>, Option<f64>),
     json: bool,
 ) -> Result<(), CliError> {
     let (kp, ki) = gains;
-    if boxes < 2 || !(1.0..=3600.0).contains(&seconds) {
+    if config.boxes < 2 || !(1.0..=3600.0).contains(&config.seconds) {
         return Err(CliError::Failed(
             "bench sync needs at least 2 boxes and 1 to 3600 seconds".into(),
         ));
     }
-    let mut config = SyncBenchConfig {
-        boxes,
-        seconds,
-        seed,
-        ..SyncBenchConfig::default()
-    };
     if let Some(kp) = kp {
         config.playout.kp = kp;
     }

@@ -190,6 +190,8 @@ fn playback_status(
         playout_error_us: player.as_ref().and_then(|p| p.playout_error_us),
         reseeks: player.as_ref().map(|p| p.reseeks),
         realtime: player.as_ref().map(|p| p.realtime),
+        position_jitter_us: player.as_ref().map(|p| p.position_jitter_us),
+        device_rate_ppm: player.as_ref().map(|p| p.device_rate_ppm),
         missing_song: state
             .and_then(|s| s.song)
             .is_some_and(|s| songs.path(&s).is_none()),

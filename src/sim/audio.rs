@@ -13,6 +13,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::audio::playout::PlayoutConfig;
+use crate::audio::simdac::TimingNoise;
+use crate::audio::simplayer::Stalls;
 use crate::audio::simplayer::{SimPlayer, SimPlayerConfig};
 use crate::core::{Instant, PlaybackView, Playout, SongRef};
 
@@ -123,6 +125,8 @@ impl Speaker {
             buffer: BUFFER,
             dac_ppm: rng.gen_range(-DAC_PPM..DAC_PPM),
             playout: PlayoutConfig::default(),
+            noise: TimingNoise::default(),
+            stalls: Stalls::default(),
         };
         Speaker {
             boot,

@@ -245,6 +245,8 @@ mod tests {
             duration_ms: Some(330_000),
             reseeks: Some(0),
             realtime: Some(true),
+            position_jitter_us: Some(12.0),
+            device_rate_ppm: Some(3.0),
         });
         s
     }

@@ -302,8 +302,17 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
     let (recorder, kill) = play(&mut boxes, &server, config, &recording)?;
     recorder.stop()?;
     let underruns = boxes.underruns();
-    let reseeks = (0..config.boxes)
-        .map(|i| boxes.status(i)?.playback?.reseeks)
+    let playback: Vec<_> = (0..config.boxes)
+        .map(|i| boxes.status(i).and_then(|s| s.playback))
+        .collect();
+    let reseeks = playback.iter().map(|p| p.as_ref()?.reseeks).collect();
+    let device_jitter_us = playback
+        .iter()
+        .map(|p| p.as_ref()?.position_jitter_us)
+        .collect();
+    let device_rate_ppm = playback
+        .iter()
+        .map(|p| p.as_ref()?.device_rate_ppm)
         .collect();
     drop(boxes);
     drop(server);
@@ -321,6 +330,8 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         analysis,
         underruns,
         reseeks,
+        device_jitter_us,
+        device_rate_ppm,
         host_kill,
     })
 }

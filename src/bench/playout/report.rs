@@ -93,6 +93,11 @@ pub struct PlayoutReport {
     /// Per box: re-seeks at the end of the run, from `ctl status` (`None`: the box did
     /// not answer, e.g. the killed host).
     pub reseeks: Vec<Option<u64>>,
+    /// Per box: how far its sink's timing readings scatter around the filtered device
+    /// position (RMS, µs), from `ctl status` at the end of the run.
+    pub device_jitter_us: Vec<Option<f64>>,
+    /// Per box: its device's rate against nominal on its own clock (ppm).
+    pub device_rate_ppm: Vec<Option<f64>>,
     /// What happened after the host was killed (`--kill-host-at`).
     pub host_kill: Option<HostKill>,
 }
@@ -217,6 +222,18 @@ impl PlayoutReport {
                 .map(|r| r.map_or_else(|| "?".into(), |n| n.to_string()))
                 .collect::<Vec<_>>()
                 .join(", ")
+        );
+        let show = |v: &[Option<f64>]| {
+            v.iter()
+                .map(|r| r.map_or_else(|| "?".into(), |x| format!("{x:.1}")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            s,
+            "  device timing jitter per box (RMS µs): {}; device rate (ppm): {}",
+            show(&self.device_jitter_us),
+            show(&self.device_rate_ppm)
         );
         if let Some(k) = &self.host_kill {
             let _ = writeln!(

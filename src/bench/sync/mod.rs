@@ -13,6 +13,7 @@
 
 mod net;
 mod report;
+mod rig;
 mod snr;
 mod speaker;
 
@@ -21,8 +22,10 @@ use rand::{Rng, SeedableRng};
 
 pub use net::NetProfile;
 pub use report::{Percentiles, ProfileReport, SyncReport};
+pub use rig::Rig;
 
 use crate::audio::playout::PlayoutConfig;
+use crate::audio::simplayer::SimPlayerConfig;
 use crate::core::{Action, ClockConfig, Entry, PartyTime, PoolSong, Schedule, SongRef};
 use speaker::{Crystal, Speaker, RATE};
 
@@ -45,6 +48,8 @@ pub struct SyncBenchConfig {
     pub playout: PlayoutConfig,
     /// Estimator tuning of every member.
     pub clock: ClockConfig,
+    /// What the boxes are built from.
+    pub rig: Rig,
 }
 
 impl Default for SyncBenchConfig {
@@ -56,16 +61,10 @@ impl Default for SyncBenchConfig {
             profiles: vec![NetProfile::lan(), NetProfile::wifi()],
             start_after: 0.5,
             snr_seconds: 20.0,
-            // Faster than the controller's default (kp 0.5, ki 0.0625): critically damped
-            // at 1/s, it learns a DAC's ±100 ppm within seconds instead of a ~150 µs
-            // excursion over ~20 s. Timestamps here are exact to a frame, so the extra
-            // gain costs no jitter; BENCHMARKS.md records both tunings.
-            playout: PlayoutConfig {
-                kp: 2.0,
-                ki: 1.0,
-                ..PlayoutConfig::default()
-            },
+            // The tuning every box ships with: the benchmark measures the product.
+            playout: PlayoutConfig::default(),
             clock: ClockConfig::default(),
+            rig: Rig::boxes(),
         }
     }
 }
@@ -88,6 +87,7 @@ pub fn run(config: &SyncBenchConfig) -> SyncReport {
         boxes: config.boxes.max(2),
         seconds: config.seconds,
         seed: config.seed,
+        rig: config.rig.clone(),
         profiles,
     }
 }
@@ -103,6 +103,52 @@ struct Samples {
     covered: usize,
     /// Last tick (true s) some box was not playing or the spread exceeded the lock bound.
     last_unlocked: f64,
+    /// Spread of each box's mean error over 0.5 s windows, what `bench playout`
+    /// measures: (window start s, spread s).
+    windows: Vec<(f64, f64)>,
+}
+
+/// Windows of `bench playout`'s cross-correlation, seconds.
+const WINDOW_S: f64 = 0.5;
+
+/// Sums each box's error over the current window.
+#[derive(Default)]
+struct Window {
+    index: u64,
+    sums: Vec<f64>,
+    ticks: u32,
+    complete: bool,
+}
+
+impl Window {
+    /// Adds a tick's errors (`None`: some box silent); returns a finished window's
+    /// (start s, spread s).
+    fn add(&mut self, secs: f64, errors: Option<&[f64]>) -> Option<(f64, f64)> {
+        let index = (secs / WINDOW_S).floor() as u64;
+        let mut done = None;
+        if index != self.index {
+            if self.complete && self.ticks > 0 {
+                let means = self.sums.iter().map(|s| s / f64::from(self.ticks));
+                let hi = means.clone().fold(f64::NEG_INFINITY, f64::max);
+                let lo = means.fold(f64::INFINITY, f64::min);
+                done = Some((self.index as f64 * WINDOW_S, hi - lo));
+            }
+            *self = Window {
+                index,
+                complete: true,
+                ..Window::default()
+            };
+        }
+        match errors {
+            Some(e) if self.sums.is_empty() || self.sums.len() == e.len() => {
+                self.sums.resize(e.len(), 0.0);
+                self.sums.iter_mut().zip(e).for_each(|(s, x)| *s += x);
+                self.ticks += 1;
+            }
+            _ => self.complete = false,
+        }
+        done
+    }
 }
 
 fn run_profile(config: &SyncBenchConfig, profile: &NetProfile, seed: u64) -> ProfileReport {
@@ -117,6 +163,7 @@ fn run_profile(config: &SyncBenchConfig, profile: &NetProfile, seed: u64) -> Pro
     let ticks = (config.seconds * 1e9 / TICK_NS).ceil() as u64;
     let mut samples = Samples::default();
     let mut clock_errors: Vec<(f64, f64, f64)> = Vec::new();
+    let mut window = Window::default();
     for tick in 0..=ticks {
         let t = tick as f64 * TICK_NS;
         for s in speakers.iter_mut() {
@@ -131,12 +178,15 @@ fn run_profile(config: &SyncBenchConfig, profile: &NetProfile, seed: u64) -> Pro
                     .map(|f| (f - ideal) / f64::from(RATE))
             })
             .collect();
+        let secs = t * 1e-9;
+        if let Some(w) = window.add(secs, errors.as_deref()) {
+            samples.windows.push(w);
+        }
         let spread = errors.map(|e| {
             let hi = e.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let lo = e.iter().copied().fold(f64::INFINITY, f64::min);
             hi - lo
         });
-        let secs = t * 1e-9;
         match spread {
             Some(s) if s <= LOCK_SPREAD => samples.spread.push((secs, s)),
             Some(s) => {
@@ -184,17 +234,29 @@ fn one_song(t0: u64) -> Schedule {
 /// Box 0 is the host; every crystal, DAC and link is drawn from `seed`.
 fn build(config: &SyncBenchConfig, profile: &NetProfile, seed: u64) -> Vec<Speaker> {
     let mut rng = StdRng::seed_from_u64(seed);
+    let rig = &config.rig;
+    // Draws even for a zero range, so a seed gives the same links whatever the rig.
+    let within = |rng: &mut StdRng, a: f64| rng.gen_range(-1.0..1.0) * a;
     (0..config.boxes.max(2))
         .map(|i| {
             let crystal = Crystal {
                 // Monotonic clocks that have been up for a few hours, ±1 h apart.
-                base: 5.0 * HOUR_NS + rng.gen_range(-HOUR_NS..HOUR_NS),
-                ppm: rng.gen_range(-100.0..100.0),
+                base: 5.0 * HOUR_NS + within(&mut rng, HOUR_NS),
+                ppm: within(&mut rng, rig.crystal_ppm),
             };
-            let dac_ppm = rng.gen_range(-100.0..100.0);
+            let dac_ppm = within(&mut rng, rig.dac_ppm);
             let link_seed = rng.gen::<u64>();
             let sync = (i > 0).then(|| (config.clock, net::Link::new(profile, link_seed)));
-            Speaker::new(crystal, dac_ppm, sync, config.playout)
+            let player = SimPlayerConfig {
+                rate: RATE,
+                block: rig.block,
+                buffer: rig.buffer,
+                dac_ppm,
+                playout: config.playout,
+                noise: rig.noise(seed, i),
+                stalls: rig.stalls(seed, i),
+            };
+            Speaker::new(crystal, sync, player)
         })
         .collect()
 }

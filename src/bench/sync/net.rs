@@ -37,6 +37,18 @@ impl NetProfile {
         }
     }
 
+    /// Loopback on one machine, as in `bench playout`: 40 µs ± 20 µs one way.
+    pub fn loopback() -> Self {
+        NetProfile {
+            name: "loopback".into(),
+            delay: Duration::from_micros(40),
+            jitter: Duration::from_micros(20),
+            loss: 0.0,
+            stalls_per_sec: 0.0,
+            stall: Duration::ZERO,
+        }
+    }
+
     /// Wi-Fi: 3 ms ± 2 ms one way, 1 % loss, a 50 ms stall every 10 s on average.
     pub fn wifi() -> Self {
         NetProfile {

@@ -4,7 +4,6 @@
 //! resampler), with the ground truth of which song frame it plays.
 
 use super::net::Link;
-use crate::audio::playout::PlayoutConfig;
 use crate::audio::simplayer::{SimPlayer, SimPlayerConfig};
 use crate::core::{
     ClockConfig, ClockEstimator, ClockSample, Instant, PartyRole, PartyTime, PlaybackView, Playout,
@@ -13,10 +12,6 @@ use crate::core::{
 
 /// Device (and song) rate of the benchmark.
 pub(super) const RATE: u32 = 48_000;
-/// Frames per write: 10 ms.
-pub(super) const BLOCK: usize = 480;
-/// DAC buffer: 20 ms, inside what the ALSA sink asks for by default.
-const BUFFER: u64 = 960;
 
 /// A crystal: local ns = base + (1 + ppm·1e-6) · true ns.
 #[derive(Debug, Clone, Copy)]
@@ -54,17 +49,9 @@ pub(super) struct Speaker {
 impl Speaker {
     pub(super) fn new(
         crystal: Crystal,
-        dac_ppm: f64,
         sync: Option<(ClockConfig, Link)>,
-        playout: PlayoutConfig,
+        player: SimPlayerConfig,
     ) -> Self {
-        let player = SimPlayerConfig {
-            rate: RATE,
-            block: BLOCK,
-            buffer: BUFFER,
-            dac_ppm,
-            playout,
-        };
         Speaker {
             crystal,
             sync: sync.map(|(c, link)| (ClockEstimator::new(c), link)),
