@@ -227,5 +227,21 @@ fn check_passphrase((line, key): (usize, String)) -> Result<WifiKey, BootError> 
             "must be 8-63 ASCII chars or 64 hex digits",
         ));
     }
+    // wpa_supplicant reads the quoted passphrase up to the line's last quote, but first
+    // cuts the line at a `#` that is outside quote pairs: one after an odd number of `"`.
+    let mut quotes = 0;
+    for b in key.bytes() {
+        match b {
+            b'"' => quotes += 1,
+            b'#' if quotes % 2 == 1 => {
+                return Err(invalid(
+                    line,
+                    "wifi_passphrase",
+                    "cannot have # after an odd number of \"; give the 64-hex key instead",
+                ))
+            }
+            _ => {}
+        }
+    }
     Ok(WifiKey::Passphrase(key))
 }

@@ -96,6 +96,8 @@ fn passphrase_is_8_to_63_ascii_or_64_hex() {
     assert!(key("12345678") == WifiKey::Passphrase("12345678".into()));
     assert!(key(&"p".repeat(63)) == WifiKey::Passphrase("p".repeat(63)));
     assert!(key("a \"quoted\" # pass") == WifiKey::Passphrase("a \"quoted\" # pass".into()));
+    let e = err(&with("pa\"ss #word"));
+    assert!(e.contains("cannot have # after an odd number"), "{e}");
     let hex = "0123456789ABCDEF".repeat(4);
     assert!(key(&hex) == WifiKey::Psk(hex.to_ascii_lowercase()));
     for bad in ["1234567", &"p".repeat(64), "pässwört-long", &"g".repeat(64)] {
@@ -159,12 +161,12 @@ fn wifi_conf_quotes_nothing_it_cannot() {
     let wifi = Wifi {
         country: "GB".into(),
         ssid: "a\"b #".into(),
-        key: WifiKey::Passphrase("pa\"ss #word".into()),
+        key: WifiKey::Passphrase("pa\"s\"s #word".into()),
     };
     let conf = wifi_conf(&wifi);
     assert!(conf.contains("\ncountry=GB\n"), "{conf}");
     assert!(conf.contains("\tssid=6122622023\n"), "{conf}");
-    assert!(conf.contains("\tpsk=\"pa\"ss #word\"\n"), "{conf}");
+    assert!(conf.contains("\tpsk=\"pa\"s\"s #word\"\n"), "{conf}");
     let open = wifi_conf(&Wifi {
         key: WifiKey::Open,
         ..wifi.clone()
