@@ -176,15 +176,16 @@ need_module SPI_SPIDEV spidev rohm,dh2228fv
 # does (each device's modalias), then reports the sound card, the spidev node, the pin
 # settings and the GPIO 25 hog. qemu has no I2S or SPI peripherals behind them, so this
 # proves the kernel takes the tree and binds every driver, not that sound plays.
-boot_check() {
-    local dir=$WORK/boot bb log qemu_pid i
-    chorus_need_apt qemu-system-arm cpio
+# make_initramfs DIR: DIR/initramfs.gz with busybox, the drivers and their dependencies,
+# and an /init that loads modules by modalias and prints what the checks read.
+make_initramfs() {
+    local dir=$1 bb i
     bb=$(find "$WORK/debs" -name 'busybox-static_*_arm64.deb' | head -n 1)
     if [[ -z $bb ]]; then
         (cd "$WORK/debs" && { apt-get download -q busybox-static:arm64 2>&1 | grep -v 'unsandboxed'; }) || true
         bb=$(find "$WORK/debs" -name 'busybox-static_*_arm64.deb' | head -n 1)
     fi
-    [[ -n $bb ]] || { fail "qemu: no busybox-static:arm64 package"; return; }
+    [[ -n $bb ]] || { fail "qemu: no busybox-static:arm64 package"; return 1; }
     rm -rf "$dir"
     mkdir -p "$dir/x" "$dir/initramfs/bin" "$dir/initramfs/lib/modules/$kernel"
     dpkg-deb -x "$bb" "$dir/x"
@@ -216,6 +217,12 @@ INIT
     chmod 755 "$dir/initramfs/init"
     mkdir -p "$dir/initramfs/proc" "$dir/initramfs/sys" "$dir/initramfs/dev"
     (cd "$dir/initramfs" && find . | cpio -o -H newc --quiet | gzip -1 >"$dir/initramfs.gz")
+}
+
+boot_check() {
+    local dir=$WORK/boot log qemu_pid i
+    chorus_need_apt qemu-system-arm cpio
+    make_initramfs "$dir" || return
     log=$dir/serial.log
     qemu-system-aarch64 -M raspi3b -m 1G -nographic -no-reboot \
         -kernel "$root/boot/vmlinuz-$kernel" -dtb "$out/bcm2837-rpi-3-b.dtb" \
