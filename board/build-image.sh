@@ -2,8 +2,9 @@
 # Builds a bootable Debian 12 (bookworm) arm64 SD card image for a chorus box, without
 # Docker and without loop devices:
 #   debootstrap --foreign, second stage under qemu-user binfmt, raspi-firmware and
-#   linux-image-arm64 from Debian (non-free-firmware), the cross-built chorus, its unit,
-#   sysusers entry, udev rules, config.txt fragment and chorus.toml; then
+#   linux-image-arm64 from Debian (non-free-firmware), Wi-Fi firmware and supplicant, the
+#   cross-built chorus, its units, sysusers entry, udev rules and chorus.toml, the Pirate
+#   Audio device tree (board/dt) and chorus.txt on the boot partition; then
 #   mkfs.vfat + mcopy (boot), mke2fs -d (root), sfdisk, dd conv=notrunc.
 #
 # Usage (root, on Debian 12 x86_64 or arm64):
@@ -19,7 +20,7 @@
 #   CHORUS_BIN       the arm64 binary (default: target/aarch64-unknown-linux-gnu/release/chorus)
 #   IMAGE_MB         image size in MiB, a power of two (qemu -M raspi3b insists); default 2048
 #   MIRROR           Debian mirror (default http://deb.debian.org/debian)
-#   EXTRA_PACKAGES   more Debian packages for the image, e.g. "openssh-server firmware-brcm80211 wpasupplicant"
+#   EXTRA_PACKAGES   more Debian packages for the image, e.g. "openssh-server"
 #   AUTHORIZED_KEYS  a file of SSH public keys for root (with openssh-server in EXTRA_PACKAGES)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,9 @@ AUTHORIZED_KEYS=${AUTHORIZED_KEYS:-}
 # systemd), libasound2 for the `alsa` feature, alsa-utils to test the DAC by hand, fdisk to
 # grow the root partition later.
 BASE_PACKAGES="systemd-sysv udev kmod dbus iproute2 netbase libasound2 alsa-utils fdisk"
+# Installed with the kernel: dtc for the Pirate Audio device tree (board/dt/chorus-dtb
+# redoes it at every kernel upgrade), Wi-Fi for the Pi 3, 3 B+ and 4 (non-free-firmware).
+BOARD_PACKAGES="device-tree-compiler wpasupplicant firmware-brcm80211"
 WORK=$REPO/target/image
 ROOTFS=$WORK/rootfs
 BASE_TAR=$WORK/base-rootfs.tar
@@ -63,7 +67,7 @@ die() { echo "build-image: $*" >&2; exit 1; }
 [[ -z $AUTHORIZED_KEYS || -f $AUTHORIZED_KEYS ]] || die "AUTHORIZED_KEYS=$AUTHORIZED_KEYS is not a file"
 ROOT_MB=$((IMAGE_MB - BOOT_START_MB - BOOT_MB))
 
-chorus_need_apt debootstrap qemu-user-static mtools dosfstools fdisk e2fsprogs
+chorus_need_apt debootstrap qemu-user-static mtools dosfstools fdisk e2fsprogs device-tree-compiler
 
 # ---------------------------------------------------------------- cleanup on exit
 MOUNTED=()
@@ -129,7 +133,7 @@ in_chroot() {
 
 # ---------------------------------------------------------------- 1. base rootfs (cached)
 mkdir -p "$WORK"
-key="$SUITE $MIRROR | $BASE_PACKAGES | $EXTRA_PACKAGES | raspi-firmware linux-image-arm64"
+key="$SUITE $MIRROR | $BASE_PACKAGES | $BOARD_PACKAGES | $EXTRA_PACKAGES | raspi-firmware linux-image-arm64"
 if $REBUILD_BASE || [[ ! -f $BASE_TAR || ! -f $BASE_KEY || $(cat "$BASE_KEY") != "$key" ]]; then
     log "debootstrap $SUITE arm64 (first stage)"
     remove_rootfs
@@ -154,7 +158,7 @@ EOF
     # raspi-firmware's kernel hook writes /boot/firmware/{config.txt,cmdline.txt}. Its
     # defaults would probe the build host (findmnt /, /dev/tty*), so set them; the boot
     # partition is labelled RASPIFIRM and the root RASPIROOT, as in Debian's Pi images.
-    # The config.txt fragment goes in raspi-firmware-custom, which the hook appends to
+    # The firmware's pin settings go in raspi-firmware-custom, which the hook appends to
     # config.txt on every kernel or firmware upgrade.
     mkdir -p "$ROOTFS/boot/firmware" "$ROOTFS/etc/default"
     cat >"$ROOTFS/etc/default/raspi-firmware" <<'EOF'
@@ -162,7 +166,7 @@ EOF
 ROOTPART=LABEL=RASPIROOT
 CONSOLES="tty0 ttyS1,115200"
 EOF
-    cp board/config.txt "$ROOTFS/etc/default/raspi-firmware-custom"
+    cp board/dt/raspi-firmware-custom "$ROOTFS/etc/default/raspi-firmware-custom"
     apt_install=(apt-get install -y --no-install-recommends
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
     chroot_mounts
@@ -170,7 +174,7 @@ EOF
     # initramfs-tools and its triggering dependencies first, the kernel alone second:
     # meant to leave one emulated mkinitramfs run instead of two.
     # shellcheck disable=SC2086
-    in_chroot "${apt_install[@]}" raspi-firmware initramfs-tools zstd $EXTRA_PACKAGES
+    in_chroot "${apt_install[@]}" raspi-firmware initramfs-tools zstd $BOARD_PACKAGES $EXTRA_PACKAGES
     in_chroot "${apt_install[@]}" linux-image-arm64
     in_chroot apt-get clean
     chroot_umounts
@@ -210,6 +214,28 @@ enable_unit() { # enable_unit UNIT_PATH_IN_IMAGE TARGET
     ln -sf "$1" "$ROOTFS/etc/systemd/system/$2.wants/$(basename "$1")"
 }
 enable_unit /etc/systemd/system/chorus.service multi-user.target
+
+# The Pirate Audio on Debian's kernel: the merged device trees now (on this host, from
+# the kernel package's own trees), and hooks that redo them at every kernel upgrade.
+install -D -m 755 board/dt/chorus-dtb "$ROOTFS/usr/sbin/chorus-dtb"
+install -D -m 644 -t "$ROOTFS/usr/share/chorus/dt" board/dt/pirate-audio.dtsi board/dt/bcm2711-i2s-dma.dtsi
+for hooks in kernel/postinst.d kernel/postrm.d initramfs/post-update.d; do
+    install -D -m 755 board/dt/z60-chorus-dtb "$ROOTFS/etc/$hooks/z60-chorus-dtb"
+done
+install -D -m 644 board/dt/raspi-firmware-custom "$ROOTFS/etc/default/raspi-firmware-custom"
+install -D -m 644 board/dt/asound.conf "$ROOTFS/etc/asound.conf"
+board/dt/chorus-dtb --root "$ROOTFS"
+
+# chorus.txt on the boot partition, applied at every boot before chorus and the Wi-Fi.
+install -D -m 644 systemd/chorus-boot-config.service "$ROOTFS/etc/systemd/system/chorus-boot-config.service"
+enable_unit /etc/systemd/system/chorus-boot-config.service multi-user.target
+install -D -m 644 board/network/25-wireless.network "$ROOTFS/etc/systemd/network/25-wireless.network"
+install -D -m 644 board/network/wpa_supplicant-wlan0.conf \
+    "$ROOTFS/etc/systemd/system/wpa_supplicant@wlan0.service.d/chorus.conf"
+# Started when a Wi-Fi interface appears, so a box without one never waits for it.
+wlan_wants=$ROOTFS/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants
+mkdir -p "$wlan_wants"
+ln -sf /lib/systemd/system/wpa_supplicant@.service "$wlan_wants/wpa_supplicant@wlan0.service"
 
 # Wired network: DHCP when there is a router, link-local addresses (169.254/16, fe80::)
 # when there is none, so boxes on a bare switch still see each other.
@@ -264,10 +290,12 @@ for f in bootcode.bin start.elf config.txt cmdline.txt bcm2837-rpi-3-b.dtb; do
     [[ -f $BOOTDIR/$f ]] || die "$BOOTDIR/$f missing: did raspi-firmware's hooks run?"
 done
 compgen -G "$BOOTDIR/vmlinuz-*" >/dev/null || die "no kernel in $BOOTDIR"
-# raspi-firmware-custom was in place before the hook ran, so the fragment should be in
-# config.txt already; check rather than trust.
-grep -qxF 'dtoverlay=hifiberry-dac' "$BOOTDIR/config.txt" \
-    || { echo; cat board/config.txt; } >>"$BOOTDIR/config.txt"
+# raspi-firmware-custom was in place before the hook ran, so its lines should be in
+# config.txt already (a base cached before they changed has older ones); check rather
+# than trust.
+grep -qxF 'gpio=5,6,16,20,24=ip,pu' "$BOOTDIR/config.txt" \
+    || { echo; cat board/dt/raspi-firmware-custom; } >>"$BOOTDIR/config.txt"
+install -m 644 board/chorus.txt "$BOOTDIR/chorus.txt"
 
 rm -rf "$QEMU_DIR"
 mkdir -p "$QEMU_DIR"

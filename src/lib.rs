@@ -5,7 +5,8 @@
 //! - [`bench`]: benchmarks (`chorus bench …`): the deterministic simulation, real ALSA
 //!   recorded through a sound server, real processes in network namespaces.
 //! - [`net`]: the tokio + socket2 runtime that drives a [`core::Node`] with real sockets.
-//! - [`config`]: the TOML configuration with defaults and validation.
+//! - [`config`]: the TOML configuration with defaults and validation, and `chorus.txt`
+//!   from the boot partition applied to it.
 //! - [`hal`]: buttons and display backends (`rpi`, `mock`) and the task that runs them.
 //! - [`ui`]: pure screens (view model -> any `DrawTarget`) and button presses -> commands.
 //! - [`command`]: what a person can ask a box and its answers, transport-free.

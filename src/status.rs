@@ -69,6 +69,9 @@ pub enum AlertKind {
     CorruptSong,
     /// No network interface or multicast blocked: the box sees no one.
     NoNetwork,
+    /// chorus.txt on the boot partition was not applied: the box runs on its previous
+    /// settings until the file is fixed (the hint names the line).
+    BadSettings,
 }
 
 /// One song of the party's window as this box fetches it.

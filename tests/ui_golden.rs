@@ -243,6 +243,14 @@ fn error_views(v: &mut Vec<(&'static str, View)>) {
             "Connect the box to Wi-Fi or Ethernet",
         )),
     ));
+    v.push((
+        "error-bad-settings",
+        base(alert(
+            AlertKind::BadSettings,
+            "Bad chorus.txt",
+            "line 3: wifi_passphrase must be 8-63 ASCII chars or 64 hex digits",
+        )),
+    ));
 }
 
 fn golden_dir() -> PathBuf {

@@ -1,6 +1,7 @@
 //! Subcommands of the `chorus` binary and the errors they end with.
 
 mod bench;
+mod boot;
 mod ctl;
 mod demo;
 mod demo_music;
@@ -33,6 +34,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run a benchmark (results are recorded in BENCHMARKS.md).
     Bench(bench::BenchArgs),
+    /// Apply chorus.txt from the boot partition (the name and Wi-Fi) to chorus.toml and
+    /// wpa_supplicant; a bad file changes nothing and leaves a notice for the screen.
+    /// Exit status 2: a bad value; 1: a file could not be read or written.
+    ApplyBootConfig(boot::ApplyBootArgs),
 }
 
 /// Options shared by `run` and `ctl`: where the config and state live.
@@ -138,27 +143,34 @@ pub enum CliError {
     Usage(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("chorus.txt not applied, the previous settings stay: {0}")]
+    BootSettings(chorus::config::boot::BootError),
 }
 
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Config(_) | CliError::Usage(_) => 2,
+            CliError::BootSettings(e) if e.is_bad_value() => 2,
             _ => 1,
         }
     }
 }
 
 pub fn execute(cli: Cli) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::Runtime)?;
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(CliError::Runtime)
+    };
     match cli.command {
-        Command::Run(args) => runtime.block_on(run::run(args)),
-        Command::Ctl(args) => runtime.block_on(ctl::ctl(args)),
-        Command::Demo(args) => runtime.block_on(demo::demo(args)),
-        Command::Bench(args) => runtime.block_on(bench::bench(args)),
+        Command::Run(args) => runtime()?.block_on(run::run(args)),
+        Command::Ctl(args) => runtime()?.block_on(ctl::ctl(args)),
+        Command::Demo(args) => runtime()?.block_on(demo::demo(args)),
+        Command::Bench(args) => runtime()?.block_on(bench::bench(args)),
+        // Runs at boot and needs no async runtime.
+        Command::ApplyBootConfig(args) => boot::apply_boot_config(args),
     }
 }
 

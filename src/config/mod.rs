@@ -4,7 +4,9 @@
 //! - `tables`: the `[discovery]`, `[party]`, `[audio]` and `[songs]` sections.
 //! - `validate`: the ranges the type system does not check.
 //! - `error`: [`ConfigError`].
+//! - [`boot`]: `chorus.txt` on the boot partition, applied to this file and the Wi-Fi.
 
+pub mod boot;
 mod error;
 mod file;
 mod tables;

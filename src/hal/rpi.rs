@@ -34,9 +34,9 @@ const POLL_EVERY: Duration = Duration::from_millis(5);
 const CONSUMER: &str = "chorus";
 const GPIO_FIX: &str = "the Pi's GPIO driver makes it; on other boards enable the GPIO \
                         controller in the device tree, and the chorus user needs group gpio";
-const SPI_FIX: &str = "enable SPI: dtparam=spi=on in config.txt (Raspberry Pi OS; Debian's \
-                       mainline kernel needs a device-tree overlay, see board/README.md); the \
-                       chorus user needs group spi";
+const SPI_FIX: &str = "enable SPI: dtparam=spi=on in config.txt (Raspberry Pi OS), or run \
+                       chorus-dtb as root and reboot (Debian's kernel, see board/README.md); \
+                       the chorus user needs group spi";
 /// spidev refuses single transfers above its `bufsiz` (4096 bytes by default), so the
 /// pixel batch buffer is exactly that.
 const SPI_CHUNK: usize = 4096;

@@ -54,6 +54,8 @@ pub struct BoxRuntime {
     /// Requests from the control socket and the buttons, one path into the box.
     asks_tx: mpsc::Sender<Ask>,
     asks: Option<mpsc::Receiver<Ask>>,
+    /// Why chorus.txt was not applied at boot (read once: it changes only at boot).
+    settings_error: Option<String>,
 }
 
 /// What the loop waits on besides the sockets, made when the box starts running.
@@ -83,6 +85,10 @@ impl BoxRuntime {
         let output = PlayoutExec::new(setup::open_player(&config), &config.state_dir);
         let first = Status::of(&node, monotonic_now(), local_addr.to_string());
         let (asks_tx, asks) = mpsc::channel::<Ask>(32);
+        let settings_error = crate::config::boot::notice::read(&config.state_dir);
+        if let Some(e) = &settings_error {
+            tracing::warn!(error = %e, "chorus.txt was not applied at boot; running on the previous settings");
+        }
         Ok(BoxRuntime {
             config,
             node,
@@ -100,6 +106,7 @@ impl BoxRuntime {
             publisher: Publisher::new(first),
             asks_tx,
             asks: Some(asks),
+            settings_error,
         })
     }
 
@@ -342,6 +349,7 @@ impl BoxRuntime {
             transfers: self.bulk.as_ref().map(|b| &b.status),
             multicast_error: self.sockets.multicast_error(),
             audio_output: &self.config.audio.output,
+            settings_error: self.settings_error.as_deref(),
         };
         self.publisher.publish(monotonic_now(), &sources);
     }

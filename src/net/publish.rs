@@ -41,6 +41,8 @@ pub(super) struct Sources<'a> {
     pub multicast_error: Option<&'a str>,
     /// The configured audio output, for the hint of an alert.
     pub audio_output: &'a str,
+    /// Why chorus.txt from the boot partition was not applied at this start.
+    pub settings_error: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -206,6 +208,14 @@ fn playback_status(
 /// What keeps this box from doing its job, most important first.
 fn alerts(status: &Status, from: &Sources<'_>) -> Vec<Alert> {
     let mut alerts = Vec::new();
+    // First: a bad settings file can be the cause of the other alerts (no Wi-Fi).
+    if let Some(e) = from.settings_error {
+        alerts.push(Alert {
+            kind: AlertKind::BadSettings,
+            message: "Bad chorus.txt".into(),
+            hint: short(e),
+        });
+    }
     let output = from.audio_output;
     let device_error = status.playback.as_ref().and_then(|p| p.error.clone());
     if !from.output.has_player() {

@@ -22,9 +22,10 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
         AlertKind::DiskFull => theme::AMBER,
         AlertKind::CorruptSong => rgb_corrupt(),
         AlertKind::NoNetwork => theme::BLUE,
+        AlertKind::BadSettings => theme::AMBER,
     };
     widgets::dot(ICON_CENTER, 76, color, target)?;
-    icon(alert.kind, target)?;
+    icon(alert.kind, color, target)?;
 
     let mut y = 148;
     for line in text::TITLE.wrap(&alert.message, INNER, 2) {
@@ -61,8 +62,12 @@ const fn rgb_corrupt() -> Rgb565 {
     widgets::rgb(250, 120, 60)
 }
 
-/// The kind's pictogram, drawn in the background colour on its disc.
-fn icon<D: DrawTarget<Color = Rgb565>>(kind: AlertKind, target: &mut D) -> Result<(), D::Error> {
+/// The kind's pictogram, drawn in the background colour on its disc (`disc`).
+fn icon<D: DrawTarget<Color = Rgb565>>(
+    kind: AlertKind,
+    disc: Rgb565,
+    target: &mut D,
+) -> Result<(), D::Error> {
     let c = ICON_CENTER;
     let ink = PrimitiveStyle::with_fill(theme::BG);
     let stroke = PrimitiveStyle::with_stroke(theme::BG, 4);
@@ -114,6 +119,21 @@ fn icon<D: DrawTarget<Color = Rgb565>>(kind: AlertKind, target: &mut D) -> Resul
             widgets::dot(c + Point::new(0, 8), 8, theme::BG, target)?;
             Line::new(c + Point::new(-20, -18), c + Point::new(20, 22))
                 .draw_styled(&PrimitiveStyle::with_stroke(theme::BG, 4), target)
+        }
+        AlertKind::BadSettings => {
+            // A page of settings with a folded corner.
+            let page = Rectangle::new(c + Point::new(-17, -23), Size::new(34, 46));
+            widgets::rounded(page, 3, theme::BG, target)?;
+            Triangle::new(
+                c + Point::new(7, -24),
+                c + Point::new(18, -24),
+                c + Point::new(18, -13),
+            )
+            .draw_styled(&PrimitiveStyle::with_fill(disc), target)?;
+            for (i, w) in [(0, 14), (1, 22), (2, 22), (3, 12)] {
+                widgets::fill(rect(c.x - 11, c.y - 12 + i * 8, w, 3), disc, target)?;
+            }
+            Ok(())
         }
     }
 }
