@@ -39,6 +39,11 @@ pub struct TimingNoise {
     pub wrong_reading: f64,
     /// Frames a wrong reading is off by.
     pub period: u64,
+    /// A bias that wanders slowly (RMS, and its correlation time): a sound server that
+    /// re-tunes its stream's rate moves audio between its queues in ways the reported
+    /// delay does not show, so the box cannot see this part and the recording can.
+    pub wander_rms: Duration,
+    pub wander_tau: Duration,
     /// Seeds the noise.
     pub seed: u64,
 }
@@ -57,6 +62,9 @@ pub struct SimDac {
     dry: bool,
     underruns: u64,
     rng: StdRng,
+    /// The wandering bias now (frames) and when it was last moved.
+    wander: f64,
+    wander_at: Instant,
 }
 
 impl SimDac {
@@ -72,13 +80,35 @@ impl SimDac {
             dry: false,
             underruns: 0,
             rng: StdRng::seed_from_u64(config.noise.seed),
+            wander: 0.0,
+            wander_at: config.start,
         }
+    }
+
+    /// Moves the wandering bias to now (an Ornstein-Uhlenbeck process) and returns it.
+    fn wander(&mut self) -> f64 {
+        let n = self.config.noise;
+        if n.wander_rms.is_zero() || n.wander_tau.is_zero() {
+            return 0.0;
+        }
+        let dt = self
+            .now
+            .saturating_duration_since(self.wander_at)
+            .as_secs_f64();
+        self.wander_at = self.now;
+        let keep = (-dt / n.wander_tau.as_secs_f64()).exp();
+        let sigma = n.wander_rms.as_secs_f64() * f64::from(self.config.format.rate);
+        // Box-Muller: one standard normal from two uniforms.
+        let (u1, u2): (f64, f64) = (self.rng.gen_range(f64::EPSILON..1.0), self.rng.gen());
+        let normal = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        self.wander = self.wander * keep + sigma * (1.0 - keep * keep).sqrt() * normal;
+        self.wander
     }
 
     /// Frames played as the driver reports it at this instant.
     fn reported_played(&mut self) -> u64 {
         let n = self.config.noise;
-        let mut played = self.played;
+        let mut played = self.played + self.wander();
         if n.granularity > 1 {
             played = (played / n.granularity as f64).floor() * n.granularity as f64;
         }

@@ -27,6 +27,7 @@ mod server;
 pub mod signal;
 #[cfg(test)]
 mod tests;
+pub mod wander;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -321,6 +322,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
     let mut analysis = analyze::analyse(&channels_rec, rate, config.seconds);
     analysis.first_song_ms = analyze::first_song_ms(&channels_rec, &head, rate);
     let host_kill = kill.map(|k| after_kill(&analysis, &channels_rec, &k, rate));
+    let wander = wander::wander(&analysis.series, config.boxes);
     Ok(PlayoutReport {
         boxes: config.boxes,
         seconds: config.seconds,
@@ -330,6 +332,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         analysis,
         underruns,
         reseeks,
+        wander,
         device_jitter_us,
         device_rate_ppm,
         host_kill,

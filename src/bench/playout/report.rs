@@ -93,6 +93,8 @@ pub struct PlayoutReport {
     /// Per box: re-seeks at the end of the run, from `ctl status` (`None`: the box did
     /// not answer, e.g. the killed host).
     pub reseeks: Vec<Option<u64>>,
+    /// Per box: how its lag behind box 1 wanders from 10 s on.
+    pub wander: Vec<Option<super::wander::Wander>>,
     /// Per box: how far its sink's timing readings scatter around the filtered device
     /// position (RMS, µs), from `ctl status` at the end of the run.
     pub device_jitter_us: Vec<Option<f64>>,
@@ -229,6 +231,22 @@ impl PlayoutReport {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let wander: Vec<String> = (self.wander.iter().skip(1))
+            .map(|w| {
+                w.map_or_else(
+                    || "?".into(),
+                    |w| match w.tau_s {
+                        Some(t) => format!("{:.1} µs / {t:.1} s", w.rms_us),
+                        None => format!("{:.1} µs / longer than the run", w.rms_us),
+                    },
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "  lag wander vs box 1 after 10 s (RMS / correlation time): {}",
+            wander.join(", ")
+        );
         let _ = writeln!(
             s,
             "  device timing jitter per box (RMS µs): {}; device rate (ppm): {}",

@@ -152,3 +152,21 @@ fn a_box_that_begins_mid_song_is_placed_in_it() {
     let at = super::analyze::first_song_ms(&[ch], &song, RATE);
     assert!((at[0].unwrap() - 36.0).abs() < 0.05, "{at:?}");
 }
+
+#[test]
+fn wander_reads_the_rms_and_correlation_time_of_a_slow_swing() {
+    // 10 µs amplitude, 40 s period, sampled every 0.5 s for 200 s: RMS 10/√2, and the
+    // autocorrelation cos(2π k·0.5/40) first falls below 1/e at k = 16 (8 s).
+    let lags: Vec<f64> = (0..400)
+        .map(|i| 10.0 * (std::f64::consts::TAU * f64::from(i) * 0.5 / 40.0).sin())
+        .collect();
+    let w = super::wander::of(&lags);
+    let Some(w) = w else { panic!("no wander") };
+    assert!((w.rms_us - 7.07).abs() < 0.05, "{w:?}");
+    assert_eq!(w.tau_s, Some(8.0));
+    // White noise decorrelates at once.
+    let noise: Vec<f64> = (0..400u32)
+        .map(|i| f64::from(i.wrapping_mul(2_654_435_761) % 1000))
+        .collect();
+    assert_eq!(super::wander::of(&noise).and_then(|w| w.tau_s), Some(0.5));
+}

@@ -27,6 +27,12 @@ pub struct Rig {
     /// Chance per reading that it is a period off, and the period in frames.
     pub wrong_reading: f64,
     pub period: u64,
+    /// A slowly wandering bias of the readings that the box cannot see: RMS and
+    /// correlation time.
+    #[serde(serialize_with = "micros")]
+    pub wander_rms: Duration,
+    #[serde(serialize_with = "micros")]
+    pub wander_tau: Duration,
     /// Playback-thread stalls per second, and the longest.
     pub stalls_per_sec: f64,
     #[serde(serialize_with = "micros")]
@@ -50,6 +56,8 @@ impl Rig {
             timing_rms: Duration::ZERO,
             wrong_reading: 0.0,
             period: 0,
+            wander_rms: Duration::ZERO,
+            wander_tau: Duration::ZERO,
             stalls_per_sec: 0.0,
             longest_stall: Duration::ZERO,
         }
@@ -70,6 +78,8 @@ impl Rig {
             timing_rms: Duration::from_micros(PIPEWIRE_JITTER_US),
             wrong_reading: 0.0,
             period: 0,
+            wander_rms: Duration::from_micros(PIPEWIRE_WANDER_US),
+            wander_tau: Duration::from_secs(PIPEWIRE_WANDER_TAU_S),
             stalls_per_sec: 0.0,
             longest_stall: Duration::ZERO,
         }
@@ -82,6 +92,8 @@ impl Rig {
             granularity: 0,
             wrong_reading: self.wrong_reading,
             period: self.period,
+            wander_rms: self.wander_rms,
+            wander_tau: self.wander_tau,
             seed: seed ^ (index as u64).rotate_left(17),
         }
     }
@@ -100,3 +112,8 @@ impl Rig {
 /// as `bench playout` measured it on the development machine (6-7 µs per box on a quiet
 /// machine, up to 18 µs with builds running beside it).
 const PIPEWIRE_JITTER_US: u64 = 7;
+
+/// The wander of one box's lag as `bench playout` measured it: RMS (the pairwise RMS over
+/// √2) and correlation time.
+const PIPEWIRE_WANDER_US: u64 = 10;
+const PIPEWIRE_WANDER_TAU_S: u64 = 10;

@@ -96,7 +96,7 @@ impl Party {
         match &mut self.role {
             Role::Idle => Err(CommandError::NotInParty),
             Role::Host(h) => {
-                let verdict = h.decide(out, self.c.me, kind, true, self.c.cfg.requests);
+                let verdict = h.decide(&self.c, out, self.c.me, kind, true);
                 Ok(match verdict {
                     Ok(decision) => (
                         RequestOutcome::Answered {

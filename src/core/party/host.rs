@@ -132,10 +132,15 @@ impl Host {
         if self.phase != PartyPhase::Forming || !due {
             return false;
         }
+        self.begin(out);
+        true
+    }
+
+    /// The party starts: whoever is in now is a founder.
+    fn begin(&mut self, out: &mut Out) {
         self.phase = PartyPhase::Started;
         self.founders = self.guests.values().map(|g| g.info.id).collect();
         out.event(Event::Started { party: self.party });
-        true
     }
 
     /// Floods a new round of our invitation.
@@ -319,7 +324,7 @@ impl Host {
         if party != self.party {
             return None;
         }
-        let verdict = self.decide(out, by, kind, false, c.cfg.requests);
+        let verdict = self.decide(c, out, by, kind, false);
         let (accepted, reason) = match &verdict {
             Ok(_) => (true, None),
             Err(reason) => (false, Some(reason.clone())),
@@ -338,13 +343,13 @@ impl Host {
     /// `Ok` with what the node must carry out, or the reason it is refused.
     pub(super) fn decide(
         &mut self,
+        c: &Common,
         out: &mut Out,
         by: NodeId,
         kind: RequestKind,
         from_host: bool,
-        policy: RequestPolicy,
     ) -> Result<Option<Decision>, String> {
-        if !from_host && policy == RequestPolicy::HostOnly {
+        if !from_host && c.cfg.requests == RequestPolicy::HostOnly {
             return Err("this party takes requests from the host only".into());
         }
         let party = self.party;
@@ -352,6 +357,16 @@ impl Host {
             RequestKind::Playback(action) => {
                 let action = action.into();
                 out.event(Event::PlaybackRequested { party, by, action });
+                // Music playing is a party under way: starting it here keeps everyone's
+                // roster (and so a successor's) from saying "forming" while it plays.
+                let plays = !matches!(
+                    action,
+                    crate::core::Action::Pause | crate::core::Action::Volume { .. }
+                );
+                if plays && self.phase == PartyPhase::Forming {
+                    self.begin(out);
+                    self.broadcast_roster(c, out, None);
+                }
                 Ok(Some(Decision::Play { action }))
             }
             RequestKind::Offer { song, title } => {

@@ -155,3 +155,34 @@ fn a_host_only_party_refuses_a_guests_request_and_decides_nothing() {
         .as_ref()
         .is_some_and(|r| r.contains("host only")));
 }
+
+/// Roster phases sent to guests so far.
+fn roster_phases(out: &mut Out) -> Vec<PartyPhase> {
+    std::iter::from_fn(|| out.streams.pop_front())
+        .filter_map(|a| match a {
+            StreamAction::Send {
+                msg: Control::Roster(r),
+                ..
+            } => Some(r.phase),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn playing_music_starts_a_forming_party_and_tells_the_guests() {
+    let (mut party, id, mut out) = hosting(RequestPolicy::Anyone);
+    admit_guest(&mut party, id, &mut out);
+    out.streams.clear();
+    // A volume change is no start.
+    let volume = RequestKind::Playback(Action::Volume { percent: 40 }.into());
+    party.request(&mut out, volume).unwrap();
+    assert_eq!(party.view().map(|v| v.state), Some(PartyState::Forming));
+    assert!(roster_phases(&mut out).is_empty());
+    // Music is: the party is under way, and every guest's roster says so, so a guest
+    // that takes over after the host dies keeps it started.
+    let resume = RequestKind::Playback(Action::Resume.into());
+    party.request(&mut out, resume).unwrap();
+    assert_eq!(party.view().map(|v| v.state), Some(PartyState::Started));
+    assert_eq!(roster_phases(&mut out), vec![PartyPhase::Started]);
+}
