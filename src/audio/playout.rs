@@ -12,10 +12,13 @@ use crate::core::Instant;
 /// Tuning of [`PlayoutController`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlayoutConfig {
-    /// Proportional gain, ppm per second of error per second: 0.5/s corrects an error with
-    /// a ~2 s time constant, slow enough to average out timestamp jitter.
+    /// Proportional gain, ppm per second of error per second: 2/s corrects an error with
+    /// a ~0.5 s time constant. The device position it steers on is already filtered (its
+    /// jitter averaged over seconds), so the controller itself need not be slow; fast,
+    /// it follows the clock estimate's early corrections closely.
     pub kp: f64,
-    /// Integral gain (1/s²); it learns the DAC's rate error. kp²/4 is critically damped.
+    /// Integral gain (1/s²); it learns what the fed-forward device rate misses. kp²/4 is
+    /// critically damped.
     pub ki: f64,
     /// Steering limit; 500 ppm is a pitch change of under a cent, inaudible.
     pub max_ppm: f64,
@@ -27,8 +30,8 @@ pub struct PlayoutConfig {
 impl Default for PlayoutConfig {
     fn default() -> Self {
         PlayoutConfig {
-            kp: 0.5,
-            ki: 0.0625,
+            kp: 2.0,
+            ki: 1.0,
             max_ppm: 500.0,
             reseek_threshold: Duration::from_millis(5),
         }

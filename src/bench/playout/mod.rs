@@ -315,6 +315,12 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         .iter()
         .map(|p| p.as_ref()?.device_rate_ppm)
         .collect();
+    // One machine, one monotonic clock: a member's true offset from the host is zero, so
+    // what it reports is its clock error.
+    let clock_offset_us = playback
+        .iter()
+        .map(|p| Some(p.as_ref()?.clock.as_ref()?.offset_us))
+        .collect();
     drop(boxes);
     drop(server);
     let (rate, rec) = read_wav(&recording)?;
@@ -335,6 +341,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         wander,
         device_jitter_us,
         device_rate_ppm,
+        clock_offset_us,
         host_kill,
     })
 }

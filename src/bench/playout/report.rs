@@ -100,6 +100,10 @@ pub struct PlayoutReport {
     pub device_jitter_us: Vec<Option<f64>>,
     /// Per box: its device's rate against nominal on its own clock (ppm).
     pub device_rate_ppm: Vec<Option<f64>>,
+    /// Per member: the party clock's offset from its own clock as it estimates it, µs,
+    /// at the end (`None` on the host). Every box runs on one machine, so the truth is 0
+    /// and this is the member's clock error.
+    pub clock_offset_us: Vec<Option<f64>>,
     /// What happened after the host was killed (`--kill-host-at`).
     pub host_kill: Option<HostKill>,
 }
@@ -252,6 +256,11 @@ impl PlayoutReport {
             "  device timing jitter per box (RMS µs): {}; device rate (ppm): {}",
             show(&self.device_jitter_us),
             show(&self.device_rate_ppm)
+        );
+        let _ = writeln!(
+            s,
+            "  members' clock error at the end (µs; one machine, so the true offset is 0): {}",
+            show(&self.clock_offset_us)
         );
         if let Some(k) = &self.host_kill {
             let _ = writeln!(

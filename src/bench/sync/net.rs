@@ -22,6 +22,11 @@ pub struct NetProfile {
     pub stalls_per_sec: f64,
     /// How long a stall holds packets.
     pub stall: Duration,
+    /// How long before it really leaves a member stamps its time request: the runtime
+    /// reads the clock, then finishes the event before the datagram is sent. The host's
+    /// answer is stamped the same way; what matters is the difference, which biases the
+    /// offset estimate by half of it.
+    pub stamp_lead: Duration,
 }
 
 impl NetProfile {
@@ -34,10 +39,13 @@ impl NetProfile {
             loss: 0.0,
             stalls_per_sec: 0.0,
             stall: Duration::ZERO,
+            stamp_lead: Duration::ZERO,
         }
     }
 
-    /// Loopback on one machine, as in `bench playout`: 40 µs ± 20 µs one way.
+    /// Loopback on one machine, as in `bench playout`: 40 µs ± 20 µs one way, and the
+    /// stamping lead that `bench playout` measured there (members' clock errors of
+    /// +25 to +32 µs on one machine, where the truth is 0).
     pub fn loopback() -> Self {
         NetProfile {
             name: "loopback".into(),
@@ -46,6 +54,7 @@ impl NetProfile {
             loss: 0.0,
             stalls_per_sec: 0.0,
             stall: Duration::ZERO,
+            stamp_lead: Duration::from_micros(56),
         }
     }
 
@@ -58,6 +67,7 @@ impl NetProfile {
             loss: 0.01,
             stalls_per_sec: 0.1,
             stall: Duration::from_millis(50),
+            stamp_lead: Duration::ZERO,
         }
     }
 }
@@ -74,6 +84,11 @@ pub(super) struct Link {
 }
 
 impl Link {
+    /// How long after its stamp a member's request really leaves, ns.
+    pub(super) fn stamp_lead(&self) -> f64 {
+        self.profile.stamp_lead.as_secs_f64() * 1e9
+    }
+
     pub(super) fn new(profile: &NetProfile, seed: u64) -> Self {
         let mut link = Link {
             profile: profile.clone(),

@@ -115,5 +115,5 @@ const PIPEWIRE_JITTER_US: u64 = 7;
 
 /// The wander of one box's lag as `bench playout` measured it: RMS (the pairwise RMS over
 /// √2) and correlation time.
-const PIPEWIRE_WANDER_US: u64 = 10;
-const PIPEWIRE_WANDER_TAU_S: u64 = 10;
+const PIPEWIRE_WANDER_US: u64 = 2;
+const PIPEWIRE_WANDER_TAU_S: u64 = 3;

@@ -99,7 +99,7 @@ impl Speaker {
         est.exchange_sent(local);
         self.exchanges += 1;
         let stamp = |t: f64| PartyTime::from_nanos(host.at(t).max(0.0) as u64);
-        let reply = link.deliver(t).and_then(|arrive| {
+        let reply = link.deliver(t + link.stamp_lead()).and_then(|arrive| {
             let depart = arrive + link.processing();
             let back = link.deliver(depart)?;
             Some((arrive, depart, back))
