@@ -2,8 +2,9 @@
 # Builds a bootable Debian 12 (bookworm) arm64 SD card image for a chorus box, without
 # Docker and without loop devices:
 #   debootstrap --foreign, second stage under qemu-user binfmt, raspi-firmware and
-#   linux-image-arm64 from Debian (non-free-firmware), the cross-built chorus, its unit,
-#   sysusers entry, udev rules, config.txt fragment and chorus.toml; then
+#   linux-image-arm64 from Debian (non-free-firmware), the config.txt fragment, chorus's
+#   Debian package (scripts/make-deb: binary, unit, sysusers entry, udev rules,
+#   chorus.toml) installed with dpkg in the chroot; then
 #   mkfs.vfat + mcopy (boot), mke2fs -d (root), sfdisk, dd conv=notrunc.
 #
 # Usage (root, on Debian 12 x86_64 or arm64):
@@ -16,7 +17,9 @@
 # MIRROR stay the same; later runs take about a minute. --rebuild-base forces a rebuild.
 #
 # Environment:
-#   CHORUS_BIN       the arm64 binary (default: target/aarch64-unknown-linux-gnu/release/chorus)
+#   CHORUS_BIN       the arm64 binary (default: target/aarch64-unknown-linux-gnu/release/chorus),
+#                    packaged by scripts/make-deb into target/deb/ unless CHORUS_DEB is set
+#   CHORUS_DEB       an already built chorus_<version>_arm64.deb to install instead
 #   IMAGE_MB         image size in MiB, a power of two (qemu -M raspi3b insists); default 2048
 #   MIRROR           Debian mirror (default http://deb.debian.org/debian)
 #   EXTRA_PACKAGES   more Debian packages for the image, e.g. "openssh-server firmware-brcm80211 wpasupplicant"
@@ -37,6 +40,8 @@ esac
 SUITE=bookworm
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 CHORUS_BIN=${CHORUS_BIN:-target/aarch64-unknown-linux-gnu/release/chorus}
+CHORUS_DEB=${CHORUS_DEB:-}
+VERSION=$(sed -n '/^\[package\]/,/^\[/ s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml)
 IMAGE_MB=${IMAGE_MB:-2048}
 EXTRA_PACKAGES=${EXTRA_PACKAGES:-}
 AUTHORIZED_KEYS=${AUTHORIZED_KEYS:-}
@@ -57,13 +62,18 @@ log() { printf '\n==== %s  (t+%ds)\n' "$*" "$SECONDS"; }
 die() { echo "build-image: $*" >&2; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (debootstrap, chroot, binfmt_misc)"
-[[ -f $CHORUS_BIN ]] || die "no $CHORUS_BIN; run scripts/cross-build first (or set CHORUS_BIN)"
+if [[ -n $CHORUS_DEB ]]; then
+    [[ -f $CHORUS_DEB ]] || die "CHORUS_DEB=$CHORUS_DEB is not a file"
+else
+    [[ -f $CHORUS_BIN ]] || die "no $CHORUS_BIN; run scripts/cross-build first (or set CHORUS_BIN or CHORUS_DEB)"
+fi
 ((IMAGE_MB >= 1024 && (IMAGE_MB & (IMAGE_MB - 1)) == 0)) \
     || die "IMAGE_MB=$IMAGE_MB must be a power of two, at least 1024"
 [[ -z $AUTHORIZED_KEYS || -f $AUTHORIZED_KEYS ]] || die "AUTHORIZED_KEYS=$AUTHORIZED_KEYS is not a file"
 ROOT_MB=$((IMAGE_MB - BOOT_START_MB - BOOT_MB))
 
-chorus_need_apt debootstrap qemu-user-static mtools dosfstools fdisk e2fsprogs
+# binutils-aarch64-linux-gnu: scripts/make-deb strips the arm64 binary.
+chorus_need_apt debootstrap qemu-user-static mtools dosfstools fdisk e2fsprogs binutils-aarch64-linux-gnu
 
 # ---------------------------------------------------------------- cleanup on exit
 MOUNTED=()
@@ -189,27 +199,28 @@ else
 fi
 
 # ---------------------------------------------------------------- 2. chorus on top
-log "installing chorus"
-install -D -m 755 "$CHORUS_BIN" "$ROOTFS/usr/local/bin/chorus"
-install -D -m 644 systemd/chorus.service "$ROOTFS/etc/systemd/system/chorus.service"
-install -D -m 644 systemd/sysusers.d/chorus.conf "$ROOTFS/usr/lib/sysusers.d/chorus.conf"
-install -D -m 644 board/60-chorus-devices.rules "$ROOTFS/etc/udev/rules.d/60-chorus-devices.rules"
-install -D -m 644 board/chorus.toml "$ROOTFS/etc/chorus/chorus.toml"
-install -D -m 644 README.md "$ROOTFS/usr/share/doc/chorus/README.md"
-install -D -m 644 board/README.md "$ROOTFS/usr/share/doc/chorus/board.md"
-install -d -m 755 "$ROOTFS/var/lib/chorus/music"   # chorus.service chowns the state dir
-# Create the user and groups now if this host can (systemd-sysusers.service would
-# otherwise create them early on the first boot, before chorus.service).
-if command -v systemd-sysusers >/dev/null 2>&1; then
-    systemd-sysusers --root="$ROOTFS" "$ROOTFS/usr/lib/sysusers.d/chorus.conf"
+log "installing chorus (its Debian package)"
+if [[ -z $CHORUS_DEB ]]; then
+    CHORUS_DEB=target/deb/chorus_${VERSION}_arm64.deb
+    CARGO_TARGET_DIR=target scripts/make-deb arm64 "$CHORUS_BIN"
 fi
+# dpkg runs the package's maintainer scripts in the emulated chroot as on a box: the user
+# and groups (systemd-sysusers), the music folder, chorus.service enabled. Nothing starts
+# (no systemd runs in the chroot) and udev is left alone; the rules apply at boot.
+binfmt_register
+cp "$CHORUS_DEB" "$ROOTFS/tmp/chorus.deb"
+chroot_mounts
+in_chroot dpkg -i /tmp/chorus.deb
+chroot_umounts
+rm -f "$ROOTFS/tmp/chorus.deb"
+[[ -L $ROOTFS/etc/systemd/system/multi-user.target.wants/chorus.service ]] \
+    || die "the package's postinst did not enable chorus.service"
 
 # Enable units the way `systemctl enable` would, by symlink.
 enable_unit() { # enable_unit UNIT_PATH_IN_IMAGE TARGET
     mkdir -p "$ROOTFS/etc/systemd/system/$2.wants"
     ln -sf "$1" "$ROOTFS/etc/systemd/system/$2.wants/$(basename "$1")"
 }
-enable_unit /etc/systemd/system/chorus.service multi-user.target
 
 # Wired network: DHCP when there is a router, link-local addresses (169.254/16, fe80::)
 # when there is none, so boxes on a bare switch still see each other.
