@@ -2,9 +2,11 @@
 # Builds a bootable Debian 12 (bookworm) arm64 SD card image for a chorus box, without
 # Docker and without loop devices:
 #   debootstrap --foreign, second stage under qemu-user binfmt, raspi-firmware and
-#   linux-image-arm64 from Debian (non-free-firmware), Wi-Fi firmware and supplicant, the
-#   cross-built chorus, its units, sysusers entry, udev rules and chorus.toml, the Pirate
-#   Audio device tree (board/dt) and chorus.txt on the boot partition; then
+#   linux-image-arm64 from Debian (non-free-firmware), Wi-Fi firmware and supplicant,
+#   chorus's Debian package (scripts/make-deb: binary, units, sysusers entry, udev rules,
+#   chorus.toml, the Pirate Audio device tree of board/dt and its kernel hooks, the
+#   Wi-Fi set-up) installed with dpkg in the chroot, and chorus.txt on the boot
+#   partition; then
 #   mkfs.vfat + mcopy (boot), mke2fs -d (root), sfdisk, dd conv=notrunc.
 #
 # Usage (root, on Debian 12 x86_64 or arm64):
@@ -17,7 +19,9 @@
 # MIRROR stay the same; later runs take about a minute. --rebuild-base forces a rebuild.
 #
 # Environment:
-#   CHORUS_BIN       the arm64 binary (default: target/aarch64-unknown-linux-gnu/release/chorus)
+#   CHORUS_BIN       the arm64 binary (default: target/aarch64-unknown-linux-gnu/release/chorus),
+#                    packaged by scripts/make-deb into target/deb/ unless CHORUS_DEB is set
+#   CHORUS_DEB       an already built chorus_<version>_arm64.deb to install instead
 #   IMAGE_MB         image size in MiB, a power of two (qemu -M raspi3b insists); default 2048
 #   MIRROR           Debian mirror (default http://deb.debian.org/debian)
 #   EXTRA_PACKAGES   more Debian packages for the image, e.g. "openssh-server"
@@ -38,6 +42,8 @@ esac
 SUITE=bookworm
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 CHORUS_BIN=${CHORUS_BIN:-target/aarch64-unknown-linux-gnu/release/chorus}
+CHORUS_DEB=${CHORUS_DEB:-}
+VERSION=$(sed -n '/^\[package\]/,/^\[/ s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml)
 IMAGE_MB=${IMAGE_MB:-2048}
 EXTRA_PACKAGES=${EXTRA_PACKAGES:-}
 AUTHORIZED_KEYS=${AUTHORIZED_KEYS:-}
@@ -61,13 +67,20 @@ log() { printf '\n==== %s  (t+%ds)\n' "$*" "$SECONDS"; }
 die() { echo "build-image: $*" >&2; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (debootstrap, chroot, binfmt_misc)"
-[[ -f $CHORUS_BIN ]] || die "no $CHORUS_BIN; run scripts/cross-build first (or set CHORUS_BIN)"
+if [[ -n $CHORUS_DEB ]]; then
+    [[ -f $CHORUS_DEB ]] || die "CHORUS_DEB=$CHORUS_DEB is not a file"
+else
+    [[ -f $CHORUS_BIN ]] || die "no $CHORUS_BIN; run scripts/cross-build first (or set CHORUS_BIN or CHORUS_DEB)"
+fi
 ((IMAGE_MB >= 1024 && (IMAGE_MB & (IMAGE_MB - 1)) == 0)) \
     || die "IMAGE_MB=$IMAGE_MB must be a power of two, at least 1024"
 [[ -z $AUTHORIZED_KEYS || -f $AUTHORIZED_KEYS ]] || die "AUTHORIZED_KEYS=$AUTHORIZED_KEYS is not a file"
 ROOT_MB=$((IMAGE_MB - BOOT_START_MB - BOOT_MB))
 
-chorus_need_apt debootstrap qemu-user-static mtools dosfstools fdisk e2fsprogs device-tree-compiler
+# binutils-aarch64-linux-gnu: scripts/make-deb strips the arm64 binary; dtc: the device
+# trees are merged (and so checked) on this host too.
+chorus_need_apt debootstrap qemu-user-static mtools dosfstools fdisk e2fsprogs \
+    binutils-aarch64-linux-gnu device-tree-compiler
 
 # ---------------------------------------------------------------- cleanup on exit
 MOUNTED=()
@@ -193,49 +206,34 @@ else
 fi
 
 # ---------------------------------------------------------------- 2. chorus on top
-log "installing chorus"
-install -D -m 755 "$CHORUS_BIN" "$ROOTFS/usr/local/bin/chorus"
-install -D -m 644 systemd/chorus.service "$ROOTFS/etc/systemd/system/chorus.service"
-install -D -m 644 systemd/sysusers.d/chorus.conf "$ROOTFS/usr/lib/sysusers.d/chorus.conf"
-install -D -m 644 board/60-chorus-devices.rules "$ROOTFS/etc/udev/rules.d/60-chorus-devices.rules"
-install -D -m 644 board/chorus.toml "$ROOTFS/etc/chorus/chorus.toml"
-install -D -m 644 README.md "$ROOTFS/usr/share/doc/chorus/README.md"
-install -D -m 644 board/README.md "$ROOTFS/usr/share/doc/chorus/board.md"
-install -d -m 755 "$ROOTFS/var/lib/chorus/music"   # chorus.service chowns the state dir
-# Create the user and groups now if this host can (systemd-sysusers.service would
-# otherwise create them early on the first boot, before chorus.service).
-if command -v systemd-sysusers >/dev/null 2>&1; then
-    systemd-sysusers --root="$ROOTFS" "$ROOTFS/usr/lib/sysusers.d/chorus.conf"
+log "installing chorus (its Debian package)"
+if [[ -z $CHORUS_DEB ]]; then
+    CHORUS_DEB=target/deb/chorus_${VERSION}_arm64.deb
+    CARGO_TARGET_DIR=target scripts/make-deb arm64 "$CHORUS_BIN"
 fi
+# dpkg runs the package's maintainer scripts in the emulated chroot as on a box: the user
+# and groups (systemd-sysusers), the music folder, chorus.service enabled. Nothing starts
+# (no systemd runs in the chroot) and udev is left alone; the rules apply at boot.
+binfmt_register
+cp "$CHORUS_DEB" "$ROOTFS/tmp/chorus.deb"
+chroot_mounts
+in_chroot dpkg -i /tmp/chorus.deb
+chroot_umounts
+rm -f "$ROOTFS/tmp/chorus.deb"
+[[ -L $ROOTFS/etc/systemd/system/multi-user.target.wants/chorus.service ]] \
+    || die "the package's postinst did not enable chorus.service"
+
+[[ -L $ROOTFS/etc/systemd/system/multi-user.target.wants/chorus-boot-config.service ]] \
+    || die "the package's postinst did not enable chorus-boot-config.service"
+# The package's postinst merged the device trees in the chroot and never fails a kernel
+# upgrade over it; here a failure must stop the build, so merge again on this host.
+board/dt/chorus-dtb --root "$ROOTFS"
 
 # Enable units the way `systemctl enable` would, by symlink.
 enable_unit() { # enable_unit UNIT_PATH_IN_IMAGE TARGET
     mkdir -p "$ROOTFS/etc/systemd/system/$2.wants"
     ln -sf "$1" "$ROOTFS/etc/systemd/system/$2.wants/$(basename "$1")"
 }
-enable_unit /etc/systemd/system/chorus.service multi-user.target
-
-# The Pirate Audio on Debian's kernel: the merged device trees now (on this host, from
-# the kernel package's own trees), and hooks that redo them at every kernel upgrade.
-install -D -m 755 board/dt/chorus-dtb "$ROOTFS/usr/sbin/chorus-dtb"
-install -D -m 644 -t "$ROOTFS/usr/share/chorus/dt" board/dt/pirate-audio.dtsi board/dt/bcm2711-i2s-dma.dtsi
-for hooks in kernel/postinst.d kernel/postrm.d initramfs/post-update.d; do
-    install -D -m 755 board/dt/z60-chorus-dtb "$ROOTFS/etc/$hooks/z60-chorus-dtb"
-done
-install -D -m 644 board/dt/raspi-firmware-custom "$ROOTFS/etc/default/raspi-firmware-custom"
-install -D -m 644 board/dt/asound.conf "$ROOTFS/etc/asound.conf"
-board/dt/chorus-dtb --root "$ROOTFS"
-
-# chorus.txt on the boot partition, applied at every boot before chorus and the Wi-Fi.
-install -D -m 644 systemd/chorus-boot-config.service "$ROOTFS/etc/systemd/system/chorus-boot-config.service"
-enable_unit /etc/systemd/system/chorus-boot-config.service multi-user.target
-install -D -m 644 board/network/25-wireless.network "$ROOTFS/etc/systemd/network/25-wireless.network"
-install -D -m 644 board/network/wpa_supplicant-wlan0.conf \
-    "$ROOTFS/etc/systemd/system/wpa_supplicant@wlan0.service.d/chorus.conf"
-# Started when a Wi-Fi interface appears, so a box without one never waits for it.
-wlan_wants=$ROOTFS/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants
-mkdir -p "$wlan_wants"
-ln -sf /lib/systemd/system/wpa_supplicant@.service "$wlan_wants/wpa_supplicant@wlan0.service"
 
 # Wired network: DHCP when there is a router, link-local addresses (169.254/16, fe80::)
 # when there is none, so boxes on a bare switch still see each other.
