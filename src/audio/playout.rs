@@ -22,8 +22,9 @@ pub struct PlayoutConfig {
     pub ki: f64,
     /// Steering limit; 500 ppm is a pitch change of under a cent, inaudible.
     pub max_ppm: f64,
-    /// Errors above this are not steered away but re-seeked: at 500 ppm, 5 ms take 10 s to
-    /// steer out, and two speakers 5 ms apart already sound like an echo.
+    /// Errors above this are not steered away but re-seeked: at 500 ppm, 2 ms take 4 s to
+    /// steer out, and a sound server that skips a cycle under load shifts a box by a few
+    /// ms at once; seconds of a flam are worse than a 10 ms fade.
     pub reseek_threshold: Duration,
 }
 
@@ -33,7 +34,7 @@ impl Default for PlayoutConfig {
             kp: 2.0,
             ki: 1.0,
             max_ppm: 500.0,
-            reseek_threshold: Duration::from_millis(5),
+            reseek_threshold: Duration::from_millis(2),
         }
     }
 }

@@ -113,10 +113,10 @@ fn a_fast_dac_is_in_step_within_seconds_not_tens_of_seconds() {
 
 #[test]
 fn steers_away_a_small_offset_without_reseeking() {
-    // 5 ms early and a slow DAC: too small to re-seek, so it must be steered away.
-    let r = run(-100.0, 0.005, 90);
+    // 1.5 ms early and a slow DAC: too small to re-seek, so it must be steered away.
+    let r = run(-100.0, 0.0015, 90);
     println!(
-        "5 ms offset, -100 ppm DAC: settled error {:.1} us, max |steer| {:.1} ppm",
+        "1.5 ms offset, -100 ppm DAC: settled error {:.1} us, max |steer| {:.1} ppm",
         r.settled_error * 1e6,
         r.max_abs_ppm
     );

@@ -44,8 +44,8 @@ impl NetProfile {
     }
 
     /// Loopback on one machine, as in `bench playout`: 40 µs ± 20 µs one way, and the
-    /// stamping lead that `bench playout` measured there (members' clock errors of
-    /// +25 to +32 µs on one machine, where the truth is 0).
+    /// stamping lead that `bench playout` measured there (members' clock errors of 4 to
+    /// 10 µs at the end of ten-minute runs on one machine, where the truth is 0).
     pub fn loopback() -> Self {
         NetProfile {
             name: "loopback".into(),
@@ -54,7 +54,7 @@ impl NetProfile {
             loss: 0.0,
             stalls_per_sec: 0.0,
             stall: Duration::ZERO,
-            stamp_lead: Duration::from_micros(56),
+            stamp_lead: Duration::from_micros(14),
         }
     }
 

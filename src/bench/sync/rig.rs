@@ -113,7 +113,7 @@ impl Rig {
 /// machine, up to 18 µs with builds running beside it).
 const PIPEWIRE_JITTER_US: u64 = 7;
 
-/// The wander of one box's lag as `bench playout` measured it: RMS (the pairwise RMS over
-/// √2) and correlation time.
-const PIPEWIRE_WANDER_US: u64 = 2;
-const PIPEWIRE_WANDER_TAU_S: u64 = 3;
+/// The wander of one box's lag as `bench playout` measured it in ten-minute runs: RMS
+/// (the pairwise 4.8-6.5 µs over √2) and correlation time (4-17 s).
+const PIPEWIRE_WANDER_US: u64 = 4;
+const PIPEWIRE_WANDER_TAU_S: u64 = 10;
