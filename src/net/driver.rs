@@ -139,6 +139,9 @@ impl BoxRuntime {
         let mut ubuf = vec![0u8; MAX_DATAGRAM + 1];
         let mut ucontrol = rxstamp::control_buffer();
         loop {
+            // Datagrams first: a clock-sync request or answer carries the instant the
+            // core saw, so every microsecond it waits here biases the members' clocks.
+            self.flush(&mut streams).await;
             // Whatever just happened may have scheduled a start: the player hears of it
             // now, not at the next tick, which may come after it.
             self.play_out();
