@@ -32,13 +32,6 @@ pub struct TimingNoise {
     /// RMS of each reading's error, uniformly distributed: a sound server's plugin reads
     /// its queue and the clock at slightly different moments (scheduling jitter).
     pub rms: Duration,
-    /// The position advances in bursts of this many frames (a DMA engine that reports
-    /// per period); 0 or 1: frame-exact.
-    pub granularity: u64,
-    /// Chance that one reading is a whole `period` off (seen from sound-server plugins).
-    pub wrong_reading: f64,
-    /// Frames a wrong reading is off by.
-    pub period: u64,
     /// A bias that wanders slowly (RMS, and its correlation time): a sound server that
     /// re-tunes its stream's rate moves audio between its queues in ways the reported
     /// delay does not show, so the box cannot see this part and the recording can.
@@ -109,16 +102,10 @@ impl SimDac {
     fn reported_played(&mut self) -> u64 {
         let n = self.config.noise;
         let mut played = self.played + self.wander();
-        if n.granularity > 1 {
-            played = (played / n.granularity as f64).floor() * n.granularity as f64;
-        }
         if n.rms > Duration::ZERO {
             // Uniform in ±a has an RMS of a/√3.
             let a = n.rms.as_secs_f64() * 3f64.sqrt() * f64::from(self.config.format.rate);
             played += self.rng.gen_range(-a..a);
-        }
-        if n.wrong_reading > 0.0 && self.rng.gen_bool(n.wrong_reading.clamp(0.0, 1.0)) {
-            played -= n.period as f64;
         }
         (played.floor().max(0.0) as u64).min(self.written)
     }

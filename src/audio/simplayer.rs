@@ -381,4 +381,36 @@ mod tests {
         assert_eq!(p.reseeks(), 0);
         assert_eq!(p.underruns(), 0);
     }
+
+    /// 30 s of one song through a 20 ms buffer; returns the DAC's underruns.
+    fn underruns_with(stalls: Stalls) -> u64 {
+        let config = SimPlayerConfig {
+            rate: 48_000,
+            block: 480,
+            buffer: 960,
+            dac_ppm: 0.0,
+            playout: PlayoutConfig::default(),
+            noise: TimingNoise::default(),
+            stalls,
+        };
+        let mut p = SimPlayer::new(config, ms(0));
+        p.command(play(A, 0.0, ms(100)));
+        for n in 1..3_000 {
+            p.tick(ms(n * 10), ms(n * 10));
+        }
+        p.underruns()
+    }
+
+    #[test]
+    fn a_starved_thread_lets_the_buffer_run_dry() {
+        assert_eq!(underruns_with(Stalls::default()), 0);
+        // Two stalls a second of up to 100 ms: most outlast the 20 ms buffer.
+        let starved = Stalls {
+            per_second: 2.0,
+            longest: Duration::from_millis(100),
+            seed: 3,
+        };
+        let n = underruns_with(starved);
+        assert!((20..=80).contains(&n), "{n} underruns");
+    }
 }

@@ -24,9 +24,6 @@ pub struct Rig {
     /// RMS error of each timing reading.
     #[serde(serialize_with = "micros")]
     pub timing_rms: Duration,
-    /// Chance per reading that it is a period off, and the period in frames.
-    pub wrong_reading: f64,
-    pub period: u64,
     /// A slowly wandering bias of the readings that the box cannot see: RMS and
     /// correlation time.
     #[serde(serialize_with = "micros")]
@@ -54,8 +51,6 @@ impl Rig {
             block: 480,
             buffer: 960,
             timing_rms: Duration::ZERO,
-            wrong_reading: 0.0,
-            period: 0,
             wander_rms: Duration::ZERO,
             wander_tau: Duration::ZERO,
             stalls_per_sec: 0.0,
@@ -76,8 +71,6 @@ impl Rig {
             // The plugin's queue as the boxes report it (`latency_us`): ~30 ms.
             buffer: 1_536,
             timing_rms: Duration::from_micros(PIPEWIRE_JITTER_US),
-            wrong_reading: 0.0,
-            period: 0,
             wander_rms: Duration::from_micros(PIPEWIRE_WANDER_US),
             wander_tau: Duration::from_secs(PIPEWIRE_WANDER_TAU_S),
             stalls_per_sec: 0.0,
@@ -89,9 +82,6 @@ impl Rig {
     pub(super) fn noise(&self, seed: u64, index: usize) -> TimingNoise {
         TimingNoise {
             rms: self.timing_rms,
-            granularity: 0,
-            wrong_reading: self.wrong_reading,
-            period: self.period,
             wander_rms: self.wander_rms,
             wander_tau: self.wander_tau,
             seed: seed ^ (index as u64).rotate_left(17),
