@@ -236,7 +236,11 @@ enable_unit() { # enable_unit UNIT_PATH_IN_IMAGE TARGET
 }
 
 # Wired network: DHCP when there is a router, link-local addresses (169.254/16, fe80::)
-# when there is none, so boxes on a bare switch still see each other.
+# when there is none, so boxes on a bare switch still see each other. Without a router
+# there is no default route either, and the kernel would find no interface for chorus's
+# multicast group (joining it fails with "No such device"): the multicast route sends
+# it out of this port whenever the port has a link. It wins over the Wi-Fi's
+# (25-wireless.network), as it is the lower metric.
 cat >"$ROOTFS/etc/systemd/network/20-wired.network" <<'EOF'
 [Match]
 Name=en* eth*
@@ -244,6 +248,10 @@ Name=en* eth*
 [Network]
 DHCP=yes
 LinkLocalAddressing=yes
+
+[Route]
+Destination=224.0.0.0/4
+Metric=1024
 EOF
 enable_unit /lib/systemd/system/systemd-networkd.service multi-user.target
 enable_unit /lib/systemd/system/systemd-networkd.socket sockets.target
@@ -251,6 +259,12 @@ enable_unit /lib/systemd/system/systemd-networkd.socket sockets.target
 # Every card gets its own machine id on first boot, and from it a host name
 # chorus-xxxx, which is also the box's default name at a party.
 echo uninitialized >"$ROOTFS/etc/machine-id"
+# dbus's postinst left the build chroot's id in /var/lib/dbus/machine-id, and systemd
+# copies that file into an uninitialized /etc/machine-id on first boot: every card would
+# share one machine id, so one host name and one DHCP client id (a router would give
+# all boxes the same address). Pointing it at /etc/machine-id, as systemd expects,
+# leaves systemd to draw a random id on each card.
+ln -sf /etc/machine-id "$ROOTFS/var/lib/dbus/machine-id"
 echo chorus >"$ROOTFS/etc/hostname"
 printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$ROOTFS/etc/hosts"
 cat >"$ROOTFS/etc/systemd/system/chorus-hostname.service" <<'EOF'
