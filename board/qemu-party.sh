@@ -20,9 +20,10 @@
 #   3. both are in the same party, one as host and one as member, two boxes in all;
 #   4. the member has the host's song in its cache, byte for byte (SHA-256);
 #   5. the member plays it: the song is current, the state "playing", the schedule's
-#      position advances with the member's clock, and its WAV recording grows.
+#      position advances at least 10 s, within 25 % of the member's own clock, and its
+#      WAV recording grows.
 #
-# Environment: IMAGE (default target/image/chorus-pi-arm64.img), TIMEOUT (default 300),
+# Environment: IMAGE (default target/image/chorus-pi-arm64.img), TIMEOUT (default 420),
 # SONG_SECONDS (the test song's length, default 90), PORT (first of the two UDP ports on
 # 127.0.0.1 that carry the virtual cable, default 47710). Serial logs:
 # target/image/qemu-party/{host,member}.log.
@@ -34,7 +35,7 @@ source scripts/prereqs.sh
 IMAGE=${IMAGE:-target/image/chorus-pi-arm64.img}
 QEMU_DIR=target/image/qemu
 WORK=target/image/qemu-party
-TIMEOUT=${TIMEOUT:-300}
+TIMEOUT=${TIMEOUT:-420}
 SONG_SECONDS=${SONG_SECONDS:-90}
 PORT=${PORT:-47710}
 PARTY_IMG=$WORK/party.img
@@ -169,6 +170,7 @@ MILESTONES=(
     "playing: the member plays the song, position and WAV advancing"
 )
 first_pos=""
+why="not reached within TIMEOUT=${TIMEOUT}s"
 while (($(now) - start < TIMEOUT)); do
     for i in "${!pids[@]}"; do
         kill -0 "${pids[i]}" 2>/dev/null && continue
@@ -209,12 +211,17 @@ while (($(now) - start < TIMEOUT)); do
     ((m_pos - first_pos >= ADVANCE_MS)) || continue
     d_up=$((up_ms - first_up))
     d_pos=$((m_pos - first_pos))
-    # 15 % either way: the member's schedule is the host's clock seen through its own,
-    # and each report's time is only known to within half its query's duration.
-    if ((d_pos * 20 < d_up * 17 || d_pos * 20 > d_up * 23)); then
-        die "the member's position moved ${d_pos} ms in ${d_up} ms of its clock"
+    # 25 % either way: the member's schedule is the host's clock seen through its own,
+    # and each report's time is only known to within half its query's duration, which
+    # reached 3 s on a loaded machine (a stuck or runaway position is far outside).
+    if ((d_pos * 4 < d_up * 3 || d_pos * 4 > d_up * 5)); then
+        why="the member's position moved ${d_pos} ms in ${d_up} ms of its clock"
+        break
     fi
-    ((wav > first_wav)) || die "the member's WAV recording stopped at $wav bytes while playing"
+    if ((wav <= first_wav)); then
+        why="the member's WAV recording stopped at $wav bytes while playing"
+        break
+    fi
     mark "${MILESTONES[5]}"
     break
 done
@@ -227,14 +234,14 @@ for m in "${MILESTONES[@]}"; do
     if [[ -n ${passed[$m]:-} ]]; then
         printf '  PASS  t+%3ss  %s\n' "${passed[$m]}" "$m"
     else
-        printf '  FAIL          %s\n' "$m"
+        printf '  FAIL          %s: %s\n' "$m" "$why"
+        why="not reached: the step before failed"
         result=1
     fi
 done
 if ((result == 0)); then
     echo "qemu-party: PASS: member $m_id played host $h_id's song $song:" \
-        "position +${d_pos} ms in ${d_up} ms of its clock, WAV +$((wav - first_wav)) bytes" \
-        "(real time: $((d_up * 384)) at 48 kHz, stereo, 32-bit float)"
+        "position +${d_pos} ms in ${d_up} ms of its clock, WAV +$((wav - first_wav)) bytes"
 else
     for role in "${ROLES[@]}"; do
         echo "---- last lines of the $role's serial log"
