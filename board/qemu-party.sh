@@ -4,8 +4,10 @@
 # serial consoles, that they find each other, form a party when one is told to host, and
 # that the other fetches the host's song and plays it in step.
 #
-#   sudo board/build-image.sh && board/qemu-party.sh
+#   sudo board/build-image.sh && sudo board/qemu-party.sh
 #
+# (root only because build-image.sh leaves target/image to root, and to install missing
+# Debian packages; nothing here needs root otherwise.)
 # The image is not modified. A sparse copy of it (target/image/qemu-party/party.img) gets
 # the test-only files of board/qemu-party/ written into its root file system with
 # debugfs: a WAV song for the host, a drop-in that makes chorus play into a WAV recording
