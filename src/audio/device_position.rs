@@ -58,6 +58,10 @@ pub struct PositionEstimate {
     pub written: u64,
     /// The device's rate in frames per second of the local clock.
     pub rate: f64,
+    /// Whether `rate` is learned: false during the loop's first start-up, while it rests
+    /// on a fraction of a second of readings (a controller that integrated on top of it
+    /// would store its early error and play it back as an excursion seconds later).
+    pub rate_learned: bool,
 }
 
 impl PositionEstimate {
@@ -76,6 +80,9 @@ pub struct DevicePosition {
     state: Option<(Instant, f64)>,
     rate: f64,
     started: Option<Instant>,
+    /// Until the rate is learned (the first `settle` after opening): a least-squares
+    /// line through every reading since the start, which the loop then continues from.
+    fit: Option<LineFit>,
     beyond: u32,
     /// Exponentially weighted mean of the squared residual, frames².
     residual_sq: f64,
@@ -92,6 +99,7 @@ impl DevicePosition {
             state: None,
             rate: nominal,
             started: None,
+            fit: Some(LineFit::default()),
             beyond: 0,
             residual_sq: 0.0,
             jumps: 0,
@@ -133,11 +141,18 @@ impl DevicePosition {
                 self.filter(timing.at, predicted, measured - predicted, dt)
             }
         };
+        let settled = self
+            .started
+            .is_some_and(|s| timing.at.saturating_duration_since(s) >= self.config.settle);
+        if settled {
+            self.fit = None;
+        }
         PositionEstimate {
             at: timing.at,
             audible,
             written: timing.written,
             rate: self.rate,
+            rate_learned: self.fit.is_none(),
         }
     }
 
@@ -145,6 +160,10 @@ impl DevicePosition {
         self.state = Some((at, measured));
         self.started = Some(at);
         self.beyond = 0;
+        if let Some(fit) = self.fit.as_mut() {
+            *fit = LineFit::default();
+            fit.add(at, measured, self.nominal);
+        }
         measured
     }
 
@@ -160,18 +179,26 @@ impl DevicePosition {
             return predicted;
         }
         self.beyond = 0;
+        // About the last 100 readings.
+        self.residual_sq += (residual * residual - self.residual_sq) * 0.01;
+        let limit = self.nominal * self.config.max_rate_ppm * 1e-6;
+        if let Some(fit) = self.fit.as_mut() {
+            fit.add(at, predicted + residual, self.nominal);
+            if let Some((phase, rate)) = fit.at(at, self.nominal) {
+                self.rate = rate.clamp(self.nominal - limit, self.nominal + limit);
+                self.state = Some((at, phase));
+                return phase;
+            }
+        }
         let omega = std::f64::consts::TAU * self.bandwidth(at);
         // Critically damped second-order loop; clamping the gains keeps a long gap between
         // readings from overshooting.
         let k_phase = (std::f64::consts::SQRT_2 * omega * dt).min(1.0);
         let k_rate = (omega * omega * dt).min(1.0 / dt.max(1e-3));
         let phase = predicted + k_phase * residual;
-        let limit = self.nominal * self.config.max_rate_ppm * 1e-6;
         self.rate =
             (self.rate + k_rate * residual).clamp(self.nominal - limit, self.nominal + limit);
         self.state = Some((at, phase));
-        // About the last 100 readings.
-        self.residual_sq += (residual * residual - self.residual_sq) * 0.01;
         phase
     }
 
@@ -183,6 +210,44 @@ impl DevicePosition {
             .unwrap_or(0.0);
         let left = (1.0 - since / c.settle.as_secs_f64().max(1e-9)).max(0.0);
         c.bandwidth_hz + (c.start_bandwidth_hz - c.bandwidth_hz).max(0.0) * left
+    }
+}
+
+/// Running least squares of (seconds since the first reading, frames beyond the nominal
+/// rate), kept small so the sums stay exact enough over a few seconds.
+#[derive(Debug, Clone, Copy, Default)]
+struct LineFit {
+    origin: Option<(Instant, f64)>,
+    n: f64,
+    sx: f64,
+    sy: f64,
+    sxx: f64,
+    sxy: f64,
+}
+
+impl LineFit {
+    fn add(&mut self, at: Instant, measured: f64, nominal: f64) {
+        let (t0, y0) = *self.origin.get_or_insert((at, measured));
+        let x = at.saturating_duration_since(t0).as_secs_f64();
+        let y = measured - y0 - nominal * x;
+        self.n += 1.0;
+        self.sx += x;
+        self.sy += y;
+        self.sxx += x * x;
+        self.sxy += x * y;
+    }
+
+    /// The fitted phase at `at` and the rate; `None` until the readings span some time.
+    fn at(&self, at: Instant, nominal: f64) -> Option<(f64, f64)> {
+        let (t0, y0) = self.origin?;
+        let det = self.n * self.sxx - self.sx * self.sx;
+        if self.n < 3.0 || det <= f64::EPSILON {
+            return None;
+        }
+        let slope = (self.n * self.sxy - self.sx * self.sy) / det;
+        let offset = (self.sy - slope * self.sx) / self.n;
+        let x = at.saturating_duration_since(t0).as_secs_f64();
+        Some((y0 + offset + (nominal + slope) * x, nominal + slope))
     }
 }
 

@@ -154,3 +154,35 @@ fn follows_a_server_that_changes_its_rate() {
     assert!(max < 40.0, "max {max}");
     assert!((d.rate_ppm() - 200.0).abs() < 10.0, "{}", d.rate_ppm());
 }
+
+#[test]
+fn learns_the_rate_at_start_without_overshoot() {
+    // Readings exact but for the driver's whole frames: the start-up fit must reach the
+    // DAC's rate without swinging past it (a swing is fed forward and played).
+    for ppm in [100.0, -80.0] {
+        let (mut dev, mut d) = (Device::new(ppm), dpos());
+        let (mut worst_rate, mut overshoot, mut worst_error) = (0.0f64, 0.0f64, 0.0f64);
+        let mut learned_at = None;
+        for i in 0..1_000 {
+            let truth = dev.step();
+            let est = d.update(&dev.reading(truth.floor()));
+            overshoot = overshoot.max((d.rate_ppm() - ppm) * ppm.signum());
+            // Whole frames hide 100 ppm for the first 0.2 s; from 0.5 s on the fit has it.
+            if i >= 100 {
+                worst_rate = worst_rate.max((d.rate_ppm() - ppm).abs());
+                worst_error = worst_error.max(((est.audible - truth) / RATE * 1e6).abs());
+            }
+            if est.rate_learned && learned_at.is_none() {
+                learned_at = Some(i as f64 * STEP_NS as f64 * 1e-9);
+            }
+        }
+        println!("{ppm} ppm: rate off by {worst_rate:.1} ppm, past it by {overshoot:.1}, position {worst_error:.1} us");
+        assert!(worst_rate < 25.0, "{ppm}: {worst_rate}");
+        assert!(overshoot < 5.0, "{ppm}: {overshoot}");
+        // Half a frame (10.4 µs) is the floor of whole-frame readings.
+        assert!(worst_error < 16.0, "{ppm}: {worst_error}");
+        // The rate counts as learned once the start-up is over, not before.
+        let learned_at = learned_at.unwrap_or(f64::INFINITY);
+        assert!((1.9..2.1).contains(&learned_at), "{learned_at}");
+    }
+}

@@ -218,13 +218,15 @@ impl PlayoutController {
         // The ratio that keeps the song at the schedule's pace on this device, were the
         // error zero: the PI then only corrects what the estimate misses.
         let nominal = f64::from(sink_rate.max(1)) * target.pace.max(f64::MIN_POSITIVE);
-        let ppm = self.steer(error, device.at, (device.rate / nominal - 1.0) * 1e6);
+        let feed_forward = (device.rate / nominal - 1.0) * 1e6;
+        let ppm = self.steer(error, device.at, feed_forward, device.rate_learned);
         PlayoutDecision::Steer { ppm, error }
     }
 
     /// The PI step for a measured `error` (seconds, positive = ahead) at `at`, on top of
-    /// `feed_forward` ppm.
-    pub fn steer(&mut self, error: f64, at: Instant, feed_forward: f64) -> f64 {
+    /// `feed_forward` ppm; the integral holds still unless `integrate` (while the fed-forward
+    /// rate is still being learned, its error is not a steady offset worth storing).
+    pub fn steer(&mut self, error: f64, at: Instant, feed_forward: f64, integrate: bool) -> f64 {
         let c = self.config;
         let dt = self
             .last_at
@@ -237,7 +239,7 @@ impl PlayoutController {
         let i = c.ki * candidate * 1e6;
         // Conditional integration (anti-windup): only integrate while not saturated, or
         // when integrating pulls the output back inside the limit.
-        if (p + i).abs() <= c.max_ppm || (candidate.abs() < self.integral.abs()) {
+        if integrate && ((p + i).abs() <= c.max_ppm || candidate.abs() < self.integral.abs()) {
             self.integral = candidate;
         }
         let limit = c.max_ppm / (c.ki * 1e6).max(f64::MIN_POSITIVE);

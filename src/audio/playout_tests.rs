@@ -136,6 +136,7 @@ fn reseeks_a_repeated_large_error_to_the_frame_due_next() {
         audible: 47_040.0,
         at: Instant::from_nanos(2_000_000_000),
         rate: f64::from(RATE),
+        rate_learned: true,
     };
     // The schedule wanted song frame 0 at t = 0.9 s: at 2 s frame 52 800 is due, the DAC
     // plays 47 040 (120 ms behind).
@@ -163,4 +164,20 @@ fn reseeks_a_repeated_large_error_to_the_frame_due_next() {
         other => panic!("expected a re-seek, got {other:?}"),
     }
     assert_eq!(PositionMap::new(4).song_frame_at(10.0), None);
+}
+
+#[test]
+fn the_integral_holds_still_while_the_device_rate_is_learned() {
+    let mut controller = PlayoutController::new(PlayoutConfig::default());
+    let at = |ms: u64| Instant::from_nanos(ms * 1_000_000);
+    // 100 µs behind for a second, while the fed-forward rate is still being learned:
+    // proportional only, nothing stored.
+    for ms in (0..1_000).step_by(10) {
+        let ppm = controller.steer(-100e-6, at(ms), 30.0, false);
+        assert!((ppm - (30.0 - 200.0)).abs() < 1e-9, "{ppm}");
+    }
+    // Once learned, the same error starts charging the integral.
+    let first = controller.steer(-100e-6, at(1_000), 30.0, true);
+    let later = controller.steer(-100e-6, at(1_500), 30.0, true);
+    assert!(later < first - 10.0, "{first} then {later}");
 }

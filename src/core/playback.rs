@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use super::clock::{ClockConfig, ClockEstimator, ClockSample, HostClock, PartyTime};
 use super::out::Out;
-use super::schedule::{lead_time, Action, Entry, PoolSong, Schedule, SongRef};
+use super::schedule::{
+    lead_time, Action, Entry, PoolSong, Schedule, SongRef, REPORT_EVERY, SETTLED_ERROR_US,
+    SETTLE_WAIT,
+};
 use super::{Destination, Instant, NodeId, PartyRole, PlaybackView, StreamId};
 use crate::proto::PartyId;
 
@@ -17,12 +20,6 @@ const DEFAULT_RATE: u32 = 44_100;
 const OUTSTANDING: usize = 16;
 /// A guest's reported round trip counts towards the lead time for this long.
 const RTT_MEMORY: Duration = Duration::from_secs(10);
-/// How often a guest reports its round trip and clock error to the host.
-const REPORT_EVERY: Duration = Duration::from_millis(500);
-/// The first song waits for the founders' clocks to be this good...
-const SETTLED_ERROR_US: u32 = 300;
-/// ...but not longer than this once every founder holds it.
-const SETTLE_WAIT: Duration = Duration::from_secs(5);
 /// Lead time assumed before any guest reported a round trip.
 const UNMEASURED: Duration = Duration::from_millis(50);
 /// The most an output latency adds to the lead: a misreporting sink must not hold every
@@ -447,13 +444,10 @@ impl Playback {
             return None;
         }
         self.last_report = Some(now);
-        let error = match self.clock.estimate() {
-            Some(e) if self.clock.locked() => {
-                (e.error_ns / 1e3).clamp(0.0, f64::from(u32::MAX - 1)) as u32
-            }
-            _ => u32::MAX,
-        };
-        Some((u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX), error))
+        Some((
+            u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX),
+            self.clock.reported_error_us(),
+        ))
     }
 }
 

@@ -92,11 +92,17 @@ fn clocks_count_as_settled_once_every_founder_reported_a_small_error() {
     let mut host = Playback::new();
     let (a, b) = (StreamId(1), StreamId(2));
     assert!(!host.clocks_settled(&[a]), "nothing reported yet");
-    host.guest_rtt(at_us(0), a, 500, 250);
+    let settled = crate::core::schedule::SETTLED_ERROR_US;
+    host.guest_rtt(at_us(0), a, 500, settled - 50);
     host.guest_rtt(at_us(0), b, 500, u32::MAX);
     assert!(host.clocks_settled(&[a]));
     assert!(!host.clocks_settled(&[a, b]), "b is not locked");
-    host.guest_rtt(at_us(500_000), b, 500, 299);
+    host.guest_rtt(at_us(500_000), b, 500, settled + 1);
+    assert!(
+        !host.clocks_settled(&[a, b]),
+        "b's clock is not good enough yet"
+    );
+    host.guest_rtt(at_us(1_000_000), b, 500, settled);
     assert!(host.clocks_settled(&[a, b]));
 }
 

@@ -111,6 +111,14 @@ pub const MAX_ENTRIES: usize = 4_096;
 /// Shortest lead time: below this, a scheduling hiccup on the host would already be late.
 pub const MIN_LEAD: Duration = Duration::from_millis(30);
 
+/// How often a member reports its round trip and clock error bound to the host.
+pub const REPORT_EVERY: Duration = Duration::from_millis(500);
+/// The party's first song waits for the founders' reported clock error bounds (see
+/// [`crate::core::ClockEstimator::reported_error_us`]) to be this good, in µs...
+pub const SETTLED_ERROR_US: u32 = 100;
+/// ...but not longer than this once every founder holds the song.
+pub const SETTLE_WAIT: Duration = Duration::from_secs(5);
+
 /// How far ahead of now the host schedules an action, given the party's measured
 /// worst-case delivery time to its members: that time plus half again (at least 10 ms),
 /// never under [`MIN_LEAD`], never over 5 s (a measurement that large is a broken link).

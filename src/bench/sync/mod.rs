@@ -26,6 +26,9 @@ pub use rig::Rig;
 
 use crate::audio::playout::PlayoutConfig;
 use crate::audio::simplayer::SimPlayerConfig;
+use std::time::Duration;
+
+use crate::core::schedule::{lead_time, REPORT_EVERY, SETTLED_ERROR_US, SETTLE_WAIT};
 use crate::core::{Action, ClockConfig, Entry, PartyTime, PoolSong, Schedule, SongRef};
 use speaker::{Crystal, Speaker, RATE};
 
@@ -40,7 +43,8 @@ pub struct SyncBenchConfig {
     pub seed: u64,
     /// Network profiles, each run separately.
     pub profiles: Vec<NetProfile>,
-    /// Song frame 0 is due this long (party time) after the boxes power up.
+    /// The host is asked to play this long (s) after the boxes power up; the song then
+    /// starts as the product starts a party's first song (see `StartGate`).
     pub start_after: f64,
     /// Seconds of a member's steering (from its start) replayed through rubato for SNR.
     pub snr_seconds: f64,
@@ -157,9 +161,7 @@ fn run_profile(config: &SyncBenchConfig, profile: &NetProfile, seed: u64) -> Pro
         base: 0.0,
         ppm: 0.0,
     });
-    // Party time is whole nanoseconds; the ideal below uses the same start.
-    let t0 = host.at(config.start_after * 1e9).max(0.0).floor();
-    let schedule = one_song(t0 as u64);
+    let mut gate = StartGate::new(config, &host);
     let ticks = (config.seconds * 1e9 / TICK_NS).ceil() as u64;
     let mut samples = Samples::default();
     let mut clock_errors: Vec<(f64, f64, f64)> = Vec::new();
@@ -168,7 +170,12 @@ fn run_profile(config: &SyncBenchConfig, profile: &NetProfile, seed: u64) -> Pro
         let t = tick as f64 * TICK_NS;
         for s in speakers.iter_mut() {
             s.sync_step(t, &host);
-            s.play_step(t, &schedule);
+        }
+        let Some((schedule, t0)) = gate.poll(t, &speakers) else {
+            continue;
+        };
+        for s in speakers.iter_mut() {
+            s.play_step(t, schedule);
         }
         let ideal = (host.at(t) - t0) * f64::from(RATE) * 1e-9;
         let errors: Option<Vec<f64>> = speakers
@@ -206,7 +213,70 @@ fn run_profile(config: &SyncBenchConfig, profile: &NetProfile, seed: u64) -> Pro
         samples.clock_error.push(err * 1e-9);
         samples.covered += usize::from(err <= bound);
     }
-    report::summarize(config, profile, &speakers, &samples, lock, TICK_NS * 1e-9)
+    let start = gate.first_sample_s();
+    report::summarize(
+        config,
+        profile,
+        &speakers,
+        &samples,
+        (start, lock),
+        TICK_NS * 1e-9,
+    )
+}
+
+/// When the party's first song starts: the host is asked to play at `start_after`, then
+/// holds the song, as the product does, until every member reports a settled clock
+/// ([`SETTLED_ERROR_US`], reported every [`REPORT_EVERY`]) or [`SETTLE_WAIT`] has passed,
+/// and schedules it a lead time ahead ([`lead_time`]).
+struct StartGate {
+    host: Crystal,
+    asked_at: f64,
+    output_latency: Duration,
+    next_report: f64,
+    /// The schedule and its first sample's party time (ns).
+    started: Option<(Schedule, f64)>,
+}
+
+impl StartGate {
+    fn new(config: &SyncBenchConfig, host: &Crystal) -> Self {
+        StartGate {
+            host: *host,
+            asked_at: config.start_after * 1e9,
+            output_latency: Duration::from_secs_f64(config.rig.buffer as f64 / f64::from(RATE)),
+            next_report: 0.0,
+            started: None,
+        }
+    }
+
+    /// The schedule once the song is scheduled, at true time `t` (ns).
+    fn poll(&mut self, t: f64, speakers: &[Speaker]) -> Option<(&Schedule, f64)> {
+        if self.started.is_none() && t >= self.asked_at && t >= self.next_report {
+            self.next_report = t + REPORT_EVERY.as_secs_f64() * 1e9;
+            let settled = speakers
+                .iter()
+                .skip(1)
+                .all(|s| s.reported_error_us() <= SETTLED_ERROR_US);
+            let waited = t - self.asked_at >= SETTLE_WAIT.as_secs_f64() * 1e9;
+            if settled || waited {
+                let worst = speakers
+                    .iter()
+                    .filter_map(Speaker::round_trip)
+                    .max()
+                    .unwrap_or_default();
+                let lead = lead_time(worst).max(lead_time(self.output_latency));
+                // Party time is whole nanoseconds; the ideal uses the same start.
+                let t0 = (self.host.at(t) + lead.as_secs_f64() * 1e9).floor();
+                self.started = Some((one_song(t0 as u64), t0));
+            }
+        }
+        self.started.as_ref().map(|(s, t0)| (s, *t0))
+    }
+
+    /// True seconds from power-up at which the first sample was due.
+    fn first_sample_s(&self) -> Option<f64> {
+        let (_, t0) = self.started.as_ref()?;
+        Some((t0 - self.host.base) / (1.0 + self.host.ppm * 1e-6) * 1e-9)
+    }
 }
 
 /// The party's schedule: one song of unknown length, from its start at party time `t0`

@@ -47,8 +47,12 @@ pub struct ProfileReport {
     pub profile: String,
     /// The profile's parameters.
     pub network: NetProfile,
-    /// Seconds from power-up until every box plays within 1 ms of every other, for good
-    /// (`None`: not by the end of the run).
+    /// Seconds from power-up until the song's first sample was due: the host is asked
+    /// to play at 0.5 s and holds the song until the members' clocks settle, as the
+    /// product does (`None`: the song never started).
+    pub start_s: Option<f64>,
+    /// Seconds from the song's first sample until every box plays within 1 ms of every
+    /// other, for good (`None`: not by the end of the run).
     pub lock_s: Option<f64>,
     /// After lock, per 10 ms tick: spread (max - min) across all boxes of the true time
     /// at which they play the same song frame, µs.
@@ -104,8 +108,9 @@ impl SyncReport {
         );
         let _ = writeln!(
             s,
-            "{:<8} {:>7} {:>24} {:>16} {:>16} {:>16} {:>7} {:>7} {:>7}",
+            "{:<8} {:>7} {:>7} {:>24} {:>16} {:>16} {:>16} {:>7} {:>7} {:>7}",
             "net",
+            "start",
             "lock",
             "spread p50/p99/max us",
             "settled p99/max",
@@ -117,6 +122,7 @@ impl SyncReport {
         );
         for p in &self.profiles {
             let lock = p.lock_s.map_or("never".into(), |l| format!("{l:.2} s"));
+            let start = p.start_s.map_or("never".into(), |l| format!("{l:.2} s"));
             let spread = p.playout_spread_us.map_or("-".into(), |q| {
                 format!("{:.1} / {:.1} / {:.1}", q.p50, q.p99, q.max)
             });
@@ -133,8 +139,8 @@ impl SyncReport {
             };
             let _ = writeln!(
                 s,
-                "{:<8} {:>7} {:>24} {:>16} {:>16} {:>16} {:>7} {:>7} {:>7}",
-                p.profile, lock, spread, settled, windows, clock, snr, p.reseeks, verdict
+                "{:<8} {:>7} {:>7} {:>24} {:>16} {:>16} {:>16} {:>7} {:>7} {:>7}",
+                p.profile, start, lock, spread, settled, windows, clock, snr, p.reseeks, verdict
             );
         }
         s
@@ -152,10 +158,11 @@ pub(super) fn summarize(
     profile: &NetProfile,
     speakers: &[Speaker],
     samples: &Samples,
-    lock: f64,
+    (start, lock): (Option<f64>, f64),
     tick_secs: f64,
 ) -> ProfileReport {
-    let locked = lock < config.seconds;
+    let locked = start.is_some() && lock < config.seconds;
+    let lock_after_start = start.map(|s| (lock - s).max(0.0));
     let spread: Vec<f64> = samples
         .spread
         .iter()
@@ -194,13 +201,14 @@ pub(super) fn summarize(
     };
     let meets = locked
         && target.is_some()
-        && lock <= 1.0
+        && lock_after_start.is_some_and(|l| l <= 1.0)
         && snr_db.is_some_and(|d| d >= 90.0)
         && playout.is_some_and(|q| target.is_some_and(|t| q.p99 <= t));
     ProfileReport {
         profile: profile.name.clone(),
         network: profile.clone(),
-        lock_s: locked.then_some(lock),
+        start_s: start,
+        lock_s: lock_after_start.filter(|_| locked),
         playout_spread_us: playout,
         settled_spread_us: if locked {
             Percentiles::of(&settled, 1e6)

@@ -3,6 +3,8 @@
 //! commands (simulated DAC + playout controller + an exact model of the steered
 //! resampler), with the ground truth of which song frame it plays.
 
+use std::time::Duration;
+
 use super::net::Link;
 use crate::audio::simplayer::{SimPlayer, SimPlayerConfig};
 use crate::core::{
@@ -44,6 +46,8 @@ pub(super) struct Speaker {
     pub steer_trace: Vec<f64>,
     pub exchanges: u64,
     pub lost: u64,
+    /// The last exchange's round trip, as a member reports it to the host.
+    last_round_trip: Option<Duration>,
 }
 
 impl Speaker {
@@ -62,6 +66,7 @@ impl Speaker {
             steer_trace: Vec::new(),
             exchanges: 0,
             lost: 0,
+            last_round_trip: None,
         }
     }
 
@@ -81,17 +86,34 @@ impl Speaker {
         est.estimate().map(|e| e.error_at(self.crystal.instant(t)))
     }
 
+    /// The clock error bound this member reports to its host, µs (`u32::MAX` on the host,
+    /// which reports none, and before the first lock).
+    pub(super) fn reported_error_us(&self) -> u32 {
+        self.sync
+            .as_ref()
+            .map_or(u32::MAX, |(est, _)| est.reported_error_us())
+    }
+
+    /// The round trip this member reports to its host (`None` on the host).
+    pub(super) fn round_trip(&self) -> Option<Duration> {
+        self.last_round_trip
+    }
+
     /// Clock sync at true time `t`: take replies that have arrived, send when due.
     pub(super) fn sync_step(&mut self, t: f64, host: &Crystal) {
         let Some((est, link)) = self.sync.as_mut() else {
             return;
         };
+        let mut round_trip = self.last_round_trip;
         self.pending.retain(|&(arrives, sample)| {
             if arrives <= t {
                 est.add(sample);
+                let nanos = sample.t4.as_nanos().saturating_sub(sample.t1.as_nanos());
+                round_trip = Some(Duration::from_nanos(nanos));
             }
             arrives > t
         });
+        self.last_round_trip = round_trip;
         let local = self.crystal.instant(t);
         if est.next_exchange(local) > local {
             return;

@@ -93,14 +93,27 @@ pub(super) fn fit(points: &[Point], origin: u64, stamp: f64, rate_prior: f64) ->
 /// (the path's minimum one-way delay, assumed equal both ways) is as large as possible.
 /// Queueing, stalls and asymmetric jitter only add delay, so they never bind.
 fn envelope(points: &[Point], rel: &dyn Fn(u64) -> f64, skip: Option<usize>) -> Option<Line> {
+    // Only the lower hull of the forward samples and the upper hull of the backward ones
+    // can bound the band at any slope: searching those few vertices instead of the whole
+    // window gives the same band for a fraction of the work.
+    let kept = || {
+        points
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| Some(*i) != skip)
+            .map(|(_, p)| p)
+    };
+    let lower = hull(kept().map(|p| (rel(p.t1), p.fwd)).collect(), 1.0);
+    let upper = hull(kept().map(|p| (rel(p.t4), p.back)).collect(), -1.0);
     let band = |m: f64| -> (f64, f64) {
-        let (mut lo_f, mut hi_b) = (f64::INFINITY, f64::NEG_INFINITY);
-        for (i, p) in points.iter().enumerate() {
-            if Some(i) != skip {
-                lo_f = lo_f.min(p.fwd - m * rel(p.t1));
-                hi_b = hi_b.max(p.back - m * rel(p.t4));
-            }
-        }
+        let lo_f = lower
+            .iter()
+            .map(|(x, y)| y - m * x)
+            .fold(f64::INFINITY, f64::min);
+        let hi_b = upper
+            .iter()
+            .map(|(x, y)| y - m * x)
+            .fold(f64::NEG_INFINITY, f64::max);
         (lo_f, hi_b)
     };
     // The band's width is concave in the slope: golden-section search finds its maximum.
@@ -132,6 +145,25 @@ fn envelope(points: &[Point], rel: &dyn Fn(u64) -> f64, skip: Option<usize>) -> 
         var_offset: 0.0,
         var_slope: 0.0,
     })
+}
+
+/// The lower (`side` 1) or upper (`side` -1) convex hull of `pts` (Andrew's monotone
+/// chain): for any slope m, the extreme of y - m·x over `pts` lies on one of its vertices.
+fn hull(mut pts: Vec<(f64, f64)>, side: f64) -> Vec<(f64, f64)> {
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(pts.len());
+    for p in pts {
+        while let [.., a, b] = out[..] {
+            // Cross product of a→b and a→p: drop b while it does not turn the hull's way.
+            let cross = (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0);
+            if cross * side > 0.0 {
+                break;
+            }
+            out.pop();
+        }
+        out.push(p);
+    }
+    out
 }
 
 /// The samples that bound the band at slope `m`.
