@@ -14,7 +14,7 @@ use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use symphonia::core::units::{Time, TimeBase};
@@ -101,9 +101,20 @@ impl Decoder {
     /// Open `path`, probing the container (the extension is only a hint).
     pub fn open(path: &Path) -> Result<Self, DecodeError> {
         let file = File::open(path)?;
-        let stream = MediaSourceStream::new(Box::new(file), Default::default());
+        let extension = path.extension().and_then(|e| e.to_str());
+        Decoder::from_source(Box::new(file), extension)
+    }
+
+    /// Open a song from any byte source (a file, or bytes in memory), probing the
+    /// container; `extension` (`"flac"`, `"mp3"`, …) is only a hint. The bytes are
+    /// untrusted: whatever they hold, the result is a decoder or a [`DecodeError`].
+    pub fn from_source(
+        source: Box<dyn MediaSource>,
+        extension: Option<&str>,
+    ) -> Result<Self, DecodeError> {
+        let stream = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
-        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        if let Some(ext) = extension {
             hint.with_extension(ext);
         }
         let probed = symphonia::default::get_probe()

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::Path;
 
 use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::{Limit, MetadataOptions, StandardVisualKey, Visual};
 use symphonia::core::probe::Hint;
 
@@ -18,9 +18,18 @@ const MAX_PICTURE_BYTES: usize = 8 * 1024 * 1024;
 /// picture or cannot be opened: a missing cover is never an error worth reporting.
 pub fn embedded_picture(path: &Path) -> Option<Vec<u8>> {
     let file = File::open(path).ok()?;
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    embedded_picture_in(Box::new(file), path.extension().and_then(|e| e.to_str()))
+}
+
+/// [`embedded_picture`] for any byte source (a file, or bytes in memory); `extension`
+/// is only a hint.
+pub fn embedded_picture_in(
+    source: Box<dyn MediaSource>,
+    extension: Option<&str>,
+) -> Option<Vec<u8>> {
+    let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+    if let Some(ext) = extension {
         hint.with_extension(ext);
     }
     let options = MetadataOptions {
