@@ -1,8 +1,11 @@
 //! Every input a fuzz target (`fuzz/`, `scripts/fuzz`) ever failed on, replayed on stable
 //! in the normal suite against the same properties the target asserts: a file in
 //! `tests/fuzz-regressions/TARGET/` is one input to TARGET, exactly as the fuzzer saved it.
+//! Like `scripts/fuzz`, each input must also stay within a memory budget: an allocation
+//! the box could not make is a crash on a Pi even where this machine overcommits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::alloc::System;
 use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -16,7 +19,15 @@ use chorus::library::{artwork, probe};
 use chorus::net::control::{parse_request, parse_response};
 use chorus::proto::frame::FrameCodec;
 use chorus::proto::{decode, decode_datagram, encode, encode_datagram, Bulk, Message, MAX_FRAME};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio_util::codec::Decoder as _;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Bytes one input may have allocated in all (`scripts/fuzz` refuses any single
+/// allocation over 128 MiB).
+const MAX_BYTES_PER_INPUT: usize = 128 << 20;
 
 fn datagram(data: &[u8]) {
     if let Ok(msg) = decode_datagram(data) {
@@ -191,7 +202,15 @@ fn every_saved_input_keeps_its_targets_properties() {
         let check = check_for(target);
         for input in sorted_entries(&dir) {
             eprintln!("replaying {}", input.display());
-            check(&fs::read(&input).expect("readable input"));
+            let bytes = fs::read(&input).expect("readable input");
+            let region = Region::new(GLOBAL);
+            check(&bytes);
+            let allocated = region.change().bytes_allocated;
+            assert!(
+                allocated <= MAX_BYTES_PER_INPUT,
+                "{}: allocated {allocated} bytes",
+                input.display()
+            );
             replayed += 1;
         }
     }
@@ -209,4 +228,23 @@ fn a_name_of_spaces_is_refused_with_its_line() {
     .expect("saved input");
     let e = parse_boot(&input).expect_err("refused");
     assert_eq!(e.to_string(), "line 1: name must not be only spaces");
+}
+
+/// The second: an MP3 whose ID3v2.3 frame claims 922 MB in a tag of 8 kB. symphonia 0.5
+/// allocates a frame's claimed size before reading it; the guard refuses the file first,
+/// at every door a song comes through.
+#[test]
+fn an_id3_frame_claiming_more_than_its_tag_is_refused_before_symphonia() {
+    let input = fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fuzz-regressions/audio/id3-frame-claims-922mb"),
+    )
+    .expect("saved input");
+    let file = input[1..].to_vec();
+    let source = || Box::new(Cursor::new(file.clone()));
+    let e = probe::probe_source(source(), Some("mp3")).expect_err("refused");
+    assert!(e.to_string().contains("ID3v2 frame claims"), "{e}");
+    assert_eq!(artwork::embedded_picture_in(source(), Some("mp3")), None);
+    let e = Decoder::from_source(source(), Some("mp3")).expect_err("refused");
+    assert!(e.to_string().contains("ID3v2 frame claims"), "{e}");
 }

@@ -109,9 +109,12 @@ impl Decoder {
     /// container; `extension` (`"flac"`, `"mp3"`, …) is only a hint. The bytes are
     /// untrusted: whatever they hold, the result is a decoder or a [`DecodeError`].
     pub fn from_source(
-        source: Box<dyn MediaSource>,
+        mut source: Box<dyn MediaSource>,
         extension: Option<&str>,
     ) -> Result<Self, DecodeError> {
+        if let Err(bad) = crate::library::guard::check(&mut *source)? {
+            return Err(DecodeError::Corrupt(format!("tags: {bad}")));
+        }
         let stream = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = extension {

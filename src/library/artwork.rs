@@ -9,8 +9,9 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::{Limit, MetadataOptions, StandardVisualKey, Visual};
 use symphonia::core::probe::Hint;
 
-/// Pictures larger than this are skipped by the demuxer: a cover is a few hundred kB,
-/// and a song from a peer must not make the box allocate without bound.
+/// The largest picture asked for: a cover is a few hundred kB. symphonia 0.5 does not
+/// enforce this limit yet; what bounds a picture's allocation today is
+/// [`super::guard`], which refuses a picture that claims more bytes than its file holds.
 const MAX_PICTURE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The encoded bytes (PNG, JPEG, …) of the song's picture, the front cover when the
@@ -24,9 +25,11 @@ pub fn embedded_picture(path: &Path) -> Option<Vec<u8>> {
 /// [`embedded_picture`] for any byte source (a file, or bytes in memory); `extension`
 /// is only a hint.
 pub fn embedded_picture_in(
-    source: Box<dyn MediaSource>,
+    mut source: Box<dyn MediaSource>,
     extension: Option<&str>,
 ) -> Option<Vec<u8>> {
+    // A file whose tags lie about their sizes has no cover worth the risk.
+    super::guard::check(&mut *source).ok()?.ok()?;
     let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension {

@@ -15,6 +15,7 @@
 pub mod artwork;
 pub mod cache;
 pub mod error;
+pub mod guard;
 pub mod id;
 pub mod index;
 pub mod order;

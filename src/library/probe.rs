@@ -78,9 +78,12 @@ pub fn probe(path: &Path) -> Result<Probed, Reject> {
 /// [`probe`] for any byte source (a file, or bytes in memory); `extension` is only a
 /// hint. The bytes are untrusted: any content gives tags or a [`Reject`].
 pub fn probe_source(
-    source: Box<dyn MediaSource>,
+    mut source: Box<dyn MediaSource>,
     extension: Option<&str>,
 ) -> Result<Probed, Reject> {
+    if let Err(bad) = super::guard::check(&mut *source)? {
+        return Err(Reject::NotAudio(format!("corrupt tags: {bad}")));
+    }
     let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension {

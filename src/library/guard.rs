@@ -1,0 +1,310 @@
+//! Refuses a song file whose tags claim more bytes than they hold, before symphonia reads
+//! it: symphonia 0.5 allocates whatever a tag's length field says before it reads the
+//! bytes (upstream issue #508), so a few crafted bytes could make it ask for gigabytes,
+//! and a failed allocation aborts the box.
+//!
+//! Checked: an ID3v2 tag at the start of the file (every frame, through the tag's
+//! unsynchronisation when it has one) and FLAC's metadata blocks after it (every block,
+//! the comments and pictures inside). symphonia would refuse all of these files anyway,
+//! after the allocation; this refuses them first.
+
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+
+use symphonia::core::io::MediaSource;
+
+/// Why a file's tags cannot be read safely.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} claims {claimed} bytes past the end of its tag or file")]
+pub struct BadTags {
+    /// The structure whose length field is wrong.
+    pub what: &'static str,
+    /// The length it claimed.
+    pub claimed: u64,
+}
+
+/// Checks `source` from its start and rewinds it. `Err(io)` only when reading fails;
+/// `Ok(Err(bad))` when the tags must not be handed to symphonia.
+pub fn check(source: &mut dyn MediaSource) -> io::Result<Result<(), BadTags>> {
+    let verdict = {
+        let mut reader = BufReader::new(&mut *source);
+        check_tags(&mut reader)
+    };
+    source.seek(SeekFrom::Start(0))?;
+    match verdict {
+        Ok(()) => Ok(Ok(())),
+        Err(Found::Bad(bad)) => Ok(Err(bad)),
+        Err(Found::Io(e)) => Err(e),
+    }
+}
+
+enum Found {
+    Bad(BadTags),
+    Io(io::Error),
+}
+
+impl From<io::Error> for Found {
+    fn from(e: io::Error) -> Self {
+        Found::Io(e)
+    }
+}
+
+fn bad(what: &'static str, claimed: u64) -> Found {
+    Found::Bad(BadTags { what, claimed })
+}
+
+type Checked = Result<(), Found>;
+
+fn check_tags<R: Read + Seek>(reader: &mut R) -> Checked {
+    let mut head = [0u8; 10];
+    let n = read_up_to(reader, &mut head)?;
+    let start = if n == 10 && head.starts_with(b"ID3") {
+        let size = syncsafe(&head[6..10]);
+        check_id3v2(reader, head[3], head[5], size)?;
+        10 + size + if head[5] & 0x10 != 0 { 10 } else { 0 }
+    } else {
+        0
+    };
+    reader.seek(SeekFrom::Start(start))?;
+    let mut marker = [0u8; 4];
+    if read_up_to(reader, &mut marker)? == 4 && &marker == b"fLaC" {
+        check_flac_blocks(reader)?;
+    }
+    Ok(())
+}
+
+/// Fills as much of `buf` as the reader holds.
+fn read_up_to<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn syncsafe(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0u64, |acc, b| (acc << 7) | u64::from(b & 0x7f))
+}
+
+/// The tag's bytes as symphonia reads them: at most the tag's size, and for versions 2
+/// and 3 with the unsynchronisation flag, every `0xFF 0x00` read as `0xFF`.
+struct TagBytes<'a, R> {
+    reader: &'a mut R,
+    left: u64,
+    unsync: bool,
+    after_ff: bool,
+}
+
+impl<R: Read + Seek> TagBytes<'_, R> {
+    fn byte(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            if self.left == 0 {
+                return Ok(None);
+            }
+            let mut b = [0u8];
+            if read_up_to(self.reader, &mut b)? == 0 {
+                return Ok(None);
+            }
+            self.left -= 1;
+            let dropped = self.unsync && self.after_ff && b[0] == 0;
+            self.after_ff = b[0] == 0xff;
+            if !dropped {
+                return Ok(Some(b[0]));
+            }
+        }
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        for slot in buf.iter_mut() {
+            match self.byte()? {
+                Some(b) => *slot = b,
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Passes over `n` bytes; false if the tag or the file ends first.
+    fn skip(&mut self, n: u64) -> io::Result<bool> {
+        if self.unsync {
+            for _ in 0..n {
+                if self.byte()?.is_none() {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        }
+        if n > self.left {
+            return Ok(false);
+        }
+        let here = self.reader.stream_position()?;
+        let end = self.reader.seek(SeekFrom::End(0))?;
+        if end.saturating_sub(here) < n {
+            return Ok(false);
+        }
+        self.reader.seek(SeekFrom::Start(here + n))?;
+        self.left -= n;
+        Ok(true)
+    }
+}
+
+fn check_id3v2<R: Read + Seek>(reader: &mut R, version: u8, flags: u8, size: u64) -> Checked {
+    if !(2..=4).contains(&version) {
+        return Ok(());
+    }
+    let mut tag = TagBytes {
+        reader,
+        left: size,
+        unsync: flags & 0x80 != 0 && version < 4,
+        after_ff: false,
+    };
+    if flags & 0x40 != 0 && version >= 3 {
+        let mut len = [0u8; 4];
+        if !tag.fill(&mut len)? {
+            return Ok(());
+        }
+        let rest = match version {
+            3 => u64::from(u32::from_be_bytes(len)),
+            _ => syncsafe(&len).saturating_sub(4),
+        };
+        if !tag.skip(rest)? {
+            return Err(bad("ID3v2 extended header", rest));
+        }
+    }
+    let (id_len, header_len) = if version == 2 { (3, 6) } else { (4, 10) };
+    let mut header = [0u8; 10];
+    while tag.left >= header_len as u64 {
+        if !tag.fill(&mut header[..header_len])? {
+            return Ok(());
+        }
+        let id = &header[..id_len];
+        if !id
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            return Ok(()); // padding: symphonia stops here too
+        }
+        let size = match version {
+            2 => u64::from(u32::from_be_bytes([0, header[3], header[4], header[5]])),
+            3 => u64::from(u32::from_be_bytes([
+                header[4], header[5], header[6], header[7],
+            ])),
+            _ => syncsafe(&header[4..8]),
+        };
+        if !tag.skip(size)? {
+            return Err(bad("ID3v2 frame", size));
+        }
+    }
+    Ok(())
+}
+
+fn be32(b: &[u8]) -> u64 {
+    u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn le32(b: &[u8]) -> u64 {
+    u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// FLAC's metadata blocks after `fLaC`: each within the file, and the lengths inside the
+/// comment and picture blocks within their block.
+fn check_flac_blocks<R: Read + Seek>(reader: &mut R) -> Checked {
+    let file_len = {
+        let here = reader.stream_position()?;
+        let end = reader.seek(SeekFrom::End(0))?;
+        reader.seek(SeekFrom::Start(here))?;
+        end
+    };
+    loop {
+        let mut header = [0u8; 4];
+        if read_up_to(reader, &mut header)? < 4 {
+            return Ok(());
+        }
+        let len = u64::from(u32::from_be_bytes([0, header[1], header[2], header[3]]));
+        let start = reader.stream_position()?;
+        if start + len > file_len {
+            return Err(bad("FLAC metadata block", len));
+        }
+        match header[0] & 0x7f {
+            4 | 6 => {
+                let mut block = vec![0u8; usize::try_from(len).unwrap_or(0)];
+                reader.read_exact(&mut block)?;
+                if header[0] & 0x7f == 4 {
+                    check_comments(&block)?;
+                } else {
+                    check_picture(&block)?;
+                }
+            }
+            _ => {
+                reader.seek(SeekFrom::Start(start + len))?;
+            }
+        }
+        if header[0] & 0x80 != 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// A Vorbis comment block: vendor string, count, then length-prefixed comments.
+fn check_comments(block: &[u8]) -> Checked {
+    let mut at = 0usize;
+    let field = |what: &'static str, at: &mut usize| -> Result<u64, Found> {
+        let Some(len) = block.get(*at..*at + 4).map(le32) else {
+            return Ok(0);
+        };
+        *at += 4;
+        let left = (block.len() - *at) as u64;
+        if len > left {
+            return Err(bad(what, len));
+        }
+        Ok(len)
+    };
+    let vendor = field("FLAC vendor string", &mut at)?;
+    at += vendor as usize;
+    let Some(count) = block.get(at..at + 4).map(le32) else {
+        return Ok(());
+    };
+    at += 4;
+    for _ in 0..count {
+        if at + 4 > block.len() {
+            return Ok(());
+        }
+        let len = field("FLAC comment", &mut at)?;
+        at += len as usize;
+    }
+    Ok(())
+}
+
+/// A picture block: type, then length-prefixed MIME type and description, four numbers,
+/// length-prefixed data.
+fn check_picture(block: &[u8]) -> Checked {
+    let mut at = 4usize;
+    for (what, skip_after) in [
+        ("FLAC picture MIME type", 0usize),
+        ("FLAC picture description", 16),
+        ("FLAC picture data", 0),
+    ] {
+        let Some(len) = block.get(at..at + 4).map(be32) else {
+            return Ok(());
+        };
+        at += 4;
+        if len > (block.len() - at) as u64 {
+            return Err(bad(what, len));
+        }
+        at += len as usize + skip_after;
+        if at > block.len() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "guard_tests.rs"]
+mod tests;
