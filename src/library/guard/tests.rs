@@ -6,6 +6,20 @@ use std::path::Path;
 
 use super::*;
 
+fn what(bad: BadTags) -> &'static str {
+    match bad {
+        BadTags::Overlong { what, .. } => what,
+        BadTags::Damaged(what) => what,
+    }
+}
+
+fn claimed(verdict: Result<(), BadTags>) -> u64 {
+    match verdict {
+        Err(BadTags::Overlong { claimed, .. }) => claimed,
+        other => panic!("{other:?}"),
+    }
+}
+
 fn verdict(bytes: &[u8]) -> Result<(), BadTags> {
     let mut source = Cursor::new(bytes.to_vec());
     let verdict = check(&mut source).unwrap();
@@ -52,7 +66,7 @@ fn an_id3_frame_larger_than_its_tag_is_refused() {
     let lie = id3(3, 0, &frame23(b"TIT2", 0x3700_0000, b"\0ab"));
     assert_eq!(
         verdict(&lie),
-        Err(BadTags {
+        Err(BadTags::Overlong {
             what: "ID3v2 frame",
             claimed: 0x3700_0000
         })
@@ -79,7 +93,7 @@ fn versions_2_and_4_are_walked_with_their_own_sizes() {
     assert!(verdict(&v2(0x00ff_ffff)).is_err());
     // Version 4 sizes are syncsafe: 0x7f7f7f7f is 256 MiB, not 2 GiB.
     let v4 = id3(4, 0, &[&b"TIT2"[..], &[0x7f; 4], &[0, 0], b"\0ab"].concat());
-    assert_eq!(verdict(&v4).unwrap_err().claimed, (1 << 28) - 1);
+    assert_eq!(claimed(verdict(&v4)), (1 << 28) - 1);
 }
 
 #[test]
@@ -129,8 +143,8 @@ fn flac_blocks_comments_and_pictures_must_fit() {
     };
     assert_eq!(verdict(&comments(3)), Ok(()));
     assert_eq!(
-        verdict(&comments(u32::MAX)).unwrap_err().what,
-        "FLAC comment"
+        verdict(&comments(u32::MAX)).map_err(what),
+        Err("Vorbis comment")
     );
     let picture = |data_len: u32| {
         let body = [
@@ -147,12 +161,12 @@ fn flac_blocks_comments_and_pictures_must_fit() {
     };
     assert_eq!(verdict(&picture(3)), Ok(()));
     assert_eq!(
-        verdict(&picture(0xf000_0000)).unwrap_err().what,
-        "FLAC picture data"
+        verdict(&picture(0xf000_0000)).map_err(what),
+        Err("picture data")
     );
     assert_eq!(
-        verdict(&flac(1, 0x00ff_ffff, &[0; 8])).unwrap_err().what,
-        "FLAC metadata block"
+        verdict(&flac(1, 0x00ff_ffff, &[0; 8])).map_err(what),
+        Err("FLAC metadata block")
     );
 }
 
@@ -171,4 +185,115 @@ fn short_and_foreign_files_pass_to_symphonia() {
     assert_eq!(verdict(b""), Ok(()));
     assert_eq!(verdict(b"ID3"), Ok(()));
     assert_eq!(verdict(b"RIFF\0\0\0\0WAVE"), Ok(()));
+}
+
+/// A picture block whose data claims `data_len` bytes and holds three.
+fn picture_block(data_len: u32) -> Vec<u8> {
+    let numbers = [0u8; 16];
+    [
+        &3u32.to_be_bytes()[..],
+        &9u32.to_be_bytes(),
+        b"image/png",
+        &0u32.to_be_bytes(),
+        &numbers,
+        &data_len.to_be_bytes(),
+        b"png",
+    ]
+    .concat()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from_be_bytes([0, b[0], b[1], b[2]]);
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    while out.len() % 4 != 0 {
+        out.push('=');
+    }
+    out
+}
+
+/// Vorbis comments holding `comments`, the last one's length field replaced by `last_len`.
+fn vorbis_comments(comments: &[&[u8]], last_len: Option<u32>) -> Vec<u8> {
+    let mut out = [
+        &4u32.to_le_bytes()[..],
+        b"test",
+        &(comments.len() as u32).to_le_bytes(),
+    ]
+    .concat();
+    for (i, c) in comments.iter().enumerate() {
+        let len = match last_len {
+            Some(len) if i + 1 == comments.len() => len,
+            _ => c.len() as u32,
+        };
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(c);
+    }
+    out
+}
+
+/// One Ogg page of stream 7 holding `packets` whole, with its checksum.
+fn ogg_page(sequence: u32, packets: &[&[u8]]) -> Vec<u8> {
+    let mut lacing = Vec::new();
+    for p in packets {
+        lacing.extend(std::iter::repeat_n(255u8, p.len() / 255));
+        lacing.push((p.len() % 255) as u8);
+    }
+    let mut page = b"OggS\0\0".to_vec();
+    page.extend_from_slice(&[0; 8]); // granule position
+    page.extend_from_slice(&7u32.to_le_bytes());
+    page.extend_from_slice(&sequence.to_le_bytes());
+    page.extend_from_slice(&[0; 4]);
+    page.push(lacing.len() as u8);
+    page.extend_from_slice(&lacing);
+    page.extend(packets.iter().flat_map(|p| p.iter()));
+    let crc = xiph::ogg_crc(&[&page]);
+    page[22..26].copy_from_slice(&crc.to_le_bytes());
+    page
+}
+
+fn ogg_vorbis(comments: &[u8]) -> Vec<u8> {
+    let ident = [&b"\x01vorbis"[..], &[0; 23]].concat();
+    let comment = [&b"\x03vorbis"[..], comments].concat();
+    [ogg_page(0, &[&ident]), ogg_page(1, &[&comment])].concat()
+}
+
+#[test]
+fn ogg_vorbis_comments_must_fit_their_packet() {
+    let ok = ogg_vorbis(&vorbis_comments(&[b"TITLE=x"], None));
+    assert_eq!(verdict(&ok), Ok(()));
+    let lie = ogg_vorbis(&vorbis_comments(&[b"TITLE=x"], Some(u32::MAX)));
+    assert_eq!(claimed(verdict(&lie)), u64::from(u32::MAX));
+    let mut damaged = ok.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    assert_eq!(verdict(&damaged), Err(BadTags::Damaged("Ogg page")));
+}
+
+#[test]
+fn pictures_in_comments_are_decoded_and_checked() {
+    let comment = |data_len: u32| {
+        format!(
+            "METADATA_BLOCK_PICTURE={}",
+            base64(&picture_block(data_len))
+        )
+    };
+    let ok = ogg_vorbis(&vorbis_comments(&[comment(3).as_bytes()], None));
+    assert_eq!(verdict(&ok), Ok(()));
+    let lie = ogg_vorbis(&vorbis_comments(&[comment(0xf000_0000).as_bytes()], None));
+    assert_eq!(verdict(&lie).map_err(what), Err("picture data"));
+    let in_flac = vorbis_comments(&[comment(0xf000_0000).as_bytes()], None);
+    assert_eq!(
+        verdict(&flac(4, in_flac.len() as u32, &in_flac)).map_err(what),
+        Err("picture data")
+    );
 }

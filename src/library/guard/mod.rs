@@ -4,22 +4,26 @@
 //! and a failed allocation aborts the box.
 //!
 //! Checked: an ID3v2 tag at the start of the file (every frame, through the tag's
-//! unsynchronisation when it has one) and FLAC's metadata blocks after it (every block,
-//! the comments and pictures inside). symphonia would refuse all of these files anyway,
+//! unsynchronisation when it has one), then FLAC's metadata blocks (every block, the
+//! comments and pictures inside) or an Ogg Vorbis stream's comment header. symphonia would refuse all of these files anyway,
 //! after the allocation; this refuses them first.
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use symphonia::core::io::MediaSource;
 
+mod xiph;
+
 /// Why a file's tags cannot be read safely.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} claims {claimed} bytes past the end of its tag or file")]
-pub struct BadTags {
-    /// The structure whose length field is wrong.
-    pub what: &'static str,
-    /// The length it claimed.
-    pub claimed: u64,
+pub enum BadTags {
+    /// A length field runs past the end of its tag, packet or file.
+    #[error("{what} claims {claimed} bytes past the end of its tag or file")]
+    Overlong { what: &'static str, claimed: u64 },
+    /// The pages holding the tags are damaged (lost sync or a wrong checksum), so what
+    /// symphonia would read there cannot be checked.
+    #[error("{0} is damaged")]
+    Damaged(&'static str),
 }
 
 /// Checks `source` from its start and rewinds it. `Err(io)` only when reading fails;
@@ -49,7 +53,7 @@ impl From<io::Error> for Found {
 }
 
 fn bad(what: &'static str, claimed: u64) -> Found {
-    Found::Bad(BadTags { what, claimed })
+    Found::Bad(BadTags::Overlong { what, claimed })
 }
 
 type Checked = Result<(), Found>;
@@ -66,10 +70,17 @@ fn check_tags<R: Read + Seek>(reader: &mut R) -> Checked {
     };
     reader.seek(SeekFrom::Start(start))?;
     let mut marker = [0u8; 4];
-    if read_up_to(reader, &mut marker)? == 4 && &marker == b"fLaC" {
-        check_flac_blocks(reader)?;
+    if read_up_to(reader, &mut marker)? < 4 {
+        return Ok(());
     }
-    Ok(())
+    match &marker {
+        b"fLaC" => xiph::check_flac_blocks(reader),
+        b"OggS" => {
+            reader.seek(SeekFrom::Start(start))?;
+            xiph::check_ogg_vorbis(reader)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Fills as much of `buf` as the reader holds.
@@ -204,107 +215,5 @@ fn check_id3v2<R: Read + Seek>(reader: &mut R, version: u8, flags: u8, size: u64
     Ok(())
 }
 
-fn be32(b: &[u8]) -> u64 {
-    u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-fn le32(b: &[u8]) -> u64 {
-    u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// FLAC's metadata blocks after `fLaC`: each within the file, and the lengths inside the
-/// comment and picture blocks within their block.
-fn check_flac_blocks<R: Read + Seek>(reader: &mut R) -> Checked {
-    let file_len = {
-        let here = reader.stream_position()?;
-        let end = reader.seek(SeekFrom::End(0))?;
-        reader.seek(SeekFrom::Start(here))?;
-        end
-    };
-    loop {
-        let mut header = [0u8; 4];
-        if read_up_to(reader, &mut header)? < 4 {
-            return Ok(());
-        }
-        let len = u64::from(u32::from_be_bytes([0, header[1], header[2], header[3]]));
-        let start = reader.stream_position()?;
-        if start + len > file_len {
-            return Err(bad("FLAC metadata block", len));
-        }
-        match header[0] & 0x7f {
-            4 | 6 => {
-                let mut block = vec![0u8; usize::try_from(len).unwrap_or(0)];
-                reader.read_exact(&mut block)?;
-                if header[0] & 0x7f == 4 {
-                    check_comments(&block)?;
-                } else {
-                    check_picture(&block)?;
-                }
-            }
-            _ => {
-                reader.seek(SeekFrom::Start(start + len))?;
-            }
-        }
-        if header[0] & 0x80 != 0 {
-            return Ok(());
-        }
-    }
-}
-
-/// A Vorbis comment block: vendor string, count, then length-prefixed comments.
-fn check_comments(block: &[u8]) -> Checked {
-    let mut at = 0usize;
-    let field = |what: &'static str, at: &mut usize| -> Result<u64, Found> {
-        let Some(len) = block.get(*at..*at + 4).map(le32) else {
-            return Ok(0);
-        };
-        *at += 4;
-        let left = (block.len() - *at) as u64;
-        if len > left {
-            return Err(bad(what, len));
-        }
-        Ok(len)
-    };
-    let vendor = field("FLAC vendor string", &mut at)?;
-    at += vendor as usize;
-    let Some(count) = block.get(at..at + 4).map(le32) else {
-        return Ok(());
-    };
-    at += 4;
-    for _ in 0..count {
-        if at + 4 > block.len() {
-            return Ok(());
-        }
-        let len = field("FLAC comment", &mut at)?;
-        at += len as usize;
-    }
-    Ok(())
-}
-
-/// A picture block: type, then length-prefixed MIME type and description, four numbers,
-/// length-prefixed data.
-fn check_picture(block: &[u8]) -> Checked {
-    let mut at = 4usize;
-    for (what, skip_after) in [
-        ("FLAC picture MIME type", 0usize),
-        ("FLAC picture description", 16),
-        ("FLAC picture data", 0),
-    ] {
-        let Some(len) = block.get(at..at + 4).map(be32) else {
-            return Ok(());
-        };
-        at += 4;
-        if len > (block.len() - at) as u64 {
-            return Err(bad(what, len));
-        }
-        at += len as usize + skip_after;
-        if at > block.len() {
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-#[path = "guard_tests.rs"]
 mod tests;
