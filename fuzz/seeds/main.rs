@@ -239,12 +239,61 @@ fn protocol(corpus: &Corpus) -> Result<(), Box<dyn std::error::Error>> {
         codec.encode(msg, &mut stream)?;
     }
     corpus.put("frame", "all", &stream)?;
+    peer(corpus, &small, &large)?;
     let manifest = encode(
         &Message::Bulk(Bulk::Manifest(Box::new(manifest()))),
         MAX_FRAME,
     )?;
     // The target supplies the header and the variant byte itself.
     corpus.put("manifest", "flac", &manifest[5..])?;
+    Ok(())
+}
+
+/// One record of the `peer` target's script: op, little-endian length, payload.
+fn record(op: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
+    let mut out = vec![op];
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&payload[..usize::from(len)]);
+    out
+}
+
+/// Scripts for the `peer` target: every datagram from a neighbour, then each stream
+/// message on a stream, as an idle box, a host and a joining member.
+fn peer(
+    corpus: &Corpus,
+    small: &[Message],
+    large: &[Message],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut heard = Vec::new();
+    for (i, msg) in small.iter().enumerate() {
+        let selector = u8::try_from(i).unwrap_or(0);
+        heard.extend(record(
+            0,
+            &[&[selector][..], &encode(msg, MAX_DATAGRAM)?].concat(),
+        ));
+    }
+    let mut talk = Vec::new();
+    for msg in small.iter().chain(large) {
+        if matches!(msg, Message::Control(_)) {
+            talk.extend(record(1, &[&[0u8][..], &encode(msg, MAX_FRAME)?].concat()));
+            talk.extend(record(3, &[10]));
+        }
+    }
+    let scripts = [
+        ("idle", [heard.clone(), talk.clone()].concat()),
+        (
+            "host",
+            [record(4, &[]), heard.clone(), talk.clone()].concat(),
+        ),
+        (
+            "member",
+            [heard, record(5, &[]), talk, record(2, &[0]), record(6, &[])].concat(),
+        ),
+    ];
+    for (name, script) in scripts {
+        corpus.put("peer", name, &script)?;
+    }
     Ok(())
 }
 
