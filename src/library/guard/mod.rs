@@ -5,13 +5,15 @@
 //!
 //! Checked: an ID3v2 tag at the start of the file (every frame, through the tag's
 //! unsynchronisation when it has one), then FLAC's metadata blocks (every block, the
-//! comments and pictures inside) or an Ogg Vorbis stream's comment header. symphonia would refuse all of these files anyway,
-//! after the allocation; this refuses them first.
+//! comments and pictures inside), an Ogg Vorbis stream's comment header, or MP4's atoms
+//! (each within its parent, every sample size within the file). None of the files refused
+//! is valid: symphonia fails on each of them too, but after the allocation.
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use symphonia::core::io::MediaSource;
 
+mod mp4;
 mod xiph;
 
 /// Why a file's tags cannot be read safely.
@@ -69,12 +71,19 @@ fn check_tags<R: Read + Seek>(reader: &mut R) -> Checked {
         0
     };
     reader.seek(SeekFrom::Start(start))?;
-    let mut marker = [0u8; 4];
-    if read_up_to(reader, &mut marker)? < 4 {
+    let mut marker = [0u8; 8];
+    let n = read_up_to(reader, &mut marker)?;
+    if n >= 8 && matches!(&marker[4..8], b"ftyp" | b"moov") {
+        return mp4::check_mp4(reader, start);
+    }
+    if n < 4 {
         return Ok(());
     }
-    match &marker {
-        b"fLaC" => xiph::check_flac_blocks(reader),
+    match &marker[..4] {
+        b"fLaC" => {
+            reader.seek(SeekFrom::Start(start + 4))?;
+            xiph::check_flac_blocks(reader)
+        }
         b"OggS" => {
             reader.seek(SeekFrom::Start(start))?;
             xiph::check_ogg_vorbis(reader)

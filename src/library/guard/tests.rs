@@ -297,3 +297,46 @@ fn pictures_in_comments_are_decoded_and_checked() {
         Err("picture data")
     );
 }
+
+fn atom(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    [&(body.len() as u32 + 8).to_be_bytes()[..], kind, body].concat()
+}
+
+/// ftyp, then moov holding `stbl` (the sample table's atoms) and `extra` beside the track.
+fn mp4(stbl: &[u8], extra: &[u8]) -> Vec<u8> {
+    let track = atom(
+        b"trak",
+        &atom(b"mdia", &atom(b"minf", &atom(b"stbl", stbl))),
+    );
+    let moov = atom(b"moov", &[track, extra.to_vec()].concat());
+    [
+        atom(b"ftyp", b"M4A \0\0\0\0"),
+        moov,
+        atom(b"mdat", &[0; 64]),
+    ]
+    .concat()
+}
+
+fn stsz(sizes: &[u32]) -> Vec<u8> {
+    let mut body = vec![0u8; 8];
+    body.extend_from_slice(&(sizes.len() as u32).to_be_bytes());
+    body.extend(sizes.iter().flat_map(|s| s.to_be_bytes()));
+    atom(b"stsz", &body)
+}
+
+#[test]
+fn mp4_samples_and_atoms_must_fit() {
+    assert_eq!(verdict(&mp4(&stsz(&[16, 16]), &[])), Ok(()));
+    let lie = mp4(&stsz(&[16, 0xfb00_0000]), &[]);
+    assert_eq!(claimed(verdict(&lie)), 0xfb00_0000);
+    // An atom inside moov claiming more than moov holds.
+    let hdlr = [&0xffff_fff0u32.to_be_bytes()[..], b"hdlr", &[0; 24]].concat();
+    assert_eq!(
+        verdict(&mp4(&stsz(&[16]), &hdlr)).map_err(what),
+        Err("MP4 atom")
+    );
+    // A top-level atom running past the end is a truncated file, still playable.
+    let mut truncated = mp4(&stsz(&[16]), &[]);
+    truncated.truncate(truncated.len() - 10);
+    assert_eq!(verdict(&truncated), Ok(()));
+}
