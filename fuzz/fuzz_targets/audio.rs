@@ -5,6 +5,7 @@
 #![no_main]
 
 use std::io::Cursor;
+use std::sync::Once;
 
 use chorus::audio::decode::Decoder;
 use chorus::library::{artwork, probe};
@@ -24,7 +25,13 @@ const HINTS: [Option<&str>; 7] = [
 /// Blocks decoded per input: the first packets are where headers are trusted most.
 const BLOCKS: usize = 32;
 
+/// The product contains symphonia's panics (`library::contain`); libFuzzer's panic hook
+/// would abort before they unwind that far, so the default hook is put back. A panic the
+/// product does not contain still fails the target: libfuzzer-sys aborts on it.
+static DEFAULT_PANIC_HOOK: Once = Once::new();
+
 fuzz_target!(|data: &[u8]| {
+    DEFAULT_PANIC_HOOK.call_once(|| drop(std::panic::take_hook()));
     let Some((&selector, file)) = data.split_first() else {
         return;
     };

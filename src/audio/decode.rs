@@ -3,7 +3,8 @@
 //!
 //! Decoding blocks on file I/O and CPU: run it on a dedicated thread, never in an async
 //! task. symphonia 0.5 (pinned) reports end of stream as `IoError(UnexpectedEof)`; that is
-//! mapped to `Ok(None)` here and nowhere else.
+//! mapped to `Ok(None)` here and nowhere else. symphonia panics on some malformed files:
+//! such a panic is contained (`library::contain`) and reported as [`DecodeError::Corrupt`].
 
 use std::fs::File;
 use std::io;
@@ -18,6 +19,8 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use symphonia::core::units::{Time, TimeBase};
+
+use crate::library::contain::contained;
 
 /// Corrupt packets in a row after which the song is given up (it is noise, not music).
 const MAX_CONSECUTIVE_CORRUPT: u32 = 50;
@@ -109,6 +112,14 @@ impl Decoder {
     /// container; `extension` (`"flac"`, `"mp3"`, …) is only a hint. The bytes are
     /// untrusted: whatever they hold, the result is a decoder or a [`DecodeError`].
     pub fn from_source(
+        source: Box<dyn MediaSource>,
+        extension: Option<&str>,
+    ) -> Result<Self, DecodeError> {
+        contained(|| Decoder::open_contained(source, extension))
+            .unwrap_or_else(|panicked| Err(DecodeError::Corrupt(panicked.to_string())))
+    }
+
+    fn open_contained(
         mut source: Box<dyn MediaSource>,
         extension: Option<&str>,
     ) -> Result<Self, DecodeError> {
@@ -204,7 +215,10 @@ impl Decoder {
 
     /// Read and decode one packet into `self.buffer`.
     fn step(&mut self, corrupt_in_a_row: &mut u32) -> Result<Step, DecodeError> {
-        let packet = match self.format.next_packet() {
+        let format = &mut self.format;
+        let next = contained(move || format.next_packet())
+            .map_err(|panicked| DecodeError::Corrupt(panicked.to_string()))?;
+        let packet = match next {
             Ok(packet) => packet,
             // symphonia 0.5's end-of-stream convention.
             Err(SymError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
@@ -226,7 +240,10 @@ impl Decoder {
         if packet.track_id() != self.track_id {
             return Ok(Step::Skip);
         }
-        let decoded = match self.codec.decode(&packet) {
+        let codec = &mut self.codec;
+        let decoded = contained(move || codec.decode(&packet))
+            .map_err(|panicked| DecodeError::Corrupt(panicked.to_string()))?;
+        let decoded = match decoded {
             Ok(decoded) => decoded,
             Err(SymError::DecodeError(msg)) | Err(SymError::LimitError(msg)) => {
                 self.corrupt_packets += 1;

@@ -25,9 +25,15 @@ pub fn embedded_picture(path: &Path) -> Option<Vec<u8>> {
 /// [`embedded_picture`] for any byte source (a file, or bytes in memory); `extension`
 /// is only a hint.
 pub fn embedded_picture_in(
-    mut source: Box<dyn MediaSource>,
+    source: Box<dyn MediaSource>,
     extension: Option<&str>,
 ) -> Option<Vec<u8>> {
+    super::contain::contained(|| picture_contained(source, extension))
+        .ok()
+        .flatten()
+}
+
+fn picture_contained(mut source: Box<dyn MediaSource>, extension: Option<&str>) -> Option<Vec<u8>> {
     // A file whose tags lie about their sizes has no cover worth the risk.
     super::guard::check(&mut *source).ok()?.ok()?;
     let stream = MediaSourceStream::new(source, Default::default());

@@ -14,6 +14,7 @@
 
 pub mod artwork;
 pub mod cache;
+pub mod contain;
 pub mod error;
 pub mod guard;
 pub mod id;

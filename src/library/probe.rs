@@ -78,6 +78,14 @@ pub fn probe(path: &Path) -> Result<Probed, Reject> {
 /// [`probe`] for any byte source (a file, or bytes in memory); `extension` is only a
 /// hint. The bytes are untrusted: any content gives tags or a [`Reject`].
 pub fn probe_source(
+    source: Box<dyn MediaSource>,
+    extension: Option<&str>,
+) -> Result<Probed, Reject> {
+    super::contain::contained(|| probe_contained(source, extension))
+        .unwrap_or_else(|panicked| Err(Reject::NotAudio(panicked.to_string())))
+}
+
+fn probe_contained(
     mut source: Box<dyn MediaSource>,
     extension: Option<&str>,
 ) -> Result<Probed, Reject> {
