@@ -3,11 +3,12 @@
 //! bytes (upstream issue #508), so a few crafted bytes could make it ask for gigabytes,
 //! and a failed allocation aborts the box.
 //!
-//! Checked: an ID3v2 tag at the start of the file (every frame, through the tag's
-//! unsynchronisation when it has one), then FLAC's metadata blocks (every block, the
-//! comments and pictures inside), an Ogg Vorbis stream's comment header, or MP4's atoms
-//! (each within its parent, every sample size within the file). None of the files refused
-//! is valid: symphonia fails on each of them too, but after the allocation.
+//! It follows symphonia's probe (the first marker within 1 MiB wins) and checks what the
+//! probe would read: each ID3v2 tag (every frame, through the tag's unsynchronisation
+//! when it has one), then FLAC's metadata blocks (every block, the comments and pictures
+//! inside), an Ogg Vorbis stream's comment header, or MP4's atoms (each within its
+//! parent, every sample size within the file). None of the files refused is valid:
+//! symphonia fails on each of them too, but after the allocation.
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
@@ -60,35 +61,74 @@ fn bad(what: &'static str, claimed: u64) -> Found {
 
 type Checked = Result<(), Found>;
 
+/// How far symphonia's probe looks for a marker before giving up (1 MiB in 0.5).
+const PROBE_SEARCH_LIMIT: usize = 1 << 20;
+
+/// What symphonia's probe makes of a marker it finds.
+enum Marker {
+    Id3,
+    Flac,
+    Ogg,
+    /// `ftyp`: the MP4 reader starts at the atom's size, 4 bytes before.
+    Mp4,
+    /// WAV, MP3 or ADTS: nothing read from them is allocated by a claimed length.
+    Other,
+}
+
+fn marker_at(bytes: &[u8]) -> Option<Marker> {
+    const SYNCS: [u8; 19] = [
+        0xfe, 0xff, 0xf6, 0xf7, 0xe6, 0xe7, 0xfc, 0xfd, 0xf4, 0xf5, 0xe4, 0xe5, 0xfa, 0xfb, 0xf2,
+        0xf3, 0xe2, 0xe3, 0xf1,
+    ];
+    match bytes {
+        [b'I', b'D', b'3', ..] => Some(Marker::Id3),
+        [b'f', b'L', b'a', b'C', ..] => Some(Marker::Flac),
+        [b'O', b'g', b'g', b'S', ..] => Some(Marker::Ogg),
+        [b'f', b't', b'y', b'p', ..] => Some(Marker::Mp4),
+        [b'R', b'I', b'F', b'F', ..] => Some(Marker::Other),
+        [0xff, b, ..] if SYNCS.contains(b) => Some(Marker::Other),
+        _ => None,
+    }
+}
+
+/// The first marker at or after `from` within the probe's search limit, as symphonia's
+/// probe scans for one.
+fn find_marker<R: Read + Seek>(reader: &mut R, from: u64) -> Result<Option<(u64, Marker)>, Found> {
+    reader.seek(SeekFrom::Start(from))?;
+    let mut window = vec![0u8; PROBE_SEARCH_LIMIT + 4];
+    let n = read_up_to(reader, &mut window)?;
+    window.truncate(n);
+    Ok((0..n.min(PROBE_SEARCH_LIMIT))
+        .find_map(|i| marker_at(&window[i..]).map(|m| (from + i as u64, m))))
+}
+
+/// Follows symphonia's probe: from the start, each ID3v2 tag it meets and then the
+/// container it settles on.
 fn check_tags<R: Read + Seek>(reader: &mut R) -> Checked {
-    let mut head = [0u8; 10];
-    let n = read_up_to(reader, &mut head)?;
-    let start = if n == 10 && head.starts_with(b"ID3") {
-        let size = syncsafe(&head[6..10]);
-        check_id3v2(reader, head[3], head[5], size)?;
-        10 + size + if head[5] & 0x10 != 0 { 10 } else { 0 }
-    } else {
-        0
-    };
-    reader.seek(SeekFrom::Start(start))?;
-    let mut marker = [0u8; 8];
-    let n = read_up_to(reader, &mut marker)?;
-    if n >= 8 && matches!(&marker[4..8], b"ftyp" | b"moov") {
-        return mp4::check_mp4(reader, start);
-    }
-    if n < 4 {
-        return Ok(());
-    }
-    match &marker[..4] {
-        b"fLaC" => {
-            reader.seek(SeekFrom::Start(start + 4))?;
-            xiph::check_flac_blocks(reader)
+    let mut from = 0;
+    loop {
+        let Some((at, marker)) = find_marker(reader, from)? else {
+            return Ok(());
+        };
+        reader.seek(SeekFrom::Start(at))?;
+        match marker {
+            Marker::Id3 => {
+                let mut head = [0u8; 10];
+                if read_up_to(reader, &mut head)? < 10 {
+                    return Ok(());
+                }
+                let size = syncsafe(&head[6..10]);
+                check_id3v2(reader, head[3], head[5], size)?;
+                from = at + 10 + size;
+            }
+            Marker::Flac => {
+                reader.seek(SeekFrom::Start(at + 4))?;
+                return xiph::check_flac_blocks(reader);
+            }
+            Marker::Ogg => return xiph::check_ogg_vorbis(reader),
+            Marker::Mp4 => return mp4::check_mp4(reader, at.saturating_sub(4)),
+            Marker::Other => return Ok(()),
         }
-        b"OggS" => {
-            reader.seek(SeekFrom::Start(start))?;
-            xiph::check_ogg_vorbis(reader)
-        }
-        _ => Ok(()),
     }
 }
 

@@ -340,3 +340,23 @@ fn mp4_samples_and_atoms_must_fit() {
     truncated.truncate(truncated.len() - 10);
     assert_eq!(verdict(&truncated), Ok(()));
 }
+
+#[test]
+fn the_marker_the_probe_would_find_is_the_one_checked() {
+    let bad_flac = flac(1, 0x00ff_ffff, &[]);
+    // Junk before a container: the probe scans past it, and so does the guard.
+    let after_junk = [&b"junk"[..], &bad_flac].concat();
+    assert_eq!(
+        verdict(&after_junk).map_err(what),
+        Err("FLAC metadata block")
+    );
+    let after_tag = [
+        id3(3, 0, &frame23(b"TIT2", 3, b"\0ab")),
+        b"junk".to_vec(),
+        bad_flac.clone(),
+    ];
+    assert!(verdict(&after_tag.concat()).is_err());
+    // An MP3 frame sync first: the probe settles on MP3 and never reads the FLAC blocks.
+    let mp3_first = [&[0xff, 0xfb, 0x90, 0x00][..], &bad_flac].concat();
+    assert_eq!(verdict(&mp3_first), Ok(()));
+}
