@@ -1,5 +1,7 @@
-//! MP4 (M4A): the atoms symphonia reads into memory, each within its parent, and every
-//! sample size in `stsz`, which symphonia allocates for a packet, within the file.
+//! MP4 (M4A): the atoms symphonia reads into memory, each within its parent; the sample
+//! tables (`stsz`, `stco`, `co64`, `stts`, `stsc`), whose entry counts symphonia reserves
+//! room for, within their atom; and every sample size, which symphonia allocates for a
+//! packet, within the file.
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -87,6 +89,9 @@ impl<R: Read + Seek> Walk<'_, R> {
                 self.atoms(children.min(end), end, depth + 1)
             }
             b"stsz" => self.sample_sizes(body, end),
+            b"stco" => self.table(body, end, 4),
+            b"co64" | b"stts" => self.table(body, end, 8),
+            b"stsc" => self.table(body, end, 12),
             _ => Ok(()),
         }
     }
@@ -104,6 +109,22 @@ impl<R: Read + Seek> Walk<'_, R> {
             }
             self.atoms(pos + 8, pos + len, depth + 2)?;
             pos += len;
+        }
+        Ok(())
+    }
+
+    /// A table atom: version and flags, the entry count, then the entries, which symphonia
+    /// reserves room for by the count before reading them.
+    fn table(&mut self, body: u64, end: u64, entry_len: u64) -> Checked {
+        let mut fields = [0u8; 8];
+        if !self.at(body, &mut fields)? {
+            return Ok(());
+        }
+        let count = u64::from(u32::from_be_bytes([
+            fields[4], fields[5], fields[6], fields[7],
+        ]));
+        if count * entry_len > end.saturating_sub(body + 8) {
+            return Err(bad("MP4 table", count * entry_len));
         }
         Ok(())
     }
@@ -126,7 +147,9 @@ impl<R: Read + Seek> Walk<'_, R> {
         let count = u64::from(u32::from_be_bytes([
             fields[8], fields[9], fields[10], fields[11],
         ]));
-        let count = count.min(end.saturating_sub(body + 12) / 4);
+        if count * 4 > end.saturating_sub(body + 12) {
+            return Err(bad("MP4 sample table", count * 4));
+        }
         let mut reader = std::io::BufReader::new(&mut *self.reader);
         for _ in 0..count {
             let mut size = [0u8; 4];

@@ -335,6 +335,15 @@ fn mp4_samples_and_atoms_must_fit() {
         verdict(&mp4(&stsz(&[16]), &hdlr)).map_err(what),
         Err("MP4 atom")
     );
+    // A table whose entry count claims more entries than the atom holds.
+    let stco = atom(
+        b"stco",
+        &[&[0u8; 4][..], &0x4000_0000u32.to_be_bytes(), &[0; 8]].concat(),
+    );
+    assert_eq!(
+        verdict(&mp4(&[stsz(&[16]), stco].concat(), &[])).map_err(what),
+        Err("MP4 table")
+    );
     // A top-level atom running past the end is a truncated file, still playable.
     let mut truncated = mp4(&stsz(&[16]), &[]);
     truncated.truncate(truncated.len() - 10);
