@@ -149,7 +149,9 @@ fn audio(data: &[u8]) {
         let _ = chorus::ui::cover::decode(&picture);
     }
     if let Ok(mut decoder) = Decoder::from_source(source(), hint) {
-        let channels = usize::from(decoder.info().channels);
+        let info = decoder.info();
+        assert!(info.rate > 0 && info.channels > 0, "{info:?}");
+        let channels = usize::from(info.channels);
         for _ in 0..32 {
             let Ok(Some(block)) = decoder.next_block() else {
                 break;

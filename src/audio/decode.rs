@@ -146,8 +146,11 @@ impl Decoder {
             .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
             .ok_or_else(|| DecodeError::Unsupported("no audio track".into()))?;
         let params = &track.codec_params;
+        // A rate of 0 (a header field like any other) would make every later division by
+        // the rate, in resampling and in timing, meaningless.
         let rate = params
             .sample_rate
+            .filter(|&r| r > 0)
             .ok_or_else(|| DecodeError::Unsupported("no sample rate".into()))?;
         let codec = symphonia::default::get_codecs()
             .make(params, &DecoderOptions::default())
