@@ -3,7 +3,8 @@
 //!
 //! Decoding blocks on file I/O and CPU: run it on a dedicated thread, never in an async
 //! task. symphonia 0.5 (pinned) reports end of stream as `IoError(UnexpectedEof)`; that is
-//! mapped to `Ok(None)` here and nowhere else.
+//! mapped to `Ok(None)` here and nowhere else. symphonia panics on some malformed files:
+//! such a panic is contained (`library::contain`) and reported as [`DecodeError::Corrupt`].
 
 use std::fs::File;
 use std::io;
@@ -14,10 +15,12 @@ use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use symphonia::core::units::{Time, TimeBase};
+
+use crate::library::contain::contained;
 
 /// Corrupt packets in a row after which the song is given up (it is noise, not music).
 const MAX_CONSECUTIVE_CORRUPT: u32 = 50;
@@ -101,9 +104,31 @@ impl Decoder {
     /// Open `path`, probing the container (the extension is only a hint).
     pub fn open(path: &Path) -> Result<Self, DecodeError> {
         let file = File::open(path)?;
-        let stream = MediaSourceStream::new(Box::new(file), Default::default());
+        let extension = path.extension().and_then(|e| e.to_str());
+        Decoder::from_source(Box::new(file), extension)
+    }
+
+    /// Open a song from any byte source (a file, or bytes in memory), probing the
+    /// container; `extension` (`"flac"`, `"mp3"`, …) is only a hint. The bytes are
+    /// untrusted: whatever they hold, the result is a decoder or a [`DecodeError`].
+    pub fn from_source(
+        source: Box<dyn MediaSource>,
+        extension: Option<&str>,
+    ) -> Result<Self, DecodeError> {
+        contained(|| Decoder::open_contained(source, extension))
+            .unwrap_or_else(|panicked| Err(DecodeError::Corrupt(panicked.to_string())))
+    }
+
+    fn open_contained(
+        mut source: Box<dyn MediaSource>,
+        extension: Option<&str>,
+    ) -> Result<Self, DecodeError> {
+        if let Err(bad) = crate::library::guard::check(&mut *source)? {
+            return Err(DecodeError::Corrupt(format!("tags: {bad}")));
+        }
+        let stream = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
-        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        if let Some(ext) = extension {
             hint.with_extension(ext);
         }
         let probed = symphonia::default::get_probe()
@@ -121,8 +146,11 @@ impl Decoder {
             .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
             .ok_or_else(|| DecodeError::Unsupported("no audio track".into()))?;
         let params = &track.codec_params;
+        // A rate of 0 (a header field like any other) would make every later division by
+        // the rate, in resampling and in timing, meaningless.
         let rate = params
             .sample_rate
+            .filter(|&r| r > 0)
             .ok_or_else(|| DecodeError::Unsupported("no sample rate".into()))?;
         let codec = symphonia::default::get_codecs()
             .make(params, &DecoderOptions::default())
@@ -190,7 +218,10 @@ impl Decoder {
 
     /// Read and decode one packet into `self.buffer`.
     fn step(&mut self, corrupt_in_a_row: &mut u32) -> Result<Step, DecodeError> {
-        let packet = match self.format.next_packet() {
+        let format = &mut self.format;
+        let next = contained(move || format.next_packet())
+            .map_err(|panicked| DecodeError::Corrupt(panicked.to_string()))?;
+        let packet = match next {
             Ok(packet) => packet,
             // symphonia 0.5's end-of-stream convention.
             Err(SymError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
@@ -212,7 +243,10 @@ impl Decoder {
         if packet.track_id() != self.track_id {
             return Ok(Step::Skip);
         }
-        let decoded = match self.codec.decode(&packet) {
+        let codec = &mut self.codec;
+        let decoded = contained(move || codec.decode(&packet))
+            .map_err(|panicked| DecodeError::Corrupt(panicked.to_string()))?;
+        let decoded = match decoded {
             Ok(decoded) => decoded,
             Err(SymError::DecodeError(msg)) | Err(SymError::LimitError(msg)) => {
                 self.corrupt_packets += 1;

@@ -5,12 +5,13 @@ use std::fs::File;
 use std::path::Path;
 
 use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::{Limit, MetadataOptions, StandardVisualKey, Visual};
 use symphonia::core::probe::Hint;
 
-/// Pictures larger than this are skipped by the demuxer: a cover is a few hundred kB,
-/// and a song from a peer must not make the box allocate without bound.
+/// The largest picture asked for: a cover is a few hundred kB. symphonia 0.5 does not
+/// enforce this limit yet; what bounds a picture's allocation today is
+/// [`super::guard`], which refuses a picture that claims more bytes than its file holds.
 const MAX_PICTURE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The encoded bytes (PNG, JPEG, …) of the song's picture, the front cover when the
@@ -18,9 +19,26 @@ const MAX_PICTURE_BYTES: usize = 8 * 1024 * 1024;
 /// picture or cannot be opened: a missing cover is never an error worth reporting.
 pub fn embedded_picture(path: &Path) -> Option<Vec<u8>> {
     let file = File::open(path).ok()?;
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    embedded_picture_in(Box::new(file), path.extension().and_then(|e| e.to_str()))
+}
+
+/// [`embedded_picture`] for any byte source (a file, or bytes in memory); `extension`
+/// is only a hint.
+pub fn embedded_picture_in(
+    source: Box<dyn MediaSource>,
+    extension: Option<&str>,
+) -> Option<Vec<u8>> {
+    super::contain::contained(|| picture_contained(source, extension))
+        .ok()
+        .flatten()
+}
+
+fn picture_contained(mut source: Box<dyn MediaSource>, extension: Option<&str>) -> Option<Vec<u8>> {
+    // A file whose tags lie about their sizes has no cover worth the risk.
+    super::guard::check(&mut *source).ok()?.ok()?;
+    let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+    if let Some(ext) = extension {
         hint.with_extension(ext);
     }
     let options = MetadataOptions {

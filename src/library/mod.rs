@@ -5,6 +5,8 @@
 //! - [`id`]: [`SongId`], the content hash every other part uses to name a song.
 //! - [`walk`]: the folder walk (hidden files skipped, links kept inside the folder).
 //! - [`probe`]: "is this playable?", tags and duration.
+//! - [`guard`]: refuses a file whose tags claim more bytes than it holds, before
+//!   symphonia allocates them; [`contain`]: a panic inside symphonia becomes an error.
 //! - [`index`]: the persistent index, written atomically.
 //! - [`order`](mod@order): folder or seeded shuffle order for the host's pool.
 //! - [`cache`]: songs fetched from peers, content-addressed, verified, within a quota.
@@ -14,7 +16,9 @@
 
 pub mod artwork;
 pub mod cache;
+pub mod contain;
 pub mod error;
+pub mod guard;
 pub mod id;
 pub mod index;
 pub mod order;

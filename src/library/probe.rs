@@ -11,7 +11,7 @@ use std::path::Path;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::{MetadataOptions, MetadataRevision, StandardTagKey};
 use symphonia::core::probe::Hint;
 
@@ -72,9 +72,29 @@ fn is_read_error(e: &io::Error) -> bool {
 /// Probe `path`: Ok with its tags if it decodes, otherwise why not.
 pub fn probe(path: &Path) -> Result<Probed, Reject> {
     let file = File::open(path)?;
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    probe_source(Box::new(file), path.extension().and_then(|e| e.to_str()))
+}
+
+/// [`probe`] for any byte source (a file, or bytes in memory); `extension` is only a
+/// hint. The bytes are untrusted: any content gives tags or a [`Reject`].
+pub fn probe_source(
+    source: Box<dyn MediaSource>,
+    extension: Option<&str>,
+) -> Result<Probed, Reject> {
+    super::contain::contained(|| probe_contained(source, extension))
+        .unwrap_or_else(|panicked| Err(Reject::NotAudio(panicked.to_string())))
+}
+
+fn probe_contained(
+    mut source: Box<dyn MediaSource>,
+    extension: Option<&str>,
+) -> Result<Probed, Reject> {
+    if let Err(bad) = super::guard::check(&mut *source)? {
+        return Err(Reject::NotAudio(format!("corrupt tags: {bad}")));
+    }
+    let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+    if let Some(ext) = extension {
         hint.with_extension(ext);
     }
     let mut probed = symphonia::default::get_probe()

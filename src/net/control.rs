@@ -112,7 +112,7 @@ async fn connection(stream: UnixStream, commands: mpsc::Sender<Ask>) {
     let mut lines = Framed::new(stream, LinesCodec::new_with_max_length(MAX_LINE));
     while let Some(line) = lines.next().await {
         let response = match line {
-            Ok(line) => match serde_json::from_str::<Request>(&line) {
+            Ok(line) => match parse_request(&line) {
                 Ok(request) => ask(&commands, request).await,
                 Err(e) => Response::error(format!("bad request: {e}")),
             },
@@ -126,6 +126,17 @@ async fn connection(stream: UnixStream, commands: mpsc::Sender<Ask>) {
             return;
         }
     }
+}
+
+/// One request line as the box reads it from the socket: any text gives a request or
+/// an error to answer with, never a panic.
+pub fn parse_request(line: &str) -> Result<Request, serde_json::Error> {
+    serde_json::from_str(line)
+}
+
+/// One response line as `chorus ctl` reads it from the box.
+pub fn parse_response(line: &str) -> Result<Response, serde_json::Error> {
+    serde_json::from_str(line)
 }
 
 async fn ask(commands: &mpsc::Sender<Ask>, request: Request) -> Response {
@@ -167,7 +178,7 @@ pub async fn request(state_dir: &Path, request: &Request) -> Result<Response, Co
             .await
             .ok_or_else(|| ControlError::Protocol("connection closed without an answer".into()))?
             .map_err(io)?;
-        serde_json::from_str(&line).map_err(|e| ControlError::Protocol(e.to_string()))
+        parse_response(&line).map_err(|e| ControlError::Protocol(e.to_string()))
     };
     tokio::time::timeout(CLIENT_TIMEOUT, exchange)
         .await

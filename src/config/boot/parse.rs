@@ -187,6 +187,11 @@ fn check_name(line: usize, name: String) -> Result<String, BootError> {
     if name.chars().any(char::is_control) {
         return Err(invalid(line, "name", "must not hold control characters"));
     }
+    // Quotes keep spaces at either end, but a name of spaces alone is no name: refused
+    // here with its line rather than later by chorus.toml's check without one.
+    if name.trim().is_empty() {
+        return Err(invalid(line, "name", "must not be only spaces"));
+    }
     Ok(name)
 }
 

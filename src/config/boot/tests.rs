@@ -142,6 +142,10 @@ fn wifi_settings_need_each_other() {
 fn names_and_party_keys() {
     assert!(err(&format!("name = {}\n", "n".repeat(33))).contains("at most 32 bytes"));
     assert!(err("name = a\u{7}b\n").contains("control characters"));
+    assert_eq!(
+        err("\n\nname = \" \"\n"),
+        "line 3: name must not be only spaces"
+    );
     let e = err("party_key = s3cret-party\n");
     assert!(e.contains("party_key is not supported"), "{e}");
     assert!(!e.contains("s3cret"));
