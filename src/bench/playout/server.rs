@@ -21,11 +21,19 @@ pub fn box_device(k: usize) -> String {
     format!("pipewire:NODE=chorus-box{k}")
 }
 
+/// The graph's smallest cycle, in frames (21 ms at 48 kHz). Left to itself the server
+/// picks 256 (the largest power of two under the boxes' 10 ms period), and on a shared
+/// 2-core machine it then misses a 5.3 ms cycle every few seconds under load: every box
+/// goes silent for a cycle at once and its position jumps. That is the rig failing, not
+/// the boxes, so the rig runs the server's default cycle instead.
+pub const QUANTUM: u32 = 1024;
+
 /// PipeWire config for `channels` recorded channels and `boxes` boxes (box k -> AUX k-1).
 pub fn config_text(channels: usize, boxes: usize) -> String {
     let positions: Vec<String> = (0..channels).map(|c| format!("AUX{c}")).collect();
     let mut text = format!(
-        "context.objects = [\n  {{ factory = adapter\n    args = {{ factory.name = \
+        "context.properties = {{ default.clock.min-quantum = {QUANTUM} }}\n\
+         context.objects = [\n  {{ factory = adapter\n    args = {{ factory.name = \
          support.null-audio-sink  node.name = \"{BENCH_SINK}\"\n             media.class = \
          \"Audio/Sink\"  audio.position = [ {} ]  audio.rate = {RATE}\n             \
          node.driver = true  priority.driver = 1000 }} }} ]\ncontext.modules = [\n",

@@ -127,6 +127,7 @@ fn a_gap_in_one_box_is_found() {
 #[test]
 fn every_box_gets_its_own_channel_of_the_bench_sink() {
     let text = super::config_text(3, 3);
+    assert!(text.contains("default.clock.min-quantum = 1024"), "{text}");
     assert!(
         text.contains("audio.position = [ AUX0 AUX1 AUX2 ]"),
         "{text}"
