@@ -1,10 +1,12 @@
 //! Benchmarks whose numbers go into BENCHMARKS.md; the CLI prints them (`chorus bench …`).
 //! `sync` runs in a deterministic simulation (seeded, virtual time, exact and
-//! repeatable), and so does `party` (the playback invariant over many seeds);
+//! repeatable), and so do `party` (the playback invariant over many seeds) and `soak`
+//! (one party for hours with churn);
 //! `distribute` runs real boxes and measures wall time; `playout` records real boxes
 //! playing through ALSA into one PipeWire sink and cross-correlates them.
 
 pub mod distribute;
 pub mod party;
 pub mod playout;
+pub mod soak;
 pub mod sync;

@@ -5,7 +5,9 @@ use clap::{Args, Subcommand};
 use chorus::bench::distribute::{self, BenchReport, DistributeConfig};
 use chorus::bench::party::{self as party_bench, PartyBenchConfig};
 use chorus::bench::playout::{self, PlayoutConfig};
+use chorus::bench::soak as soak_bench;
 use chorus::bench::sync::{run, NetProfile, Rig, SyncBenchConfig};
+use chorus::sim::scenarios::soak::SoakConfig;
 
 use super::CliError;
 
@@ -13,6 +15,27 @@ use super::CliError;
 pub(super) struct BenchArgs {
     #[command(subcommand)]
     which: Which,
+}
+
+/// `bench soak`'s options.
+#[derive(Debug, Args)]
+struct SoakArgs {
+    /// Virtual hours.
+    #[arg(long, default_value_t = 24.0)]
+    hours: f64,
+    /// Virtual minutes per reported period.
+    #[arg(long, default_value_t = 60.0)]
+    period_minutes: f64,
+    /// Mean virtual seconds between churn events.
+    #[arg(long, default_value_t = 180.0)]
+    churn_every: f64,
+    #[arg(long, default_value_t = 5)]
+    boxes: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Machine-readable output (at the end).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +85,10 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
+    /// One simulated party for hours of virtual time with churn (members leave, crash and
+    /// come back, the host dies, people skip and pause): a line per period with the
+    /// playout error and this process's memory, to show neither grows.
+    Soak(SoakArgs),
     /// Time to spread one song from the host to every member: real boxes in network
     /// namespaces, 100 Mbit/s per link (root), with and without swarming; then one pair
     /// of boxes on loopback without a limit.
@@ -152,6 +179,7 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
                 .await
                 .map_err(|e| CliError::Failed(e.to_string()))?
         }
+        Which::Soak(args) => soak(args).await,
         Which::Distribute {
             members,
             size_mb,
@@ -183,6 +211,43 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
             bench_playout(config, json).await
         }
     }
+}
+
+/// `bench soak`: checks the options, then runs off the runtime's workers.
+async fn soak(args: SoakArgs) -> Result<(), CliError> {
+    let secs = |s: f64, what: &str| {
+        std::time::Duration::try_from_secs_f64(s)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| CliError::Failed(format!("{what} must be a positive number")))
+    };
+    if args.boxes < 3 {
+        return Err(CliError::Failed("--boxes must be at least 3".into()));
+    }
+    let config = SoakConfig {
+        seed: args.seed,
+        boxes: args.boxes,
+        duration: secs(args.hours * 3600.0, "--hours")?,
+        period: secs(args.period_minutes * 60.0, "--period-minutes")?,
+        churn_every: secs(args.churn_every, "--churn-every")?,
+    };
+    let json = args.json;
+    tokio::task::spawn_blocking(move || bench_soak(&config, json))
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?
+}
+
+/// Runs the soak and prints its periods and trend (or the JSON report).
+fn bench_soak(config: &SoakConfig, json: bool) -> Result<(), CliError> {
+    let report = soak_bench::run(config, !json).map_err(|e| CliError::Failed(e.to_string()))?;
+    if json {
+        let text =
+            serde_json::to_string_pretty(&report).map_err(|e| CliError::Failed(e.to_string()))?;
+        println!("{text}");
+    } else {
+        println!("{}", soak_bench::summary(&report));
+    }
+    Ok(())
 }
 
 /// `bench distribute`; Ctrl-C drops the benchmark, whose guards kill the boxes and

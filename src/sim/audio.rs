@@ -71,6 +71,8 @@ pub struct PlaybackStats {
     pub worst_spread_us: f64,
     /// Largest clock error bound a checked box reported, µs.
     pub worst_reported_us: f64,
+    /// Sum of |audible - scheduled| over every check, µs (for the mean).
+    pub total_error_us: f64,
 }
 
 impl PlaybackStats {
@@ -82,6 +84,16 @@ impl PlaybackStats {
             worst_ratio: self.worst_ratio.max(o.worst_ratio),
             worst_spread_us: self.worst_spread_us.max(o.worst_spread_us),
             worst_reported_us: self.worst_reported_us.max(o.worst_reported_us),
+            total_error_us: self.total_error_us + o.total_error_us,
+        }
+    }
+
+    /// Mean |audible - scheduled| over every check, µs (0 without checks).
+    pub fn mean_error_us(&self) -> f64 {
+        if self.checks == 0 {
+            0.0
+        } else {
+            self.total_error_us / self.checks as f64
         }
     }
 }

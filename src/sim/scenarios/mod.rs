@@ -3,8 +3,10 @@
 //!
 //! - [`playback`]: a party under skips, late joins, crashes, partitions and host
 //!   failovers, with the playback invariant checked after every step.
+//! - [`soak`]: one party for hours with churn, reported period by period.
 
 pub mod playback;
+pub mod soak;
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};

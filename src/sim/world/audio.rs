@@ -39,6 +39,12 @@ impl Sim {
         self.audio.as_ref().map(|a| a.stats)
     }
 
+    /// The playback check's worst cases since the last call (or since enabled), and
+    /// starts counting afresh: one period of a long run at a time.
+    pub fn take_playback_stats(&mut self) -> Option<PlaybackStats> {
+        self.audio.as_mut().map(|a| std::mem::take(&mut a.stats))
+    }
+
     /// Ground truth: the song and song second box `i`'s DAC plays now.
     pub fn audible(&self, i: usize) -> Option<(SongRef, f64)> {
         self.audio.as_ref()?.speakers.get(i)?.audible()
@@ -198,6 +204,7 @@ impl Sim {
         let stats = &mut audio.stats;
         stats.checks += 1;
         stats.worst_error_us = stats.worst_error_us.max(error.abs() * 1e6);
+        stats.total_error_us += error.abs() * 1e6;
         stats.worst_ratio = stats.worst_ratio.max(error.abs() / bound);
         stats.worst_reported_us = stats.worst_reported_us.max(reported * 1e6);
         if error.abs() > bound {

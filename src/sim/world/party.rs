@@ -105,6 +105,11 @@ impl Sim {
         &self.events
     }
 
+    /// Forgets the events reported so far: a run of hours keeps only what it reads.
+    pub fn clear_events(&mut self) {
+        self.events.clear();
+    }
+
     /// The events box `i` reported (across restarts).
     pub fn events_of(&self, i: usize) -> impl Iterator<Item = &Event> + '_ {
         self.events
