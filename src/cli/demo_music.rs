@@ -138,3 +138,43 @@ pub(super) fn first_sound(wav: &Path) -> Option<f64> {
         .position(|s| s.map(|v| v.abs() > 0.02).unwrap_or(false))?;
     Some(first + (loud / channels) as f64 / rate * 1e9)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn bundled_songs_are_copied_without_the_readme_and_kept_when_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bundled = tmp.path().join("bundled");
+        std::fs::create_dir(&bundled).unwrap();
+        std::fs::write(bundled.join("01 a.flac"), b"flac bytes").unwrap();
+        std::fs::write(bundled.join("02 b.mp3"), b"mp3 bytes").unwrap();
+        std::fs::write(bundled.join("README.md"), b"licence").unwrap();
+        let dir = tmp.path().join("music");
+        std::fs::create_dir(&dir).unwrap();
+        // A file box-1 already has is not overwritten.
+        std::fs::write(dir.join("02 b.mp3"), b"edited").unwrap();
+
+        let (what, songs) = ensure_music(&dir, &bundled).unwrap();
+        assert_eq!(songs, 2, "{what}");
+        assert!(what.contains("FLAC, MP3"), "{what}");
+        assert_eq!(std::fs::read(dir.join("01 a.flac")).unwrap(), b"flac bytes");
+        assert_eq!(std::fs::read(dir.join("02 b.mp3")).unwrap(), b"edited");
+        assert!(!dir.join("README.md").exists());
+    }
+
+    #[test]
+    fn without_the_bundled_folder_the_tunes_are_synthesised() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("music");
+        let (what, songs) = ensure_music(&dir, &tmp.path().join("nope")).unwrap();
+        assert_eq!(songs, TUNES.len());
+        assert!(what.contains("not found"), "{what}");
+        for (name, _, _) in TUNES {
+            let reader = hound::WavReader::open(dir.join(name)).unwrap();
+            assert!(reader.duration() > 44_100 * 10, "{name}");
+        }
+    }
+}
