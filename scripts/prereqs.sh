@@ -2,7 +2,9 @@
 # Prerequisites shared by .ci/run, scripts/test, scripts/demo and scripts/cross-build.
 # Source it, then call `chorus_prereqs` (or the two halves below). It changes nothing
 # that is already there: packages are installed only if missing, and only as root;
-# as a normal user it prints the exact command to run and exits 1.
+# as a normal user it prints the exact command to run and exits 1. It never removes or
+# replaces a package: apt runs with --no-remove, so a package that conflicts with an
+# installed one makes it fail with apt's message instead.
 
 # Debian packages needed to build and test chorus: compilers and pkg-config for the
 # -sys crates, iproute2 (`ip netns`) for the network-namespace tests, ALSA headers for
@@ -24,13 +26,13 @@ chorus_need_apt() {
     if [[ $(id -u) -ne 0 ]]; then
         echo "prereqs: missing Debian packages: ${missing[*]}" >&2
         echo "prereqs: run this, then try again:" >&2
-        echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+        echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends --no-remove ${missing[*]}" >&2
         exit 1
     fi
     echo "prereqs: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+    apt-get install -y -qq --no-install-recommends --no-remove "${missing[@]}" </dev/null
 }
 
 # chorus_need_cargo : put rustup's cargo on PATH, or fail with instructions.

@@ -299,3 +299,60 @@ fn a_reseek_fades_out_and_in_instead_of_clicking() {
         .fold(0.0f32, f32::max);
     assert!(steepest < 0.1, "a click: the output stepped by {steepest}");
 }
+
+/// Every bundled song of `music/` (one per format, mono 22.05 kHz to stereo 44.1 kHz),
+/// joined 10 s in as a late box would, plays through the player at the device's 48 kHz
+/// in step with its schedule.
+#[test]
+fn every_bundled_format_is_joined_mid_song_and_plays_in_step() {
+    let music = Path::new(env!("CARGO_MANIFEST_DIR")).join("music");
+    let mut songs: Vec<PathBuf> = std::fs::read_dir(&music)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e != "md"))
+        .collect();
+    songs.sort();
+    assert_eq!(songs.len(), 5, "{songs:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for song in songs {
+        let format = SinkFormat {
+            rate: 48_000,
+            channels: 2,
+        };
+        let sink = WavSink::create(
+            &dir.path().join("out.wav"),
+            format,
+            Duration::from_millis(40),
+        )
+        .unwrap();
+        let player = Player::spawn(Box::new(sink)).unwrap();
+        let began = monotonic_now().as_nanos() - 10_000_000_000;
+        for _ in 0..12 {
+            let now = monotonic_now();
+            let target = LocalTarget {
+                song_seconds: (now.as_nanos() - began) as f64 / 1e9,
+                at: now,
+                pace: 1.0,
+            };
+            player.send(PlayerCommand::Play {
+                path: song.clone(),
+                target,
+            });
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let status = player.status();
+        assert_eq!(status.last_error, None, "{song:?}");
+        assert!(status.playing, "{song:?}");
+        let error_us = status.playout_error_us.unwrap();
+        assert!(error_us.abs() < 1_000.0, "{song:?}: {error_us:.0} us off");
+        assert_eq!(status.reseeks, 0, "{song:?}");
+        drop(player);
+        // What reached the device is the song, not silence.
+        let mut reader = hound::WavReader::open(dir.path().join("out.wav")).unwrap();
+        let peak = reader
+            .samples::<f32>()
+            .map(|s| s.unwrap().abs())
+            .fold(0.0f32, f32::max);
+        assert!(peak > 0.1, "{song:?}: recorded peak {peak}");
+    }
+}

@@ -1,10 +1,11 @@
 //! The README's demo command works: boxes find each other, form a party, the boxes without
-//! music fetch box-1's, all play it in step, and the demo says how far apart their
-//! recordings are.
+//! music fetch box-1's bundled songs, all play in step, the host goes through every song
+//! (one per format), and the demo says how far apart the boxes' recordings are.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 
 use common::{test_port, BIN};
@@ -13,7 +14,16 @@ use common::{test_port, BIN};
 fn demo_forms_a_party_and_plays_in_step() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(["demo", "--duration", "8", "--boxes", "3", "--port"])
+        .args([
+            "demo",
+            "--duration",
+            "18",
+            "--tour",
+            "2",
+            "--boxes",
+            "3",
+            "--port",
+        ])
         .arg(test_port(31).to_string())
         .arg("--dir")
         .arg(dir.path())
@@ -42,11 +52,29 @@ fn demo_forms_a_party_and_plays_in_step() {
         let own = dir.path().join(other).join("music");
         assert_eq!(std::fs::read_dir(own).unwrap().count(), 0);
     }
-    for name in [
-        "Loopback Lullaby.wav",
-        "Multicast March.wav",
-        "Phi Accrual Polka.wav",
-    ] {
-        assert!(dir.path().join("music").join(name).exists());
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("music");
+    let mut songs: Vec<_> = std::fs::read_dir(&bundled)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e != "md"))
+        .collect();
+    songs.sort();
+    let mut titles = Vec::new();
+    for path in songs {
+        let copy = dir.path().join("music").join(path.file_name().unwrap());
+        assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&path).unwrap());
+        // "01 Loopback Lullaby.flac" has the title tag "Loopback Lullaby".
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        titles.push(stem.split_once(' ').unwrap().1.to_owned());
     }
+    assert_eq!(titles.len(), 5, "{titles:?}");
+    // Every format was played, in folder order.
+    let mut played = Vec::new();
+    for line in stdout.lines() {
+        if let Some(title) = line.strip_prefix("box-1 plays ") {
+            played.push(title.trim_matches('"').to_owned());
+        }
+    }
+    assert!(stdout.contains("songs played: 5 of 5"), "{stdout}");
+    assert_eq!(played, titles, "{stdout}");
 }

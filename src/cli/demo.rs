@@ -1,7 +1,8 @@
-//! `chorus demo`: several boxes in this process on loopback; box-1 has the bundled music,
-//! the others none. They find each other, box-1 hosts, the others join and fetch the
-//! songs from box-1 (and from each other), all play the same tune, and the recordings are
-//! compared at the end.
+//! `chorus demo`: several boxes in this process on loopback; box-1 has the bundled music
+//! (one song per format), the others none. They find each other, box-1 hosts, the others
+//! join and fetch the songs from box-1 (and from each other), all play the same song, the
+//! host skips to the next one every few seconds so every format is heard, and the
+//! recordings are compared at the end.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -13,9 +14,9 @@ use tracing::Instrument;
 use chorus::config::Config;
 use chorus::net::control::{self, Request};
 use chorus::net::BoxRuntime;
-use chorus::status::Status;
+use chorus::status::{PlaybackStatus, Status};
 
-use super::demo_music::{ensure_music, first_sound};
+use super::demo_music::{bundled_dir, ensure_music, first_sound};
 use super::{shutdown_token, CliError};
 
 #[derive(Debug, Args)]
@@ -24,8 +25,16 @@ pub(super) struct DemoArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
     boxes: u16,
     /// Stop after this many seconds (0: run until Ctrl-C).
-    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    #[arg(long, value_name = "SECS", default_value_t = 45)]
     duration: u64,
+    /// Once every box plays, skip to the next song after this many seconds, until each
+    /// song has been heard (0: play the songs through).
+    #[arg(long, value_name = "SECS", default_value_t = 6)]
+    tour: u64,
+    /// The songs box-1 gets (default: the source tree's bundled `music/` folder; without
+    /// it, three synthesised tunes).
+    #[arg(long, value_name = "DIR")]
+    music: Option<PathBuf>,
     /// Where the boxes keep their state dirs, the music and the recordings.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -50,10 +59,11 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("chorus-demo"));
     let music = base.join("music");
-    ensure_music(&music)
+    let bundled = args.music.clone().unwrap_or_else(bundled_dir);
+    let (what, songs) = ensure_music(&music, &bundled)
         .map_err(|e| CliError::Failed(format!("cannot write the demo music: {e}")))?;
     println!(
-        "music: three bundled tunes in {} (box-1's folder; the others start with none)",
+        "music: {what} in {} (box-1's folder; the others start with none)",
         music.display()
     );
     let cancel = shutdown_token();
@@ -87,8 +97,10 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
         );
     }
     tracker.close();
-    let (hosted, played) = narrate(&args, &boxes, &cancel).await;
+    let mut tour = Tour::new(args.tour, songs);
+    let (hosted, played) = narrate(&args, &boxes, &mut tour, &cancel).await;
     tracker.wait().await;
+    tour.report();
     report(&boxes, hosted, played)
 }
 
@@ -135,6 +147,7 @@ fn box_config(args: &DemoArgs, base: &Path, music: &Path, i: u16) -> (Config, Op
 async fn narrate(
     args: &DemoArgs,
     boxes: &[DemoBox],
+    tour: &mut Tour,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> (bool, bool) {
     let deadline = (args.duration > 0).then(|| Duration::from_secs(args.duration));
@@ -182,11 +195,74 @@ async fn narrate(
             played = true;
             println!("every box has the song and plays it");
         }
+        let host = statuses[0].as_ref().and_then(|s| s.playback.as_ref());
+        if played && tour.skip_now(host) {
+            say(&boxes[0], Request::Skip).await;
+        }
         if deadline.is_some_and(|d| started.elapsed() >= d) {
             cancel.cancel();
         }
     }
     (hosted, played)
+}
+
+/// The host's tour of the songs: once every box plays, it skips to the next song every
+/// few seconds until the last one, so a short run plays every format; and it remembers
+/// which songs were heard.
+struct Tour {
+    every: Option<Duration>,
+    songs: usize,
+    /// Titles of the songs the host played, in order.
+    heard: Vec<String>,
+    current: Option<(String, tokio::time::Instant)>,
+}
+
+impl Tour {
+    fn new(every_secs: u64, songs: usize) -> Tour {
+        Tour {
+            every: (every_secs > 0).then(|| Duration::from_secs(every_secs)),
+            songs,
+            heard: Vec::new(),
+            current: None,
+        }
+    }
+
+    /// Notes the host's song; true when it has played long enough and another follows.
+    fn skip_now(&mut self, host: Option<&PlaybackStatus>) -> bool {
+        let Some(p) = host.filter(|p| p.state == "playing") else {
+            return false;
+        };
+        let Some(song) = &p.song else {
+            return false;
+        };
+        if self.current.as_ref().is_none_or(|(id, _)| id != song) {
+            let title = p.title.clone().unwrap_or_else(|| song.clone());
+            println!("box-1 plays \"{title}\"");
+            self.heard.push(title);
+            self.current = Some((song.clone(), tokio::time::Instant::now()));
+            return false;
+        }
+        let since = self.current.as_ref().map(|(_, t)| t.elapsed());
+        // Skipping past the last song would stop the party.
+        let due =
+            self.heard.len() < self.songs && self.every.zip(since).is_some_and(|(e, s)| s >= e);
+        if due {
+            // The host's status shows the old song a moment longer: one skip per period.
+            self.current = Some((song.clone(), tokio::time::Instant::now()));
+        }
+        due
+    }
+
+    fn report(&self) {
+        if !self.heard.is_empty() {
+            println!(
+                "songs played: {} of {}: {}",
+                self.heard.len(),
+                self.songs,
+                self.heard.join(", ")
+            );
+        }
+    }
 }
 
 async fn statuses(boxes: &[DemoBox]) -> Vec<Option<Status>> {

@@ -1,8 +1,8 @@
-//! The demo's bundled music: three short tunes synthesised on the spot (deterministic, so
-//! every box gets byte-identical files and thus the same song ids), and the analysis that
-//! puts the boxes' recordings side by side.
+//! The demo's music: the songs bundled in the source tree's `music/` folder (one per
+//! format), or, for a binary away from its source tree, three short tunes synthesised on
+//! the spot; and the analysis that puts the boxes' recordings side by side.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chorus::audio::wav::{sidecar_path, WavSidecar};
 
@@ -33,8 +33,53 @@ const TUNES: [(&str, &[i32], f64); 3] = [
     ),
 ];
 
-/// Writes the tunes into `dir` unless they are there already.
-pub(super) fn ensure_music(dir: &Path) -> std::io::Result<()> {
+/// Where this binary's source tree keeps the bundled songs (see `music/README.md`).
+pub(super) fn bundled_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("music")
+}
+
+/// Fills `dir` with music for box-1 and says what it put there and how many songs: the
+/// songs of `bundled` when that folder exists, the synthesised tunes otherwise. Files
+/// already in `dir` are kept as they are.
+pub(super) fn ensure_music(dir: &Path, bundled: &Path) -> std::io::Result<(String, usize)> {
+    if !bundled.is_dir() {
+        ensure_tunes(dir)?;
+        let what = format!(
+            "{} synthesised WAV tunes ({} not found)",
+            TUNES.len(),
+            bundled.display()
+        );
+        return Ok((what, TUNES.len()));
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut copied = Vec::new();
+    for entry in std::fs::read_dir(bundled)? {
+        let path = entry?.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        // The folder's README is not a song: box-1 would report it as skipped.
+        if !matches!(ext, "flac" | "mp3" | "ogg" | "m4a" | "wav") {
+            continue;
+        }
+        if let Some(name) = path.file_name() {
+            let to = dir.join(name);
+            if !to.exists() {
+                std::fs::copy(&path, &to)?;
+            }
+            copied.push(ext.to_uppercase());
+        }
+    }
+    copied.sort();
+    let what = format!(
+        "{} bundled songs ({}) from {}",
+        copied.len(),
+        copied.join(", "),
+        bundled.display()
+    );
+    Ok((what, copied.len()))
+}
+
+/// Writes the synthesised tunes into `dir` unless they are there already.
+fn ensure_tunes(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for (name, notes, beat) in TUNES {
         let path = dir.join(name);
@@ -92,4 +137,44 @@ pub(super) fn first_sound(wav: &Path) -> Option<f64> {
         .samples::<f32>()
         .position(|s| s.map(|v| v.abs() > 0.02).unwrap_or(false))?;
     Some(first + (loud / channels) as f64 / rate * 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn bundled_songs_are_copied_without_the_readme_and_kept_when_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bundled = tmp.path().join("bundled");
+        std::fs::create_dir(&bundled).unwrap();
+        std::fs::write(bundled.join("01 a.flac"), b"flac bytes").unwrap();
+        std::fs::write(bundled.join("02 b.mp3"), b"mp3 bytes").unwrap();
+        std::fs::write(bundled.join("README.md"), b"licence").unwrap();
+        let dir = tmp.path().join("music");
+        std::fs::create_dir(&dir).unwrap();
+        // A file box-1 already has is not overwritten.
+        std::fs::write(dir.join("02 b.mp3"), b"edited").unwrap();
+
+        let (what, songs) = ensure_music(&dir, &bundled).unwrap();
+        assert_eq!(songs, 2, "{what}");
+        assert!(what.contains("FLAC, MP3"), "{what}");
+        assert_eq!(std::fs::read(dir.join("01 a.flac")).unwrap(), b"flac bytes");
+        assert_eq!(std::fs::read(dir.join("02 b.mp3")).unwrap(), b"edited");
+        assert!(!dir.join("README.md").exists());
+    }
+
+    #[test]
+    fn without_the_bundled_folder_the_tunes_are_synthesised() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("music");
+        let (what, songs) = ensure_music(&dir, &tmp.path().join("nope")).unwrap();
+        assert_eq!(songs, TUNES.len());
+        assert!(what.contains("not found"), "{what}");
+        for (name, _, _) in TUNES {
+            let reader = hound::WavReader::open(dir.join(name)).unwrap();
+            assert!(reader.duration() > 44_100 * 10, "{name}");
+        }
+    }
 }
