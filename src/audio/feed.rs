@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::decode::{Decoder, SongInfo};
+use super::decode::{DecodeError, Decoder, SongInfo};
 use super::resample::Resampler;
 
 /// Ring length in seconds of song: decoding runs far ahead of real time, so this is only
@@ -289,19 +289,11 @@ impl Feeder {
                     boundary,
                 });
             }
-            // Past the end (a late seek near the end of a song): the song is over.
+            // Past the end (a late seek near the end of a song, or a header that
+            // promises more than the file holds): the song is over, quietly.
+            Err(DecodeError::PastEnd) => self.past_end(frame, generation),
             Err(_) if song.decoder.info().frames.is_some_and(|n| frame >= n) => {
-                song.ended = true;
-                let boundary = self.pushed;
-                self.tell(Fed::Ready {
-                    generation,
-                    landed: frame,
-                    boundary,
-                });
-                self.tell(Fed::End {
-                    generation,
-                    total: boundary,
-                });
+                self.past_end(frame, generation)
             }
             Err(e) => {
                 self.song = None;
@@ -309,6 +301,22 @@ impl Feeder {
                 self.tell(Fed::Failed { generation, error });
             }
         }
+    }
+
+    fn past_end(&mut self, frame: u64, generation: u64) {
+        if let Some(song) = self.song.as_mut() {
+            song.ended = true;
+        }
+        let boundary = self.pushed;
+        self.tell(Fed::Ready {
+            generation,
+            landed: frame,
+            boundary,
+        });
+        self.tell(Fed::End {
+            generation,
+            total: boundary,
+        });
     }
 
     /// Pushes what is pending, then decodes the next packet, as far as the ring has room.

@@ -1,0 +1,92 @@
+//! Bad audio never takes the party down: broken and unusual files, all generated here,
+//! are each played correctly or skipped with a reason, and a song that ends before its
+//! header says is over once, quietly, while the schedule moves on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bad_audio {
+    pub mod files;
+}
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bad_audio::files;
+use chorus::audio::player::{LocalTarget, Player, PlayerCommand, PlayerStatus};
+use chorus::audio::wav::WavSink;
+use chorus::audio::SinkFormat;
+use chorus::clock::monotonic_now;
+use chorus::core::Instant;
+
+/// A player recording into `dir/out.wav` (48 kHz stereo, 40 ms buffer).
+fn player(dir: &Path) -> Player {
+    let format = SinkFormat {
+        rate: 48_000,
+        channels: 2,
+    };
+    let sink = WavSink::create(&dir.join("out.wav"), format, Duration::from_millis(40)).unwrap();
+    Player::spawn(Box::new(sink)).unwrap()
+}
+
+/// Plays `song` from its start at `start` and re-anchors it every 50 ms until `until`,
+/// the way the driver does while the schedule names it; returns the status then.
+fn drive(player: &Player, song: &Path, start: Instant, until: Instant) -> PlayerStatus {
+    loop {
+        let now = monotonic_now();
+        if now >= until {
+            return player.status();
+        }
+        let target = LocalTarget {
+            song_seconds: now.saturating_duration_since(start).as_secs_f64(),
+            at: now.max(start),
+            pace: 1.0,
+        };
+        assert!(player.send(PlayerCommand::Play {
+            path: song.to_path_buf(),
+            target,
+        }));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn song(dir: &Path, name: &str, seconds: f64) -> PathBuf {
+    let path = dir.join(name);
+    files::tone_wav(&path, 44_100, 2, seconds);
+    path
+}
+
+#[test]
+fn a_song_ends_quietly_once_although_the_schedule_still_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let player = player(dir.path());
+    let first = song(dir.path(), "first.wav", 0.5);
+    let start = monotonic_now() + Duration::from_millis(100);
+    // The schedule's end trails the decoder's: it names the song 1 s past its audio.
+    let status = drive(&player, &first, start, start + Duration::from_millis(1_500));
+    assert!(!status.playing, "{status:?}");
+    assert_eq!(status.opened, 1, "opened again after its end: {status:?}");
+    assert_eq!(status.last_error, None, "a normal end is no error");
+}
+
+#[test]
+fn a_header_promising_minutes_over_seconds_ends_once_with_a_message_then_the_next_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let player = player(dir.path());
+    let cut = song(dir.path(), "cut.wav", 0.5);
+    files::claim_seconds(&cut, 180);
+    let start = monotonic_now() + Duration::from_millis(100);
+    let status = drive(&player, &cut, start, start + Duration::from_millis(2_000));
+    assert!(!status.playing, "{status:?}");
+    assert_eq!(status.opened, 1, "opened again after its end: {status:?}");
+    let message = status.last_error.unwrap();
+    assert!(
+        message.contains("cut.wav") && message.contains("180.0 s its header promises"),
+        "{message}"
+    );
+    // The schedule moves on: the next song plays.
+    let next = song(dir.path(), "next.wav", 2.0);
+    let start = monotonic_now() + Duration::from_millis(100);
+    let status = drive(&player, &next, start, start + Duration::from_millis(600));
+    assert!(status.playing, "{status:?}");
+    assert_eq!((status.opened, status.last_error.as_deref()), (2, None));
+    assert!(status.position_ms > 300, "{status:?}");
+}
