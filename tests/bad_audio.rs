@@ -16,6 +16,7 @@ use chorus::audio::wav::WavSink;
 use chorus::audio::SinkFormat;
 use chorus::clock::monotonic_now;
 use chorus::core::Instant;
+use chorus::library::Library;
 
 /// A player recording into `dir/out.wav` (48 kHz stereo, 40 ms buffer).
 fn player(dir: &Path) -> Player {
@@ -89,4 +90,65 @@ fn a_header_promising_minutes_over_seconds_ends_once_with_a_message_then_the_nex
     assert!(status.playing, "{status:?}");
     assert_eq!((status.opened, status.last_error.as_deref()), (2, None));
     assert!(status.position_ms > 300, "{status:?}");
+}
+
+/// A music folder and a state folder.
+struct Folders {
+    _root: tempfile::TempDir,
+    music: PathBuf,
+    state: PathBuf,
+}
+
+fn folders() -> Folders {
+    let root = tempfile::tempdir().unwrap();
+    let music = root.path().join("music");
+    let state = root.path().join("state");
+    std::fs::create_dir_all(&music).unwrap();
+    std::fs::create_dir_all(&state).unwrap();
+    Folders {
+        _root: root,
+        music,
+        state,
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+#[test]
+fn the_library_takes_the_length_a_file_holds_not_the_one_its_header_promises() {
+    let f = folders();
+    let cut = song(&f.music, "cut.wav", 2.0);
+    files::claim_seconds(&cut, 180);
+    // Compressed songs cut to 40 %: their headers still promise the whole second.
+    for name in ["tone.flac", "tone.mp3"] {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        std::fs::write(f.music.join(name), &bytes[..bytes.len() * 4 / 10]).unwrap();
+    }
+    let honest = song(&f.music, "honest.wav", 3.0);
+    let mut lib = Library::open(&f.music, &f.state).unwrap();
+    let report = lib.scan().unwrap();
+    assert_eq!(report.songs, 4, "{:?}", report.skipped);
+    let length = |p: &Path| {
+        lib.songs()
+            .iter()
+            .find(|s| s.path == p)
+            .and_then(|s| s.duration_ms)
+            .unwrap()
+    };
+    let cut_ms = length(&cut);
+    // To within a packet: a seek into the last packet lands on its start.
+    assert!((1_980..=2_050).contains(&cut_ms), "cut.wav: {cut_ms} ms");
+    assert_eq!(length(&honest), 3_000);
+    for name in ["tone.flac", "tone.mp3"] {
+        let ms = length(&f.music.join(name));
+        // 40 % of the bytes is not quite 40 % of the audio (tags, frame sizes).
+        assert!(
+            (100..800).contains(&ms),
+            "{name}: {ms} ms of a 1000 ms claim"
+        );
+    }
 }

@@ -51,7 +51,8 @@ pub struct Song {
     pub artist: Option<String>,
     /// Album tag.
     pub album: Option<String>,
-    /// Length, when the container says.
+    /// Length, when the container says; less if the file holds less audio than its
+    /// header promises (see [`probe`](mod@probe)).
     pub duration_ms: Option<u64>,
     /// File length in bytes.
     pub size: u64,
