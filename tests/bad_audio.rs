@@ -6,6 +6,7 @@
 mod bad_audio {
     pub mod files;
 }
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -151,4 +152,47 @@ fn the_library_takes_the_length_a_file_holds_not_the_one_its_header_promises() {
             "{name}: {ms} ms of a 1000 ms claim"
         );
     }
+}
+
+/// A box started without `CHORUS_LOG` logs a file that is not a song as one info line of
+/// its own, not as the decoding library's red ERROR lines.
+#[test]
+fn a_file_that_is_not_a_song_is_one_line_of_ours_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    std::fs::write(music.join("notes.mp3"), "not a song\n".repeat(10)).unwrap();
+    std::fs::write(music.join("riff.wav"), b"RIFF\x10\0\0\0AVI LIST").unwrap();
+    song(&music, "fine.wav", 0.5);
+    let config = common::box_config(dir.path(), "b", &music, "null", "", "");
+    let log = dir.path().join("stderr.log");
+    let state = dir.path().join("b");
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["run", "--name", "b", "--interface", "127.0.0.1"])
+        .args(["--unicast-port", "0", "--control-port", "0", "--port"])
+        .arg(common::test_port(91).to_string())
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--config")
+        .arg(&config)
+        .env_remove("CHORUS_LOG")
+        .env_remove("NO_COLOR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let scanned = common::wait_for(Duration::from_secs(20), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("music library scanned"))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(scanned.is_some(), "{text}");
+    assert!(!text.contains("ERROR"), "{text}");
+    let skipped: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("not a song, skipped"))
+        .collect();
+    assert_eq!(skipped.len(), 2, "{text}");
+    assert!(skipped.iter().any(|l| l.contains("notes.mp3")), "{text}");
 }

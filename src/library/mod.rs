@@ -211,6 +211,7 @@ impl Library {
             Err(reason) => {
                 // Read errors and files changing under us are not remembered: next scan
                 // tries again.
+                tracing::info!(file = %file.path.display(), %reason, "file skipped for now");
                 report.skipped.push((file.path, reason));
                 return;
             }
@@ -225,7 +226,9 @@ impl Library {
                 report.hashed += 1;
                 songs.extend(song_of(&file.path, &entry));
             }
+            // Once per file: the index remembers it, and later scans skip it quietly.
             EntryKind::Rejected { reason } => {
+                tracing::info!(file = %file.path.display(), %reason, "not a song, skipped");
                 report.skipped.push((file.path.clone(), reason.clone()))
             }
         }
