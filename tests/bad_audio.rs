@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bad_audio {
+    mod catalogue;
     pub mod files;
 }
 mod common;

@@ -306,6 +306,13 @@ impl Library {
 /// Probe and hash a new or changed file: its index verdict, or why it is skipped
 /// without being remembered.
 fn examine(path: &Path, size: u64, mtime: Option<i64>) -> Result<EntryKind, String> {
+    // Hashing a file of many gigabytes would hold the scan up for minutes, and no party
+    // could share it: refused before it is read.
+    if size > crate::proto::manifest::MAX_SONG_BYTES {
+        let limit = crate::proto::manifest::MAX_SONG_BYTES >> 20;
+        let reason = format!("larger than the {limit} MiB a party can share");
+        return Ok(EntryKind::Rejected { reason });
+    }
     let tags = match probe::probe(path) {
         Ok(tags) => tags,
         Err(Reject::NotAudio(reason)) => return Ok(EntryKind::Rejected { reason }),

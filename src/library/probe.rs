@@ -165,7 +165,7 @@ fn probe_contained(
         match decoder.decode(&packet) {
             Ok(_) => {
                 if let (Some(frames), Some(rate)) = (params.n_frames, params.sample_rate) {
-                    check_length(&mut *format, track_id, frames, rate, &mut tags);
+                    check_length(&mut *format, track_id, frames, rate, &mut tags)?;
                 }
                 return Ok(tags);
             }
@@ -178,15 +178,22 @@ fn probe_contained(
     )))
 }
 
-/// Sets the length in `tags` to what the file really holds, if less than its header's.
+/// Sets the length in `tags` to what the file really holds, if less than its header's;
+/// a file cut so short that no seek finds audio is no song (a length of 0 would be taken
+/// for an unknown one, and the party would wait on it for ever).
 fn check_length(
     format: &mut dyn FormatReader,
     track: u32,
     frames: u64,
     rate: u32,
     tags: &mut Probed,
-) {
+) -> Result<(), Reject> {
     let real = real_length(format, track, frames, rate);
+    if real == 0 {
+        return Err(Reject::NotAudio(
+            "holds almost none of the audio its header promises (cut short?)".into(),
+        ));
+    }
     if real < frames {
         tracing::info!(
             claimed_frames = frames,
@@ -195,6 +202,7 @@ fn check_length(
         );
         tags.duration_ms = frames_to_ms(real, rate);
     }
+    Ok(())
 }
 
 fn frames_to_ms(frames: u64, rate: u32) -> Option<u64> {
@@ -230,9 +238,9 @@ fn holds_audio_at(format: &mut dyn FormatReader, track: u32, frame: u64, rate: u
 /// The frames the file really holds of the `claimed` its header gives, to within
 /// 1/2^[`LENGTH_STEPS`] of the claim: a header may promise minutes over seconds of audio
 /// (a copy cut short), and the party's schedule moves on at this length. An honest file
-/// costs one seek near its end; a short one a bisection of seeks, never a decode.
+/// costs one seek 0.2 s before its end; a short one a bisection of seeks, never a decode.
 fn real_length(format: &mut dyn FormatReader, track: u32, claimed: u64, rate: u32) -> u64 {
-    let near_end = claimed.saturating_sub(u64::from(rate / 2));
+    let near_end = claimed.saturating_sub(u64::from(rate / 5));
     if holds_audio_at(format, track, near_end, rate) {
         return claimed;
     }

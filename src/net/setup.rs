@@ -206,7 +206,7 @@ pub(super) fn pool_frames(
     // The scan's milliseconds round an honest length down: only a real shortfall counts.
     let slack = u64::from(info.rate / 100);
     match held {
-        Some(held) if held.saturating_add(slack) < header => held,
+        Some(held) if held > 0 && held.saturating_add(slack) < header => held,
         _ => header,
     }
 }
