@@ -197,3 +197,31 @@ fn a_file_that_is_not_a_song_is_one_line_of_ours_not_an_error() {
     assert_eq!(skipped.len(), 2, "{text}");
     assert!(skipped.iter().any(|l| l.contains("notes.mp3")), "{text}");
 }
+
+/// A song whose file blocks every read (a named pipe no one writes) is given up by the
+/// watchdog with a message, and the next song plays on a fresh decoding thread.
+#[test]
+fn a_song_that_never_opens_is_skipped_by_the_watchdog_and_the_next_one_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let player = player(dir.path());
+    let stuck = dir.path().join("stuck.wav");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&stuck)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let start = monotonic_now() + Duration::from_millis(100);
+    let status = drive(&player, &stuck, start, start + Duration::from_millis(6_000));
+    assert!(!status.playing, "{status:?}");
+    let message = status.last_error.clone().unwrap_or_default();
+    assert!(
+        message.contains("stuck.wav") && message.contains("did not answer"),
+        "{status:?}"
+    );
+    assert_eq!(status.opened, 1, "asked again while stuck: {status:?}");
+    let next = song(dir.path(), "next.wav", 2.0);
+    let start = monotonic_now() + Duration::from_millis(100);
+    let status = drive(&player, &next, start, start + Duration::from_millis(600));
+    assert!(status.playing, "{status:?}");
+    assert!(status.position_ms > 300, "{status:?}");
+}

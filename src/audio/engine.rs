@@ -14,6 +14,7 @@ use super::orders::{LocalTarget, PlayerCommand, PlayerStatus};
 use super::playout::{PlayoutConfig, PlayoutController, PlayoutDecision};
 use super::track::{fade_in, ramp, Align, Filled, Song, Stage, Track};
 use super::volume::Gain;
+use super::watchdog::Watchdog;
 use super::{Sink, SinkError, SinkFormat, SinkTiming};
 use crate::core::Instant;
 
@@ -54,6 +55,7 @@ pub(super) struct Engine {
     prime: usize,
     /// The song that last ended or failed: asks for it are ignored while it is over.
     finished: Option<Finished>,
+    watchdog: Watchdog,
 }
 
 impl Engine {
@@ -90,6 +92,7 @@ impl Engine {
             working_since: None,
             prime: 0,
             finished: None,
+            watchdog: Watchdog::default(),
         })
     }
 
@@ -166,6 +169,7 @@ impl Engine {
             s.opened += 1;
             s.last_error = None;
         });
+        self.watchdog.asked(crate::clock::monotonic_now());
         self.track = Some(Track::new(path, target, generation));
     }
 
@@ -191,11 +195,15 @@ impl Engine {
                 } if generation == current => {
                     track.stage = Stage::Aligning { landed, boundary };
                     track.end = None;
+                    self.watchdog.answered();
                 }
                 Fed::End { generation, total } if generation == current => {
                     track.end = Some(total);
                 }
-                Fed::Failed { generation, error } if generation == current => self.fail(error),
+                Fed::Failed { generation, error } if generation == current => {
+                    self.watchdog.answered();
+                    self.fail(error);
+                }
                 _ => {}
             }
         }
@@ -221,6 +229,11 @@ impl Engine {
             return Ok(());
         };
         match stage {
+            Stage::Waiting if self.watchdog.expired(crate::clock::monotonic_now()) => {
+                let message = self.watchdog.replace(&mut self.feed, self.format);
+                self.fail(message);
+                return self.silence(BLOCK_FRAMES);
+            }
             Stage::Waiting => return self.silence(BLOCK_FRAMES),
             Stage::Lost => {
                 self.reseek()?;
@@ -338,6 +351,7 @@ impl Engine {
 
     fn seek(&mut self, frame: u64) {
         self.feed.seek(frame);
+        self.watchdog.asked(crate::clock::monotonic_now());
         if let Some(track) = self.track.as_mut() {
             track.stage = Stage::Waiting;
             track.end = None;

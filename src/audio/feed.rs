@@ -176,6 +176,14 @@ impl Feed {
     }
 }
 
+impl Feed {
+    /// Lets a stuck decoding thread go: asks it to stop, but never waits for it.
+    pub(crate) fn abandon(mut self) {
+        let _ = self.asks.try_send(Ask::Stop);
+        self.thread.take();
+    }
+}
+
 impl Drop for Feed {
     fn drop(&mut self) {
         let _ = self.asks.try_send(Ask::Stop);

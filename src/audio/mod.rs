@@ -27,6 +27,7 @@ pub mod simplayer;
 pub mod spec;
 mod track;
 pub mod volume;
+mod watchdog;
 pub mod wav;
 
 #[cfg(feature = "alsa")]
