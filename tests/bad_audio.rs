@@ -225,3 +225,50 @@ fn a_song_that_never_opens_is_skipped_by_the_watchdog_and_the_next_one_plays() {
     assert!(status.playing, "{status:?}");
     assert!(status.position_ms > 300, "{status:?}");
 }
+
+/// RMS and frequency (from zero crossings) of the left channel of the recording's
+/// non-silent part.
+fn tone_of(recording: &Path) -> (f64, f64) {
+    let mut reader = hound::WavReader::open(recording).unwrap();
+    let rate = f64::from(reader.spec().sample_rate);
+    let left: Vec<f32> = reader
+        .samples::<f32>()
+        .map(|s| s.unwrap())
+        .step_by(2)
+        .collect();
+    let first = left.iter().position(|s| s.abs() > 0.05).unwrap_or(0);
+    let last = left.iter().rposition(|s| s.abs() > 0.05).unwrap_or(0);
+    let sound = &left[first..=last.max(first)];
+    let rms =
+        (sound.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / sound.len() as f64).sqrt();
+    let crossings = sound
+        .windows(2)
+        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+        .count();
+    (rms, crossings as f64 / 2.0 / (sound.len() as f64 / rate))
+}
+
+/// 8 channels, 192 kHz and 8 kHz mono play as the same 440 Hz tone on a 48 kHz stereo
+/// device: channels down- or up-mixed, the rate resampled.
+#[test]
+fn unusual_channel_counts_and_rates_play_as_the_right_tone() {
+    for (name, rate, channels) in [
+        ("8ch", 48_000, 8),
+        ("192k", 192_000, 2),
+        ("8k-mono", 8_000, 1),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("{name}.wav"));
+        files::tone_wav(&path, rate, channels, 1.0);
+        let player = player(dir.path());
+        let start = monotonic_now() + Duration::from_millis(100);
+        let status = drive(&player, &path, start, start + Duration::from_millis(1_400));
+        assert_eq!(status.last_error, None, "{name}");
+        assert!(!status.playing, "{name}: a 1 s song is over: {status:?}");
+        drop(player);
+        let (rms, hz) = tone_of(&dir.path().join("out.wav"));
+        eprintln!("{name}: rms {rms:.3}, {hz:.1} Hz");
+        assert!((0.3..0.4).contains(&rms), "{name}: rms {rms}");
+        assert!((hz - 440.0).abs() < 5.0, "{name}: {hz} Hz");
+    }
+}
