@@ -272,3 +272,29 @@ fn unusual_channel_counts_and_rates_play_as_the_right_tone() {
         assert!((hz - 440.0).abs() < 5.0, "{name}: {hz} Hz");
     }
 }
+
+/// A file rewritten between the scan and its playing holds other bytes than its id
+/// names: it is no longer that song (the box never plays it as such) until a rescan.
+#[test]
+fn a_file_rewritten_after_the_scan_is_not_the_song_it_was() {
+    let f = folders();
+    let path = song(&f.music, "changing.wav", 1.0);
+    let mut lib = Library::open(&f.music, &f.state).unwrap();
+    lib.scan().unwrap();
+    let before = lib.songs()[0].clone();
+    assert!(before.unchanged());
+    // Same length, other content, a later modification time.
+    files::tone_wav(&path, 22_050, 2, 2.0);
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), before.size);
+    assert!(
+        !before.unchanged(),
+        "a rewritten file still taken for the song"
+    );
+    lib.scan().unwrap();
+    let after = &lib.songs()[0];
+    assert_ne!(after.id, before.id);
+    assert!(after.unchanged());
+}

@@ -56,6 +56,18 @@ pub struct Song {
     pub duration_ms: Option<u64>,
     /// File length in bytes.
     pub size: u64,
+    /// The file's modification time when it was hashed (ns since the epoch), if known.
+    pub mtime_ns: Option<i64>,
+}
+
+impl Song {
+    /// Whether the file still has the size and modification time it was hashed at. A file
+    /// rewritten since holds other bytes than its id names: it is not this song until the
+    /// next scan hashes it again (a stat, where hashing would read it all).
+    pub fn unchanged(&self) -> bool {
+        fs::metadata(&self.path)
+            .is_ok_and(|m| m.len() == self.size && index::mtime_ns(&m) == self.mtime_ns)
+    }
 }
 
 /// What a scan did.
@@ -353,6 +365,7 @@ fn song_of(path: &Path, entry: &Entry) -> Option<Song> {
         album: album.clone(),
         duration_ms: *duration_ms,
         size: entry.size,
+        mtime_ns: (entry.mtime_ns != i64::MIN).then_some(entry.mtime_ns),
     })
 }
 

@@ -226,6 +226,7 @@ mod tests {
             album: None,
             duration_ms,
             size: 4,
+            mtime_ns: None,
         }
     }
 
