@@ -298,3 +298,43 @@ fn a_file_rewritten_after_the_scan_is_not_the_song_it_was() {
     assert_ne!(after.id, before.id);
     assert!(after.unchanged());
 }
+
+/// A song that breaks part-way plays what decodes and then stops with a message: every
+/// box decodes the same bytes, so every box stops at the same frame, not when its own
+/// read-ahead (up to a second) reached the damage.
+#[test]
+fn a_song_broken_part_way_plays_up_to_the_damage_then_stops_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp3 = std::fs::read(fixture("tone.mp3")).unwrap();
+    let cut = mp3.len() * 4 / 10;
+    let mut broken = mp3[..cut].to_vec();
+    broken.extend(files::garbage(1 << 20));
+    broken.extend_from_slice(&mp3[cut..]);
+    let path = dir.path().join("broken.mp3");
+    std::fs::write(&path, broken).unwrap();
+    let player = player(dir.path());
+    let start = monotonic_now() + Duration::from_millis(100);
+    let status = drive(&player, &path, start, start + Duration::from_millis(1_500));
+    assert!(!status.playing, "{status:?}");
+    assert_eq!(status.opened, 1, "opened again after it broke: {status:?}");
+    let message = status.last_error.clone().unwrap_or_default();
+    assert!(
+        message.contains("broken.mp3") && message.contains("corrupt"),
+        "{status:?}"
+    );
+    drop(player);
+    // The tone lasts the 0.42 s before the damage (18 432 frames of the fixture).
+    let mut reader = hound::WavReader::open(dir.path().join("out.wav")).unwrap();
+    let left: Vec<f32> = reader
+        .samples::<f32>()
+        .map(|s| s.unwrap())
+        .step_by(2)
+        .collect();
+    let first = left.iter().position(|s| s.abs() > 0.05).unwrap();
+    let last = left.iter().rposition(|s| s.abs() > 0.05).unwrap();
+    let heard = (last - first) as f64 / 48_000.0;
+    assert!(
+        (0.35..0.45).contains(&heard),
+        "heard {heard:.3} s of 0.42 s"
+    );
+}

@@ -26,8 +26,6 @@ const DEVICE_BACK_AFTER: Duration = Duration::from_millis(500);
 /// this far ahead: the decoding thread's time to get there.
 const OPEN_AHEAD: Duration = Duration::from_millis(50);
 const SEEK_AHEAD: Duration = Duration::from_millis(20);
-/// A song whose audio ends this much before its header's length is reported as cut short.
-const SHORT_BY_SECONDS: f64 = 1.0;
 
 pub(super) struct Engine {
     sink: Box<dyn Sink>,
@@ -200,7 +198,19 @@ impl Engine {
                 Fed::End { generation, total } if generation == current => {
                     track.end = Some(total);
                 }
-                Fed::Failed { generation, error } if generation == current => {
+                // Decoded audio plays out: every box decodes the same bytes and so stops at
+                // the same frame, instead of when its own read-ahead hit the damage.
+                Fed::Failed {
+                    generation,
+                    error,
+                    total: Some(total),
+                } if generation == current => {
+                    track.end = Some(total);
+                    track.broken = Some(error);
+                }
+                Fed::Failed {
+                    generation, error, ..
+                } if generation == current => {
                     self.watchdog.answered();
                     self.fail(error);
                 }
@@ -392,29 +402,19 @@ impl Engine {
         Ok(())
     }
 
-    /// The song's audio is over; warns once if the file holds much less than it promised
-    /// (its header promises more: the schedule plays silence until its own end).
+    /// The song's audio is over (or broke, after what was decoded played out).
     fn ended(&mut self) {
         let Some(track) = self.track.take() else {
             return;
         };
-        let now = crate::clock::monotonic_now();
-        let reached = super::finished::schedule_seconds(&track.target, now);
-        let promised = track.song.as_ref().and_then(|s| s.info.duration());
-        let cut = promised.filter(|p| p.as_secs_f64() > reached + SHORT_BY_SECONDS);
+        let (message, finished) = super::finished::on_end(track, crate::clock::monotonic_now());
         self.board.update(|s| {
             s.playing = false;
-            if let Some(promised) = cut {
-                let message = format!(
-                    "{}: the file ends at {reached:.1} s of the {:.1} s its header promises",
-                    track.path.display(),
-                    promised.as_secs_f64()
-                );
-                tracing::warn!(error = %message, "song ended early");
-                s.last_error = Some(message);
+            if message.is_some() {
+                s.last_error = message;
             }
         });
-        self.finished = Some(Finished::ended(track.path, &track.target, now));
+        self.finished = Some(finished);
     }
 
     fn fail(&mut self, message: String) {

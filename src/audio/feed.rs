@@ -54,8 +54,13 @@ pub(crate) enum Fed {
     },
     /// The song ends after the first `total` samples ever pushed.
     End { generation: u64, total: u64 },
-    /// The song cannot be opened or decoded further.
-    Failed { generation: u64, error: String },
+    /// The song cannot be opened or decoded further; when it broke part-way, after the
+    /// first `total` samples ever pushed (which are still worth playing).
+    Failed {
+        generation: u64,
+        error: String,
+        total: Option<u64>,
+    },
 }
 
 /// The playback thread's end: asks, news and the ring of decoded samples (interleaved,
@@ -276,14 +281,23 @@ impl Feeder {
                 });
                 self.seek(frame, generation);
             }
-            Err(error) => self.tell(Fed::Failed { generation, error }),
+            Err(error) => self.tell(Fed::Failed {
+                generation,
+                error,
+                total: None,
+            }),
         }
     }
 
     fn seek(&mut self, frame: u64, generation: u64) {
         let Some(song) = self.song.as_mut() else {
             let error = "seek without a song".to_owned();
-            return self.tell(Fed::Failed { generation, error });
+            let total = None;
+            return self.tell(Fed::Failed {
+                generation,
+                error,
+                total,
+            });
         };
         song.generation = generation;
         song.pending = 0;
@@ -306,7 +320,11 @@ impl Feeder {
             Err(e) => {
                 self.song = None;
                 let error = format!("seek: {e}");
-                self.tell(Fed::Failed { generation, error });
+                self.tell(Fed::Failed {
+                    generation,
+                    error,
+                    total: None,
+                });
             }
         }
     }
@@ -348,7 +366,12 @@ impl Feeder {
                     let generation = song.generation;
                     self.song = None;
                     let error = e.to_string();
-                    return self.tell(Fed::Failed { generation, error });
+                    let total = Some(self.pushed);
+                    return self.tell(Fed::Failed {
+                        generation,
+                        error,
+                        total,
+                    });
                 }
             }
         }

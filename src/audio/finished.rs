@@ -10,7 +10,11 @@
 use std::path::{Path, PathBuf};
 
 use super::orders::LocalTarget;
+use super::track::Track;
 use crate::core::Instant;
+
+/// A song whose audio ends this much before its header's length is reported as cut short.
+const SHORT_BY_SECONDS: f64 = 1.0;
 
 /// A song the schedule still names is taken as asked for afresh (played again from its
 /// start) when the schedule is this far before where it ended, at most half the song.
@@ -54,6 +58,32 @@ impl Finished {
         let margin = REPLAY_MARGIN_SECONDS.min(end / 2.0);
         schedule_seconds(target, now) >= end - margin
     }
+}
+
+/// What the end of `track`'s audio at `now` leaves: the message to show, if any (logged
+/// here, once), and the song to remember as over.
+pub(super) fn on_end(track: Track, now: Instant) -> (Option<String>, Finished) {
+    let path = track.path.display();
+    if let Some(error) = track.broken {
+        tracing::warn!(%error, "song stopped");
+        return (
+            Some(format!("{path}: {error}")),
+            Finished::failed(track.path),
+        );
+    }
+    let reached = schedule_seconds(&track.target, now);
+    let promised = track.song.as_ref().and_then(|s| s.info.duration());
+    let message = promised
+        .filter(|p| p.as_secs_f64() > reached + SHORT_BY_SECONDS)
+        .map(|promised| {
+            let message = format!(
+                "{path}: the file ends at {reached:.1} s of the {:.1} s its header promises",
+                promised.as_secs_f64()
+            );
+            tracing::warn!(error = %message, "song ended early");
+            message
+        });
+    (message, Finished::ended(track.path, &track.target, now))
 }
 
 /// Where in the song the schedule is at `now` (negative before its start).
