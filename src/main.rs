@@ -10,10 +10,15 @@ use std::sync::Mutex;
 
 use clap::Parser;
 
+/// What is logged without `CHORUS_LOG`. symphonia logs its own probe and decode failures
+/// as errors (through the `log` crate) for files that are merely not songs; the library
+/// scan and the player say in one line which file is skipped and why.
+const DEFAULT_LOG: &str = "info,symphonia=off";
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("CHORUS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
     let log_file = args.log_file().and_then(|path| {
         if let Some(dir) = path.parent() {
             // A first run: the state dir does not exist yet.

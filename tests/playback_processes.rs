@@ -157,11 +157,22 @@ fn three_boxes_play_one_song_in_lock_step_and_pause_together() {
         all_reach(2, "resume", "playing"),
         "resume did not reach every box"
     );
-    // One song in the pool: skipping past it stops every box at once.
+    // One song in the pool: skipping past it starts it over. Paused, every box then
+    // holds at its start (and records no second round of bursts).
     assert!(
-        all_reach(1, "skip", "stopped"),
-        "skip did not reach every box"
+        all_reach(0, "pause", "paused"),
+        "pause did not reach every box"
     );
+    let (ok, out, err) = ctl(&boxes[1].state, &["skip"]);
+    assert!(ok, "{out} {err}");
+    let at_start = wait_for(Duration::from_secs(2), || {
+        boxes.iter().all(|b| {
+            status(&b.state)
+                .and_then(|s| s.playback)
+                .is_some_and(|p| p.state == "paused" && p.position_ms == Some(0))
+        })
+    });
+    assert!(at_start.is_some(), "skip did not reach every box");
     for b in &mut boxes {
         b.terminate();
     }

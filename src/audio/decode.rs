@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
-use symphonia::core::errors::Error as SymError;
+use symphonia::core::errors::{Error as SymError, SeekErrorKind};
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
@@ -42,6 +42,10 @@ pub enum DecodeError {
     /// The container cannot seek (or not to that position).
     #[error("cannot seek: {0}")]
     Seek(String),
+    /// The position asked for is past the audio the file really holds (its header may
+    /// promise more): the song is over there, which is no error to show anyone.
+    #[error("past the end of the song")]
+    PastEnd,
 }
 
 /// Format of a decoded song.
@@ -302,7 +306,7 @@ impl Decoder {
                     track_id: Some(self.track_id),
                 },
             )
-            .map_err(|e| DecodeError::Seek(e.to_string()))?;
+            .map_err(map_seek_error)?;
         self.codec.reset();
         let to_frames = |ts: u64| match self.time_base {
             Some(tb) => {
@@ -318,6 +322,14 @@ impl Decoder {
         self.skip_frames = target - actual;
         self.position = target;
         Ok(target)
+    }
+}
+
+fn map_seek_error(err: SymError) -> DecodeError {
+    match err {
+        SymError::SeekError(SeekErrorKind::OutOfRange) => DecodeError::PastEnd,
+        SymError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => DecodeError::PastEnd,
+        other => DecodeError::Seek(other.to_string()),
     }
 }
 

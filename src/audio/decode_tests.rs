@@ -156,3 +156,55 @@ fn corrupt_flac_is_survived_losing_only_the_damage() -> TestResult {
     assert!((30_000..44_100).contains(&frames), "{frames}");
     Ok(())
 }
+
+/// Makes the WAV at `path` claim `seconds` of audio in its RIFF and data sizes while
+/// holding what it holds: a file cut short after it was written.
+fn claim_seconds(path: &Path, seconds: u32) -> TestResult {
+    let mut bytes = std::fs::read(path)?;
+    let data = bytes
+        .windows(4)
+        .position(|w| w == b"data")
+        .ok_or("no data chunk")?;
+    let claimed = seconds * RATE * 4;
+    bytes[data + 4..data + 8].copy_from_slice(&claimed.to_le_bytes());
+    let riff = claimed + u32::try_from(data)? + 8 - 8;
+    bytes[4..8].copy_from_slice(&riff.to_le_bytes());
+    std::fs::write(path, bytes)?;
+    Ok(())
+}
+
+#[test]
+fn a_header_promising_more_than_the_file_holds_ends_where_the_file_does() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("short.wav");
+    write_wav(&path, &tone())?;
+    claim_seconds(&path, 180)?;
+    let mut decoder = Decoder::open(&path)?;
+    assert_eq!(decoder.info().frames, Some(180 * u64::from(RATE)));
+    let samples = decode_all(&mut decoder)?;
+    assert_eq!(samples.len(), tone().len(), "the real audio, then the end");
+    // WAV seeks by arithmetic: the seek lands, and the song ends at once.
+    let mut fresh = Decoder::open(&path)?;
+    fresh.seek(60 * u64::from(RATE))?;
+    assert!(fresh.next_block()?.is_none());
+    Ok(())
+}
+
+#[test]
+fn a_seek_past_the_audio_of_a_cut_file_is_the_end_not_an_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // Cut to 40 %: their headers still promise the whole second.
+    for name in ["flac", "mp3"] {
+        let bytes = std::fs::read(fixture(&format!("tone.{name}")))?;
+        let path = dir.path().join(format!("cut.{name}"));
+        std::fs::write(&path, &bytes[..bytes.len() * 4 / 10])?;
+        let mut decoder = Decoder::open(&path)?;
+        assert!(decoder.info().frames >= Some(44_100), "{name}");
+        let past = decoder.seek(35_000);
+        assert!(
+            matches!(past, Err(DecodeError::PastEnd)),
+            "{name}: {past:?}"
+        );
+    }
+    Ok(())
+}

@@ -3,15 +3,18 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::board::Board;
 use super::device_position::{DevicePosition, DevicePositionConfig, PositionEstimate};
 use super::feed::{Fed, Feed};
+use super::finished::Finished;
 use super::orders::{LocalTarget, PlayerCommand, PlayerStatus};
 use super::playout::{PlayoutConfig, PlayoutController, PlayoutDecision};
 use super::track::{fade_in, ramp, Align, Filled, Song, Stage, Track};
 use super::volume::Gain;
+use super::watchdog::Watchdog;
 use super::{Sink, SinkError, SinkFormat, SinkTiming};
 use crate::core::Instant;
 
@@ -23,48 +26,6 @@ const DEVICE_BACK_AFTER: Duration = Duration::from_millis(500);
 /// this far ahead: the decoding thread's time to get there.
 const OPEN_AHEAD: Duration = Duration::from_millis(50);
 const SEEK_AHEAD: Duration = Duration::from_millis(20);
-
-/// The status the thread shows: its own copy, published to the shared one without ever
-/// waiting for the lock (a reader holding it only delays the publication to the next
-/// block). Strings are copied only when they changed, so a block allocates nothing.
-#[derive(Debug)]
-struct Board {
-    shared: Arc<Mutex<PlayerStatus>>,
-    shown: PlayerStatus,
-    strings_changed: bool,
-}
-
-impl Board {
-    fn update(&mut self, f: impl FnOnce(&mut PlayerStatus)) {
-        // Updates come with events (a song opens, stops or fails), never per block.
-        f(&mut self.shown);
-        self.strings_changed = true;
-        self.publish();
-    }
-
-    fn publish(&mut self) {
-        let mut s = match self.shared.try_lock() {
-            Ok(s) => s,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
-        };
-        let shown = &self.shown;
-        s.playing = shown.playing;
-        s.position_ms = shown.position_ms;
-        s.playout_error_us = shown.playout_error_us;
-        s.steering_ppm = shown.steering_ppm;
-        s.reseeks = shown.reseeks;
-        s.realtime = shown.realtime;
-        s.latency_us = shown.latency_us;
-        s.position_jitter_us = shown.position_jitter_us;
-        s.device_rate_ppm = shown.device_rate_ppm;
-        if self.strings_changed {
-            s.song.clone_from(&shown.song);
-            s.last_error.clone_from(&shown.last_error);
-            self.strings_changed = false;
-        }
-    }
-}
 
 pub(super) struct Engine {
     sink: Box<dyn Sink>,
@@ -90,6 +51,9 @@ pub(super) struct Engine {
     /// Frames of silence to write before positioning a song: a reopened device reports
     /// its timing truly only once its stream runs, as it does at start-up.
     prime: usize,
+    /// The song that last ended or failed: asks for it are ignored while it is over.
+    finished: Option<Finished>,
+    watchdog: Watchdog,
 }
 
 impl Engine {
@@ -125,6 +89,8 @@ impl Engine {
             device_error: None,
             working_since: None,
             prime: 0,
+            finished: None,
+            watchdog: Watchdog::default(),
         })
     }
 
@@ -163,10 +129,14 @@ impl Engine {
         match cmd {
             PlayerCommand::Play { path, target } => match &mut self.track {
                 Some(t) if t.path == path => t.target = target,
+                _ if self.finished.as_ref().is_some_and(|f| {
+                    f.still_over(&path, &target, crate::clock::monotonic_now())
+                }) => {}
                 _ => self.open(path, target),
             },
             PlayerCommand::Stop => {
                 self.track = None;
+                self.finished = None;
                 self.board.update(|s| {
                     s.playing = false;
                     s.song = None;
@@ -194,8 +164,10 @@ impl Engine {
         self.board.update(|s| {
             s.song = Some(path.clone());
             s.playing = true;
+            s.opened += 1;
             s.last_error = None;
         });
+        self.watchdog.asked(crate::clock::monotonic_now());
         self.track = Some(Track::new(path, target, generation));
     }
 
@@ -221,11 +193,27 @@ impl Engine {
                 } if generation == current => {
                     track.stage = Stage::Aligning { landed, boundary };
                     track.end = None;
+                    self.watchdog.answered();
                 }
                 Fed::End { generation, total } if generation == current => {
                     track.end = Some(total);
                 }
-                Fed::Failed { generation, error } if generation == current => self.fail(error),
+                // Decoded audio plays out: every box decodes the same bytes and so stops at
+                // the same frame, instead of when its own read-ahead hit the damage.
+                Fed::Failed {
+                    generation,
+                    error,
+                    total: Some(total),
+                } if generation == current => {
+                    track.end = Some(total);
+                    track.broken = Some(error);
+                }
+                Fed::Failed {
+                    generation, error, ..
+                } if generation == current => {
+                    self.watchdog.answered();
+                    self.fail(error);
+                }
                 _ => {}
             }
         }
@@ -251,6 +239,11 @@ impl Engine {
             return Ok(());
         };
         match stage {
+            Stage::Waiting if self.watchdog.expired(crate::clock::monotonic_now()) => {
+                let message = self.watchdog.replace(&mut self.feed, self.format);
+                self.fail(message);
+                return self.silence(BLOCK_FRAMES);
+            }
             Stage::Waiting => return self.silence(BLOCK_FRAMES),
             Stage::Lost => {
                 self.reseek()?;
@@ -292,10 +285,7 @@ impl Engine {
         );
         match filled {
             Filled::Block => track.starved = false,
-            Filled::Ended => {
-                self.track = None;
-                self.board.update(|s| s.playing = false);
-            }
+            Filled::Ended => self.ended(),
             Filled::Starved => {
                 if track.starved {
                     tracing::debug!("decoder fell behind; seeking afresh");
@@ -371,6 +361,7 @@ impl Engine {
 
     fn seek(&mut self, frame: u64) {
         self.feed.seek(frame);
+        self.watchdog.asked(crate::clock::monotonic_now());
         if let Some(track) = self.track.as_mut() {
             track.stage = Stage::Waiting;
             track.end = None;
@@ -411,9 +402,25 @@ impl Engine {
         Ok(())
     }
 
+    /// The song's audio is over (or broke, after what was decoded played out).
+    fn ended(&mut self) {
+        let Some(track) = self.track.take() else {
+            return;
+        };
+        let (message, finished) = super::finished::on_end(track, crate::clock::monotonic_now());
+        self.board.update(|s| {
+            s.playing = false;
+            if message.is_some() {
+                s.last_error = message;
+            }
+        });
+        self.finished = Some(finished);
+    }
+
     fn fail(&mut self, message: String) {
         tracing::warn!(error = %message, "song stopped");
         let path = self.track.take().map(|t| t.path);
+        self.finished = path.clone().map(Finished::failed);
         self.board.update(|s| {
             s.playing = false;
             s.last_error = Some(match path {

@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::decode::{Decoder, SongInfo};
+use super::decode::{DecodeError, Decoder, SongInfo};
 use super::resample::Resampler;
 
 /// Ring length in seconds of song: decoding runs far ahead of real time, so this is only
@@ -54,8 +54,13 @@ pub(crate) enum Fed {
     },
     /// The song ends after the first `total` samples ever pushed.
     End { generation: u64, total: u64 },
-    /// The song cannot be opened or decoded further.
-    Failed { generation: u64, error: String },
+    /// The song cannot be opened or decoded further; when it broke part-way, after the
+    /// first `total` samples ever pushed (which are still worth playing).
+    Failed {
+        generation: u64,
+        error: String,
+        total: Option<u64>,
+    },
 }
 
 /// The playback thread's end: asks, news and the ring of decoded samples (interleaved,
@@ -176,6 +181,14 @@ impl Feed {
     }
 }
 
+impl Feed {
+    /// Lets a stuck decoding thread go: asks it to stop, but never waits for it.
+    pub(crate) fn abandon(mut self) {
+        let _ = self.asks.try_send(Ask::Stop);
+        self.thread.take();
+    }
+}
+
 impl Drop for Feed {
     fn drop(&mut self) {
         let _ = self.asks.try_send(Ask::Stop);
@@ -268,14 +281,23 @@ impl Feeder {
                 });
                 self.seek(frame, generation);
             }
-            Err(error) => self.tell(Fed::Failed { generation, error }),
+            Err(error) => self.tell(Fed::Failed {
+                generation,
+                error,
+                total: None,
+            }),
         }
     }
 
     fn seek(&mut self, frame: u64, generation: u64) {
         let Some(song) = self.song.as_mut() else {
             let error = "seek without a song".to_owned();
-            return self.tell(Fed::Failed { generation, error });
+            let total = None;
+            return self.tell(Fed::Failed {
+                generation,
+                error,
+                total,
+            });
         };
         song.generation = generation;
         song.pending = 0;
@@ -289,26 +311,38 @@ impl Feeder {
                     boundary,
                 });
             }
-            // Past the end (a late seek near the end of a song): the song is over.
+            // Past the end (a late seek near the end of a song, or a header that
+            // promises more than the file holds): the song is over, quietly.
+            Err(DecodeError::PastEnd) => self.past_end(frame, generation),
             Err(_) if song.decoder.info().frames.is_some_and(|n| frame >= n) => {
-                song.ended = true;
-                let boundary = self.pushed;
-                self.tell(Fed::Ready {
-                    generation,
-                    landed: frame,
-                    boundary,
-                });
-                self.tell(Fed::End {
-                    generation,
-                    total: boundary,
-                });
+                self.past_end(frame, generation)
             }
             Err(e) => {
                 self.song = None;
                 let error = format!("seek: {e}");
-                self.tell(Fed::Failed { generation, error });
+                self.tell(Fed::Failed {
+                    generation,
+                    error,
+                    total: None,
+                });
             }
         }
+    }
+
+    fn past_end(&mut self, frame: u64, generation: u64) {
+        if let Some(song) = self.song.as_mut() {
+            song.ended = true;
+        }
+        let boundary = self.pushed;
+        self.tell(Fed::Ready {
+            generation,
+            landed: frame,
+            boundary,
+        });
+        self.tell(Fed::End {
+            generation,
+            total: boundary,
+        });
     }
 
     /// Pushes what is pending, then decodes the next packet, as far as the ring has room.
@@ -332,7 +366,12 @@ impl Feeder {
                     let generation = song.generation;
                     self.song = None;
                     let error = e.to_string();
-                    return self.tell(Fed::Failed { generation, error });
+                    let total = Some(self.pushed);
+                    return self.tell(Fed::Failed {
+                        generation,
+                        error,
+                        total,
+                    });
                 }
             }
         }

@@ -11,10 +11,12 @@
 //!   the DAC at that instant. Silence a device plays during an underrun or a pause is not
 //!   counted: the caller's frame numbering never shifts.
 
+mod board;
 pub mod decode;
 pub mod device_position;
 mod engine;
 mod feed;
+mod finished;
 pub mod null;
 mod orders;
 pub mod player;
@@ -25,6 +27,7 @@ pub mod simplayer;
 pub mod spec;
 mod track;
 pub mod volume;
+mod watchdog;
 pub mod wav;
 
 #[cfg(feature = "alsa")]

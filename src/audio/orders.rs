@@ -32,6 +32,9 @@ pub struct PlayerStatus {
     pub playout_error_us: Option<f64>,
     pub steering_ppm: f64,
     pub reseeks: u64,
+    /// Songs opened so far: a song the schedule still names after it ended or failed is
+    /// not opened again, so this counts songs, not the driver's asks.
+    pub opened: u64,
     /// The last error that stopped a song (a corrupt file, a lost device).
     pub last_error: Option<String>,
     /// Whether the playback thread got real-time scheduling.

@@ -81,6 +81,8 @@ pub(super) struct Track {
     /// The last block found the ring dry: once is the decoder's news of the song's end
     /// still on its way, twice in a row is a decoder that fell behind.
     pub starved: bool,
+    /// Why the song cannot be decoded past `end`, when it broke part-way.
+    pub broken: Option<String>,
 }
 
 impl Track {
@@ -95,6 +97,7 @@ impl Track {
             end: None,
             fade_in: None,
             starved: false,
+            broken: None,
         }
     }
 

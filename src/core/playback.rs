@@ -153,7 +153,7 @@ impl Playback {
     /// Whether the first song is waiting for boxes to fetch it.
     /// A skip, previous or select while the first song is held back changes which song
     /// that will be, instead of acting on a schedule that has not begun. True if the
-    /// request was taken this way (a skip past the last song is ignored).
+    /// request was taken this way.
     pub(crate) fn retarget_gate(&mut self, action: &Action) -> bool {
         let Some((gated, deadline)) = self.gated else {
             return false;
@@ -162,7 +162,11 @@ impl Playback {
             return false;
         };
         let next = match *action {
-            Action::Skip => index.saturating_add(1),
+            // Past the last song, the first (as a skip does once the party plays).
+            Action::Skip => match u32::try_from(self.schedule.pool().len()) {
+                Ok(len) if len > 0 => index.saturating_add(1) % len,
+                _ => index.saturating_add(1),
+            },
             Action::Previous => index.saturating_sub(1),
             Action::Select { index } => index,
             _ => return false,

@@ -41,7 +41,8 @@ pub enum Action {
     Pause,
     /// Continue from the held position.
     Resume,
-    /// Next song of the pool, from its start.
+    /// Next song of the pool, from its start; past the last song the first, and after
+    /// the pool ran out the first, playing.
     Skip,
     /// Previous song of the pool (the first one stays the first), from its start.
     Previous,

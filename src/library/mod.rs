@@ -51,10 +51,23 @@ pub struct Song {
     pub artist: Option<String>,
     /// Album tag.
     pub album: Option<String>,
-    /// Length, when the container says.
+    /// Length, when the container says; less if the file holds less audio than its
+    /// header promises (see [`probe`](mod@probe)).
     pub duration_ms: Option<u64>,
     /// File length in bytes.
     pub size: u64,
+    /// The file's modification time when it was hashed (ns since the epoch), if known.
+    pub mtime_ns: Option<i64>,
+}
+
+impl Song {
+    /// Whether the file still has the size and modification time it was hashed at. A file
+    /// rewritten since holds other bytes than its id names: it is not this song until the
+    /// next scan hashes it again (a stat, where hashing would read it all).
+    pub fn unchanged(&self) -> bool {
+        fs::metadata(&self.path)
+            .is_ok_and(|m| m.len() == self.size && index::mtime_ns(&m) == self.mtime_ns)
+    }
 }
 
 /// What a scan did.
@@ -210,6 +223,7 @@ impl Library {
             Err(reason) => {
                 // Read errors and files changing under us are not remembered: next scan
                 // tries again.
+                tracing::info!(file = %file.path.display(), %reason, "file skipped for now");
                 report.skipped.push((file.path, reason));
                 return;
             }
@@ -224,7 +238,9 @@ impl Library {
                 report.hashed += 1;
                 songs.extend(song_of(&file.path, &entry));
             }
+            // Once per file: the index remembers it, and later scans skip it quietly.
             EntryKind::Rejected { reason } => {
+                tracing::info!(file = %file.path.display(), %reason, "not a song, skipped");
                 report.skipped.push((file.path.clone(), reason.clone()))
             }
         }
@@ -302,6 +318,13 @@ impl Library {
 /// Probe and hash a new or changed file: its index verdict, or why it is skipped
 /// without being remembered.
 fn examine(path: &Path, size: u64, mtime: Option<i64>) -> Result<EntryKind, String> {
+    // Hashing a file of many gigabytes would hold the scan up for minutes, and no party
+    // could share it: refused before it is read.
+    if size > crate::proto::manifest::MAX_SONG_BYTES {
+        let limit = crate::proto::manifest::MAX_SONG_BYTES >> 20;
+        let reason = format!("larger than the {limit} MiB a party can share");
+        return Ok(EntryKind::Rejected { reason });
+    }
     let tags = match probe::probe(path) {
         Ok(tags) => tags,
         Err(Reject::NotAudio(reason)) => return Ok(EntryKind::Rejected { reason }),
@@ -342,6 +365,7 @@ fn song_of(path: &Path, entry: &Entry) -> Option<Song> {
         album: album.clone(),
         duration_ms: *duration_ms,
         size: entry.size,
+        mtime_ns: (entry.mtime_ns != i64::MIN).then_some(entry.mtime_ns),
     })
 }
 

@@ -82,6 +82,7 @@ mod tests {
             album: None,
             duration_ms: None,
             size: content.len() as u64,
+            mtime_ns: None,
         }
     }
 

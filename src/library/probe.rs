@@ -3,20 +3,25 @@
 //! Opens the file the way `audio::decode` does (symphonia probe, the extension only a
 //! hint) and then decodes the first packets: a header alone does not make a playable song,
 //! and symphonia's MP3 probe matches frame-sync bytes that also occur in other files.
+//! The header's length is checked with a seek near its end: a copy cut short still
+//! promises the whole song, and the party's schedule moves on at the length found here.
 
 use std::fs::File;
 use std::io;
 use std::path::Path;
 
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
-use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::FormatOptions;
+use symphonia::core::errors::{Error as SymError, SeekErrorKind};
+use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::{MetadataOptions, MetadataRevision, StandardTagKey};
 use symphonia::core::probe::Hint;
+use symphonia::core::units::Time;
 
 /// Packets tried before deciding the file does not decode.
 const MAX_PACKETS_TRIED: u32 = 16;
+/// Seeks that bisect the real length of a file whose header promises more than it holds.
+const LENGTH_STEPS: u32 = 24;
 
 /// Longest tag value kept, in characters: tags travel in manifests and are drawn on a
 /// small display, and a hostile or broken file may carry megabytes in a tag.
@@ -31,7 +36,7 @@ pub struct Probed {
     pub artist: Option<String>,
     /// Album tag.
     pub album: Option<String>,
-    /// Length, when the container says.
+    /// Length, when the container says; less when the file holds less audio.
     pub duration_ms: Option<u64>,
 }
 
@@ -122,9 +127,7 @@ fn probe_contained(
     let params = track.codec_params.clone();
     let track_id = track.id;
     let duration_ms = match (params.n_frames, params.sample_rate) {
-        (Some(frames), Some(rate)) if rate > 0 => {
-            Some(u64::try_from(u128::from(frames) * 1000 / u128::from(rate)).unwrap_or(u64::MAX))
-        }
+        (Some(frames), Some(rate)) => frames_to_ms(frames, rate),
         _ => None,
     };
 
@@ -160,7 +163,12 @@ fn probe_contained(
             continue;
         }
         match decoder.decode(&packet) {
-            Ok(_) => return Ok(tags),
+            Ok(_) => {
+                if let (Some(frames), Some(rate)) = (params.n_frames, params.sample_rate) {
+                    check_length(&mut *format, track_id, frames, rate, &mut tags)?;
+                }
+                return Ok(tags);
+            }
             Err(SymError::IoError(e)) if is_read_error(&e) => return Err(Reject::Io(e)),
             Err(e) => last_error = e.to_string(),
         }
@@ -168,6 +176,87 @@ fn probe_contained(
     Err(Reject::NotAudio(format!(
         "audio does not decode: {last_error}"
     )))
+}
+
+/// Sets the length in `tags` to what the file really holds, if less than its header's;
+/// a file cut so short that no seek finds audio is no song (a length of 0 would be taken
+/// for an unknown one, and the party would wait on it for ever).
+fn check_length(
+    format: &mut dyn FormatReader,
+    track: u32,
+    frames: u64,
+    rate: u32,
+    tags: &mut Probed,
+) -> Result<(), Reject> {
+    let real = real_length(format, track, frames, rate);
+    if real == 0 {
+        return Err(Reject::NotAudio(
+            "holds almost none of the audio its header promises (cut short?)".into(),
+        ));
+    }
+    if real < frames {
+        tracing::info!(
+            claimed_frames = frames,
+            real_frames = real,
+            "the file holds less audio than its header says"
+        );
+        tags.duration_ms = frames_to_ms(real, rate);
+    }
+    Ok(())
+}
+
+fn frames_to_ms(frames: u64, rate: u32) -> Option<u64> {
+    (rate > 0)
+        .then(|| u64::try_from(u128::from(frames) * 1000 / u128::from(rate)).unwrap_or(u64::MAX))
+}
+
+/// Whether the file holds audio of `track` at song frame `frame`: a seek there lands and
+/// a packet of the track follows. A file that cannot seek at all counts as holding it
+/// (its header is all there is to go by).
+fn holds_audio_at(format: &mut dyn FormatReader, track: u32, frame: u64, rate: u32) -> bool {
+    let to = SeekTo::Time {
+        time: Time::from(frame as f64 / f64::from(rate.max(1))),
+        track_id: Some(track),
+    };
+    match format.seek(SeekMode::Coarse, to) {
+        Ok(_) => {}
+        Err(SymError::SeekError(SeekErrorKind::OutOfRange)) => return false,
+        Err(SymError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return false,
+        Err(_) => return true,
+    }
+    for _ in 0..MAX_PACKETS_TRIED {
+        match format.next_packet() {
+            Ok(p) if p.track_id() == track => return true,
+            Ok(_) | Err(SymError::ResetRequired) => continue,
+            Err(SymError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return false,
+            Err(_) => return true,
+        }
+    }
+    true
+}
+
+/// The frames the file really holds of the `claimed` its header gives, to within
+/// 1/2^[`LENGTH_STEPS`] of the claim: a header may promise minutes over seconds of audio
+/// (a copy cut short), and the party's schedule moves on at this length. An honest file
+/// costs one seek 0.2 s before its end; a short one a bisection of seeks, never a decode.
+fn real_length(format: &mut dyn FormatReader, track: u32, claimed: u64, rate: u32) -> u64 {
+    let near_end = claimed.saturating_sub(u64::from(rate / 5));
+    if holds_audio_at(format, track, near_end, rate) {
+        return claimed;
+    }
+    let (mut lo, mut hi) = (0u64, near_end);
+    for _ in 0..LENGTH_STEPS {
+        if hi - lo <= u64::from(rate / 100) {
+            break;
+        }
+        let mid = lo + (hi - lo) / 2;
+        if holds_audio_at(format, track, mid, rate) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// Fill the still-missing fields of `tags` from one metadata revision.

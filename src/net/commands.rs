@@ -213,7 +213,7 @@ fn offer(library: Option<&Library>, what: &str) -> Result<PartyRequest, String> 
         song: PoolSong {
             song: SongRef(*song.id.as_bytes()),
             rate: info.rate,
-            frames: info.frames.unwrap_or(0),
+            frames: super::setup::pool_frames(song, info),
             origin: None,
         },
         title: song

@@ -185,9 +185,68 @@ fn pool_of(library: &Library, order: crate::library::Order) -> Vec<PoolSong> {
             Some(PoolSong {
                 song: SongRef(*song.id.as_bytes()),
                 rate: info.rate,
-                frames: info.frames.unwrap_or(0),
+                frames: pool_frames(song, info),
                 origin: None,
             })
         })
         .collect()
+}
+
+/// A song's length in the pool, in frames: its header's, or the shorter length the scan
+/// found the file to hold (a header may promise minutes over seconds of audio, and the
+/// schedule moves on to the next song at this length).
+pub(super) fn pool_frames(
+    song: &crate::library::Song,
+    info: crate::audio::decode::SongInfo,
+) -> u64 {
+    let header = info.frames.unwrap_or(0);
+    let held = song
+        .duration_ms
+        .map(|ms| u64::try_from(u128::from(ms) * u128::from(info.rate) / 1000).unwrap_or(u64::MAX));
+    // The scan's milliseconds round an honest length down: only a real shortfall counts.
+    let slack = u64::from(info.rate / 100);
+    match held {
+        Some(held) if held > 0 && held.saturating_add(slack) < header => held,
+        _ => header,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::decode::SongInfo;
+    use crate::library::{Song, SongId};
+
+    fn song(duration_ms: Option<u64>) -> Song {
+        Song {
+            id: SongId::of_bytes(b"song"),
+            path: "song.wav".into(),
+            title: "song".into(),
+            artist: None,
+            album: None,
+            duration_ms,
+            size: 4,
+            mtime_ns: None,
+        }
+    }
+
+    #[test]
+    fn the_pool_takes_the_length_the_file_holds_when_its_header_promises_more() {
+        let info = SongInfo {
+            rate: 44_100,
+            channels: 2,
+            frames: Some(180 * 44_100),
+        };
+        assert_eq!(pool_frames(&song(Some(2_000)), info), 88_200);
+        let honest = SongInfo {
+            frames: Some(44_123),
+            ..info
+        };
+        assert_eq!(
+            pool_frames(&song(Some(1_000)), honest),
+            44_123,
+            "ms round down"
+        );
+        assert_eq!(pool_frames(&song(None), info), 180 * 44_100);
+    }
 }

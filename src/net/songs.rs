@@ -31,11 +31,14 @@ impl Songs {
         self.cached = cached;
     }
 
-    /// Where this box has `song`: its music folder, or the song cache.
+    /// Where this box has `song`: its music folder (unless the file changed since it was
+    /// scanned), or the song cache.
     pub(super) fn path(&self, song: &SongRef) -> Option<PathBuf> {
         self.library
             .as_ref()
             .and_then(|l| l.get(&SongId::from_bytes(song.0)))
+            // A file rewritten since the scan is other bytes: never played as this song.
+            .filter(|s| s.unchanged())
             .map(|s| s.path.clone())
             .or_else(|| self.cached.get(song).cloned())
     }

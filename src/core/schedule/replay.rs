@@ -96,9 +96,15 @@ impl Schedule {
                 playing: snap.song.is_some(),
                 ..snap
             },
+            // Past the last song the pool starts over, and a skip after the pool ran
+            // out starts it: a person pressing skip expects music, not silence.
             Action::Skip => {
                 let next = snap.index.map_or(0, |i| i.saturating_add(1));
-                self.select(snap, next, snap.playing)
+                let next = match u32::try_from(self.pool.len()) {
+                    Ok(len) if len > 0 => next % len,
+                    _ => next,
+                };
+                self.select(snap, next, snap.playing || snap.song.is_none())
             }
             Action::Previous => {
                 let prev = snap.index.map_or(0, |i| i.saturating_sub(1));

@@ -142,9 +142,37 @@ fn skip_previous_select_and_the_end_of_the_pool() {
         "an index outside the pool changes nothing"
     );
     assert_eq!(idx(8.5), Some(2));
-    // Skipping past the last song stops playback.
-    let end = s.state_at(at(9.5));
-    assert_eq!((end.song, end.index, end.playing), (None, None, false));
+    // Skipping past the last song starts the pool over.
+    let wrapped = s.state_at(at(9.5));
+    assert_eq!(
+        (wrapped.song, wrapped.index, wrapped.playing),
+        (Some(song(1)), Some(0), true)
+    );
+}
+
+#[test]
+fn a_skip_after_the_pool_ran_out_plays_the_first_song() {
+    let mut s = Schedule::new(pool(&[10, 20]), RATE);
+    s.insert(entry(100.0, 1, play(1)));
+    let done = s.state_at(at(131.0));
+    assert_eq!((done.song, done.playing), (None, false));
+    s.insert(entry(140.0, 2, Action::Skip));
+    let again = s.state_at(at(141.0));
+    assert_eq!(
+        (again.song, again.index, again.playing),
+        (Some(song(1)), Some(0), true)
+    );
+    assert!((secs_in(&again) - 1.0).abs() < 1e-6);
+}
+
+#[test]
+fn a_skip_while_paused_on_the_last_song_stays_paused_on_the_first() {
+    let mut s = Schedule::new(pool(&[600, 600]), RATE);
+    s.insert(entry(0.0, 1, Action::Select { index: 1 }));
+    s.insert(entry(1.0, 2, Action::Pause));
+    s.insert(entry(2.0, 3, Action::Skip));
+    let state = s.state_at(at(3.0));
+    assert_eq!((state.index, state.playing), (Some(0), false));
 }
 
 #[test]
