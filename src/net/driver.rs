@@ -67,10 +67,10 @@ struct Inputs {
 }
 
 impl BoxRuntime {
-    /// Loads (or creates) the box id, binds the discovery sockets, the TCP control
+    /// Loads (or creates) the box identity, binds the discovery sockets, the TCP control
     /// listener and the control socket.
     pub async fn bind(config: Config) -> Result<Self, RunError> {
-        let id = identity::load_or_create(&config.state_dir)?;
+        let id = identity::load_or_create(&config.state_dir)?.id();
         let bound = setup::bind_sockets(&config).await?;
         let control_path = config.state_dir.join(CONTROL_SOCKET);
         let control = control::bind(&control_path).await?;
