@@ -8,6 +8,8 @@
 //! holder of that key could have proven. The handshake is sans-IO ([`Initiator`],
 //! [`Responder`]); [`initiate`] and [`respond`] only move its messages.
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use crate::core::NodeId;
 use crate::identity::{id_of, Identity};
 use crate::proto::frame::{FrameCodec, FrameError};
 use crate::proto::Message;
+use crate::status::SessionCounters;
 
 /// How long a peer may take over the whole handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -359,6 +362,48 @@ impl Encoder<&Message> for SessionCodec {
 fn next(n: u64) -> Result<u64, FrameError> {
     n.checked_add(1)
         .ok_or_else(|| invalid("session nonces exhausted"))
+}
+
+/// Counts of what the sessions proved and refused, shared by every connection task.
+#[derive(Debug, Default)]
+pub struct SessionStats {
+    handshakes: AtomicU64,
+    handshake_failed: AtomicU64,
+    wrong_id: AtomicU64,
+    clones_seen: AtomicU64,
+}
+
+impl SessionStats {
+    /// Counts a handshake's outcome; logs a failure.
+    pub fn handshake<T>(&self, result: &Result<T, SessionError>, remote: Option<SocketAddr>) {
+        match result {
+            Ok(_) => self.handshakes.fetch_add(1, Ordering::Relaxed),
+            Err(e) => {
+                tracing::debug!(?remote, error = %e, "session refused");
+                self.handshake_failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+
+    /// Counts a peer that claimed `claimed` after proving `proven`, and logs it.
+    pub fn wrong_id(&self, proven: NodeId, claimed: NodeId) {
+        tracing::warn!(%proven, %claimed, "a box claimed an id it did not prove; connection closed");
+        self.wrong_id.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts another box seen with this box's own id.
+    pub fn clone_seen(&self) {
+        self.clones_seen.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> SessionCounters {
+        SessionCounters {
+            handshakes: self.handshakes.load(Ordering::Relaxed),
+            handshake_failed: self.handshake_failed.load(Ordering::Relaxed),
+            wrong_id: self.wrong_id.load(Ordering::Relaxed),
+            clones_seen: self.clones_seen.load(Ordering::Relaxed),
+        }
+    }
 }
 
 #[cfg(test)]
