@@ -136,3 +136,55 @@ fn claim(host_port: u16, claimed: NodeId, party: PartyId, term: u64) -> Vec<Mess
     }
     answers
 }
+
+#[test]
+fn of_two_boxes_with_one_key_exactly_one_makes_a_new_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = test_port(42);
+    let a = start(d, "a", port, &[]);
+    let b = start(d, "b", port, &[]);
+    let (a_id, b_id) = (id_of(&a.state), id_of(&b.state));
+    assert!(
+        wait_for(Duration::from_secs(15), || neighbour_names(&b.state).len()
+            == 1)
+        .is_some()
+    );
+    host_and_join(&[&a, &b]);
+    let mut two = vec![a_id, b_id.clone()];
+    two.sort();
+    let formed = wait_for(Duration::from_secs(10), || {
+        view(&a.state) == Some((PartyRole::Host, two.clone()))
+    });
+    assert!(formed.is_some(), "A and B did not form a party");
+
+    // C's card is a copy of B's, made after B's first start: the same key.
+    let key = std::fs::read(b.state.join("key")).unwrap();
+    let c_state = d.join("c");
+    std::fs::create_dir_all(&c_state).unwrap();
+    std::fs::write(c_state.join("key"), &key).unwrap();
+    let c = start(d, "c", port, &[]);
+    assert_eq!(id_of(&c.state), b_id);
+    let renewed = || -> Vec<bool> {
+        [&b.state, &c.state]
+            .iter()
+            .map(|s| std::fs::read(s.join("key")).unwrap() != key)
+            .collect()
+    };
+    let seen = wait_for(Duration::from_secs(15), || {
+        renewed().contains(&true)
+            && [&b.state, &c.state]
+                .iter()
+                .all(|s| status(s).is_some_and(|st| st.sessions.clones_seen >= 1))
+    });
+    assert!(seen.is_some(), "the clones never found each other");
+    let renewed = renewed();
+    assert_eq!(
+        renewed.iter().filter(|r| **r).count(),
+        1,
+        "exactly one stores a new key: {renewed:?}"
+    );
+    // The running boxes keep their ids until they restart: the party is undisturbed.
+    assert_eq!(view(&a.state), Some((PartyRole::Host, two.clone())));
+    assert_eq!(view(&b.state), Some((PartyRole::Member, two)));
+}

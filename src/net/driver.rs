@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::bulk::{BulkCommand, BulkHandle};
+use super::clones::Clones;
 use super::commands::{Commands, Context};
 use super::control::{self, CONTROL_SOCKET};
 use super::noise::{Keys, SessionStats};
@@ -79,6 +80,7 @@ impl BoxRuntime {
         let session = SessionCtx {
             keys: Keys::new(&identity)?,
             stats: Arc::new(SessionStats::default()),
+            clones: Arc::new(Clones::new(config.state_dir.clone())),
         };
         let bound = setup::bind_sockets(&config).await?;
         let control_path = config.state_dir.join(CONTROL_SOCKET);
@@ -348,6 +350,9 @@ impl BoxRuntime {
             }
         }
         while let Some(event) = self.node.poll_event() {
+            if let crate::core::Event::OwnIdSeen { control } = event {
+                streams.probe_clone(control);
+            }
             self.commands.event(event);
         }
         let party = self.node.party().map(|p| p.id);

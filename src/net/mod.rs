@@ -3,9 +3,10 @@
 //! that carries it out: `sockets` (datagrams), `streams` (control streams), `playout`
 //! (the player), `commands` (requests and their answers), `publish` (the status),
 //! `persist` (the state dir) and the song-transfer manager; `noise` authenticates every
-//! TCP connection.
+//! TCP connection and `clones` handles two boxes holding one key.
 
 mod bulk;
+mod clones;
 mod commands;
 pub mod control;
 mod driver;

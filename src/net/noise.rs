@@ -63,6 +63,7 @@ pub enum SessionError {
 pub struct Keys {
     id: NodeId,
     noise_private: Arc<[u8]>,
+    noise_public: Arc<[u8]>,
     /// The proof every handshake sends.
     proof: [u8; PROOF_LEN],
 }
@@ -86,6 +87,7 @@ impl Keys {
         Ok(Keys {
             id: identity.id(),
             noise_private: pair.private.into(),
+            noise_public: pair.public.into(),
             proof,
         })
     }
@@ -219,6 +221,15 @@ impl Session {
     /// The id the peer proved.
     pub fn peer(&self) -> NodeId {
         self.peer
+    }
+
+    /// For a peer that proved our own id (it holds our key: a cloned card): whether
+    /// this box is the one that makes a new identity. Both sides decide alike, on their
+    /// per-process Noise keys: the lower one yields.
+    pub fn we_yield_to_clone(&self, keys: &Keys) -> bool {
+        self.transport
+            .get_remote_static()
+            .is_some_and(|theirs| *keys.noise_public < *theirs)
     }
 
     /// A codec for this session's frames. A connection split into a reader and a writer

@@ -15,7 +15,8 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::noise::{self, Keys, SessionError, SessionStats};
+use super::clones::Clones;
+use super::noise::{self, Keys, Session, SessionError, SessionStats};
 use crate::core::{NodeId, StreamAction, StreamId};
 use crate::proto::frame::FrameError;
 use crate::proto::{Control, Message};
@@ -43,6 +44,8 @@ pub(crate) enum CloseReason {
     Session(#[from] SessionError),
     #[error("the peer proved id {proven} but claimed {claimed}")]
     WrongId { proven: NodeId, claimed: NodeId },
+    #[error("the peer holds this box's own key")]
+    OwnId,
 }
 
 /// What the driver tells a connection task.
@@ -85,6 +88,25 @@ pub(super) struct Streams {
 pub(crate) struct SessionCtx {
     pub keys: Keys,
     pub stats: Arc<SessionStats>,
+    pub clones: Arc<Clones>,
+}
+
+impl SessionCtx {
+    /// Counts the handshake; the session if the peer proved an id other than ours (one
+    /// that proved ours holds our key: it is handed to clone detection and closed).
+    pub(crate) fn accept(
+        &self,
+        session: Result<Session, SessionError>,
+        remote: Option<SocketAddr>,
+    ) -> Result<Session, CloseReason> {
+        self.stats.handshake(&session, remote);
+        let session = session?;
+        if session.peer() == self.keys.id() {
+            self.clones.proven(&session, &self.keys, &self.stats);
+            return Err(CloseReason::OwnId);
+        }
+        Ok(session)
+    }
 }
 
 impl Streams {
@@ -155,6 +177,13 @@ impl Streams {
         if let Some(h) = self.open.remove(&id) {
             h.push(Outgoing::Close);
         }
+    }
+
+    /// A beacon announced our id from `control`: checks over a session whether that box
+    /// holds our key.
+    pub(super) fn probe_clone(&self, control: SocketAddr) {
+        let s = &self.session;
+        s.clones.probe(control, &s.keys, &s.stats, &self.tracker);
     }
 
     fn task(&self, id: StreamId) -> Task {
@@ -239,12 +268,9 @@ async fn run(
         _ = task.cancel.cancelled() => return None,
         s = handshake => s,
     };
-    task.session
-        .stats
-        .handshake(&session, socket.peer_addr().ok());
-    let session = match session {
+    let session = match task.session.accept(session, socket.peer_addr().ok()) {
         Ok(s) => s,
-        Err(e) => return Some(Some(e.into())),
+        Err(e) => return Some(Some(e)),
     };
     let proven = session.peer();
     let mut framed = Framed::new(socket, session.codec());

@@ -103,10 +103,7 @@ pub(super) fn spawn(
             _ = ctx.cancel.cancelled() => return,
             s = handshake => s,
         };
-        ctx.session
-            .stats
-            .handshake(&session, socket.peer_addr().ok());
-        match session {
+        match ctx.session.accept(session, socket.peer_addr().ok()) {
             Ok(session) => {
                 let (read, write) = socket.into_split();
                 let (tx, rx) = mpsc::channel::<Bulk>(OUTGOING_QUEUE);
@@ -116,10 +113,7 @@ pub(super) fn spawn(
                 read_loop(conn, stream, session.peer(), tx, ctx).await;
             }
             Err(e) => {
-                let _ = ctx
-                    .events
-                    .send(ConnEvent::Closed(conn, Some(e.into())))
-                    .await;
+                let _ = ctx.events.send(ConnEvent::Closed(conn, Some(e))).await;
             }
         }
     });
