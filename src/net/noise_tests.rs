@@ -1,3 +1,6 @@
+//! Behaviour of sessions, driven over in-memory connections: who learns which id, and
+//! what ends a handshake or a session.
+
 use bytes::Bytes;
 
 use super::*;
