@@ -18,7 +18,8 @@
 //!   playout controller.
 //! - [`library`]: the music folder scan, songs named by the BLAKE3 hash of their bytes, and
 //!   the cache of songs fetched from peers.
-//! - [`identity`]: the box's id, generated once and kept in the state folder.
+//! - [`identity`]: the box's key, made once and kept in the state folder, and the id
+//!   derived from it.
 //! - [`clock`]: the box's monotonic clock (`CLOCK_MONOTONIC` as a [`core::Instant`]), the
 //!   one clock the runtime, audio and the face read.
 //! - [`core`]: sans-IO state machines fed with `(event, now)`; they own no sockets,

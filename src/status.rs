@@ -39,12 +39,28 @@ pub struct Status {
     #[serde(default)]
     pub storage: Option<StorageStatus>,
     pub counters: Counters,
+    /// Authenticated TCP sessions (control and song transfer) and the ones refused.
+    #[serde(default)]
+    pub sessions: SessionCounters,
     /// This box's own volume (only this box), 0 to 100; kept across restarts.
     #[serde(default)]
     pub box_volume: u8,
     /// Problems that keep this box from doing its job, most important first.
     #[serde(default)]
     pub alerts: Vec<Alert>,
+}
+
+/// What the box's TCP sessions proved and refused since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCounters {
+    /// Handshakes that proved the peer's id.
+    pub handshakes: u64,
+    /// Handshakes that failed (not a chorus box, a bad proof, a timeout): closed.
+    pub handshake_failed: u64,
+    /// Sessions whose peer claimed an id other than the one it proved: closed.
+    pub wrong_id: u64,
+    /// Times another box was seen using this box's own id (a cloned card).
+    pub clones_seen: u64,
 }
 
 /// A problem that keeps the box from playing, with what to do about it.
@@ -285,6 +301,7 @@ impl Status {
             transfers: Vec::new(),
             storage: None,
             counters: node.counters(),
+            sessions: SessionCounters::default(),
             box_volume: 100,
             alerts: Vec::new(),
         }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
@@ -19,65 +19,45 @@ use common::{
 use chorus::core::transfer::manifest::chunk_size_for;
 use chorus::core::transfer::{Manifest, Tags};
 use chorus::core::NodeId;
-use chorus::proto::{decode, encode, Bulk, Control, Hello, Message, PartyId, MAX_FRAME};
-
-fn send(s: &mut TcpStream, msg: &Message) {
-    let body = encode(msg, MAX_FRAME).unwrap();
-    s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
-    s.write_all(&body).unwrap();
-}
-
-fn recv(s: &mut TcpStream) -> Option<Message> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).ok()?;
-    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body).ok()?;
-    decode(&body, MAX_FRAME).ok()
-}
+use chorus::net::noise::Keys;
+use chorus::proto::{Bulk, Control, Hello, Message, PartyId};
+use common::session::{handshake, keys_above, Wire};
 
 fn config(dir: &Path, name: &str, music: &Path, extra: &str) -> std::path::PathBuf {
     let party = "min_accepts = 2\nstart_wait_ms = 1000";
     box_config(dir, name, music, "null", party, extra)
 }
 
-/// Joins the party as box `id` through the host's control port, announcing `bulk_port`
-/// for song transfers, and keeps the membership alive with heartbeats.
-fn join_as(id: NodeId, host_port: u16, party_id: PartyId, term: u64, bulk_port: u16) {
-    let mut control = TcpStream::connect(("127.0.0.1", host_port)).unwrap();
-    send(
-        &mut control,
-        &Message::Control(Control::Hello(Hello {
-            id,
-            name: "evil".into(),
-            control_port: 1,
-            bulk_port,
-        })),
-    );
-    send(
-        &mut control,
-        &Message::Control(Control::Join {
-            party: party_id,
-            term,
-        }),
-    );
-    let mut beat = control.try_clone().unwrap();
+/// Joins the party as the box of `keys` through the host's control port, announcing
+/// `bulk_port` for song transfers, and keeps the membership alive with heartbeats.
+fn join_as(keys: &Keys, host_port: u16, party_id: PartyId, term: u64, bulk_port: u16) {
+    let control = TcpStream::connect(("127.0.0.1", host_port)).unwrap();
+    let (mut reader, mut writer) = handshake(control, keys, true).expect("host handshake");
+    let hello = Hello {
+        id: keys.id(),
+        name: "evil".into(),
+        control_port: 1,
+        bulk_port,
+    };
+    writer
+        .send(&Message::Control(Control::Hello(hello)))
+        .unwrap();
+    let join = Control::Join {
+        party: party_id,
+        term,
+    };
+    writer.send(&Message::Control(join)).unwrap();
     std::thread::spawn(move || loop {
         let hb = Message::Control(Control::Heartbeat {
             party: party_id,
             term,
         });
-        if beat.write_all(&[]).is_err() {
-            return;
-        }
-        let body = encode(&hb, MAX_FRAME).unwrap();
-        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-        frame.extend(body);
-        if beat.write_all(&frame).is_err() {
+        if writer.send(&hb).is_err() {
             return;
         }
         std::thread::sleep(Duration::from_millis(200));
     });
-    std::thread::spawn(move || while recv(&mut control).is_some() {});
+    std::thread::spawn(move || while reader.recv().is_some() {});
 }
 
 /// Fails if any file or folder under `root` has `word` in its name.
@@ -96,6 +76,13 @@ fn assert_nothing_named(root: &Path, word: &str) {
             }
         }
     }
+}
+
+/// The id of the box at `state`, once it runs.
+fn id_of(state: &Path) -> NodeId {
+    let up = wait_for(Duration::from_secs(10), || status(state).is_some());
+    assert!(up.is_some());
+    NodeId(u64::from_str_radix(&status(state).unwrap().id, 16).unwrap())
 }
 
 /// Once the box at `state` hosts: its party, term and control port.
@@ -119,7 +106,7 @@ fn hosted_party(state: &Path) -> (PartyId, u64, u16) {
 /// Lies to every box that connects to `listener`; counts the requests answered.
 fn lie_to_all(
     listener: TcpListener,
-    evil: NodeId,
+    evil: Keys,
     party: PartyId,
     manifest: Manifest,
 ) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
@@ -130,7 +117,8 @@ fn lie_to_all(
             let (Ok(peer), m, count) = (peer, manifest.clone(), count.clone()) else {
                 continue;
             };
-            std::thread::spawn(move || lie_to(peer, evil, party, &m, &count));
+            let keys = evil.clone();
+            std::thread::spawn(move || lie_to(peer, &keys, party, &m, &count));
         }
     });
     answered
@@ -169,9 +157,9 @@ fn garbage_chunks_are_refetched_and_peer_names_never_become_paths() {
     // The hostile box joins through the host's control port, with the highest id so the
     // honest member dials its bulk port.
     let evil_bulk = TcpListener::bind("127.0.0.1:0").unwrap();
-    let evil = NodeId(u64::MAX);
+    let evil = keys_above(&[id_of(&a.state), id_of(&b.state)]);
     join_as(
-        evil,
+        &evil,
         host_port,
         party_id,
         term,
@@ -211,16 +199,23 @@ fn garbage_chunks_are_refetched_and_peer_names_never_become_paths() {
 /// The hostile box's side of one bulk connection: claim every chunk, push a manifest
 /// whose names are paths, answer every request with garbage.
 fn lie_to(
-    mut peer: TcpStream,
-    evil: NodeId,
+    peer: TcpStream,
+    evil: &Keys,
     party: PartyId,
     manifest: &Manifest,
     answered: &std::sync::atomic::AtomicUsize,
 ) {
-    if !matches!(recv(&mut peer), Some(Message::Bulk(Bulk::Hello { .. }))) {
+    let Some((mut reader, mut peer)) = handshake(peer, evil, false) else {
+        return;
+    };
+    let send = |peer: &mut Wire, msg: &Message| {
+        let _ = peer.send(msg);
+    };
+    if !matches!(reader.recv(), Some(Message::Bulk(Bulk::Hello { .. }))) {
         return;
     }
-    send(&mut peer, &Message::Bulk(Bulk::Hello { id: evil, party }));
+    let id = evil.id();
+    send(&mut peer, &Message::Bulk(Bulk::Hello { id, party }));
     let all = chorus::core::transfer::ChunkSet::full(manifest.chunk_count());
     send(
         &mut peer,
@@ -237,7 +232,7 @@ fn lie_to(
         &mut peer,
         &Message::Bulk(Bulk::Manifest(Box::new((&lie).into()))),
     );
-    while let Some(msg) = recv(&mut peer) {
+    while let Some(msg) = reader.recv() {
         if let Message::Bulk(Bulk::Request { song, chunk }) = msg {
             let data = vec![0x55u8; manifest.chunk_len(chunk)].into();
             send(&mut peer, &Message::Bulk(Bulk::Chunk { song, chunk, data }));

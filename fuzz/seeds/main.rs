@@ -239,6 +239,13 @@ fn protocol(corpus: &Corpus) -> Result<(), Box<dyn std::error::Error>> {
         codec.encode(msg, &mut stream)?;
     }
     corpus.put("frame", "all", &stream)?;
+    // A real first handshake message, then a last one's length of zeros.
+    let keys = chorus::net::noise::Keys::new(&chorus::identity::Identity::generate())?;
+    let (_, first) = chorus::net::noise::Initiator::new(&keys)?;
+    let mut handshake = vec![u8::try_from(first.len())?];
+    handshake.extend_from_slice(&first);
+    handshake.extend_from_slice(&[0u8; 176]);
+    corpus.put("handshake", "first", &handshake)?;
     peer(corpus, &small, &large)?;
     let manifest = encode(
         &Message::Bulk(Bulk::Manifest(Box::new(manifest()))),

@@ -328,6 +328,13 @@ impl Node {
         self.out.counters.beacons_in += 1;
         if beacon.id == self.config.id {
             self.out.counters.own += 1;
+            // Our own echo carries our boot number; another one means another process
+            // announces our id: a cloned card, or a forgery (beacons are not signed), for
+            // the runtime to check over an authenticated session.
+            if beacon.boot != self.boot {
+                let control = SocketAddr::new(from.ip(), beacon.control_port);
+                self.out.event(Event::OwnIdSeen { control });
+            }
             return;
         }
         let addr = SocketAddr::new(from.ip(), beacon.unicast_port);

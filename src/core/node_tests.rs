@@ -102,6 +102,22 @@ fn two_boxes_find_each_other_and_ignore_their_own_echo() {
 }
 
 #[test]
+fn a_beacon_with_our_id_from_another_process_is_reported_our_echo_is_not() {
+    let mut a = node(1);
+    let mut clone = Node::new(NodeConfig::new(NodeId(1), "box1"), at(0), 99);
+    let (t, ours) = next_beacon(&mut a);
+    a.handle_datagram(t, addr(1), Via::Multicast, &ours[0].payload);
+    assert_eq!(events(&mut a), vec![]);
+    let (t, theirs) = next_beacon(&mut clone);
+    a.handle_datagram(t, addr(2), Via::Multicast, &theirs[0].payload);
+    let port = NodeConfig::new(NodeId(1), "box1").party.control_port;
+    let control = SocketAddr::new(addr(2).ip(), port);
+    assert_eq!(events(&mut a), vec![Event::OwnIdSeen { control }]);
+    assert_eq!(a.neighbours().count(), 0);
+    assert_eq!(a.counters().own, 2);
+}
+
+#[test]
 fn silent_neighbour_expires_after_the_configured_beacons() {
     let mut a = node(1);
     let mut b = node(2);

@@ -35,6 +35,10 @@ pub enum Event {
         id: NodeId,
         name: String,
     },
+    /// Another box's beacon announced our own id; its TCP control address is `control`.
+    OwnIdSeen {
+        control: SocketAddr,
+    },
     /// A datagram that failed to decode; it was dropped and counted.
     Malformed {
         from: SocketAddr,

@@ -100,6 +100,10 @@ impl Commands {
             Event::Malformed { from, error } => {
                 tracing::debug!(%from, %error, "dropped malformed datagram")
             }
+            // Every beacon of such a box says it again; the driver probed it once.
+            Event::OwnIdSeen { control } => {
+                tracing::debug!(%control, "a beacon announced this box's id")
+            }
             Event::RequestAnswered {
                 id,
                 accepted,

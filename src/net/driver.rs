@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio::net::{TcpStream, UnixListener};
 use tokio::sync::mpsc;
@@ -12,8 +13,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::bulk::{BulkCommand, BulkHandle};
+use super::clones::Clones;
 use super::commands::{Commands, Context};
 use super::control::{self, CONTROL_SOCKET};
+use super::noise::{Keys, SessionStats};
 use super::persist::PartyMemory;
 use super::playout::{PlayoutExec, TICK};
 use super::publish::{Publisher, Sources};
@@ -21,7 +24,7 @@ use super::rxstamp::{self, Received};
 use super::setup::{self, RunError};
 use super::sockets::Sockets;
 use super::songs::Songs;
-use super::streams::{StreamEvent, Streams};
+use super::streams::{SessionCtx, StreamEvent, Streams};
 use crate::clock::monotonic_now;
 use crate::command::{Ask, Response};
 use crate::config::Config;
@@ -56,6 +59,8 @@ pub struct BoxRuntime {
     asks: Option<mpsc::Receiver<Ask>>,
     /// Why chorus.txt was not applied at boot (read once: it changes only at boot).
     settings_error: Option<String>,
+    /// The keys every TCP session proves this box's id with, and what sessions refused.
+    session: SessionCtx,
 }
 
 /// What the loop waits on besides the sockets, made when the box starts running.
@@ -67,10 +72,16 @@ struct Inputs {
 }
 
 impl BoxRuntime {
-    /// Loads (or creates) the box id, binds the discovery sockets, the TCP control
+    /// Loads (or creates) the box identity, binds the discovery sockets, the TCP control
     /// listener and the control socket.
     pub async fn bind(config: Config) -> Result<Self, RunError> {
-        let id = identity::load_or_create(&config.state_dir)?;
+        let identity = identity::load_or_create(&config.state_dir)?;
+        let id = identity.id();
+        let session = SessionCtx {
+            keys: Keys::new(&identity)?,
+            stats: Arc::new(SessionStats::default()),
+            clones: Arc::new(Clones::new(config.state_dir.clone())),
+        };
         let bound = setup::bind_sockets(&config).await?;
         let control_path = config.state_dir.join(CONTROL_SOCKET);
         let control = control::bind(&control_path).await?;
@@ -107,6 +118,7 @@ impl BoxRuntime {
             asks_tx,
             asks: Some(asks),
             settings_error,
+            session,
         })
     }
 
@@ -133,7 +145,8 @@ impl BoxRuntime {
     /// Runs until `cancel` fires, then closes the sockets and removes the control socket.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), RunError> {
         let tracker = TaskTracker::new();
-        let (mut streams, stream_events) = Streams::new(tracker.clone(), cancel.clone());
+        let (mut streams, stream_events) =
+            Streams::new(tracker.clone(), cancel.clone(), self.session.clone());
         let mut inputs = self.start(stream_events, &tracker, &cancel);
         let mut mbuf = vec![0u8; MAX_DATAGRAM + 1];
         let mut ubuf = vec![0u8; MAX_DATAGRAM + 1];
@@ -219,8 +232,9 @@ impl BoxRuntime {
         }
         let scanned = setup::scan_library(&self.config, tracker);
         if let Some(listener) = self.bulk_listener.take() {
-            let me = self.node.id();
-            let bulk = setup::start_transfers(&self.config, me, listener, tracker, cancel.clone());
+            let session = self.session.clone();
+            let bulk =
+                setup::start_transfers(&self.config, session, listener, tracker, cancel.clone());
             self.bulk = Some(bulk);
         }
         let mut playout = tokio::time::interval(TICK);
@@ -336,6 +350,9 @@ impl BoxRuntime {
             }
         }
         while let Some(event) = self.node.poll_event() {
+            if let crate::core::Event::OwnIdSeen { control } = event {
+                streams.probe_clone(control);
+            }
             self.commands.event(event);
         }
         let party = self.node.party().map(|p| p.id);
@@ -353,6 +370,7 @@ impl BoxRuntime {
             multicast_error: self.sockets.multicast_error(),
             audio_output: &self.config.audio.output,
             settings_error: self.settings_error.as_deref(),
+            sessions: &self.session.stats,
         };
         self.publisher.publish(monotonic_now(), &sources);
     }

@@ -43,6 +43,7 @@ pub(super) struct Sources<'a> {
     pub audio_output: &'a str,
     /// Why chorus.txt from the boot partition was not applied at this start.
     pub settings_error: Option<&'a str>,
+    pub sessions: &'a super::noise::SessionStats,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -77,6 +78,7 @@ impl Publisher {
     /// Rebuilds the snapshot at `now` and hands it to every reader.
     pub(super) fn publish(&mut self, now: Instant, from: &Sources<'_>) {
         let mut status = Status::of(from.node, now, from.local_addr.to_string());
+        status.sessions = from.sessions.snapshot();
         let view = from.node.playback(now);
         status.playback = playback_status(view, from.output.player_status(), from.songs);
         if let Some(transfers) = from.transfers {

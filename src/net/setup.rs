@@ -10,9 +10,11 @@ use tokio_util::task::TaskTracker;
 
 use super::bulk::{self, BulkConfig, BulkHandle};
 use super::control::ControlError;
+use super::noise::SessionError;
 use super::sockets::{self, Sockets};
+use super::streams::SessionCtx;
 use crate::config::Config;
-use crate::core::{NodeId, PoolSong, SongRef};
+use crate::core::{PoolSong, SongRef};
 use crate::identity::IdentityError;
 use crate::library::Library;
 
@@ -20,7 +22,7 @@ use crate::library::Library;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
-    /// The state dir or id is unusable.
+    /// The state dir or key is unusable.
     #[error(transparent)]
     Identity(#[from] IdentityError),
     /// A socket could not be set up: another program holds the port, or the interface
@@ -33,6 +35,9 @@ pub enum RunError {
     /// The control socket could not be set up.
     #[error(transparent)]
     Control(#[from] ControlError),
+    /// The session keys could not be made (the Noise library refused): a bug.
+    #[error("cannot make session keys: {0}")]
+    Session(#[from] SessionError),
 }
 
 /// The network side of a box, bound but not yet serving.
@@ -90,22 +95,24 @@ fn warn_if_moved(what: &str, wanted: u16, got: u16) {
     }
 }
 
-/// Starts the song-transfer manager for box `me` on `listener`, as `[songs]` says.
+/// Starts the song-transfer manager on `listener`, as `[songs]` says, its connections
+/// authenticated with `session`.
 pub(super) fn start_transfers(
     config: &Config,
-    me: NodeId,
+    session: SessionCtx,
     listener: TcpListener,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) -> BulkHandle {
     let songs = &config.songs;
     let bulk_config = BulkConfig {
-        me,
+        me: session.keys.id(),
         cache_dir: config.state_dir.join("cache"),
         quota_bytes: songs.cache_quota_mb.saturating_mul(1 << 20),
         swarm: songs.swarm,
         max_in_flight: songs.max_in_flight,
         upload_bytes_per_sec: songs.upload_limit_kbps.saturating_mul(1000) / 8,
+        session,
     };
     bulk::spawn(bulk_config, listener, tracker, cancel)
 }

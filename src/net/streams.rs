@@ -1,9 +1,11 @@
-//! Control streams over TCP: one task per connection carries framed messages between the
-//! socket and the driver, with bounded queues so a slow or hostile peer cannot pile up
-//! memory; [`Streams`] keeps the open ones and carries out the core's stream actions.
+//! Control streams over TCP: one task per connection runs the session handshake, then
+//! carries framed messages between the socket and the driver, with bounded queues so a
+//! slow or hostile peer cannot pile up memory; [`Streams`] keeps the open ones and
+//! carries out the core's stream actions.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -13,8 +15,10 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::core::{StreamAction, StreamId};
-use crate::proto::frame::{FrameCodec, FrameError};
+use super::clones::Clones;
+use super::noise::{self, Keys, Session, SessionError, SessionStats};
+use crate::core::{NodeId, StreamAction, StreamId};
+use crate::proto::frame::FrameError;
 use crate::proto::{Control, Message};
 
 /// Messages waiting to be written to one peer; a peer this far behind is cut off.
@@ -26,9 +30,22 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub(crate) enum StreamEvent {
     Message(StreamId, Control),
-    /// The peer closed, the connection broke or could not be made, or the peer sent
-    /// something undecodable (`error`).
-    Closed(StreamId, Option<FrameError>),
+    /// The peer closed, the connection broke or could not be made, or the peer failed
+    /// the handshake, sent something undecodable or claimed an id it did not prove.
+    Closed(StreamId, Option<CloseReason>),
+}
+
+/// Why a connection task ended a stream.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CloseReason {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("the peer proved id {proven} but claimed {claimed}")]
+    WrongId { proven: NodeId, claimed: NodeId },
+    #[error("the peer holds this box's own key")]
+    OwnId,
 }
 
 /// What the driver tells a connection task.
@@ -63,6 +80,33 @@ pub(super) struct Streams {
     events: mpsc::Sender<StreamEvent>,
     tracker: TaskTracker,
     cancel: CancellationToken,
+    session: SessionCtx,
+}
+
+/// What every connection task needs for its session.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionCtx {
+    pub keys: Keys,
+    pub stats: Arc<SessionStats>,
+    pub clones: Arc<Clones>,
+}
+
+impl SessionCtx {
+    /// Counts the handshake; the session if the peer proved an id other than ours (one
+    /// that proved ours holds our key: it is handed to clone detection and closed).
+    pub(crate) fn accept(
+        &self,
+        session: Result<Session, SessionError>,
+        remote: Option<SocketAddr>,
+    ) -> Result<Session, CloseReason> {
+        self.stats.handshake(&session, remote);
+        let session = session?;
+        if session.peer() == self.keys.id() {
+            self.clones.proven(&session, &self.keys, &self.stats);
+            return Err(CloseReason::OwnId);
+        }
+        Ok(session)
+    }
 }
 
 impl Streams {
@@ -71,6 +115,7 @@ impl Streams {
     pub(super) fn new(
         tracker: TaskTracker,
         cancel: CancellationToken,
+        session: SessionCtx,
     ) -> (Self, mpsc::Receiver<StreamEvent>) {
         let (events, rx) = mpsc::channel(EVENT_QUEUE);
         let streams = Streams {
@@ -78,6 +123,7 @@ impl Streams {
             events,
             tracker,
             cancel,
+            session,
         };
         (streams, rx)
     }
@@ -89,8 +135,8 @@ impl Streams {
 
     /// Starts the task of an accepted connection the core named `id`.
     pub(super) fn adopt(&mut self, id: StreamId, socket: TcpStream) {
-        let events = self.events.clone();
-        let handle = spawn_accepted(&self.tracker, id, socket, events, self.cancel.clone());
+        let task = self.task(id);
+        let handle = spawn_accepted(&self.tracker, socket, task);
         self.open.insert(id, handle);
     }
 
@@ -99,9 +145,8 @@ impl Streams {
     pub(super) fn act(&mut self, action: StreamAction) -> Option<StreamId> {
         match action {
             StreamAction::Connect { stream, addr } => {
-                let events = self.events.clone();
-                let handle =
-                    spawn_connect(&self.tracker, stream, addr, events, self.cancel.clone());
+                let task = self.task(stream);
+                let handle = spawn_connect(&self.tracker, addr, task);
                 self.open.insert(stream, handle);
                 None
             }
@@ -133,21 +178,44 @@ impl Streams {
             h.push(Outgoing::Close);
         }
     }
+
+    /// A beacon announced our id from `control`: checks over a session whether that box
+    /// holds our key.
+    pub(super) fn probe_clone(&self, control: SocketAddr) {
+        let s = &self.session;
+        s.clones.probe(control, &s.keys, &s.stats, &self.tracker);
+    }
+
+    fn task(&self, id: StreamId) -> Task {
+        Task {
+            id,
+            events: self.events.clone(),
+            cancel: self.cancel.clone(),
+            session: self.session.clone(),
+        }
+    }
+}
+
+/// One connection task's handles.
+struct Task {
+    id: StreamId,
+    events: mpsc::Sender<StreamEvent>,
+    cancel: CancellationToken,
+    session: SessionCtx,
+}
+
+impl Task {
+    async fn closed(&self, reason: Option<CloseReason>) {
+        let _ = self.events.send(StreamEvent::Closed(self.id, reason)).await;
+    }
 }
 
 /// Starts a task for an accepted connection.
-fn spawn_accepted(
-    tracker: &TaskTracker,
-    id: StreamId,
-    socket: TcpStream,
-    events: mpsc::Sender<StreamEvent>,
-    cancel: CancellationToken,
-) -> StreamHandle {
+fn spawn_accepted(tracker: &TaskTracker, socket: TcpStream, task: Task) -> StreamHandle {
     let (tx, rx) = mpsc::channel(OUTGOING_QUEUE);
     tracker.spawn(async move {
-        let closed = run(socket, rx, &events, id, &cancel).await;
-        if let Some(reason) = closed {
-            let _ = events.send(StreamEvent::Closed(id, reason)).await;
+        if let Some(reason) = run(socket, false, rx, &task).await {
+            task.closed(reason).await;
         }
     });
     StreamHandle { tx }
@@ -155,52 +223,64 @@ fn spawn_accepted(
 
 /// Starts a task that connects to `addr`; messages queued meanwhile are sent once the
 /// connection is up.
-fn spawn_connect(
-    tracker: &TaskTracker,
-    id: StreamId,
-    addr: SocketAddr,
-    events: mpsc::Sender<StreamEvent>,
-    cancel: CancellationToken,
-) -> StreamHandle {
+fn spawn_connect(tracker: &TaskTracker, addr: SocketAddr, task: Task) -> StreamHandle {
     let (tx, rx) = mpsc::channel(OUTGOING_QUEUE);
     tracker.spawn(async move {
         let connected = tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = task.cancel.cancelled() => return,
             c = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)) => c,
         };
         let closed = match connected {
-            Ok(Ok(socket)) => run(socket, rx, &events, id, &cancel).await,
-            Ok(Err(e)) => Some(Some(FrameError::Io(e))),
-            Err(_) => Some(Some(FrameError::Io(std::io::ErrorKind::TimedOut.into()))),
+            Ok(Ok(socket)) => run(socket, true, rx, &task).await,
+            Ok(Err(e)) => Some(Some(FrameError::Io(e).into())),
+            Err(_) => Some(Some(
+                FrameError::Io(std::io::ErrorKind::TimedOut.into()).into(),
+            )),
         };
         if let Some(reason) = closed {
-            let _ = events.send(StreamEvent::Closed(id, reason)).await;
+            task.closed(reason).await;
         }
     });
     StreamHandle { tx }
 }
 
-/// Pumps one connection. Returns `Some(reason)` if the driver must be told it closed,
-/// `None` if the driver closed it (or we are shutting down).
+/// Runs the handshake (as the dialer if `dialed`), then pumps the connection. Returns
+/// `Some(reason)` if the driver must be told it closed, `None` if the driver closed it
+/// (or we are shutting down).
 async fn run(
-    socket: TcpStream,
+    mut socket: TcpStream,
+    dialed: bool,
     mut rx: mpsc::Receiver<Outgoing>,
-    events: &mpsc::Sender<StreamEvent>,
-    id: StreamId,
-    cancel: &CancellationToken,
-) -> Option<Option<FrameError>> {
+    task: &Task,
+) -> Option<Option<CloseReason>> {
     // Heartbeats are tiny and latency-sensitive: never wait to coalesce them.
     if let Err(e) = socket.set_nodelay(true) {
         tracing::debug!(error = %e, "cannot set TCP_NODELAY");
     }
-    let mut framed = Framed::new(socket, FrameCodec::default());
+    let keys = &task.session.keys;
+    let handshake = async {
+        match dialed {
+            true => noise::initiate(&mut socket, keys).await,
+            false => noise::respond(&mut socket, keys).await,
+        }
+    };
+    let session = tokio::select! {
+        _ = task.cancel.cancelled() => return None,
+        s = handshake => s,
+    };
+    let session = match task.session.accept(session, socket.peer_addr().ok()) {
+        Ok(s) => s,
+        Err(e) => return Some(Some(e)),
+    };
+    let proven = session.peer();
+    let mut framed = Framed::new(socket, session.codec());
     loop {
         tokio::select! {
-            _ = cancel.cancelled() => return None,
+            _ = task.cancel.cancelled() => return None,
             out = rx.recv() => match out {
                 Some(Outgoing::Send(msg)) => {
                     if let Err(e) = framed.send(&Message::Control(msg)).await {
-                        return Some(Some(e));
+                        return Some(Some(e.into()));
                     }
                 }
                 Some(Outgoing::Close) | None => {
@@ -209,14 +289,19 @@ async fn run(
                 }
             },
             frame = framed.next() => match frame {
+                // Every id the core learns from a stream is the one its peer proved.
+                Some(Ok(Message::Control(Control::Hello(h)))) if h.id != proven => {
+                    task.session.stats.wrong_id(proven, h.id);
+                    return Some(Some(CloseReason::WrongId { proven, claimed: h.id }));
+                }
                 Some(Ok(Message::Control(msg))) => {
-                    if events.send(StreamEvent::Message(id, msg)).await.is_err() {
+                    if task.events.send(StreamEvent::Message(task.id, msg)).await.is_err() {
                         return None;
                     }
                 }
                 // A datagram kind on a stream: the peer is confused or hostile.
                 Some(Ok(_)) => return Some(None),
-                Some(Err(e)) => return Some(Some(e)),
+                Some(Err(e)) => return Some(Some(e.into())),
                 None => return Some(None),
             },
         }

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod audio;
+pub mod session;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,9 +1,11 @@
-//! Bulk connections: one TCP connection per pair of boxes, split into a reader and a
-//! writer task so two boxes sending each other chunks never deadlock on full buffers.
+//! Bulk connections: one TCP connection per pair of boxes, authenticated by the session
+//! handshake, then split into a reader and a writer task so two boxes sending each other
+//! chunks never deadlock on full buffers.
 
 use std::net::SocketAddr;
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -12,7 +14,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::core::transfer::ConnId;
 use crate::core::NodeId;
-use crate::proto::frame::{FrameCodec, FrameError};
+use crate::net::noise::{self, SessionCodec};
+use crate::net::streams::{CloseReason, SessionCtx};
 use crate::proto::{Bulk, Message, PartyId};
 
 /// Messages waiting for one peer. A peer asks for at most a few chunks at a time, so a
@@ -61,82 +64,134 @@ pub(super) enum ConnEvent {
         tx: mpsc::Sender<Bulk>,
     },
     Message(ConnId, Bulk),
-    Closed(ConnId, Option<FrameError>),
+    Closed(ConnId, Option<CloseReason>),
 }
 
-/// Starts the tasks of a connection. The dialing side speaks first with its `hello`; the
-/// accepting side passes `None` and answers through the returned sender once it has
-/// taken the dialer on, so neither side counts the pair as connected before both do.
+/// What a connection's tasks share with the transfer loop.
+#[derive(Debug, Clone)]
+pub(super) struct ConnCtx {
+    pub events: mpsc::Sender<ConnEvent>,
+    pub cancel: CancellationToken,
+    pub pacer: Option<std::sync::Arc<Pacer>>,
+    pub session: SessionCtx,
+}
+
+/// Starts the tasks of a connection: the session handshake, then a reader and a writer.
+/// The dialing side speaks first with its `hello`; the accepting side passes `None` and
+/// answers through the returned sender once it has taken the dialer on, so neither side
+/// counts the pair as connected before both do.
 pub(super) fn spawn(
     tracker: &TaskTracker,
     conn: ConnId,
-    socket: TcpStream,
+    mut socket: TcpStream,
     hello: Option<Bulk>,
-    events: mpsc::Sender<ConnEvent>,
-    cancel: CancellationToken,
-    pacer: Option<std::sync::Arc<Pacer>>,
+    ctx: ConnCtx,
 ) {
-    if let Err(e) = socket.set_nodelay(true) {
-        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-    }
-    let (read, write) = socket.into_split();
-    let (tx, mut rx) = mpsc::channel::<Bulk>(OUTGOING_QUEUE);
-    let writer_cancel = cancel.clone();
-    let writer_events = events.clone();
+    let inner = tracker.clone();
     tracker.spawn(async move {
-        let mut sink = FramedWrite::new(write, FrameCodec::default());
-        let mut next = hello;
-        loop {
-            let msg = match next.take() {
-                Some(m) => m,
-                None => tokio::select! {
-                    _ = writer_cancel.cancelled() => return,
-                    m = rx.recv() => match m {
-                        Some(m) => m,
-                        None => return,
-                    },
-                },
-            };
-            if let (Some(p), Bulk::Chunk { data, .. }) = (&pacer, &msg) {
-                p.take(data.len()).await;
+        if let Err(e) = socket.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let keys = &ctx.session.keys;
+        let handshake = async {
+            match hello.is_some() {
+                true => noise::initiate(&mut socket, keys).await,
+                false => noise::respond(&mut socket, keys).await,
             }
-            if let Err(e) = sink.send(&Message::Bulk(msg)).await {
-                let _ = writer_events.send(ConnEvent::Closed(conn, Some(e))).await;
-                return;
+        };
+        let session = tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            s = handshake => s,
+        };
+        match ctx.session.accept(session, socket.peer_addr().ok()) {
+            Ok(session) => {
+                let (read, write) = socket.into_split();
+                let (tx, rx) = mpsc::channel::<Bulk>(OUTGOING_QUEUE);
+                let sink = FramedWrite::new(write, session.codec());
+                inner.spawn(write_loop(conn, sink, hello, rx, ctx.clone()));
+                let stream = FramedRead::new(read, session.codec());
+                read_loop(conn, stream, session.peer(), tx, ctx).await;
+            }
+            Err(e) => {
+                let _ = ctx.events.send(ConnEvent::Closed(conn, Some(e))).await;
             }
         }
     });
-    tracker.spawn(async move {
-        let mut stream = FramedRead::new(read, FrameCodec::default());
-        let mut tx = Some(tx);
-        let reason = loop {
-            let frame = tokio::select! {
-                _ = cancel.cancelled() => return,
-                f = stream.next() => f,
-            };
-            let event = match frame {
-                Some(Ok(Message::Bulk(Bulk::Hello { id, party }))) => match tx.take() {
-                    Some(tx) => ConnEvent::Hello {
-                        conn,
-                        id,
-                        party,
-                        tx,
-                    },
-                    // A second hello: the peer is confused or hostile.
-                    None => break None,
+}
+
+async fn write_loop(
+    conn: ConnId,
+    mut sink: FramedWrite<OwnedWriteHalf, SessionCodec>,
+    hello: Option<Bulk>,
+    mut rx: mpsc::Receiver<Bulk>,
+    ctx: ConnCtx,
+) {
+    let mut next = hello;
+    loop {
+        let msg = match next.take() {
+            Some(m) => m,
+            None => tokio::select! {
+                _ = ctx.cancel.cancelled() => return,
+                m = rx.recv() => match m {
+                    Some(m) => m,
+                    None => return,
                 },
-                Some(Ok(Message::Bulk(_))) if tx.is_some() => break None,
-                Some(Ok(Message::Bulk(msg))) => ConnEvent::Message(conn, msg),
-                Some(Ok(_)) => break None,
-                Some(Err(e)) => break Some(e),
-                None => break None,
-            };
-            if events.send(event).await.is_err() {
-                return;
-            }
+            },
         };
-        let _ = events.send(ConnEvent::Closed(conn, reason)).await;
-    });
+        if let (Some(p), Bulk::Chunk { data, .. }) = (&ctx.pacer, &msg) {
+            p.take(data.len()).await;
+        }
+        if let Err(e) = sink.send(&Message::Bulk(msg)).await {
+            let _ = ctx
+                .events
+                .send(ConnEvent::Closed(conn, Some(e.into())))
+                .await;
+            return;
+        }
+    }
+}
+
+async fn read_loop(
+    conn: ConnId,
+    mut stream: FramedRead<OwnedReadHalf, SessionCodec>,
+    proven: NodeId,
+    tx: mpsc::Sender<Bulk>,
+    ctx: ConnCtx,
+) {
+    let mut tx = Some(tx);
+    let reason = loop {
+        let frame = tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            f = stream.next() => f,
+        };
+        let event = match frame {
+            // The transfer machine learns only ids their peers proved.
+            Some(Ok(Message::Bulk(Bulk::Hello { id, .. }))) if id != proven => {
+                ctx.session.stats.wrong_id(proven, id);
+                let claimed = id;
+                break Some(CloseReason::WrongId { proven, claimed });
+            }
+            Some(Ok(Message::Bulk(Bulk::Hello { id, party }))) => match tx.take() {
+                Some(tx) => ConnEvent::Hello {
+                    conn,
+                    id,
+                    party,
+                    tx,
+                },
+                // A second hello: the peer is confused or hostile.
+                None => break None,
+            },
+            Some(Ok(Message::Bulk(_))) if tx.is_some() => break None,
+            Some(Ok(Message::Bulk(msg))) => ConnEvent::Message(conn, msg),
+            Some(Ok(_)) => break None,
+            Some(Err(e)) => break Some(e.into()),
+            None => break None,
+        };
+        if ctx.events.send(event).await.is_err() {
+            return;
+        }
+    };
+    let _ = ctx.events.send(ConnEvent::Closed(conn, reason)).await;
 }
 
 /// Connects to `addr`, then runs the connection like an accepted one.
@@ -145,26 +200,21 @@ pub(super) fn dial(
     conn: ConnId,
     addr: SocketAddr,
     hello: Bulk,
-    events: mpsc::Sender<ConnEvent>,
-    cancel: CancellationToken,
-    pacer: Option<std::sync::Arc<Pacer>>,
+    ctx: ConnCtx,
 ) {
     let inner = tracker.clone();
     tracker.spawn(async move {
         let timeout = crate::net::streams::CONNECT_TIMEOUT;
         let connected = tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = ctx.cancel.cancelled() => return,
             c = tokio::time::timeout(timeout, TcpStream::connect(addr)) => c,
         };
-        match connected {
-            Ok(Ok(socket)) => spawn(&inner, conn, socket, Some(hello), events, cancel, pacer),
-            Ok(Err(e)) => {
-                let _ = events.send(ConnEvent::Closed(conn, Some(e.into()))).await;
-            }
-            Err(_) => {
-                let e = std::io::Error::from(std::io::ErrorKind::TimedOut);
-                let _ = events.send(ConnEvent::Closed(conn, Some(e.into()))).await;
-            }
-        }
+        let e = match connected {
+            Ok(Ok(socket)) => return spawn(&inner, conn, socket, Some(hello), ctx),
+            Ok(Err(e)) => e,
+            Err(_) => std::io::Error::from(std::io::ErrorKind::TimedOut),
+        };
+        let reason = CloseReason::Frame(e.into());
+        let _ = ctx.events.send(ConnEvent::Closed(conn, Some(reason))).await;
     });
 }

@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::streams::SessionCtx;
 use crate::core::transfer::Tags;
 use crate::core::{NodeId, SongRef, TransferView};
 use crate::status::{StorageStatus, TransferStatus};
@@ -39,6 +40,8 @@ pub(crate) struct BulkConfig {
     pub max_in_flight: usize,
     /// Upload limit over all peers; 0: none.
     pub upload_bytes_per_sec: u64,
+    /// This box's session keys: every connection is authenticated.
+    pub session: SessionCtx,
 }
 
 /// A song of the music folder this box can serve.

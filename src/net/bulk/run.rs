@@ -12,13 +12,14 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::conn::{self, ConnEvent, Pacer};
+use super::conn::{self, ConnCtx, ConnEvent, Pacer};
 use super::disk::{self, Disk, DiskDone};
 use super::{BulkCommand, BulkConfig, BulkStatus, LocalSong};
 use crate::clock::monotonic_now;
 use crate::core::transfer::{ConnId, SwarmConfig, Transfer, TransferAction, TransferConfig};
 use crate::core::SongRef;
 use crate::library::cache::{Cache, Written};
+use crate::net::streams::SessionCtx;
 use crate::proto::Bulk;
 
 /// How often the status is published.
@@ -52,6 +53,7 @@ struct Runtime {
     links: HashMap<ConnId, Link>,
     events: mpsc::Sender<ConnEvent>,
     pacer: Option<Arc<Pacer>>,
+    session: SessionCtx,
     io: Io,
 }
 
@@ -88,6 +90,7 @@ pub(super) async fn run(config: BulkConfig, io: Io) {
         links: HashMap::new(),
         events,
         pacer: Pacer::new(config.upload_bytes_per_sec),
+        session: config.session.clone(),
         io,
     };
     let mut status = tokio::time::interval(STATUS_EVERY);
@@ -118,6 +121,15 @@ pub(super) async fn run(config: BulkConfig, io: Io) {
 }
 
 impl Runtime {
+    fn conn_ctx(&self, cancel: CancellationToken) -> ConnCtx {
+        ConnCtx {
+            events: self.events.clone(),
+            cancel,
+            pacer: self.pacer.clone(),
+            session: self.session.clone(),
+        }
+    }
+
     fn command(&mut self, cmd: BulkCommand) {
         let now = monotonic_now();
         match cmd {
@@ -137,8 +149,8 @@ impl Runtime {
         };
         let cancel = self.io.cancel.child_token();
         // We answer the dialer's hello only once the machine takes it on.
-        let (tracker, events, pacer) = (&self.io.tracker, self.events.clone(), self.pacer.clone());
-        conn::spawn(tracker, conn, socket, None, events, cancel.clone(), pacer);
+        let ctx = self.conn_ctx(cancel.clone());
+        conn::spawn(&self.io.tracker, conn, socket, None, ctx);
         self.links.insert(conn, Link { cancel, tx: None });
     }
 
@@ -218,9 +230,8 @@ impl Runtime {
             TransferAction::Send { conn, msg } => self.send(conn, msg),
             TransferAction::Dial { conn, addr, hello } => {
                 let cancel = self.io.cancel.child_token();
-                let (events, pacer) = (self.events.clone(), self.pacer.clone());
-                let tracker = &self.io.tracker;
-                conn::dial(tracker, conn, addr, hello, events, cancel.clone(), pacer);
+                let ctx = self.conn_ctx(cancel.clone());
+                conn::dial(&self.io.tracker, conn, addr, hello, ctx);
                 self.links.insert(conn, Link { cancel, tx: None });
             }
             TransferAction::Close { conn } => {
