@@ -11,7 +11,6 @@ use tokio::net::TcpStream;
 use tokio_util::task::TaskTracker;
 
 use super::noise::{self, Keys, Session, SessionStats};
-use super::streams::CONNECT_TIMEOUT;
 use crate::identity;
 
 /// What the box does about clones of itself.
@@ -75,7 +74,7 @@ impl Clones {
         }
         let (me, keys, stats) = (self.clone(), keys.clone(), stats.clone());
         tracker.spawn(async move {
-            let connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(control));
+            let connected = tokio::time::timeout(noise::CONNECT_TIMEOUT, TcpStream::connect(control));
             let Ok(Ok(mut socket)) = connected.await else {
                 return;
             };

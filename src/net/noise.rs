@@ -24,6 +24,8 @@ use crate::proto::frame::{FrameCodec, FrameError};
 use crate::proto::Message;
 use crate::status::SessionCounters;
 
+/// How long a TCP connection attempt may take, before its handshake begins.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a peer may take over the whole handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -23,8 +22,6 @@ use crate::proto::{Control, Message};
 
 /// Messages waiting to be written to one peer; a peer this far behind is cut off.
 const OUTGOING_QUEUE: usize = 256;
-/// How long a connection attempt may take.
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What a connection task tells the driver.
 #[derive(Debug)]
@@ -228,7 +225,7 @@ fn spawn_connect(tracker: &TaskTracker, addr: SocketAddr, task: Task) -> StreamH
     tracker.spawn(async move {
         let connected = tokio::select! {
             _ = task.cancel.cancelled() => return,
-            c = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)) => c,
+            c = tokio::time::timeout(noise::CONNECT_TIMEOUT, TcpStream::connect(addr)) => c,
         };
         let closed = match connected {
             Ok(Ok(socket)) => run(socket, true, rx, &task).await,

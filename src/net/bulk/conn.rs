@@ -204,7 +204,7 @@ pub(super) fn dial(
 ) {
     let inner = tracker.clone();
     tracker.spawn(async move {
-        let timeout = crate::net::streams::CONNECT_TIMEOUT;
+        let timeout = noise::CONNECT_TIMEOUT;
         let connected = tokio::select! {
             _ = ctx.cancel.cancelled() => return,
             c = tokio::time::timeout(timeout, TcpStream::connect(addr)) => c,
