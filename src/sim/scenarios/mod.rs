@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::{Jitter, LinkModel};
+use super::{CommandFailed, Jitter, LinkModel, Sim};
+use crate::core::{PartyRole, PartyState, PoolSong, SongRef};
 
 /// Runs `scenario` for every seed of `seeds` on `workers` threads (at least one) and
 /// returns the results in seed order. Threads take the next seed as they finish one, so a
@@ -75,4 +76,35 @@ pub fn chaos_link(loss: f64, rng: &mut impl Rng) -> LinkModel {
         reorder: rng.gen_range(0.0..0.1),
         reorder_delay: Duration::from_millis(rng.gen_range(0..500)),
     }
+}
+
+/// Song `n` of a scenario's pool: `seconds` long at 48 kHz.
+fn song(n: u8, seconds: u64) -> PoolSong {
+    PoolSong {
+        song: SongRef([n; 32]),
+        rate: 48_000,
+        frames: 48_000 * seconds,
+        origin: None,
+    }
+}
+
+/// Commands may be refused (that is part of the game), never break an invariant.
+fn command<T>(r: Result<T, CommandFailed>) -> Result<(), String> {
+    match r {
+        Err(CommandFailed::Violation(v)) => Err(v.to_string()),
+        _ => Ok(()),
+    }
+}
+
+fn advance(sim: &mut Sim, seconds: f64) -> Result<(), String> {
+    sim.run_for(Duration::from_secs_f64(seconds))
+        .map_err(|v| v.to_string())
+}
+
+/// The live box hosting a started party, if any.
+fn host_of(sim: &Sim) -> Option<usize> {
+    sim.hosts()
+        .into_iter()
+        .find(|(_, v)| v.role == PartyRole::Host && v.state == PartyState::Started)
+        .map(|(i, _)| i)
 }

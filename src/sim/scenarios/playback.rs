@@ -13,10 +13,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use super::chaos_link;
+use super::{advance, chaos_link, command, host_of, song};
 use crate::core::PartyRequest;
-use crate::core::{Action, Event, PartyRole, PartyState, PoolSong, SongRef};
-use crate::sim::{CommandFailed, CrashMode, Jitter, LinkModel, PlaybackCheck, PlaybackStats, Sim};
+use crate::core::{Action, Event, PoolSong};
+use crate::sim::{CrashMode, Jitter, LinkModel, PlaybackCheck, PlaybackStats, Sim};
 
 /// The kind of network a seed's boxes share: what their clock estimates can achieve, and
 /// so what error bound they report.
@@ -89,28 +89,6 @@ pub fn run(seed: u64, verbose: bool) -> Outcome {
         result,
         log,
     }
-}
-
-fn song(n: u8, seconds: u64) -> PoolSong {
-    PoolSong {
-        song: SongRef([n; 32]),
-        rate: 48_000,
-        frames: 48_000 * seconds,
-        origin: None,
-    }
-}
-
-/// Commands may be refused (that is part of the game), never break an invariant.
-fn command<T>(r: Result<T, CommandFailed>) -> Result<(), String> {
-    match r {
-        Err(CommandFailed::Violation(v)) => Err(v.to_string()),
-        _ => Ok(()),
-    }
-}
-
-fn advance(sim: &mut Sim, seconds: f64) -> Result<(), String> {
-    sim.run_for(Duration::from_secs_f64(seconds))
-        .map_err(|v| v.to_string())
 }
 
 /// The world of `seed`: 3 to 7 boxes on one jittery, lossy segment; box 0 holds every
@@ -225,12 +203,4 @@ fn describe(sim: &Sim, log: &mut Vec<String>) {
             sim.audible(i)
         ));
     }
-}
-
-/// The live box hosting a started party, if any.
-fn host_of(sim: &Sim) -> Option<usize> {
-    sim.hosts()
-        .into_iter()
-        .find(|(_, v)| v.role == PartyRole::Host && v.state == PartyState::Started)
-        .map(|(i, _)| i)
 }

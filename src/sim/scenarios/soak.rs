@@ -8,9 +8,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::core::{Action, PartyRequest, PartyRole, PartyState, PoolSong, SongRef};
+use super::{advance, command, host_of, song};
+use crate::core::{Action, PartyRequest, PoolSong};
 use crate::proto::PartyId;
-use crate::sim::{CommandFailed, CrashMode, Jitter, LinkModel, PlaybackCheck, Sim};
+use crate::sim::{CrashMode, Jitter, LinkModel, PlaybackCheck, Sim};
 
 /// How often (virtual seconds) someone looks whether the music ran out.
 const KEEP_PLAYING_EVERY: f64 = 10.0;
@@ -133,15 +134,6 @@ struct Counts {
     reformed: u32,
 }
 
-fn song(n: u8, seconds: u64) -> PoolSong {
-    PoolSong {
-        song: SongRef([n; 32]),
-        rate: 48_000,
-        frames: 48_000 * seconds,
-        origin: None,
-    }
-}
-
 /// A wired LAN with some trouble: 0.5 ms ± 0.3 ms, 1 % loss and duplicates. Box 0 holds
 /// every song; the others each hold most (the rest they would fetch).
 fn world(config: &SoakConfig, rng: &mut StdRng) -> Sim {
@@ -171,19 +163,6 @@ fn world(config: &SoakConfig, rng: &mut StdRng) -> Sim {
     sim
 }
 
-fn advance(sim: &mut Sim, seconds: f64) -> Result<(), String> {
-    sim.run_for(Duration::from_secs_f64(seconds))
-        .map_err(|v| v.to_string())
-}
-
-/// Commands may be refused (a box mid-failover, say), never break an invariant.
-fn command<T>(r: Result<T, CommandFailed>) -> Result<(), String> {
-    match r {
-        Err(CommandFailed::Violation(v)) => Err(v.to_string()),
-        _ => Ok(()),
-    }
-}
-
 /// A party hosted by the first live box (or `host`), every other live box joined, and
 /// the music started.
 fn form(sim: &mut Sim, host: Option<usize>) -> Result<PartyId, String> {
@@ -201,14 +180,6 @@ fn form(sim: &mut Sim, host: Option<usize>) -> Result<PartyId, String> {
     let play = PartyRequest::Playback(Action::Select { index: 0 });
     command(sim.request(h, play))?;
     Ok(party)
-}
-
-/// The live box hosting a started party, if any.
-fn host_of(sim: &Sim) -> Option<usize> {
-    sim.hosts()
-        .into_iter()
-        .find(|(_, v)| v.role == PartyRole::Host && v.state == PartyState::Started)
-        .map(|(i, _)| i)
 }
 
 /// One churn event on a random box; afterwards everyone down is back up and in the
