@@ -158,6 +158,10 @@ pub struct PlaybackStatus {
     /// Hard re-positionings of the song since the box started (a steady box has none).
     #[serde(default)]
     pub reseeks: Option<u64>,
+    /// Output blocks the decoder had not filled in time since the box started (a CPU
+    /// too slow or too busy for the song's format; heard as short gaps).
+    #[serde(default)]
+    pub decoder_late: Option<u64>,
     /// Whether the playback thread runs with real-time scheduling.
     #[serde(default)]
     pub realtime: Option<bool>,

@@ -345,8 +345,21 @@ fn every_bundled_format_is_joined_mid_song_and_plays_in_step() {
         assert!(status.playing, "{song:?}");
         let error_us = status.playout_error_us.unwrap();
         assert!(error_us.abs() < 1_000.0, "{song:?}: {error_us:.0} us off");
-        assert_eq!(status.reseeks, 0, "{song:?}");
         drop(player);
+        // The join itself never re-seeks; a device that ran dry or a decoder that fell
+        // behind (a starved thread on a slow or emulated CPU) may, and the box must be
+        // back in step by now (checked above).
+        let sidecar: WavSidecar = serde_json::from_slice(
+            &std::fs::read(sidecar_path(&dir.path().join("out.wav"))).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            status.reseeks <= sidecar.underruns + status.decoder_late,
+            "{song:?}: {} re-seeks with {} underruns and {} late decoder blocks",
+            status.reseeks,
+            sidecar.underruns,
+            status.decoder_late
+        );
         // What reached the device is the song, not silence.
         let mut reader = hound::WavReader::open(dir.path().join("out.wav")).unwrap();
         let peak = reader

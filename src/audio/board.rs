@@ -35,6 +35,7 @@ impl Board {
         s.playout_error_us = shown.playout_error_us;
         s.steering_ppm = shown.steering_ppm;
         s.reseeks = shown.reseeks;
+        s.decoder_late = shown.decoder_late;
         s.opened = shown.opened;
         s.realtime = shown.realtime;
         s.latency_us = shown.latency_us;

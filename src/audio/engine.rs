@@ -284,10 +284,17 @@ impl Engine {
             BLOCK_FRAMES,
         );
         match filled {
-            Filled::Block => track.starved = false,
+            Filled::Block => {
+                // A dry ring once is the song's end on its way, unless music follows.
+                if track.starved {
+                    self.board.shown.decoder_late += 1;
+                }
+                track.starved = false;
+            }
             Filled::Ended => self.ended(),
             Filled::Starved => {
                 if track.starved {
+                    self.board.shown.decoder_late += 1;
                     tracing::debug!("decoder fell behind; seeking afresh");
                     track.stage = Stage::Lost;
                 }

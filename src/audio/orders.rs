@@ -32,6 +32,9 @@ pub struct PlayerStatus {
     pub playout_error_us: Option<f64>,
     pub steering_ppm: f64,
     pub reseeks: u64,
+    /// Blocks the decoder had not filled in time (a CPU too slow or too busy for the
+    /// song's format): each is heard as a short gap and is usually followed by a re-seek.
+    pub decoder_late: u64,
     /// Songs opened so far: a song the schedule still names after it ended or failed is
     /// not opened again, so this counts songs, not the driver's asks.
     pub opened: u64,

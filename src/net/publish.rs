@@ -193,6 +193,7 @@ fn playback_status(
         }),
         playout_error_us: player.as_ref().and_then(|p| p.playout_error_us),
         reseeks: player.as_ref().map(|p| p.reseeks),
+        decoder_late: player.as_ref().map(|p| p.decoder_late),
         realtime: player.as_ref().map(|p| p.realtime),
         position_jitter_us: player.as_ref().map(|p| p.position_jitter_us),
         device_rate_ppm: player.as_ref().map(|p| p.device_rate_ppm),

@@ -244,6 +244,7 @@ mod tests {
             artist: Some("Massive Attack".into()),
             duration_ms: Some(330_000),
             reseeks: Some(0),
+            decoder_late: Some(0),
             realtime: Some(true),
             position_jitter_us: Some(12.0),
             device_rate_ppm: Some(3.0),
