@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chorus::core::{PartyRole, PartyState};
+use chorus::library::Cache;
 use chorus::status::Status;
 use common::audio::write_song;
 use common::{box_config, ctl, host_and_join, neighbour_names, start_with, status, test_port};
@@ -243,6 +244,44 @@ fn assert_caches_verify(rig: &Rig) -> usize {
     verified
 }
 
+/// Temp files anywhere in the cache under `state`.
+fn temp_files(state: &Path) -> Vec<PathBuf> {
+    let cache = state.join("cache");
+    [cache.clone(), cache.join("songs"), cache.join("partial")]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_str().is_some_and(|n| n.ends_with(".tmp")))
+        .collect()
+}
+
+/// What a restart makes of the cache a kill left behind: no temp file survives the
+/// opening, and every song it offers to play is whole.
+fn assert_reopened_cache_is_clean(rig: &Rig) {
+    for b in &rig.boxes {
+        let left = temp_files(&b.state).len();
+        let cache = Cache::open(&b.state.join("cache"), u64::MAX).unwrap();
+        assert_eq!(temp_files(&b.state), Vec::<PathBuf>::new(), "{}", b.name);
+        for (song, size) in cache.songs() {
+            let path = cache.path_of(&song).unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(bytes.len() as u64, size, "{}", path.display());
+            assert_eq!(
+                blake3::hash(&bytes).as_bytes(),
+                &song.0,
+                "{}",
+                path.display()
+            );
+        }
+        eprintln!(
+            "{}: {left} temp files swept, {} songs whole",
+            b.name,
+            cache.songs().len()
+        );
+    }
+}
+
 /// Kills one box after a random delay, restarts it from its state dir and checks it is
 /// back; sometimes kills it again while it rejoins. Returns the phases of the kills and
 /// whether the victim was the host.
@@ -332,4 +371,5 @@ fn boxes_killed_at_random_moments_rejoin_and_never_play_a_partial_song() {
     let verified = assert_caches_verify(&rig);
     eprintln!("{verified} cached songs verified");
     assert!(verified >= 2, "the members cached nothing");
+    assert_reopened_cache_is_clean(&rig);
 }
