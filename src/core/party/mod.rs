@@ -254,8 +254,8 @@ impl Party {
         self.elect(now, out);
         if matches!(self.role, Role::Idle) {
             if self.c.cfg.rejoin == Some(invite.party) {
-                // We were in this party before a restart: back in without a button.
-                self.c.cfg.rejoin = None;
+                // We were in this party before a restart: back in without a button. The
+                // memory stays until the host welcomes us, so a failed attempt is retried.
                 let _ = self.join(now, out, Some(invite.party));
             } else if self.c.cfg.auto_join {
                 let _ = self.join(now, out, None);
@@ -291,6 +291,10 @@ impl Party {
             (Control::Leave { .. } | Control::Request { .. } | Control::Heartbeat { .. }, _) => {}
             (other, Role::Member(m)) if m.stream == stream => {
                 let step = m.on_message(c, now, out, other);
+                if m.welcomed_stream().is_some() && c.cfg.rejoin == Some(m.party) {
+                    // Back in the party we were in before the restart.
+                    c.cfg.rejoin = None;
+                }
                 self.go(now, out, step);
             }
             _ => {}
@@ -472,5 +476,7 @@ impl Party {
     }
 }
 
+#[cfg(test)]
+mod rejoin_tests;
 #[cfg(test)]
 mod tests;
