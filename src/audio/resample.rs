@@ -138,7 +138,8 @@ impl Resampler {
     /// song frame `s`, the first output frame carries song frame `s - latency()`. Feed
     /// from `due + latency()` to have the first output frame carry `due`.
     pub fn latency(&self) -> f64 {
-        -START_OFFSET
+        // The first output frame is one output step past the filter's start.
+        -(START_OFFSET + 1.0 / self.ratio)
     }
 
     /// The output/input ratio in force (nominal times the steering).

@@ -127,3 +127,26 @@ fn flush_and_reset_track_the_song_position() -> Result<(), ResampleError> {
     assert!((r.song_position() - (96_000.0 + START_OFFSET + 1.0)).abs() < 1e-9);
     Ok(())
 }
+
+/// Feeding from `due + latency()` makes the first output frame carry `due`, at any ratio
+/// and steering: what lining a song up with its schedule relies on.
+#[test]
+fn latency_names_the_song_frame_of_the_first_output() -> Result<(), ResampleError> {
+    for (from, ppm) in [
+        (48_000, 0.0),
+        (44_100, 0.0),
+        (44_100, 300.0),
+        (22_050, -500.0),
+    ] {
+        let mut r = Resampler::new(from, 48_000, 2)?;
+        r.set_ppm(ppm)?;
+        r.reset(10_000.0)?;
+        let first = r.song_position();
+        assert!(
+            (first - (10_000.0 - r.latency())).abs() < 1e-9,
+            "{from} Hz {ppm} ppm: first output carries {first}, latency {}",
+            r.latency()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Where the player puts the song, to the sample: the real-time WAV sink's output is
+//! cross-correlated with the song as the schedule places it, at the start and after a
+//! re-seek, and must sit within a fraction of a millisecond of it (a box that re-seeks a
+//! few dozen frames off and stays there would be heard against the others as a flam).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use chorus::audio::player::{LocalTarget, Player, PlayerCommand};
+use chorus::audio::wav::{sidecar_path, WavSidecar, WavSink};
+use chorus::audio::SinkFormat;
+use chorus::bench::playout::correlate::lag;
+use chorus::bench::playout::signal::{noise, write_wav, RATE};
+use chorus::clock::monotonic_now;
+use chorus::core::Instant;
+
+const SEED: u64 = 11;
+const SONG_SECONDS: f64 = 5.0;
+/// Windows checked, and their length.
+const WINDOW: usize = RATE as usize / 10;
+/// Lags searched either way: wide enough to see a box tens of frames off.
+const MAX_LAG: usize = 200;
+/// How far the song may sit from its sample once steered (31 µs). The sink reports whole
+/// frames played, so a box believes itself half a frame later than it is on average and
+/// steers that much early: -0.3 to -0.7 samples measured.
+const TOLERANCE_SAMPLES: f64 = 1.5;
+/// How far the first window after a start or a re-seek may be: lining up is exact to
+/// the rounding of the lead to a whole frame, plus the half frame above (measured -0.95
+/// to +0.2). With the resampler's first output misplaced by one frame it read -1 to -2.2,
+/// so this catches such a mistake most of the time and one of dozens of frames always.
+const LANDING_SAMPLES: f64 = 1.2;
+
+/// How far (samples, positive: late) the recording is from the song as scheduled, in
+/// 0.1 s windows from `from` to `to` seconds after `start`: `song_seconds` of the song
+/// are due at `start`.
+fn offsets(
+    out: &Path,
+    start: Instant,
+    song_seconds: f64,
+    from: f64,
+    to: f64,
+) -> Vec<(f64, Option<f64>)> {
+    let side: WavSidecar =
+        serde_json::from_slice(&std::fs::read(sidecar_path(out)).unwrap()).unwrap();
+    let first = side.first_frame_monotonic_ns.unwrap() as f64;
+    let rate = f64::from(RATE);
+    let mut reader = hound::WavReader::open(out).unwrap();
+    let left: Vec<f32> = reader
+        .samples::<f32>()
+        .map(|s| s.unwrap())
+        .step_by(2)
+        .collect();
+    // Output frame k plays at first + k / rate and should carry song frame k + due.
+    let due = (first - start.as_nanos() as f64) / 1e9 * rate + song_seconds * rate;
+    let whole = due.floor();
+    // The song's signal shifted by the fraction, then by the whole frames, so that
+    // expected[k] is what frame k should carry.
+    let shifted = noise(SEED, (SONG_SECONDS * rate) as usize, -(due - whole));
+    let expected: Vec<f32> = (0..left.len())
+        .map(|k| {
+            let n = k as i64 + whole as i64;
+            usize::try_from(n)
+                .ok()
+                .and_then(|n| shifted.get(n).copied())
+                .unwrap_or(0.0)
+        })
+        .collect();
+    let at = |seconds: f64| (start.as_nanos() as f64 - first) / 1e9 * rate + seconds * rate;
+    let mut found = Vec::new();
+    let mut t = from;
+    while t < to {
+        let k = at(t).max(0.0) as usize;
+        found.push((
+            t,
+            lag(&expected, &left, k, WINDOW, MAX_LAG).map(|l| l.samples),
+        ));
+        t += 0.1;
+    }
+    found
+}
+
+fn assert_in_step(found: &[(f64, Option<f64>)], when: &str) {
+    assert!(!found.is_empty());
+    let shown: Vec<String> = found
+        .iter()
+        .map(|(t, s)| format!("{t:.1} s: {:+.2}", s.unwrap_or(f64::NAN)))
+        .collect();
+    eprintln!("{when}, samples late: {}", shown.join(", "));
+    for (i, (t, samples)) in found.iter().enumerate() {
+        let samples = samples.unwrap_or_else(|| panic!("{when}: nothing matches at {t:.1} s"));
+        let tolerance = if i == 0 {
+            LANDING_SAMPLES
+        } else {
+            TOLERANCE_SAMPLES
+        };
+        assert!(
+            samples.abs() < tolerance,
+            "{when}: {samples:+.2} samples ({:+.0} us) off the schedule at {t:.1} s",
+            samples / f64::from(RATE) * 1e6
+        );
+    }
+}
+
+/// The first song starts on its sample, and after the schedule jumps a second ahead
+/// (one re-seek) the song is back on its sample, not a few dozen frames beside it.
+#[test]
+fn the_song_sits_on_its_scheduled_sample_at_the_start_and_after_a_reseek() {
+    let dir = tempfile::tempdir().unwrap();
+    let song = dir.path().join("noise.wav");
+    let signal = noise(SEED, (SONG_SECONDS * f64::from(RATE)) as usize, 0.0);
+    write_wav(&song, &[signal.clone(), signal]).unwrap();
+    let out = dir.path().join("out.wav");
+    let format = SinkFormat {
+        rate: RATE,
+        channels: 2,
+    };
+    let sink = WavSink::create(&out, format, Duration::from_millis(40)).unwrap();
+    let player = Player::spawn(Box::new(sink)).unwrap();
+    let start = monotonic_now() + Duration::from_millis(300);
+    let target = LocalTarget {
+        song_seconds: 0.0,
+        at: start,
+        pace: 1.0,
+    };
+    let play = |target| PlayerCommand::Play {
+        path: song.clone(),
+        target,
+    };
+    assert!(player.send(play(target)));
+    std::thread::sleep(Duration::from_millis(1_300));
+    assert_eq!(player.status().reseeks, 0);
+    // The schedule now wants the song a second further on, from the same instant.
+    assert!(player.send(play(LocalTarget {
+        song_seconds: 1.0,
+        ..target
+    })));
+    std::thread::sleep(Duration::from_millis(1_500));
+    let status = player.status();
+    assert_eq!(status.last_error, None);
+    let reseeks = status.reseeks;
+    drop(player);
+
+    // Before the jump: from the first sample on.
+    assert_in_step(&offsets(&out, start, 0.0, 0.0, 0.9), "the start");
+    // After it: the re-seek has had 0.3 s to land.
+    assert!(reseeks >= 1, "the jump was re-seeked");
+    assert_in_step(&offsets(&out, start, 1.0, 1.3, 2.3), "after the re-seek");
+}
