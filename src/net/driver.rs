@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::admission::Gate;
 use super::bulk::{BulkCommand, BulkHandle};
 use super::clones::Clones;
 use super::commands::{Commands, Context};
@@ -81,6 +82,7 @@ impl BoxRuntime {
             keys: Keys::new(&identity)?,
             stats: Arc::new(SessionStats::default()),
             clones: Arc::new(Clones::new(config.state_dir.clone())),
+            gate: Arc::new(Gate::default()),
         };
         let bound = setup::bind_sockets(&config).await?;
         let control_path = config.state_dir.join(CONTROL_SOCKET);
@@ -270,8 +272,12 @@ impl BoxRuntime {
     ) {
         match accepted {
             Ok((socket, remote)) if streams.has_room() => {
+                // Dropping a refused socket closes it.
+                let Some(permit) = self.session.admit(remote) else {
+                    return;
+                };
                 let id = self.node.accept_stream(remote);
-                streams.adopt(id, socket);
+                streams.adopt(id, socket, permit);
             }
             Ok((_, remote)) => tracing::warn!(%remote, "too many control streams; refused"),
             Err(e) => tracing::warn!(error = %e, "TCP accept failed"),
