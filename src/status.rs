@@ -65,8 +65,8 @@ pub struct SessionCounters {
     /// faster than its rate limit allows.
     #[serde(default)]
     pub refused_rate: u64,
-    /// Connections closed before their handshake because too many handshakes were
-    /// already under way.
+    /// Connections closed before their handshake because too many handshakes (or
+    /// connections of their kind) were already under way.
     #[serde(default)]
     pub refused_busy: u64,
 }

@@ -279,7 +279,10 @@ impl BoxRuntime {
                 let id = self.node.accept_stream(remote);
                 streams.adopt(id, socket, permit);
             }
-            Ok((_, remote)) => tracing::warn!(%remote, "too many control streams; refused"),
+            Ok((_, remote)) => {
+                tracing::warn!(%remote, "too many control streams; refused");
+                self.session.stats.refused(remote, true);
+            }
             Err(e) => tracing::warn!(error = %e, "TCP accept failed"),
         }
     }

@@ -407,7 +407,7 @@ impl SessionStats {
     }
 
     /// Counts a connection closed before its handshake: its address over its rate
-    /// (`busy` false) or too many handshakes already under way (`busy` true).
+    /// (`busy` false), or too many handshakes or connections already (`busy` true).
     pub fn refused(&self, remote: SocketAddr, busy: bool) {
         tracing::debug!(%remote, busy, "connection refused before its handshake");
         let counter = match busy {

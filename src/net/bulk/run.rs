@@ -150,6 +150,7 @@ impl Runtime {
             return;
         };
         let Some(conn) = self.machine.accept(monotonic_now()) else {
+            self.session.stats.refused(remote, true);
             return;
         };
         let cancel = self.io.cancel.child_token();
