@@ -34,13 +34,13 @@ const GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 77, 77);
 /// the allocator, the tasks of connections being refused and status snapshots.
 const RSS_GROWTH_KIB: u64 = 16 * 1024;
 /// How far the boxes' own measures of their output may stray from the schedule while
-/// flooded: nine readings in ten within this. Boxes in step are well under it.
+/// flooded: half the readings within the first bound, nine in ten within the second.
+/// Boxes in step are well inside both. The test's boxes run beside builds without
+/// real-time priority, where a reading now and then strays by tens of milliseconds and
+/// the box re-seeks; the test prints the worst reading and the re-seeks, before the
+/// flood and during it.
+const MEDIAN_ERROR_US: f64 = 200.0;
 const TYPICAL_ERROR_US: f64 = 1_000.0;
-/// The bound for every reading. The test's boxes run beside builds without real-time
-/// priority, where a reading now and then strays tens of milliseconds unflooded too (the
-/// test prints what it saw before the flood); a box that lost its timing or its clock
-/// would stay further off.
-const MAX_ERROR_US: f64 = 50_000.0;
 /// How far into the song the flood starts: members' clocks have finished their start
 /// burst of exchanges by then and settled.
 const SETTLED_MS: u64 = 6_000;
@@ -399,8 +399,8 @@ fn assert_still_playing(calm: &Seen, flooded: &Seen) {
     assert_eq!(flooded.problem, None);
     assert!(flooded.samples >= 20, "{flooded:?}");
     assert!(
-        flooded.error_quantile_us(0.9) < TYPICAL_ERROR_US
-            && flooded.error_quantile_us(1.0) < MAX_ERROR_US,
+        flooded.error_quantile_us(0.5) < MEDIAN_ERROR_US
+            && flooded.error_quantile_us(0.9) < TYPICAL_ERROR_US,
         "the boxes strayed from the schedule: {}",
         show(flooded)
     );

@@ -62,7 +62,12 @@ pub struct BoxRuntime {
     settings_error: Option<String>,
     /// The keys every TCP session proves this box's id with, and what sessions refused.
     session: SessionCtx,
+    /// The core's count of malformed datagrams when the loop last looked.
+    malformed_seen: u64,
 }
+
+/// Junk datagrams read in a row at most, so a flood cannot hold the loop from the rest.
+const DRAIN_JUNK: usize = 64;
 
 /// What the loop waits on besides the sockets, made when the box starts running.
 struct Inputs {
@@ -121,6 +126,7 @@ impl BoxRuntime {
             asks: Some(asks),
             settings_error,
             session,
+            malformed_seen: 0,
         })
     }
 
@@ -175,9 +181,11 @@ impl BoxRuntime {
                 _ = cancel.cancelled() => break,
                 received = self.sockets.recv_multicast(&mut mbuf) => {
                     self.received(received, Via::Multicast, &mbuf);
+                    self.drain_junk(Via::Multicast, &mut mbuf, &mut ucontrol);
                 }
                 received = self.sockets.recv_unicast(&mut ubuf, &mut ucontrol) => {
                     self.received(received, Via::Unicast, &ubuf);
+                    self.drain_junk(Via::Unicast, &mut ubuf, &mut ucontrol);
                 }
                 accepted = self.sockets.accept() => self.accepted(accepted, &mut streams),
                 Some(event) = inputs.stream_events.recv() => self.stream_event(event, &mut streams),
@@ -263,6 +271,25 @@ impl BoxRuntime {
             // UDP receive errors (e.g. ICMP feedback) concern one datagram; keep going.
             Err(e) => tracing::debug!(?via, error = %e, "receive failed"),
         }
+    }
+
+    /// While the datagram just read was junk, reads the next one already waiting
+    /// without a pass round the loop (which drives the player and the transfers): a
+    /// flood of junk then costs a read each. Any other datagram ends the run, so what
+    /// it asks for (a clock-sync answer above all) goes out at once.
+    fn drain_junk(&mut self, via: Via, buf: &mut [u8], control: &mut [u8]) {
+        for _ in 0..DRAIN_JUNK {
+            let malformed = self.node.counters().malformed;
+            if malformed == self.malformed_seen {
+                return;
+            }
+            self.malformed_seen = malformed;
+            match self.sockets.try_recv(via, buf, control) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                received => self.received(received, via, buf),
+            }
+        }
+        self.malformed_seen = self.node.counters().malformed;
     }
 
     fn accepted(
