@@ -61,6 +61,14 @@ pub struct SessionCounters {
     pub wrong_id: u64,
     /// Times another box was seen using this box's own id (a cloned card).
     pub clones_seen: u64,
+    /// Connections closed before their handshake because their address opened them
+    /// faster than its rate limit allows.
+    #[serde(default)]
+    pub refused_rate: u64,
+    /// Connections closed before their handshake because too many handshakes (or
+    /// connections of their kind) were already under way.
+    #[serde(default)]
+    pub refused_busy: u64,
 }
 
 /// A problem that keeps the box from playing, with what to do about it.

@@ -7,6 +7,7 @@
 
 pub mod clock;
 mod learned;
+pub mod limit;
 mod neighbours;
 mod node;
 mod out;

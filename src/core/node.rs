@@ -3,13 +3,14 @@
 //! an event (a guest to bring up to date, a song to play or add), the node carries out
 //! before the call returns.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::learned::LearnedPeers;
+use super::limit::{Limiter, CLOCK_REQUESTS, CLOCK_SOURCES};
 use super::neighbours::{NeighbourTable, Observed};
 use super::out::{Counters, Destination, Event, Out, Transmit};
 use super::party::invitations::Invitation;
@@ -82,6 +83,8 @@ pub struct Node {
     learned: LearnedPeers,
     party: Party,
     playback: Playback,
+    /// Who may have clock-sync requests answered, by source address.
+    clock_requests: Limiter<IpAddr>,
     out: Out,
 }
 
@@ -102,6 +105,7 @@ impl Node {
             learned: LearnedPeers::new(config.max_learned_peers),
             party: Party::new(party_config, config.id, config.name.clone()),
             playback: Playback::new(),
+            clock_requests: Limiter::new(CLOCK_REQUESTS, CLOCK_SOURCES),
             next_beacon: now + first,
             boot: rng.gen(),
             config,
@@ -302,6 +306,10 @@ impl Node {
                     .handle_invite(now, &mut self.out, from, invite, &relays);
             }
             Ok(Message::Control(_) | Message::Bulk(_)) => self.out.counters.misdirected += 1,
+            // Answering costs the host an encode and a send: a stranger's flood must not.
+            Ok(Message::TimeRequest(_)) if !self.clock_requests.allow(now, from.ip()) => {
+                self.out.counters.clock_limited += 1
+            }
             Ok(Message::TimeRequest(req)) => {
                 self.playback
                     .time_request(now, rx, &mut self.out, from, req)

@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::*;
+use crate::core::limit::CLOCK_REQUESTS;
 
 fn addr(last: u8) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::new(10, 0, 0, last), 7701))
@@ -226,4 +227,40 @@ fn full_table_counts_and_keeps_existing_neighbours() {
         vec![NodeId(2)]
     );
     assert_eq!(a.counters().table_full, 1);
+}
+
+#[test]
+fn a_host_answers_clock_requests_up_to_each_sources_limit() {
+    let mut host = node(1);
+    let party = host.host(at(0)).unwrap();
+    drain(&mut host);
+    let request = |seq| {
+        let req = crate::proto::TimeRequest { party, seq, t1: 5 };
+        crate::proto::encode_datagram(&Message::TimeRequest(req)).unwrap()
+    };
+    let replies = |host: &mut Node| {
+        drain(host)
+            .iter()
+            .filter(|t| {
+                matches!(
+                    crate::proto::decode_datagram(&t.payload),
+                    Ok(Message::TimeReply(_))
+                )
+            })
+            .count()
+    };
+    for seq in 0..1_000 {
+        host.handle_datagram(at(1), addr(9), Via::Unicast, &request(seq));
+    }
+    let burst = CLOCK_REQUESTS.burst as usize;
+    assert_eq!(replies(&mut host), burst);
+    assert_eq!(host.counters().clock_limited, 1_000 - burst as u64);
+    // Another box is not held back by the flood.
+    host.handle_datagram(at(1), addr(8), Via::Unicast, &request(1));
+    assert_eq!(replies(&mut host), 1);
+    // A second later the flooder has its rate again, no more.
+    for seq in 0..1_000 {
+        host.handle_datagram(at(1_001), addr(9), Via::Unicast, &request(seq));
+    }
+    assert_eq!(replies(&mut host), CLOCK_REQUESTS.per_sec as usize);
 }

@@ -158,6 +158,9 @@ pub struct Counters {
     pub unexpected_control: u64,
     /// Datagrams of a kind that belongs on a stream: dropped.
     pub misdirected: u64,
+    /// Clock-sync requests over their source's rate limit: not answered.
+    #[serde(default)]
+    pub clock_limited: u64,
 }
 
 /// Everything the state machines ask of the outside world, in order.

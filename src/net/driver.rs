@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::admission::Gate;
 use super::bulk::{BulkCommand, BulkHandle};
 use super::clones::Clones;
 use super::commands::{Commands, Context};
@@ -61,7 +62,12 @@ pub struct BoxRuntime {
     settings_error: Option<String>,
     /// The keys every TCP session proves this box's id with, and what sessions refused.
     session: SessionCtx,
+    /// The core's count of malformed datagrams when the loop last looked.
+    malformed_seen: u64,
 }
+
+/// Junk datagrams read in a row at most, so a flood cannot hold the loop from the rest.
+const DRAIN_JUNK: usize = 64;
 
 /// What the loop waits on besides the sockets, made when the box starts running.
 struct Inputs {
@@ -81,6 +87,7 @@ impl BoxRuntime {
             keys: Keys::new(&identity)?,
             stats: Arc::new(SessionStats::default()),
             clones: Arc::new(Clones::new(config.state_dir.clone())),
+            gate: Arc::new(Gate::default()),
         };
         let bound = setup::bind_sockets(&config).await?;
         let control_path = config.state_dir.join(CONTROL_SOCKET);
@@ -119,6 +126,7 @@ impl BoxRuntime {
             asks: Some(asks),
             settings_error,
             session,
+            malformed_seen: 0,
         })
     }
 
@@ -173,9 +181,11 @@ impl BoxRuntime {
                 _ = cancel.cancelled() => break,
                 received = self.sockets.recv_multicast(&mut mbuf) => {
                     self.received(received, Via::Multicast, &mbuf);
+                    self.drain_junk(Via::Multicast, &mut mbuf, &mut ucontrol);
                 }
                 received = self.sockets.recv_unicast(&mut ubuf, &mut ucontrol) => {
                     self.received(received, Via::Unicast, &ubuf);
+                    self.drain_junk(Via::Unicast, &mut ubuf, &mut ucontrol);
                 }
                 accepted = self.sockets.accept() => self.accepted(accepted, &mut streams),
                 Some(event) = inputs.stream_events.recv() => self.stream_event(event, &mut streams),
@@ -263,6 +273,25 @@ impl BoxRuntime {
         }
     }
 
+    /// While the datagram just read was junk, reads the next one already waiting
+    /// without a pass round the loop (which drives the player and the transfers): a
+    /// flood of junk then costs a read each. Any other datagram ends the run, so what
+    /// it asks for (a clock-sync answer above all) goes out at once.
+    fn drain_junk(&mut self, via: Via, buf: &mut [u8], control: &mut [u8]) {
+        for _ in 0..DRAIN_JUNK {
+            let malformed = self.node.counters().malformed;
+            if malformed == self.malformed_seen {
+                return;
+            }
+            self.malformed_seen = malformed;
+            match self.sockets.try_recv(via, buf, control) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                received => self.received(received, via, buf),
+            }
+        }
+        self.malformed_seen = self.node.counters().malformed;
+    }
+
     fn accepted(
         &mut self,
         accepted: std::io::Result<(TcpStream, SocketAddr)>,
@@ -270,10 +299,17 @@ impl BoxRuntime {
     ) {
         match accepted {
             Ok((socket, remote)) if streams.has_room() => {
+                // Dropping a refused socket closes it.
+                let Some(permit) = self.session.admit(remote) else {
+                    return;
+                };
                 let id = self.node.accept_stream(remote);
-                streams.adopt(id, socket);
+                streams.adopt(id, socket, permit);
             }
-            Ok((_, remote)) => tracing::warn!(%remote, "too many control streams; refused"),
+            Ok((_, remote)) => {
+                tracing::warn!(%remote, "too many control streams; refused");
+                self.session.stats.refused(remote, true);
+            }
             Err(e) => tracing::warn!(error = %e, "TCP accept failed"),
         }
     }

@@ -2,9 +2,11 @@
 //! [`crate::core::Node`]. The driver's loop hands each of the core's actions to the part
 //! that carries it out: `sockets` (datagrams), `streams` (control streams), `playout`
 //! (the player), `commands` (requests and their answers), `publish` (the status),
-//! `persist` (the state dir) and the song-transfer manager; `noise` authenticates every
-//! TCP connection and `clones` handles two boxes holding one key.
+//! `persist` (the state dir) and the song-transfer manager; `admission` decides which
+//! inbound connections get a handshake, `noise` authenticates every TCP connection and
+//! `clones` handles two boxes holding one key.
 
+mod admission;
 mod bulk;
 mod clones;
 mod commands;

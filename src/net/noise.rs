@@ -384,6 +384,8 @@ pub struct SessionStats {
     handshake_failed: AtomicU64,
     wrong_id: AtomicU64,
     clones_seen: AtomicU64,
+    refused_rate: AtomicU64,
+    refused_busy: AtomicU64,
 }
 
 impl SessionStats {
@@ -404,6 +406,17 @@ impl SessionStats {
         self.wrong_id.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a connection closed before its handshake: its address over its rate
+    /// (`busy` false), or too many handshakes or connections already (`busy` true).
+    pub fn refused(&self, remote: SocketAddr, busy: bool) {
+        tracing::debug!(%remote, busy, "connection refused before its handshake");
+        let counter = match busy {
+            true => &self.refused_busy,
+            false => &self.refused_rate,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts another box seen with this box's own id.
     pub fn clone_seen(&self) {
         self.clones_seen.fetch_add(1, Ordering::Relaxed);
@@ -415,6 +428,8 @@ impl SessionStats {
             handshake_failed: self.handshake_failed.load(Ordering::Relaxed),
             wrong_id: self.wrong_id.load(Ordering::Relaxed),
             clones_seen: self.clones_seen.load(Ordering::Relaxed),
+            refused_rate: self.refused_rate.load(Ordering::Relaxed),
+            refused_busy: self.refused_busy.load(Ordering::Relaxed),
         }
     }
 }

@@ -65,6 +65,15 @@ pub(crate) async fn recv(
         .await
 }
 
+/// [`recv`] without waiting: `WouldBlock` if no datagram is there yet.
+pub(crate) fn try_recv(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    control: &mut [u8],
+) -> io::Result<Received> {
+    socket.try_io(Interest::READABLE, || recv_now(socket, buf, control))
+}
+
 /// One non-blocking `recvmsg`; `WouldBlock` makes tokio wait for readiness again.
 fn recv_now(socket: &UdpSocket, buf: &mut [u8], control: &mut [u8]) -> io::Result<Received> {
     let mut iov = [IoSliceMut::new(buf)];

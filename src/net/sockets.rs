@@ -9,7 +9,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 use super::rxstamp::{self, Received};
-use crate::core::{Destination, Transmit};
+use crate::core::{Destination, Transmit, Via};
 
 /// The sockets the core's datagrams and control streams go through.
 #[derive(Debug)]
@@ -54,6 +54,20 @@ impl Sockets {
         control: &mut [u8],
     ) -> io::Result<Received> {
         rxstamp::recv(&self.unicast, buf, control).await
+    }
+
+    /// A datagram already waiting on the multicast or (with `control`) the unicast
+    /// socket; `WouldBlock` if none is.
+    pub(super) fn try_recv(
+        &self,
+        via: Via,
+        buf: &mut [u8],
+        control: &mut [u8],
+    ) -> io::Result<Received> {
+        match via {
+            Via::Multicast => self.multicast.try_recv_from(buf).map(Received::unstamped),
+            Via::Unicast => rxstamp::try_recv(&self.unicast, buf, control),
+        }
     }
 
     /// The next inbound control stream.

@@ -14,6 +14,7 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::admission::{Gate, Permit, Refusal};
 use super::clones::Clones;
 use super::noise::{self, Keys, Session, SessionError, SessionStats};
 use crate::core::{NodeId, StreamAction, StreamId};
@@ -86,9 +87,22 @@ pub(crate) struct SessionCtx {
     pub keys: Keys,
     pub stats: Arc<SessionStats>,
     pub clones: Arc<Clones>,
+    pub gate: Arc<Gate>,
 }
 
 impl SessionCtx {
+    /// Whether an inbound connection from `remote` may run its handshake; a refusal is
+    /// counted, and the caller drops the connection.
+    pub(crate) fn admit(&self, remote: SocketAddr) -> Option<Permit> {
+        match self.gate.admit(remote) {
+            Ok(permit) => Some(permit),
+            Err(refusal) => {
+                self.stats.refused(remote, refusal == Refusal::Busy);
+                None
+            }
+        }
+    }
+
     /// Counts the handshake; the session if the peer proved an id other than ours (one
     /// that proved ours holds our key: it is handed to clone detection and closed).
     pub(crate) fn accept(
@@ -131,9 +145,9 @@ impl Streams {
     }
 
     /// Starts the task of an accepted connection the core named `id`.
-    pub(super) fn adopt(&mut self, id: StreamId, socket: TcpStream) {
+    pub(super) fn adopt(&mut self, id: StreamId, socket: TcpStream, permit: Permit) {
         let task = self.task(id);
-        let handle = spawn_accepted(&self.tracker, socket, task);
+        let handle = spawn_accepted(&self.tracker, socket, task, permit);
         self.open.insert(id, handle);
     }
 
@@ -208,10 +222,15 @@ impl Task {
 }
 
 /// Starts a task for an accepted connection.
-fn spawn_accepted(tracker: &TaskTracker, socket: TcpStream, task: Task) -> StreamHandle {
+fn spawn_accepted(
+    tracker: &TaskTracker,
+    socket: TcpStream,
+    task: Task,
+    permit: Permit,
+) -> StreamHandle {
     let (tx, rx) = mpsc::channel(OUTGOING_QUEUE);
     tracker.spawn(async move {
-        if let Some(reason) = run(socket, false, rx, &task).await {
+        if let Some(reason) = run(socket, Some(permit), rx, &task).await {
             task.closed(reason).await;
         }
     });
@@ -228,7 +247,7 @@ fn spawn_connect(tracker: &TaskTracker, addr: SocketAddr, task: Task) -> StreamH
             c = tokio::time::timeout(noise::CONNECT_TIMEOUT, TcpStream::connect(addr)) => c,
         };
         let closed = match connected {
-            Ok(Ok(socket)) => run(socket, true, rx, &task).await,
+            Ok(Ok(socket)) => run(socket, None, rx, &task).await,
             Ok(Err(e)) => Some(Some(FrameError::Io(e).into())),
             Err(_) => Some(Some(
                 FrameError::Io(std::io::ErrorKind::TimedOut.into()).into(),
@@ -241,12 +260,12 @@ fn spawn_connect(tracker: &TaskTracker, addr: SocketAddr, task: Task) -> StreamH
     StreamHandle { tx }
 }
 
-/// Runs the handshake (as the dialer if `dialed`), then pumps the connection. Returns
-/// `Some(reason)` if the driver must be told it closed, `None` if the driver closed it
-/// (or we are shutting down).
+/// Runs the handshake (as the dialer, or as the acceptor holding the admission
+/// `permit`), then pumps the connection. Returns `Some(reason)` if the driver must be
+/// told it closed, `None` if the driver closed it (or we are shutting down).
 async fn run(
     mut socket: TcpStream,
-    dialed: bool,
+    permit: Option<Permit>,
     mut rx: mpsc::Receiver<Outgoing>,
     task: &Task,
 ) -> Option<Option<CloseReason>> {
@@ -255,16 +274,18 @@ async fn run(
         tracing::debug!(error = %e, "cannot set TCP_NODELAY");
     }
     let keys = &task.session.keys;
+    let accepted = permit.is_some();
     let handshake = async {
-        match dialed {
-            true => noise::initiate(&mut socket, keys).await,
-            false => noise::respond(&mut socket, keys).await,
+        match accepted {
+            false => noise::initiate(&mut socket, keys).await,
+            true => noise::respond(&mut socket, keys).await,
         }
     };
     let session = tokio::select! {
         _ = task.cancel.cancelled() => return None,
         s = handshake => s,
     };
+    drop(permit);
     let session = match task.session.accept(session, socket.peer_addr().ok()) {
         Ok(s) => s,
         Err(e) => return Some(Some(e)),

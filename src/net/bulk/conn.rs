@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::core::transfer::ConnId;
 use crate::core::NodeId;
+use crate::net::admission::Permit;
 use crate::net::noise::{self, SessionCodec};
 use crate::net::streams::{CloseReason, SessionCtx};
 use crate::proto::{Bulk, Message, PartyId};
@@ -76,18 +77,31 @@ pub(super) struct ConnCtx {
     pub session: SessionCtx,
 }
 
+/// Which end of a connection this box is.
+#[derive(Debug)]
+pub(super) enum Side {
+    /// It dialed, and speaks first with this hello.
+    Dialer(Bulk),
+    /// It accepted, holding the admission permit for the handshake.
+    Acceptor(Permit),
+}
+
 /// Starts the tasks of a connection: the session handshake, then a reader and a writer.
-/// The dialing side speaks first with its `hello`; the accepting side passes `None` and
-/// answers through the returned sender once it has taken the dialer on, so neither side
-/// counts the pair as connected before both do.
+/// The dialing side speaks first with its hello; the accepting side answers through the
+/// returned sender once it has taken the dialer on, so neither side counts the pair as
+/// connected before both do.
 pub(super) fn spawn(
     tracker: &TaskTracker,
     conn: ConnId,
     mut socket: TcpStream,
-    hello: Option<Bulk>,
+    side: Side,
     ctx: ConnCtx,
 ) {
     let inner = tracker.clone();
+    let (hello, permit) = match side {
+        Side::Dialer(hello) => (Some(hello), None),
+        Side::Acceptor(permit) => (None, Some(permit)),
+    };
     tracker.spawn(async move {
         if let Err(e) = socket.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
@@ -103,6 +117,7 @@ pub(super) fn spawn(
             _ = ctx.cancel.cancelled() => return,
             s = handshake => s,
         };
+        drop(permit);
         match ctx.session.accept(session, socket.peer_addr().ok()) {
             Ok(session) => {
                 let (read, write) = socket.into_split();
@@ -210,7 +225,7 @@ pub(super) fn dial(
             c = tokio::time::timeout(timeout, TcpStream::connect(addr)) => c,
         };
         let e = match connected {
-            Ok(Ok(socket)) => return spawn(&inner, conn, socket, Some(hello), ctx),
+            Ok(Ok(socket)) => return spawn(&inner, conn, socket, Side::Dialer(hello), ctx),
             Ok(Err(e)) => e,
             Err(_) => std::io::Error::from(std::io::ErrorKind::TimedOut),
         };

@@ -3,6 +3,7 @@
 //! decides nothing itself.
 
 use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::conn::{self, ConnCtx, ConnEvent, Pacer};
+use super::conn::{self, ConnCtx, ConnEvent, Pacer, Side};
 use super::disk::{self, Disk, DiskDone};
 use super::{BulkCommand, BulkConfig, BulkStatus, LocalSong};
 use crate::clock::monotonic_now;
@@ -108,7 +109,7 @@ pub(super) async fn run(config: BulkConfig, io: Io) {
             Some(ev) = events_rx.recv() => rt.conn_event(ev),
             Some(done) = done_rx.recv() => rt.disk_done(done),
             accepted = rt.io.listener.accept() => match accepted {
-                Ok((socket, _)) => rt.accept(socket),
+                Ok((socket, remote)) => rt.accept(socket, remote),
                 Err(e) => tracing::debug!(error = %e, "bulk accept failed"),
             },
             _ = tokio::time::sleep(due) => rt.machine.handle_timeout(monotonic_now()),
@@ -143,14 +144,19 @@ impl Runtime {
         }
     }
 
-    fn accept(&mut self, socket: TcpStream) {
+    fn accept(&mut self, socket: TcpStream, remote: SocketAddr) {
+        // Dropping a refused socket closes it.
+        let Some(permit) = self.session.admit(remote) else {
+            return;
+        };
         let Some(conn) = self.machine.accept(monotonic_now()) else {
-            return; // dropping the socket closes it
+            self.session.stats.refused(remote, true);
+            return;
         };
         let cancel = self.io.cancel.child_token();
         // We answer the dialer's hello only once the machine takes it on.
         let ctx = self.conn_ctx(cancel.clone());
-        conn::spawn(&self.io.tracker, conn, socket, None, ctx);
+        conn::spawn(&self.io.tracker, conn, socket, Side::Acceptor(permit), ctx);
         self.links.insert(conn, Link { cancel, tx: None });
     }
 
