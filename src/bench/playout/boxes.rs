@@ -184,6 +184,14 @@ impl Boxes {
         }
     }
 
+    /// Per box: its process id while it runs.
+    pub fn pids(&self) -> Vec<Option<u32>> {
+        self.boxes
+            .iter()
+            .map(|b| b.child.as_ref().map(Child::id))
+            .collect()
+    }
+
     /// Per box: how many ALSA underruns it logged.
     pub fn underruns(&self) -> Vec<u64> {
         self.boxes

@@ -22,6 +22,7 @@
 pub mod analyze;
 mod boxes;
 pub mod correlate;
+pub mod memory;
 pub mod report;
 mod server;
 pub mod signal;
@@ -300,7 +301,11 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
     write_wav(&music.join("noise.wav"), &[song.clone(), song])?;
     let mut boxes = Boxes::start(exe, &server, &scratch.dir, config.boxes, &music)?;
     let recording = scratch.dir.join("playout.wav");
-    let (recorder, kill) = play(&mut boxes, &server, config, &recording)?;
+    let Played {
+        recorder,
+        kill,
+        memory,
+    } = play(&mut boxes, &server, config, &recording)?;
     recorder.stop()?;
     let underruns = boxes.underruns();
     let playback: Vec<_> = (0..config.boxes)
@@ -343,7 +348,15 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         device_rate_ppm,
         clock_offset_us,
         host_kill,
+        memory,
     })
+}
+
+/// What playing left to analyse.
+struct Played {
+    recorder: server::Recorder,
+    kill: Option<Kill>,
+    memory: Vec<Option<memory::Rss>>,
 }
 
 /// The host's death as the run saw it.
@@ -396,7 +409,7 @@ fn play(
     server: &SoundServer,
     config: &PlayoutConfig,
     recording: &Path,
-) -> Result<(server::Recorder, Option<Kill>), PlayoutError> {
+) -> Result<Played, PlayoutError> {
     let n = config.boxes;
     let host = n - 1;
     let minute = Duration::from_secs(60);
@@ -440,8 +453,10 @@ fn play(
     })?;
     let host_id = boxes.status(host).map(|s| s.id);
     let mut kill: Option<Kill> = None;
+    let mut memory = memory::MemoryWatch::new(n, played);
     let end = played + Duration::from_secs_f64(config.seconds + 1.0);
     while Instant::now() < end {
+        memory.poll(&boxes.pids());
         match (&mut kill, config.kill_host_at) {
             (None, Some(at)) if played.elapsed().as_secs_f64() >= at => {
                 boxes.kill(host);
@@ -469,5 +484,9 @@ fn play(
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(load);
-    Ok((recorder, kill))
+    Ok(Played {
+        recorder,
+        kill,
+        memory: memory.finish(),
+    })
 }

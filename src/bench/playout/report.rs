@@ -106,6 +106,9 @@ pub struct PlayoutReport {
     pub clock_offset_us: Vec<Option<f64>>,
     /// What happened after the host was killed (`--kill-host-at`).
     pub host_kill: Option<HostKill>,
+    /// Per box: its resident memory from 10 s after play to the end (`None`: never
+    /// sampled, e.g. a run shorter than 10 s).
+    pub memory: Vec<Option<super::memory::Rss>>,
 }
 
 /// The members after the host was SIGKILLed.
@@ -262,6 +265,7 @@ impl PlayoutReport {
             "  members' clock error at the end (µs; one machine, so the true offset is 0): {}",
             show(&self.clock_offset_us)
         );
+        let _ = writeln!(s, "{}", self.memory_line());
         if let Some(k) = &self.host_kill {
             let _ = writeln!(
                 s,
@@ -274,5 +278,31 @@ impl PlayoutReport {
                 pct(k.spread_after_us)
             );
         }
+    }
+
+    /// Resident memory per box, 10 s after play and at the end.
+    fn memory_line(&self) -> String {
+        let memory: Vec<String> = self
+            .memory
+            .iter()
+            .map(|m| {
+                m.map_or_else(
+                    || "?".into(),
+                    |m| {
+                        let mb = |kib: u64| kib as f64 / 1024.0;
+                        format!(
+                            "{:.1} -> {:.1} (max {:.1})",
+                            mb(m.settled_kib),
+                            mb(m.end_kib),
+                            mb(m.max_kib)
+                        )
+                    },
+                )
+            })
+            .collect();
+        format!(
+            "  resident memory per box, MiB (10 s after play -> end): {}",
+            memory.join(", ")
+        )
     }
 }
