@@ -16,6 +16,7 @@ use chorus::status::{PlaybackStatus, Status};
 
 use super::demo_fleet::DemoBox;
 use super::demo_music::{bundled_dir, ensure_music, first_sound};
+use super::demo_sound;
 use super::{shutdown_token, CliError};
 
 #[derive(Debug, Args)]
@@ -41,10 +42,14 @@ pub(super) struct DemoArgs {
     /// Multicast port for the demo (kept apart from real boxes on 7700).
     #[arg(long, default_value_t = 7790)]
     port: u16,
-    /// Play box-1 through this audio output (e.g. `alsa:default`) so you hear it; the
-    /// other boxes are recorded to WAV files either way.
+    /// Play the audible box through this audio output (e.g. `alsa:default`); the other
+    /// boxes record to WAV files either way. Default: with the screens, the default sound
+    /// device when this machine has one and chorus was built with ALSA; otherwise none.
     #[arg(long, value_name = "SINK")]
     speaker: Option<String>,
+    /// Which box plays through the speaker (1 is box-1).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    audible: u16,
     /// Print the timeline even on a terminal, instead of the boxes' screens.
     #[arg(long)]
     timeline: bool,
@@ -82,10 +87,27 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
         music.display()
     );
     let screens = args.screens();
+    if args.audible == 0 || args.audible > args.boxes {
+        return Err(CliError::Usage(format!(
+            "--audible {}: there are boxes 1 to {}",
+            args.audible, args.boxes
+        )));
+    }
+    let cards = demo_sound::read_cards();
+    let (speaker, silent) = demo_sound::speaker(args.speaker.as_deref(), screens, cards.as_deref());
+    let sound = match (&speaker, silent) {
+        (Some(sink), _) => format!("box-{} plays through {sink}", args.audible),
+        (None, Some(why)) => why,
+        (None, None) => String::new(),
+    };
+    if !sound.is_empty() {
+        println!("{sound}");
+    }
     let cancel = shutdown_token();
     let mut boxes = Vec::new();
     for i in 1..=args.boxes {
-        let (config, recording) = box_config(&args, &base, &music, i);
+        let audible = (i == args.audible).then_some(speaker.as_deref()).flatten();
+        let (config, recording) = box_config(&args, &base, &music, i, audible);
         std::fs::create_dir_all(&config.music_dir)
             .map_err(|e| CliError::Failed(format!("cannot create a music folder: {e}")))?;
         let mut b = DemoBox::new(format!("box-{i}"), config, recording);
@@ -101,7 +123,8 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
     #[cfg(feature = "mock")]
     if screens {
         let log = base.join("demo.log").display().to_string();
-        let result = super::demo_screens::run(&mut boxes, &cancel, deadline, log.clone()).await;
+        let result =
+            super::demo_screens::run(&mut boxes, &cancel, deadline, log.clone(), sound).await;
         stop(&mut boxes, &cancel).await;
         println!(
             "the demo's boxes, music and recordings are in {}; the log is {log}",
@@ -124,7 +147,14 @@ async fn stop(boxes: &mut [DemoBox], cancel: &tokio_util::sync::CancellationToke
     }
 }
 
-fn box_config(args: &DemoArgs, base: &Path, music: &Path, i: u16) -> (Config, Option<PathBuf>) {
+/// Box `i`'s config, and its recording unless it plays through `speaker`.
+fn box_config(
+    args: &DemoArgs,
+    base: &Path,
+    music: &Path,
+    i: u16,
+    speaker: Option<&str>,
+) -> (Config, Option<PathBuf>) {
     let state_dir = base.join(format!("box-{i}"));
     // Only box-1 has music: the others fetch the party's songs into their caches.
     let music_dir = if i == 1 {
@@ -149,12 +179,12 @@ fn box_config(args: &DemoArgs, base: &Path, music: &Path, i: u16) -> (Config, Op
     // Loopback only: the demo never puts a packet on a real network.
     config.discovery.interfaces = vec![Ipv4Addr::LOCALHOST];
     let recording = base.join(format!("box-{i}.wav"));
-    match (&args.speaker, i) {
-        (Some(speaker), 1) => {
-            config.audio.output = speaker.clone();
+    match speaker {
+        Some(speaker) => {
+            config.audio.output = speaker.to_owned();
             (config, None)
         }
-        _ => {
+        None => {
             config.audio.output = format!("wav:{}", recording.display());
             (config, Some(recording))
         }

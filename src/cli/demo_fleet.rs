@@ -64,6 +64,8 @@ pub(super) struct DemoBox {
     running: Option<Running>,
 }
 
+// Only the screens read a running box's status and buttons, and they need the mock HAL.
+#[cfg_attr(not(feature = "mock"), allow(dead_code))]
 struct Running {
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<()>,
@@ -87,16 +89,19 @@ impl DemoBox {
         &self.config.state_dir
     }
 
+    #[cfg_attr(not(feature = "mock"), allow(dead_code))]
     pub fn is_running(&self) -> bool {
         self.running.is_some()
     }
 
     /// The box's newest status, `None` while it is killed.
+    #[cfg_attr(not(feature = "mock"), allow(dead_code))]
     pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
         self.running.as_ref().map(|r| r.snapshots.borrow().clone())
     }
 
     /// Where its button edges go, `None` without a face or while killed.
+    #[cfg_attr(not(feature = "mock"), allow(dead_code))]
     pub fn edges(&self) -> Option<std::sync::mpsc::Sender<ButtonEdge>> {
         self.running.as_ref().and_then(|r| r.edges.clone())
     }

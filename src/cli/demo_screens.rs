@@ -134,11 +134,13 @@ struct Screens {
 
 /// Runs the demo on the terminal until q, Ctrl-C, SIGTERM or `deadline`. Box-1 hosts once
 /// every box sees the others, as in the timeline; everything else is up to the keys.
+/// `sound` (which box is heard, or why none) is the first message shown.
 pub(super) async fn run(
     boxes: &mut [DemoBox],
     cancel: &CancellationToken,
     deadline: Option<Duration>,
     log: String,
+    sound: String,
 ) -> Result<(), CliError> {
     let term = Terminal::take()
         .map_err(|e| CliError::Failed(format!("cannot set up the terminal: {e}")))?;
@@ -154,7 +156,7 @@ pub(super) async fn run(
     let mut screens = Screens {
         selected: 0,
         presses: boxes.iter().map(|b| b.edges().map(Presses::new)).collect(),
-        message: "box-1 hosts once the boxes see each other".into(),
+        message: format!("box-1 hosts once the boxes see each other. {sound}"),
         drawn: None,
         too_small: None,
         log,

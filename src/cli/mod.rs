@@ -12,6 +12,7 @@ mod demo_lines;
 mod demo_music;
 #[cfg(feature = "mock")]
 mod demo_screens;
+mod demo_sound;
 mod run;
 
 use std::net::{Ipv4Addr, SocketAddr};
