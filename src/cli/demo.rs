@@ -28,8 +28,9 @@ pub(super) struct DemoArgs {
     /// timeline, until q with the screens.
     #[arg(long, value_name = "SECS")]
     duration: Option<u64>,
-    /// Once every box plays, skip to the next song after this many seconds, until each
-    /// song has been heard (0: play the songs through).
+    /// In the timeline, once every box plays, skip to the next song after this many
+    /// seconds, until each song has been heard (0: play the songs through). With the
+    /// screens, the keys skip.
     #[arg(long, value_name = "SECS", default_value_t = 6)]
     tour: u64,
     /// The songs box-1 gets (default: the source tree's bundled `music/` folder; without

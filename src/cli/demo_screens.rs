@@ -312,7 +312,14 @@ impl Screens {
             let mark = if i == self.selected { "▶ " } else { "  " };
             let state = if b.is_running() { "" } else { " (killed)" };
             let label = format!("{mark}{} [{}]{state}", b.name, i + 1);
-            let label = fit_to(&label, usize::from(fit.side));
+            // Up to the next screen: the gap under the screens is label row too.
+            let last_in_row = (i + 1) % usize::from(fit.per_row) == 0 || i + 1 == boxes.len();
+            let gap = if last_in_row {
+                0
+            } else {
+                super::demo_grid::GAP
+            };
+            let label = fit_to(&label, usize::from(fit.side + gap));
             queue!(out, MoveTo(left + col, row + fit.side / 2), Print(label))?;
         }
         let mut row = fit.height();
