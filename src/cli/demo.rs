@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
-use tracing::Instrument;
 
 use chorus::config::Config;
 use chorus::net::control::{self, Request};
-use chorus::net::BoxRuntime;
 use chorus::status::{PlaybackStatus, Status};
 
+use super::demo_fleet::DemoBox;
 use super::demo_music::{bundled_dir, ensure_music, first_sound};
+use super::demo_sound;
 use super::{shutdown_token, CliError};
 
 #[derive(Debug, Args)]
@@ -24,11 +24,13 @@ pub(super) struct DemoArgs {
     /// How many boxes to start.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
     boxes: u16,
-    /// Stop after this many seconds (0: run until Ctrl-C).
-    #[arg(long, value_name = "SECS", default_value_t = 45)]
-    duration: u64,
-    /// Once every box plays, skip to the next song after this many seconds, until each
-    /// song has been heard (0: play the songs through).
+    /// Stop after this many seconds (0: run until Ctrl-C or q). Default: 45 for the
+    /// timeline, until q with the screens.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<u64>,
+    /// In the timeline, once every box plays, skip to the next song after this many
+    /// seconds, until each song has been heard (0: play the songs through). With the
+    /// screens, the keys skip.
     #[arg(long, value_name = "SECS", default_value_t = 6)]
     tour: u64,
     /// The songs box-1 gets (default: the source tree's bundled `music/` folder; without
@@ -41,23 +43,42 @@ pub(super) struct DemoArgs {
     /// Multicast port for the demo (kept apart from real boxes on 7700).
     #[arg(long, default_value_t = 7790)]
     port: u16,
-    /// Play box-1 through this audio output (e.g. `alsa:default`) so you hear it; the
-    /// other boxes are recorded to WAV files either way.
+    /// Play the audible box through this audio output (e.g. `alsa:default`); the other
+    /// boxes record to WAV files either way. Default: with the screens, the default sound
+    /// device when this machine has one and chorus was built with ALSA; otherwise none.
     #[arg(long, value_name = "SINK")]
     speaker: Option<String>,
+    /// Which box plays through the speaker (1 is box-1).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    audible: u16,
+    /// Print the timeline even on a terminal, instead of the boxes' screens.
+    #[arg(long)]
+    timeline: bool,
 }
 
-struct DemoBox {
-    name: String,
-    state: PathBuf,
-    recording: Option<PathBuf>,
+impl DemoArgs {
+    /// Whether the boxes' screens are shown: stdout is a terminal, the build has the mock
+    /// HAL's painter, and the timeline was not asked for.
+    pub(super) fn screens(&self) -> bool {
+        use std::io::IsTerminal;
+        cfg!(feature = "mock") && !self.timeline && std::io::stdout().is_terminal()
+    }
+
+    /// The demo's folder: the boxes' state dirs, the music, the recordings, the log.
+    fn base(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("chorus-demo"))
+    }
+
+    /// Where the log goes while the screens take the terminal (log lines would smear them).
+    pub(super) fn log_file(&self) -> Option<PathBuf> {
+        self.screens().then(|| self.base().join("demo.log"))
+    }
 }
 
 pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
-    let base = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join("chorus-demo"));
+    let base = args.base();
     let music = base.join("music");
     let bundled = args.music.clone().unwrap_or_else(bundled_dir);
     let (what, songs) = ensure_music(&music, &bundled)
@@ -66,45 +87,75 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
         "music: {what} in {} (box-1's folder; the others start with none)",
         music.display()
     );
+    let screens = args.screens();
+    if args.audible == 0 || args.audible > args.boxes {
+        return Err(CliError::Usage(format!(
+            "--audible {}: there are boxes 1 to {}",
+            args.audible, args.boxes
+        )));
+    }
+    let cards = demo_sound::read_cards();
+    let (speaker, silent) = demo_sound::speaker(args.speaker.as_deref(), screens, cards.as_deref());
+    let sound = match (&speaker, silent) {
+        (Some(sink), _) => format!("box-{} plays through {sink}", args.audible),
+        (None, Some(why)) => why,
+        (None, None) => String::new(),
+    };
+    if !sound.is_empty() {
+        println!("{sound}");
+    }
     let cancel = shutdown_token();
-    let tracker = tokio_util::task::TaskTracker::new();
     let mut boxes = Vec::new();
     for i in 1..=args.boxes {
-        let (config, recording) = box_config(&args, &base, &music, i);
+        let audible = (i == args.audible).then_some(speaker.as_deref()).flatten();
+        let (config, recording) = box_config(&args, &base, &music, i, audible);
         std::fs::create_dir_all(&config.music_dir)
             .map_err(|e| CliError::Failed(format!("cannot create a music folder: {e}")))?;
-        let runtime = BoxRuntime::bind(config.clone()).await?;
+        let mut b = DemoBox::new(format!("box-{i}"), config, recording);
+        let id = b.start(i, &cancel, screens).await?;
         println!(
-            "started box-{i} id {}   (chorus ctl --state-dir {} status)",
-            runtime.id(),
-            config.state_dir.display()
+            "started box-{i} id {id}   (chorus ctl --state-dir {} status)",
+            b.state().display()
         );
-        boxes.push(DemoBox {
-            name: format!("box-{i}"),
-            state: config.state_dir.clone(),
-            recording,
-        });
-        let cancel = cancel.clone();
-        // In one process the logs of all boxes interleave: tag each with its box.
-        let span = tracing::info_span!("box", n = i);
-        tracker.spawn(
-            async move {
-                if let Err(e) = runtime.run(cancel).await {
-                    tracing::error!(error = %e, "box failed");
-                }
-            }
-            .instrument(span),
-        );
+        boxes.push(b);
     }
-    tracker.close();
+    let duration = args.duration.unwrap_or(if screens { 0 } else { 45 });
+    let deadline = (duration > 0).then(|| Duration::from_secs(duration));
+    #[cfg(feature = "mock")]
+    if screens {
+        let log = base.join("demo.log").display().to_string();
+        let result =
+            super::demo_screens::run(&mut boxes, &cancel, deadline, log.clone(), sound).await;
+        stop(&mut boxes, &cancel).await;
+        println!(
+            "the demo's boxes, music and recordings are in {}; the log is {log}",
+            base.display()
+        );
+        return result;
+    }
     let mut tour = Tour::new(args.tour, songs);
-    let (hosted, played) = narrate(&args, &boxes, &mut tour, &cancel).await;
-    tracker.wait().await;
+    let (hosted, played) = narrate(deadline, &boxes, &mut tour, &cancel).await;
+    stop(&mut boxes, &cancel).await;
     tour.report();
     report(&boxes, hosted, played)
 }
 
-fn box_config(args: &DemoArgs, base: &Path, music: &Path, i: u16) -> (Config, Option<PathBuf>) {
+/// Stops every box and waits until each has closed its sockets.
+async fn stop(boxes: &mut [DemoBox], cancel: &tokio_util::sync::CancellationToken) {
+    cancel.cancel();
+    for b in boxes {
+        b.kill().await;
+    }
+}
+
+/// Box `i`'s config, and its recording unless it plays through `speaker`.
+fn box_config(
+    args: &DemoArgs,
+    base: &Path,
+    music: &Path,
+    i: u16,
+    speaker: Option<&str>,
+) -> (Config, Option<PathBuf>) {
     let state_dir = base.join(format!("box-{i}"));
     // Only box-1 has music: the others fetch the party's songs into their caches.
     let music_dir = if i == 1 {
@@ -129,12 +180,12 @@ fn box_config(args: &DemoArgs, base: &Path, music: &Path, i: u16) -> (Config, Op
     // Loopback only: the demo never puts a packet on a real network.
     config.discovery.interfaces = vec![Ipv4Addr::LOCALHOST];
     let recording = base.join(format!("box-{i}.wav"));
-    match (&args.speaker, i) {
-        (Some(speaker), 1) => {
-            config.audio.output = speaker.clone();
+    match speaker {
+        Some(speaker) => {
+            config.audio.output = speaker.to_owned();
             (config, None)
         }
-        _ => {
+        None => {
             config.audio.output = format!("wav:{}", recording.display());
             (config, Some(recording))
         }
@@ -145,12 +196,11 @@ fn box_config(args: &DemoArgs, base: &Path, music: &Path, i: u16) -> (Config, Op
 /// plays by itself once every box fetched the first song. Returns whether it hosted and
 /// whether every box played.
 async fn narrate(
-    args: &DemoArgs,
+    deadline: Option<Duration>,
     boxes: &[DemoBox],
     tour: &mut Tour,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> (bool, bool) {
-    let deadline = (args.duration > 0).then(|| Duration::from_secs(args.duration));
     let started = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let (mut hosted, mut played) = (false, false);
@@ -268,7 +318,7 @@ impl Tour {
 async fn statuses(boxes: &[DemoBox]) -> Vec<Option<Status>> {
     let mut out = Vec::new();
     for b in boxes {
-        let status = control::request(&b.state, &Request::Status)
+        let status = control::request(b.state(), &Request::Status)
             .await
             .ok()
             .and_then(|r| r.status);
@@ -278,7 +328,7 @@ async fn statuses(boxes: &[DemoBox]) -> Vec<Option<Status>> {
 }
 
 async fn say(b: &DemoBox, request: Request) {
-    match control::request(&b.state, &request).await {
+    match control::request(b.state(), &request).await {
         Ok(r) => println!("{}: {}", b.name, r.message.or(r.error).unwrap_or_default()),
         Err(e) => println!("{}: {e}", b.name),
     }

@@ -4,7 +4,15 @@ mod bench;
 mod boot;
 mod ctl;
 mod demo;
+mod demo_fleet;
+#[cfg(feature = "mock")]
+mod demo_grid;
+#[cfg(feature = "mock")]
+mod demo_lines;
 mod demo_music;
+#[cfg(feature = "mock")]
+mod demo_screens;
+mod demo_sound;
 mod run;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -111,8 +119,10 @@ impl Cli {
     /// Where the log goes: a file when asked for, or when the mock HAL's screen takes
     /// the terminal (log lines would smear it); `None`: stderr.
     pub fn log_file(&self) -> Option<PathBuf> {
-        let Command::Run(run) = &self.command else {
-            return None;
+        let run = match &self.command {
+            Command::Run(run) => run,
+            Command::Demo(demo) => return demo.log_file(),
+            _ => return None,
         };
         if run.log_file.is_some() {
             return run.log_file.clone();

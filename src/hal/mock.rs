@@ -5,8 +5,8 @@
 //! keys into button edges. The terminal is restored (raw mode off, main screen back,
 //! cursor shown) when the box is cancelled and when the panel is dropped.
 
-mod keys;
-mod render;
+pub mod keys;
+pub mod render;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};

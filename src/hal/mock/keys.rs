@@ -131,7 +131,7 @@ impl Presses {
 /// The key thread: reads terminal events until `stop` is cancelled (the box is quitting
 /// or the panel was dropped), cancelling `cancel` on q / Ctrl-C, and repainting `screen`
 /// on resize. Restores the terminal on the way out.
-pub fn run(
+pub(super) fn run(
     edges: Sender<ButtonEdge>,
     cancel: CancellationToken,
     stop: CancellationToken,

@@ -176,14 +176,27 @@ pub fn encode_cells(
     cells: &[Cell],
     indices: &[usize],
 ) -> io::Result<()> {
-    let width = usize::from(layout.cells_wide().max(1));
+    let width = layout.cells_wide();
+    encode_grid(out, width, (layout.left, 0), cells, indices)
+}
+
+/// Like [`encode_cells`] for any grid of cells `width` wide, row by row, whose first cell
+/// goes at terminal column and row `origin` (the demo puts several screens in one grid).
+pub fn encode_grid(
+    out: &mut Vec<u8>,
+    width: u16,
+    origin: (u16, u16),
+    cells: &[Cell],
+    indices: &[usize],
+) -> io::Result<()> {
+    let width = usize::from(width.max(1));
     let (mut fg, mut bg): (Option<Rgb>, Option<Rgb>) = (None, None);
     let mut next_at: Option<usize> = None;
     for &i in indices {
         let Some(cell) = cells.get(i) else { continue };
         if next_at != Some(i) || i % width == 0 {
-            let col = u16::try_from(i % width).unwrap_or(0) + layout.left;
-            let row = u16::try_from(i / width).unwrap_or(0);
+            let col = u16::try_from(i % width).unwrap_or(0) + origin.0;
+            let row = u16::try_from(i / width).unwrap_or(0) + origin.1;
             queue!(out, MoveTo(col, row))?;
         }
         if fg != Some(cell.top) {
