@@ -230,6 +230,13 @@ impl Node {
         self.party.accept_stream(remote)
     }
 
+    /// The session on `stream` is set up; `key` is the clock-sync MAC key both of its
+    /// ends derive from it. Clock sync with the box on the other end waits for it.
+    pub fn handle_stream_key(&mut self, now: Instant, stream: StreamId, key: [u8; 32]) {
+        self.party.set_stream_key(stream, key);
+        self.after(now, None);
+    }
+
     /// A control message arrived on `stream`.
     pub fn handle_stream_message(&mut self, now: Instant, stream: StreamId, msg: Control) {
         let decision = match msg {
@@ -303,10 +310,11 @@ impl Node {
             }
             Ok(Message::Control(_) | Message::Bulk(_)) => self.out.counters.misdirected += 1,
             Ok(Message::TimeRequest(req)) => {
+                let key = self.party.guest_key(req.member);
                 self.playback
-                    .time_request(now, rx, &mut self.out, from, req)
+                    .time_request(now, rx, &mut self.out, from, (req, key))
             }
-            Ok(Message::TimeReply(reply)) => self.playback.time_reply(rx, reply),
+            Ok(Message::TimeReply(reply)) => self.playback.time_reply(rx, &mut self.out, reply),
             Err(error) => {
                 self.out.counters.malformed += 1;
                 self.out.event(Event::Malformed { from, error });

@@ -15,6 +15,8 @@ struct StreamInfo {
     remote: SocketAddr,
     /// The connecting side's introduction, once it arrived.
     peer: Option<Hello>,
+    /// The MAC key for clock sync, from the stream's session, once it is set up.
+    key: Option<[u8; 32]>,
 }
 
 /// The role-independent half of a box's party state; the host and member sides borrow it.
@@ -73,7 +75,14 @@ impl Common {
     pub(super) fn new_stream(&mut self, remote: SocketAddr) -> StreamId {
         self.next_stream += 1;
         let id = StreamId(self.next_stream);
-        self.streams.insert(id, StreamInfo { remote, peer: None });
+        self.streams.insert(
+            id,
+            StreamInfo {
+                remote,
+                peer: None,
+                key: None,
+            },
+        );
         id
     }
 
@@ -87,6 +96,18 @@ impl Common {
         if let Some(info) = self.streams.get_mut(&stream) {
             info.peer = Some(hello);
         }
+    }
+
+    /// Records the clock-sync key the session on `stream` gave.
+    pub(super) fn set_key(&mut self, stream: StreamId, key: [u8; 32]) {
+        if let Some(info) = self.streams.get_mut(&stream) {
+            info.key = Some(key);
+        }
+    }
+
+    /// The clock-sync key of `stream`'s session, once it is set up.
+    pub(super) fn key(&self, stream: StreamId) -> Option<[u8; 32]> {
+        self.streams.get(&stream).and_then(|info| info.key)
     }
 
     /// Who is on `stream` and where from, once it said hello.

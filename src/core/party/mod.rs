@@ -223,6 +223,12 @@ impl Party {
         if invite.host == self.c.me {
             return;
         }
+        // Checked before the duplicate filter, so a forgery cannot take the flood id of
+        // a real round and have the real copies dropped as duplicates.
+        if invite.verify().is_err() {
+            out.counters.forged_invites += 1;
+            return;
+        }
         if !self.c.invitations.first_sight(&invite) {
             out.counters.duplicate_invites += 1;
             return;
@@ -474,3 +480,7 @@ impl Party {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "invite_tests.rs"]
+mod invite_tests;

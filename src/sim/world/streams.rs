@@ -234,6 +234,10 @@ impl Sim {
         };
         let remote = SocketAddr::new(ip, port);
         let stream = node.accept_stream(remote);
+        // The handshake is not simulated, only its outcome: both ends share a key that
+        // is the connection's own.
+        let key = blake3::derive_key("chorus sim session key", &conn.to_le_bytes());
+        node.handle_stream_key(self.now, stream, key);
         let end = EndRef {
             node: t,
             boot: slot.boot,
@@ -259,7 +263,11 @@ impl Sim {
         if closed {
             self.schedule_close_after_data(conn, 0);
         }
-        self.after_step(t, false)
+        self.after_step(t, false)?;
+        if let Some(node) = self.slots.get_mut(init.node).and_then(|s| s.node.as_mut()) {
+            node.handle_stream_key(self.now, init.stream, key);
+        }
+        self.after_step(init.node, false)
     }
 
     /// A message sent by end `dir` of `conn` arrives.
