@@ -230,10 +230,17 @@ impl Node {
         self.party.accept_stream(remote)
     }
 
-    /// The session on `stream` is set up; `key` is the clock-sync MAC key both of its
-    /// ends derive from it. Clock sync with the box on the other end waits for it.
-    pub fn handle_stream_key(&mut self, now: Instant, stream: StreamId, key: [u8; 32]) {
-        self.party.set_stream_key(stream, key);
+    /// The session on `stream` is set up: the peer proved id `peer`, and `key` is the
+    /// clock-sync MAC key both ends derive from it. A host is believed only once its
+    /// stream proved its id, and clock sync with it waits for the key.
+    pub fn handle_stream_session(
+        &mut self,
+        now: Instant,
+        stream: StreamId,
+        peer: NodeId,
+        key: [u8; 32],
+    ) {
+        self.party.set_stream_session(stream, peer, key);
         self.after(now, None);
     }
 

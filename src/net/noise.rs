@@ -5,8 +5,10 @@
 //! Each box has a fresh x25519 Noise key per process; the handshake payload carries the
 //! box's long-term ed25519 public key and its signature over the Noise static key, so the
 //! peer learns an id (derived from the ed25519 key, see [`crate::identity`]) that only the
-//! holder of that key could have proven. The handshake is sans-IO ([`Initiator`],
-//! [`Responder`]); [`initiate`] and [`respond`] only move its messages.
+//! holder of that key could have proven. Both ends also derive a key from the handshake
+//! hash ([`Session::clock_key`]) that authenticates their clock-sync datagrams. The
+//! handshake is sans-IO ([`Initiator`], [`Responder`]); [`initiate`] and [`respond`]
+//! only move its messages.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

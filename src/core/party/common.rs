@@ -15,8 +15,9 @@ struct StreamInfo {
     remote: SocketAddr,
     /// The connecting side's introduction, once it arrived.
     peer: Option<Hello>,
-    /// The MAC key for clock sync, from the stream's session, once it is set up.
-    key: Option<[u8; 32]>,
+    /// What the stream's session proved, once it is set up: the peer's id, and the MAC
+    /// key for clock sync with it.
+    session: Option<(NodeId, [u8; 32])>,
 }
 
 /// The role-independent half of a box's party state; the host and member sides borrow it.
@@ -80,7 +81,7 @@ impl Common {
             StreamInfo {
                 remote,
                 peer: None,
-                key: None,
+                session: None,
             },
         );
         id
@@ -98,16 +99,21 @@ impl Common {
         }
     }
 
-    /// Records the clock-sync key the session on `stream` gave.
-    pub(super) fn set_key(&mut self, stream: StreamId, key: [u8; 32]) {
+    /// Records what the session on `stream` proved: the peer's id and the clock-sync key.
+    pub(super) fn set_session(&mut self, stream: StreamId, peer: NodeId, key: [u8; 32]) {
         if let Some(info) = self.streams.get_mut(&stream) {
-            info.key = Some(key);
+            info.session = Some((peer, key));
         }
     }
 
     /// The clock-sync key of `stream`'s session, once it is set up.
     pub(super) fn key(&self, stream: StreamId) -> Option<[u8; 32]> {
-        self.streams.get(&stream).and_then(|info| info.key)
+        self.streams.get(&stream)?.session.map(|(_, key)| key)
+    }
+
+    /// The id the peer on `stream` proved, once its session is set up.
+    pub(super) fn proven(&self, stream: StreamId) -> Option<NodeId> {
+        self.streams.get(&stream)?.session.map(|(id, _)| id)
     }
 
     /// Who is on `stream` and where from, once it said hello.

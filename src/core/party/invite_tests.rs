@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use super::*;
 use crate::core::sign::test_signer;
 use crate::core::{Counters, NodeId};
-use crate::proto::{self, Message};
+use crate::proto::{self, MemberInfo, Message, Roster};
 
 fn at(ms: u64) -> Instant {
     Instant::from_nanos(ms * 1_000_000)
@@ -138,4 +138,49 @@ fn a_forgery_does_not_make_the_genuine_invitation_a_duplicate() {
     let listed = party.c.invitations.list();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].host_name, "host");
+}
+
+/// A box that joins the party of `invite` and is welcomed on a stream whose session
+/// proved `proven`: the party it then sees, if any.
+fn welcomed_by(invite: &Invite, proven: NodeId) -> Option<PartyView> {
+    let mut party = idle(3);
+    let mut out = Out::default();
+    party.handle_invite(at(1), &mut out, addr(1), invite.clone(), &[]);
+    party.join(at(2), &mut out, Some(invite.party)).unwrap();
+    let stream = std::iter::from_fn(|| out.streams.pop_front())
+        .find_map(|a| match a {
+            StreamAction::Connect { stream, .. } => Some(stream),
+            _ => None,
+        })
+        .expect("the joiner dials the host");
+    party.set_stream_session(stream, proven, [1; 32]);
+    let host = MemberInfo {
+        id: proven,
+        name: "host".into(),
+        addr: invite.host_addr,
+        bulk_port: 0,
+        slot: 0,
+        missing: vec![],
+    };
+    let roster = Roster {
+        party: invite.party,
+        term: invite.term,
+        phase: PartyPhase::Forming,
+        host,
+        members: vec![],
+        udp_port: 7701,
+    };
+    party.handle_message(at(3), &mut out, stream, Control::Welcome(roster));
+    party.view().filter(|v| v.role == PartyRole::Member)
+}
+
+#[test]
+fn only_the_box_that_proves_the_invitations_host_id_can_welcome_a_joiner() {
+    // Relays fill in the host's IP, so the address may lead anywhere: what counts is
+    // the id the stream's session proved.
+    let invite = hosts_invite(1);
+    let impostor = NodeId(0x66);
+    assert_eq!(welcomed_by(&invite, impostor), None);
+    let joined = welcomed_by(&invite, invite.host).expect("the real host welcomes");
+    assert_eq!((joined.id, joined.host), (invite.party, invite.host));
 }

@@ -72,9 +72,9 @@ impl Party {
         self.c.key(stream)
     }
 
-    /// The session on `stream` gave its clock-sync key.
-    pub(crate) fn set_stream_key(&mut self, stream: StreamId, key: [u8; 32]) {
-        self.c.set_key(stream, key);
+    /// The session on `stream` proved `peer` and gave its clock-sync key.
+    pub(crate) fn set_stream_session(&mut self, stream: StreamId, peer: NodeId, key: [u8; 32]) {
+        self.c.set_session(stream, peer, key);
     }
 
     /// The party summary our beacons carry: only once we are really in a party.
