@@ -9,7 +9,8 @@ use super::{
     PartyId, MAX_MEMBERS, MAX_NAME_LEN, MAX_POOL, MAX_REASON_LEN, MAX_SCHEDULE, MAX_SONG_LEN,
 };
 
-/// "Party `party` is hosted by `host`; join it at `host_addr`." Flooded over the overlay.
+/// "Party `party` is hosted by `host`; join it at `host_addr`." Flooded over the overlay,
+/// signed by the host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invite {
     pub party: PartyId,
@@ -19,7 +20,8 @@ pub struct Invite {
     pub host: NodeId,
     pub host_name: String,
     /// The host's TCP control address. The host sends the unspecified IP; the first box
-    /// to receive it fills in the source IP before forwarding.
+    /// to receive it fills in the source IP before forwarding. The IP is therefore not
+    /// signed: a joiner takes a welcome only from the box that proves `host`.
     pub host_addr: SocketAddr,
     /// Forwarding budget left; a box forwards only while it is above zero.
     pub ttl: u8,

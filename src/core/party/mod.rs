@@ -211,7 +211,8 @@ impl Party {
         decision
     }
 
-    /// An invitation datagram from `from`.
+    /// An invitation datagram from `from`: believed, listed and relayed only if its
+    /// host signed it (see [`Invite::verify`]); a forgery is only counted.
     pub(crate) fn handle_invite(
         &mut self,
         now: Instant,
