@@ -230,16 +230,9 @@ impl Node {
         self.party.accept_stream(remote)
     }
 
-    /// The session on `stream` is set up: the peer proved id `peer`, and `key` is the
-    /// clock-sync MAC key both ends derive from it. A host is believed only once its
-    /// stream proved its id, and clock sync with it waits for the key.
-    pub fn handle_stream_session(
-        &mut self,
-        now: Instant,
-        stream: StreamId,
-        peer: NodeId,
-        key: [u8; 32],
-    ) {
+    /// The session on `stream` proved id `peer` and gave `key` for clock-sync MACs: a host
+    /// is believed only once its stream proved its id, and clock sync waits for the key.
+    pub fn handle_session(&mut self, now: Instant, stream: StreamId, peer: NodeId, key: [u8; 32]) {
         self.party.set_stream_session(stream, peer, key);
         self.after(now, None);
     }

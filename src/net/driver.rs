@@ -282,9 +282,7 @@ impl BoxRuntime {
     fn stream_event(&mut self, event: StreamEvent, streams: &mut Streams) {
         let now = monotonic_now();
         match event {
-            StreamEvent::Session(id, peer, key) => {
-                self.node.handle_stream_session(now, id, peer, key)
-            }
+            StreamEvent::Session(id, peer, key) => self.node.handle_session(now, id, peer, key),
             StreamEvent::Message(id, msg) => self.node.handle_stream_message(now, id, msg),
             StreamEvent::Closed(id, reason) => {
                 if let Some(e) = reason {

@@ -241,7 +241,7 @@ impl Sim {
         // The handshake is not simulated, only its outcome: each end learns the other's
         // id, and both share a key that is the connection's own.
         let key = blake3::derive_key("chorus sim session key", &conn.to_le_bytes());
-        node.handle_stream_session(self.now, stream, init_id, key);
+        node.handle_session(self.now, stream, init_id, key);
         let end = EndRef {
             node: t,
             boot: slot.boot,
@@ -269,7 +269,7 @@ impl Sim {
         }
         self.after_step(t, false)?;
         if let Some(node) = self.slots.get_mut(init.node).and_then(|s| s.node.as_mut()) {
-            node.handle_stream_session(self.now, init.stream, accept_id, key);
+            node.handle_session(self.now, init.stream, accept_id, key);
         }
         self.after_step(init.node, false)
     }
