@@ -52,6 +52,12 @@ impl Identity {
         Identity::from_key(SigningKey::generate(&mut rand::rngs::OsRng))
     }
 
+    /// The identity of a given secret key (not stored): the simulator's boxes, each with
+    /// a key of its own drawn from the run's seed.
+    pub fn from_secret(secret: [u8; SECRET_KEY_LENGTH]) -> Identity {
+        Identity::from_key(SigningKey::from_bytes(&secret))
+    }
+
     fn from_key(key: SigningKey) -> Identity {
         let id = id_of(&key.verifying_key());
         Identity { key, id }
@@ -67,12 +73,20 @@ impl Identity {
     }
 }
 
+/// The core asks the identity to sign its invitations; the key itself stays here.
+impl crate::core::Sign for Identity {
+    fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    fn sign(&self, message: &[u8]) -> [u8; 64] {
+        ed25519_dalek::Signer::sign(&self.key, message).to_bytes()
+    }
+}
+
 /// The id of the box holding `key`: the first 8 bytes (little-endian) of its BLAKE3 hash.
 pub fn id_of(key: &VerifyingKey) -> NodeId {
-    let hash = blake3::hash(key.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&hash.as_bytes()[..8]);
-    NodeId(u64::from_le_bytes(first))
+    NodeId::of_key(key.as_bytes())
 }
 
 /// Reads the identity from `state_dir`, creating the dir and a fresh key if needed. A new

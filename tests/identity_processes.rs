@@ -1,19 +1,19 @@
 //! The id collision of a copied `id` file, with real `chorus run` processes on loopback:
 //! a box started with another's old id file gets an id of its own, and a stranger that
 //! claims a member's id over a session it cannot prove is refused while the party stays
-//! as it was.
+//! as it was; a box lists a signed invitation and drops and counts forged ones.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
 
-use chorus::core::{NodeId, PartyRole};
+use chorus::core::{NodeId, PartyRole, Sign};
 use chorus::identity::Identity;
 use chorus::net::noise::Keys;
-use chorus::proto::{Control, Hello, Message, PartyId};
+use chorus::proto::{encode_datagram, Control, Hello, Invite, Message, PartyId};
 use common::session::handshake;
 use common::{ctl, host_and_join, neighbour_names, start, status, test_port, wait_for};
 
@@ -187,4 +187,57 @@ fn of_two_boxes_with_one_key_exactly_one_makes_a_new_identity() {
     // The running boxes keep their ids until they restart: the party is undisturbed.
     assert_eq!(view(&a.state), Some((PartyRole::Host, two.clone())));
     assert_eq!(view(&b.state), Some((PartyRole::Member, two)));
+}
+
+/// An invitation to `party` from `host`, signed by `host`.
+fn invite_from(host: &Identity, party: u64) -> Invite {
+    let mut invite = Invite {
+        party: PartyId(party),
+        term: 1,
+        round: 0,
+        host: host.id(),
+        host_name: "stranger".into(),
+        host_addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 9)),
+        ttl: 1,
+        hops: 0,
+        started: false,
+        members: 0,
+        host_key: host.public_key(),
+        signature: [0; 64],
+    };
+    invite.signature = host.sign(&invite.signed_bytes());
+    invite
+}
+
+#[test]
+fn a_signed_invitation_is_listed_and_forged_ones_are_dropped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = test_port(43);
+    let a = start(dir.path(), "a", port, &[]);
+    id_of(&a.state);
+    let target = status(&a.state).unwrap().addr;
+    let host = Identity::generate();
+    let genuine = invite_from(&host, 0x600d);
+    // Another key claims the host's id; the host's own invitation altered after signing.
+    let mut other_key = invite_from(&Identity::generate(), 0xbad1);
+    other_key.host = host.id();
+    let altered = Invite {
+        party: PartyId(0xbad2),
+        ..invite_from(&host, 0x600e)
+    };
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for invite in [other_key, altered, genuine] {
+        let bytes = encode_datagram(&Message::Invite(invite)).unwrap();
+        socket.send_to(&bytes, &target).unwrap();
+    }
+    let parties = |s: &chorus::status::Status| -> Vec<String> {
+        s.invitations.iter().map(|i| i.party.clone()).collect()
+    };
+    let seen = wait_for(Duration::from_secs(10), || {
+        status(&a.state).is_some_and(|s| !parties(&s).is_empty() && s.counters.forged_invites == 2)
+    });
+    let st = status(&a.state).unwrap();
+    assert!(seen.is_some(), "{:?} {:?}", parties(&st), st.counters);
+    assert_eq!(parties(&st), vec![PartyId(0x600d).to_string()]);
+    assert_eq!(st.counters.invites_in, 1);
 }

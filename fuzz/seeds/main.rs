@@ -17,7 +17,7 @@ use chorus::proto::schedule::{Action, Entry, PoolSong};
 use chorus::proto::{
     encode, Beacon, BoxState, Bulk, Control, Hello, Invite, MemberInfo, Message, NodeId, PartyId,
     PartyPhase, PartySummary, PeerHint, RequestKind, Roster, SongRef, TimeReply, TimeRequest,
-    MAX_DATAGRAM, MAX_FRAME,
+    MAC_LEN, MAX_DATAGRAM, MAX_FRAME,
 };
 use tokio_util::codec::Encoder;
 
@@ -123,11 +123,15 @@ fn small_messages() -> Vec<Message> {
             hops: 1,
             started: true,
             members: 2,
+            host_key: [7; 32],
+            signature: [9; 64],
         }),
         Message::TimeRequest(TimeRequest {
             party,
             seq: 4,
             t1: 1_000_000,
+            member: NodeId(2),
+            mac: [5; MAC_LEN],
         }),
         Message::TimeReply(TimeReply {
             party,
@@ -135,6 +139,7 @@ fn small_messages() -> Vec<Message> {
             t1: 1_000_000,
             t2: 1_000_500,
             t3: 1_000_600,
+            mac: [6; MAC_LEN],
         }),
         Message::Control(Control::Hello(Hello {
             id: NodeId(2),

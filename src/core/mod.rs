@@ -17,6 +17,7 @@ mod playback_view;
 pub mod playout;
 mod request;
 pub mod schedule;
+mod sign;
 mod time;
 pub mod transfer;
 
@@ -34,4 +35,5 @@ pub use playback_view::PlaybackView;
 pub use playout::{Anchor, Playout, PlayoutStep, SinkCommand};
 pub use request::PartyRequest;
 pub use schedule::{Action, Entry, PlaybackState, PoolSong, Schedule, SongRef};
+pub use sign::{Sign, Signer};
 pub use time::Instant;

@@ -234,6 +234,13 @@ impl Node {
         self.party.accept_stream(remote)
     }
 
+    /// The session on `stream` proved id `peer` and gave `key` for clock-sync MACs: a host
+    /// is believed only once its stream proved its id, and clock sync waits for the key.
+    pub fn handle_session(&mut self, now: Instant, stream: StreamId, peer: NodeId, key: [u8; 32]) {
+        self.party.set_stream_session(stream, peer, key);
+        self.after(now, None);
+    }
+
     /// A control message arrived on `stream`.
     pub fn handle_stream_message(&mut self, now: Instant, stream: StreamId, msg: Control) {
         let decision = match msg {
@@ -311,10 +318,11 @@ impl Node {
                 self.out.counters.clock_limited += 1
             }
             Ok(Message::TimeRequest(req)) => {
+                let key = self.party.guest_key(req.member);
                 self.playback
-                    .time_request(now, rx, &mut self.out, from, req)
+                    .time_request(now, rx, &mut self.out, from, (req, key))
             }
-            Ok(Message::TimeReply(reply)) => self.playback.time_reply(rx, reply),
+            Ok(Message::TimeReply(reply)) => self.playback.time_reply(rx, &mut self.out, reply),
             Err(error) => {
                 self.out.counters.malformed += 1;
                 self.out.event(Event::Malformed { from, error });

@@ -124,7 +124,7 @@ impl Node {
             _ => None,
         };
         let party = seat.map(|s| s.0);
-        let changed = self.playback.seat(now, seat, self.party.host_time_addr());
+        let changed = self.playback.seat(now, seat, self.party.host_time_link());
         if let (true, Some(party)) = (changed, party) {
             let pool = Control::Pool {
                 party,

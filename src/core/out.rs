@@ -152,6 +152,12 @@ pub struct Counters {
     pub invites_in: u64,
     /// Flood copies of an invitation already seen: dropped.
     pub duplicate_invites: u64,
+    /// Invitations whose host id is not their key's or whose signature does not verify
+    /// (forged or altered on the way): dropped, never relayed.
+    pub forged_invites: u64,
+    /// Clock-sync requests and replies without a valid MAC from the session with the
+    /// party's host (forged, replayed, or before a session exists): dropped.
+    pub forged_time: u64,
     /// Control messages from an older term: ignored.
     pub stale_term: u64,
     /// Control messages that made no sense in our state: ignored.

@@ -2,7 +2,6 @@
 //! host's scheduling of actions "at party time T" just far enough ahead.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::clock::{ClockConfig, ClockEstimator, ClockSample, HostClock, PartyTime};
@@ -12,7 +11,8 @@ use super::schedule::{
     SETTLE_WAIT,
 };
 use super::{Destination, Instant, NodeId, PartyRole, PlaybackView, StreamId};
-use crate::proto::PartyId;
+use crate::proto::{PartyId, MAC_LEN};
+pub(crate) use sync::TimeLink;
 
 /// Song rate assumed for songs outside the pool (positions of those are not replayed).
 const DEFAULT_RATE: u32 = 44_100;
@@ -38,10 +38,13 @@ pub(crate) struct Playback {
     schedule: Schedule,
     /// Songs this box offers when it hosts.
     local_pool: Vec<PoolSong>,
-    time_addr: Option<SocketAddr>,
+    /// Where and how to ask the host's clock: none until the session with the host
+    /// gave a key, so the clock never steers on answers nobody could authenticate.
+    time_link: Option<TimeLink>,
     next_sync: Option<Instant>,
     seq: u32,
-    outstanding: VecDeque<(u32, u64)>,
+    /// (seq, t1, MAC) of each request sent: a reply must answer one of them, once.
+    outstanding: VecDeque<(u32, u64, [u8; MAC_LEN])>,
     next_entry: u64,
     guest_rtts: BTreeMap<StreamId, (Duration, Instant)>,
     rtt: Option<Duration>,
@@ -72,7 +75,7 @@ impl Playback {
             host_clock: None,
             schedule: Schedule::new(Vec::new(), DEFAULT_RATE),
             local_pool: Vec::new(),
-            time_addr: None,
+            time_link: None,
             next_sync: None,
             seq: 0,
             outstanding: VecDeque::new(),
@@ -233,7 +236,7 @@ impl Playback {
             return Some(settle.map_or(deadline, |s| s.min(deadline)));
         }
         match self.seat {
-            Some((_, PartyRole::Member, _)) => self.time_addr.and(self.next_sync),
+            Some((_, PartyRole::Member, _)) => self.time_link.and(self.next_sync),
             _ => None,
         }
     }
@@ -244,10 +247,10 @@ impl Playback {
         &mut self,
         now: Instant,
         seat: Option<Seat>,
-        time_addr: Option<SocketAddr>,
+        time_link: Option<TimeLink>,
     ) -> bool {
         let before = self.seat;
-        self.time_addr = time_addr;
+        self.time_link = time_link;
         if seat == before {
             return false;
         }

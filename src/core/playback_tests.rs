@@ -1,10 +1,11 @@
-//! Clock-sync stamps: receive times measure the network, processing times do not.
+//! Clock-sync stamps (receive times measure the network, processing times do not) and
+//! the MACs that keep anyone but the host off the clock.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use super::*;
 use crate::proto;
-use crate::proto::{Message, TimeReply, TimeRequest};
+use crate::proto::{Message, TimeReply, TimeRequest, MAC_LEN};
 
 const PARTY: PartyId = PartyId(7);
 
@@ -14,6 +15,43 @@ fn at_us(us: u64) -> Instant {
 
 fn addr() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 7701))
+}
+
+/// The key of the member's (box 2) session with the host.
+const KEY: [u8; 32] = [9; 32];
+
+fn link() -> TimeLink {
+    TimeLink {
+        addr: addr(),
+        key: KEY,
+        me: NodeId(2),
+    }
+}
+
+fn request(key: &[u8; 32]) -> TimeRequest {
+    let mut req = TimeRequest {
+        party: PARTY,
+        seq: 1,
+        t1: 5,
+        member: NodeId(2),
+        mac: [0; MAC_LEN],
+    };
+    req.mac = req.mac_with(key);
+    req
+}
+
+/// The host's answer to `req`, MACed under `key`.
+fn answer(req: &TimeRequest, key: &[u8; 32]) -> TimeReply {
+    let mut reply = TimeReply {
+        party: PARTY,
+        seq: req.seq,
+        t1: req.t1,
+        t2: 1_000_000_000,
+        t3: 1_000_100_000,
+        mac: [0; MAC_LEN],
+    };
+    reply.mac = reply.mac_with(key, &req.mac);
+    reply
 }
 
 fn sent(out: &mut Out) -> Message {
@@ -26,15 +64,18 @@ fn host_stamps_arrival_at_receive_time_and_departure_at_processing_time() {
     let mut host = Playback::new();
     host.seat(at_us(0), Some((PARTY, PartyRole::Host, NodeId(1))), None);
     let mut out = Out::default();
-    let req = TimeRequest {
-        party: PARTY,
-        seq: 1,
-        t1: 5,
-    };
-    host.time_request(at_us(1_300), at_us(1_000), &mut out, addr(), req);
+    let req = request(&KEY);
+    host.time_request(
+        at_us(1_300),
+        at_us(1_000),
+        &mut out,
+        addr(),
+        (req.clone(), Some(KEY)),
+    );
     let Message::TimeReply(reply) = sent(&mut out) else {
         panic!("expected a time reply");
     };
+    assert!(reply.authentic(&KEY, &req.mac));
     // A fresh host's party time is its local time.
     assert_eq!(reply.t2, at_us(1_000).as_nanos());
     assert_eq!(reply.t3, at_us(1_300).as_nanos());
@@ -44,21 +85,16 @@ fn host_stamps_arrival_at_receive_time_and_departure_at_processing_time() {
 fn member_measures_round_trip_to_receive_time() {
     let mut member = Playback::new();
     let seat = Some((PARTY, PartyRole::Member, NodeId(2)));
-    member.seat(at_us(0), seat, Some(addr()));
+    member.seat(at_us(0), seat, Some(link()));
     let mut out = Out::default();
     member.handle_timeout(at_us(0), &mut out);
     let Message::TimeRequest(req) = sent(&mut out) else {
         panic!("expected a time request");
     };
-    let reply = TimeReply {
-        party: PARTY,
-        seq: req.seq,
-        t1: req.t1,
-        t2: 1_000_000_000,
-        t3: 1_000_100_000,
-    };
+    assert!(req.authentic(&KEY));
     // Received at 600 us: 600 us minus the host's 100 us of processing.
-    member.time_reply(at_us(600), reply);
+    member.time_reply(at_us(600), &mut out, answer(&req, &KEY));
+    assert_eq!(out.counters.forged_time, 0);
     // One sample: the round trip is known, the clock not locked yet.
     assert_eq!(member.report_due(at_us(2_000)), Some((500, u32::MAX)));
 }
@@ -196,4 +232,67 @@ fn the_lead_covers_the_output_latency_within_reason() {
     assert_eq!(lead(&mut host), Duration::from_millis(120));
     host.set_output_latency(Duration::from_secs(30));
     assert_eq!(lead(&mut host), Duration::from_millis(750));
+}
+
+#[test]
+fn forged_and_replayed_replies_are_counted_and_never_reach_the_clock() {
+    let mut member = Playback::new();
+    let seat = Some((PARTY, PartyRole::Member, NodeId(2)));
+    member.seat(at_us(0), seat, Some(link()));
+    let mut out = Out::default();
+    member.handle_timeout(at_us(0), &mut out);
+    let Message::TimeRequest(req) = sent(&mut out) else {
+        panic!("expected a time request");
+    };
+    let untouched = member.clock.counters();
+    let wrong_key = answer(&req, &[1; 32]);
+    let mut moved = answer(&req, &KEY);
+    moved.t2 += 5_000_000;
+    let unmaced = TimeReply {
+        mac: [0; MAC_LEN],
+        ..answer(&req, &KEY)
+    };
+    for forged in [wrong_key, moved, unmaced] {
+        member.time_reply(at_us(600), &mut out, forged);
+    }
+    assert_eq!(out.counters.forged_time, 3);
+    assert_eq!(
+        member.clock.counters(),
+        untouched,
+        "no forged sample reached the clock"
+    );
+    assert_eq!(member.rtt, None);
+
+    let genuine = answer(&req, &KEY);
+    member.time_reply(at_us(600), &mut out, genuine.clone());
+    assert_eq!(member.clock.counters().accepted, untouched.accepted + 1);
+    let taken = member.clock.counters();
+    member.time_reply(at_us(900), &mut out, genuine);
+    assert_eq!(out.counters.forged_time, 4, "a replayed reply is counted");
+    assert_eq!(member.clock.counters(), taken, "and not taken twice");
+}
+
+#[test]
+fn without_a_session_key_a_member_does_not_ask_and_a_host_does_not_answer() {
+    let mut member = Playback::new();
+    let seat = Some((PARTY, PartyRole::Member, NodeId(2)));
+    member.seat(at_us(0), seat, None);
+    let mut out = Out::default();
+    member.handle_timeout(at_us(0), &mut out);
+    assert!(out.transmits.is_empty(), "no request without a key");
+    assert_eq!(member.poll_timeout(), None);
+
+    let mut host = Playback::new();
+    host.seat(at_us(0), Some((PARTY, PartyRole::Host, NodeId(1))), None);
+    let req = request(&KEY);
+    host.time_request(at_us(10), at_us(10), &mut out, addr(), (req.clone(), None));
+    let forged = request(&[1; 32]);
+    host.time_request(at_us(10), at_us(10), &mut out, addr(), (forged, Some(KEY)));
+    assert!(
+        out.transmits.is_empty(),
+        "no answer to an unauthenticated request"
+    );
+    assert_eq!(out.counters.forged_time, 2);
+    host.time_request(at_us(10), at_us(10), &mut out, addr(), (req, Some(KEY)));
+    assert_eq!(out.transmits.len(), 1);
 }

@@ -29,7 +29,7 @@ use super::streams::{SessionCtx, StreamEvent, Streams};
 use crate::clock::monotonic_now;
 use crate::command::{Ask, Response};
 use crate::config::Config;
-use crate::core::{Instant, Node, NodeId, PoolSong, SongRef, TransferView, Via};
+use crate::core::{Instant, Node, NodeId, PoolSong, Signer, SongRef, TransferView, Via};
 use crate::identity;
 use crate::library::Library;
 use crate::proto::MAX_DATAGRAM;
@@ -97,6 +97,7 @@ impl BoxRuntime {
         let mut node_config = config.node_config(id, local_addr.port(), bound.tcp_port);
         node_config.party.bulk_port = bound.bulk_port;
         node_config.party.rejoin = memory.remembered();
+        node_config.party.signer = Some(Signer::new(identity.clone()));
         let node = Node::new(node_config, monotonic_now(), rand::random::<u64>());
         let tcp = bound.tcp_port;
         tracing::info!(%id, name = node.name(), udp = %local_addr, tcp, "box ready");
@@ -317,6 +318,7 @@ impl BoxRuntime {
     fn stream_event(&mut self, event: StreamEvent, streams: &mut Streams) {
         let now = monotonic_now();
         match event {
+            StreamEvent::Session(id, peer, key) => self.node.handle_session(now, id, peer, key),
             StreamEvent::Message(id, msg) => self.node.handle_stream_message(now, id, msg),
             StreamEvent::Closed(id, reason) => {
                 if let Some(e) = reason {

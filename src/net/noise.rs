@@ -5,8 +5,10 @@
 //! Each box has a fresh x25519 Noise key per process; the handshake payload carries the
 //! box's long-term ed25519 public key and its signature over the Noise static key, so the
 //! peer learns an id (derived from the ed25519 key, see [`crate::identity`]) that only the
-//! holder of that key could have proven. The handshake is sans-IO ([`Initiator`],
-//! [`Responder`]); [`initiate`] and [`respond`] only move its messages.
+//! holder of that key could have proven. Both ends also derive a key from the handshake
+//! hash ([`Session::clock_key`]) that authenticates their clock-sync datagrams. The
+//! handshake is sans-IO ([`Initiator`], [`Responder`]); [`initiate`] and [`respond`]
+//! only move its messages.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +35,8 @@ const PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
 const PROLOGUE: &[u8] = b"chorus/1";
 /// What the ed25519 key signs: the Noise static key, under a prefix used for nothing else.
 const SIGN_PREFIX: &[u8] = b"chorus-noise-static:";
+/// Separates the clock-sync key from any other use of the handshake hash.
+const CLOCK_KEY_CONTEXT: &str = "chorus 2026 clock-sync MAC key from the Noise handshake hash";
 /// The largest Noise message, and the part of it a transport message's tag takes.
 const MAX_MESSAGE: usize = 65535;
 const TAG: usize = 16;
@@ -210,14 +214,24 @@ fn read(state: &mut snow::HandshakeState, message: &[u8]) -> Result<Vec<u8>, Ses
 pub struct Session {
     peer: NodeId,
     transport: Arc<snow::StatelessTransportState>,
+    /// Both ends derive it from the handshake hash, which only they know.
+    clock_key: [u8; 32],
 }
 
 impl Session {
     fn new(state: snow::HandshakeState, peer: NodeId) -> Result<Session, SessionError> {
+        let clock_key = blake3::derive_key(CLOCK_KEY_CONTEXT, state.get_handshake_hash());
         Ok(Session {
             peer,
             transport: Arc::new(state.into_stateless_transport_mode()?),
+            clock_key,
         })
+    }
+
+    /// The MAC key for clock sync between the two boxes of this session: the same on
+    /// both ends, different for every session, unknown to anyone else.
+    pub fn clock_key(&self) -> [u8; 32] {
+        self.clock_key
     }
 
     /// The id the peer proved.

@@ -28,6 +28,20 @@ async fn both_sides_learn_each_others_proven_id() {
 }
 
 #[tokio::test]
+async fn both_ends_share_a_clock_key_that_no_other_session_has() {
+    let (dialer, acceptor) = (keys(), keys());
+    let (d, a) = handshake(&dialer, &acceptor).await;
+    let (d, a) = (d.unwrap(), a.unwrap());
+    assert_eq!(d.clock_key(), a.clock_key());
+    let (again, _) = handshake(&dialer, &acceptor).await;
+    assert_ne!(
+        again.unwrap().clock_key(),
+        d.clock_key(),
+        "fresh per session"
+    );
+}
+
+#[tokio::test]
 async fn a_tampered_signature_fails_the_handshake() {
     let (mut dialer, acceptor) = (keys(), keys());
     dialer.proof[PUBLIC_KEY_LENGTH + 3] ^= 1;

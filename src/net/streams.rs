@@ -27,6 +27,9 @@ const OUTGOING_QUEUE: usize = 256;
 /// What a connection task tells the driver.
 #[derive(Debug)]
 pub(crate) enum StreamEvent {
+    /// The session is set up: the id the peer proved, and the key that authenticates
+    /// clock sync with it. Sent before any message of the stream.
+    Session(StreamId, NodeId, [u8; 32]),
     Message(StreamId, Control),
     /// The peer closed, the connection broke or could not be made, or the peer failed
     /// the handshake, sent something undecodable or claimed an id it did not prove.
@@ -291,6 +294,10 @@ async fn run(
         Err(e) => return Some(Some(e)),
     };
     let proven = session.peer();
+    let proof = StreamEvent::Session(task.id, proven, session.clock_key());
+    if task.events.send(proof).await.is_err() {
+        return None;
+    }
     let mut framed = Framed::new(socket, session.codec());
     loop {
         tokio::select! {

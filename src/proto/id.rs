@@ -1,14 +1,25 @@
-//! Identifiers on the wire: a box ([`NodeId`], a random 64-bit id shown as 16 hex digits)
-//! and a song ([`SongRef`], the BLAKE3 hash of its file).
+//! Identifiers on the wire: a box ([`NodeId`], a 64-bit id derived from its public key,
+//! shown as 16 hex digits) and a song ([`SongRef`], the BLAKE3 hash of its file).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The identity of one box, stable across restarts (persisted in the state dir).
+/// The identity of one box, stable across restarts (its key is kept in the state dir).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NodeId(pub u64);
+
+impl NodeId {
+    /// The id of the box holding the ed25519 public key `key`: the first 8 bytes
+    /// (little-endian) of its BLAKE3 hash. Nobody can claim an id without its key.
+    pub fn of_key(key: &[u8; 32]) -> NodeId {
+        let hash = blake3::hash(key);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&hash.as_bytes()[..8]);
+        NodeId(u64::from_le_bytes(first))
+    }
+}
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -22,11 +22,12 @@
 //!     peers: vec![],
 //! };
 //! let bytes = encode_datagram(&Message::Beacon(beacon.clone()))?;
-//! assert_eq!(&bytes[..4], b"CH\x02\x01"); // magic, version 2, kind beacon
+//! assert_eq!(&bytes[..4], b"CH\x03\x01"); // magic, version 3, kind beacon
 //! assert_eq!(decode_datagram(&bytes)?, Message::Beacon(beacon));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod auth;
 mod beacon;
 mod bulk;
 mod error;
@@ -37,6 +38,7 @@ mod message;
 mod party;
 pub mod schedule;
 
+pub use auth::{Forgery, MAC_LEN};
 pub use beacon::{Beacon, BoxState, PartyId, PartySummary, PeerHint};
 pub use bulk::Bulk;
 pub use error::{DecodeError, EncodeError};
@@ -50,7 +52,8 @@ pub use party::{
 pub const MAGIC: [u8; 2] = *b"CH";
 /// The protocol version this build speaks. A box drops messages of any other version.
 /// 2: one skip encoding (`RequestKind::Playback(Action::Skip)`), no `RequestKind::Queue`.
-pub const VERSION: u8 = 2;
+/// 3: invitations carry the host's key and signature; clock sync carries MACs.
+pub const VERSION: u8 = 3;
 /// Header length: magic, version, kind.
 pub const HEADER_LEN: usize = 4;
 /// Largest UDP datagram we send or accept: fits the IPv6 minimum MTU with headroom.

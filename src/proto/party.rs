@@ -9,7 +9,8 @@ use super::{
     PartyId, MAX_MEMBERS, MAX_NAME_LEN, MAX_POOL, MAX_REASON_LEN, MAX_SCHEDULE, MAX_SONG_LEN,
 };
 
-/// "Party `party` is hosted by `host`; join it at `host_addr`." Flooded over the overlay.
+/// "Party `party` is hosted by `host`; join it at `host_addr`." Flooded over the overlay,
+/// signed by the host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invite {
     pub party: PartyId,
@@ -19,7 +20,8 @@ pub struct Invite {
     pub host: NodeId,
     pub host_name: String,
     /// The host's TCP control address. The host sends the unspecified IP; the first box
-    /// to receive it fills in the source IP before forwarding.
+    /// to receive it fills in the source IP before forwarding. The IP is therefore not
+    /// signed: a joiner takes a welcome only from the box that proves `host`.
     pub host_addr: SocketAddr,
     /// Forwarding budget left; a box forwards only while it is above zero.
     pub ttl: u8,
@@ -29,6 +31,12 @@ pub struct Invite {
     pub started: bool,
     /// Guests already in the party.
     pub members: u8,
+    /// The host's ed25519 public key; `host` must be its id.
+    pub host_key: [u8; 32],
+    /// The host's signature over the fields it sets ([`Invite::signed_bytes`]); every box
+    /// checks it ([`Invite::verify`]) before it believes or relays the invitation.
+    #[serde(with = "super::auth::signature_bytes")]
+    pub signature: [u8; 64],
 }
 
 /// First message on every control stream, in both directions.
@@ -232,6 +240,10 @@ pub struct TimeRequest {
     pub party: PartyId,
     pub seq: u32,
     pub t1: u64,
+    /// The asking member, so the host knows whose session key checks `mac`.
+    pub member: NodeId,
+    /// [`TimeRequest::mac_with`] the key of the member's session with the host.
+    pub mac: [u8; super::MAC_LEN],
 }
 
 /// The host's answer: `t2` when the request arrived and `t3` when this left, both in
@@ -243,4 +255,6 @@ pub struct TimeReply {
     pub t1: u64,
     pub t2: u64,
     pub t3: u64,
+    /// [`TimeReply::mac_with`] the session key and the request's MAC.
+    pub mac: [u8; super::MAC_LEN],
 }

@@ -15,6 +15,9 @@ struct StreamInfo {
     remote: SocketAddr,
     /// The connecting side's introduction, once it arrived.
     peer: Option<Hello>,
+    /// What the stream's session proved, once it is set up: the peer's id, and the MAC
+    /// key for clock sync with it.
+    session: Option<(NodeId, [u8; 32])>,
 }
 
 /// The role-independent half of a box's party state; the host and member sides borrow it.
@@ -73,7 +76,14 @@ impl Common {
     pub(super) fn new_stream(&mut self, remote: SocketAddr) -> StreamId {
         self.next_stream += 1;
         let id = StreamId(self.next_stream);
-        self.streams.insert(id, StreamInfo { remote, peer: None });
+        self.streams.insert(
+            id,
+            StreamInfo {
+                remote,
+                peer: None,
+                session: None,
+            },
+        );
         id
     }
 
@@ -87,6 +97,23 @@ impl Common {
         if let Some(info) = self.streams.get_mut(&stream) {
             info.peer = Some(hello);
         }
+    }
+
+    /// Records what the session on `stream` proved: the peer's id and the clock-sync key.
+    pub(super) fn set_session(&mut self, stream: StreamId, peer: NodeId, key: [u8; 32]) {
+        if let Some(info) = self.streams.get_mut(&stream) {
+            info.session = Some((peer, key));
+        }
+    }
+
+    /// The clock-sync key of `stream`'s session, once it is set up.
+    pub(super) fn key(&self, stream: StreamId) -> Option<[u8; 32]> {
+        self.streams.get(&stream)?.session.map(|(_, key)| key)
+    }
+
+    /// The id the peer on `stream` proved, once its session is set up.
+    pub(super) fn proven(&self, stream: StreamId) -> Option<NodeId> {
+        self.streams.get(&stream)?.session.map(|(id, _)| id)
     }
 
     /// Who is on `stream` and where from, once it said hello.

@@ -157,7 +157,10 @@ impl Host {
             hops: 0,
             started: self.phase == PartyPhase::Started,
             members: u8::try_from(self.guests.len()).unwrap_or(u8::MAX),
+            host_key: [0; 32],
+            signature: [0; 64],
         };
+        let invite = sign(invite, c.cfg.signer.as_ref());
         self.round = self.round.wrapping_add(1);
         flood(out, &Message::Invite(invite), relays, None);
     }
@@ -405,6 +408,13 @@ impl Host {
         self.guests.values().any(|g| g.stream == stream)
     }
 
+    pub(super) fn guest_stream(&self, id: NodeId) -> Option<StreamId> {
+        self.guests
+            .values()
+            .find(|g| g.info.id == id)
+            .map(|g| g.stream)
+    }
+
     /// Gives the party up: each guest is sent to `to`, or told the party ended.
     pub(super) fn dissolve(self, c: &mut Common, out: &mut Out, to: Option<Redirect>) {
         for g in self.guests.values() {
@@ -424,4 +434,14 @@ impl Host {
             c.close(out, g.stream);
         }
     }
+}
+
+/// The invitation with this box's key and signature. Without a signer it stays unsigned
+/// (every box drops it): a misconfigured runtime, not something a peer can cause.
+fn sign(mut invite: Invite, signer: Option<&crate::core::Signer>) -> Invite {
+    if let Some(signer) = signer {
+        invite.host_key = signer.0.public_key();
+        invite.signature = signer.0.sign(&invite.signed_bytes());
+    }
+    invite
 }

@@ -149,6 +149,8 @@ mod tests {
             hops: 1,
             started,
             members: 0,
+            host_key: [0; 32],
+            signature: [0; 64],
         }
     }
 

@@ -167,6 +167,12 @@ impl Member {
     ) -> Step {
         let (stream, me) = (self.stream, c.me);
         match msg {
+            // The host's address may come from a relay (it fills in the IP of an
+            // invitation): only the box that proved the host's id may welcome us.
+            Control::Welcome(_) if c.proven(stream) != Some(self.host) => {
+                out.counters.unexpected_control += 1;
+                Step::Lost("the box at the host's address did not prove the host's id".into())
+            }
             Control::Welcome(roster) | Control::Roster(roster) => self.on_roster(now, out, roster),
             Control::Refused { reason, .. } if self.roster.is_none() => Step::Lost(reason),
             Control::Refused { .. } => {

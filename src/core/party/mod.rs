@@ -211,7 +211,8 @@ impl Party {
         decision
     }
 
-    /// An invitation datagram from `from`.
+    /// An invitation datagram from `from`: believed, listed and relayed only if its
+    /// host signed it (see [`Invite::verify`]); a forgery is only counted.
     pub(crate) fn handle_invite(
         &mut self,
         now: Instant,
@@ -221,6 +222,12 @@ impl Party {
         relays: &[SocketAddr],
     ) {
         if invite.host == self.c.me {
+            return;
+        }
+        // Checked before the duplicate filter, so a forgery cannot take the flood id of
+        // a real round and have the real copies dropped as duplicates.
+        if invite.verify().is_err() {
+            out.counters.forged_invites += 1;
             return;
         }
         if !self.c.invitations.first_sight(&invite) {
@@ -480,3 +487,7 @@ impl Party {
 mod rejoin_tests;
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "invite_tests.rs"]
+mod invite_tests;

@@ -48,6 +48,9 @@ pub struct PartyConfig {
     pub start_wait: Duration,
     /// How many songs from the current one on every box fetches ahead.
     pub pool_window: usize,
+    /// Signs this box's invitations; without one they go out unsigned and every other
+    /// box drops them.
+    pub signer: Option<crate::core::Signer>,
 }
 
 impl Default for PartyConfig {
@@ -70,6 +73,7 @@ impl Default for PartyConfig {
             autoplay: true,
             start_wait: Duration::from_secs(60),
             pool_window: 5,
+            signer: None,
         }
     }
 }

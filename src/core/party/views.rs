@@ -9,6 +9,7 @@ use super::host::Host;
 use super::member::Member;
 use super::{Party, PartyRole, PartyState, PartyView, Role, StreamId};
 use crate::core::out::Out;
+use crate::core::playback::TimeLink;
 use crate::core::NodeId;
 use crate::proto::{Control, MemberInfo, PartyPhase, PartySummary};
 
@@ -53,9 +54,27 @@ impl Party {
         }
     }
 
-    /// The host's clock-sync address, once welcomed.
-    pub(crate) fn host_time_addr(&self) -> Option<SocketAddr> {
-        self.following().and_then(Member::time_addr)
+    /// How to reach the host's clock: once welcomed, over a stream whose session gave
+    /// a key (without one there is nothing to authenticate the answers with).
+    pub(crate) fn host_time_link(&self) -> Option<TimeLink> {
+        let member = self.following()?;
+        let key = self.c.key(member.welcomed_stream()?)?;
+        Some(TimeLink {
+            addr: member.time_addr()?,
+            key,
+            me: self.c.me,
+        })
+    }
+
+    /// The clock-sync key of the session with our guest `id` (host only).
+    pub(crate) fn guest_key(&self, id: NodeId) -> Option<[u8; 32]> {
+        let stream = self.hosting()?.guest_stream(id)?;
+        self.c.key(stream)
+    }
+
+    /// The session on `stream` proved `peer` and gave its clock-sync key.
+    pub(crate) fn set_stream_session(&mut self, stream: StreamId, peer: NodeId, key: [u8; 32]) {
+        self.c.set_session(stream, peer, key);
     }
 
     /// The party summary our beacons carry: only once we are really in a party.

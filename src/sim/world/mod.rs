@@ -14,7 +14,8 @@ use super::network::{LinkModel, Network, SegmentId};
 use super::queue::EventQueue;
 use super::streams::{CrashMode, EndRef, StreamModel, StreamTable};
 use super::trace::{Trace, TraceKind};
-use crate::core::{Event, Instant, Node, NodeConfig, NodeId, PoolSong, SongRef, Via};
+use crate::core::{Event, Instant, Node, NodeConfig, NodeId, PoolSong, Signer, SongRef, Via};
+use crate::identity::Identity;
 
 /// The UDP port every simulated box listens on unless its config says otherwise.
 pub const NODE_PORT: u16 = 7701;
@@ -168,13 +169,15 @@ impl Sim {
         configure: impl FnOnce(&mut NodeConfig),
     ) -> usize {
         let index = self.network.add_box(segments);
-        let id = loop {
-            let id = NodeId(self.rng.gen());
-            if !self.ids.contains_key(&id) {
-                break id;
+        // Each box has a key of its own, drawn from the run's seed, and the id it proves.
+        let identity = loop {
+            let identity = Identity::from_secret(self.rng.gen());
+            if !self.ids.contains_key(&identity.id()) {
+                break identity;
             }
         };
-        let mut config = NodeConfig::new(id, format!("box{index}"));
+        let mut config = NodeConfig::new(identity.id(), format!("box{index}"));
+        config.party.signer = Some(Signer::new(identity));
         config.unicast_port = NODE_PORT;
         configure(&mut config);
         let addr = SocketAddr::new(node_addr(index).ip(), config.unicast_port);

@@ -224,16 +224,24 @@ impl Sim {
     }
 
     fn accept(&mut self, conn: u64, init: EndRef, t: usize) -> Result<(), Violation> {
-        let ip = self.slots.get(init.node).map(|s| s.addr.ip());
+        let initiator = self
+            .slots
+            .get(init.node)
+            .map(|s| (s.addr.ip(), s.config.id));
         let port = self.streams.ephemeral_port();
-        let Some((slot, ip)) = self.slots.get_mut(t).zip(ip) else {
+        let Some((slot, (ip, init_id))) = self.slots.get_mut(t).zip(initiator) else {
             return Ok(());
         };
+        let accept_id = slot.config.id;
         let Some(node) = slot.node.as_mut() else {
             return Ok(());
         };
         let remote = SocketAddr::new(ip, port);
         let stream = node.accept_stream(remote);
+        // The handshake is not simulated, only its outcome: each end learns the other's
+        // id, and both share a key that is the connection's own.
+        let key = blake3::derive_key("chorus sim session key", &conn.to_le_bytes());
+        node.handle_session(self.now, stream, init_id, key);
         let end = EndRef {
             node: t,
             boot: slot.boot,
@@ -259,7 +267,11 @@ impl Sim {
         if closed {
             self.schedule_close_after_data(conn, 0);
         }
-        self.after_step(t, false)
+        self.after_step(t, false)?;
+        if let Some(node) = self.slots.get_mut(init.node).and_then(|s| s.node.as_mut()) {
+            node.handle_session(self.now, init.stream, accept_id, key);
+        }
+        self.after_step(init.node, false)
     }
 
     /// A message sent by end `dir` of `conn` arrives.
