@@ -230,37 +230,48 @@ fn full_table_counts_and_keeps_existing_neighbours() {
 }
 
 #[test]
-fn a_host_answers_clock_requests_up_to_each_sources_limit() {
+fn a_host_checks_clock_requests_up_to_each_sources_limit() {
     let mut host = node(1);
     let party = host.host(at(0)).unwrap();
     drain(&mut host);
+    // A stranger's requests carry no valid MAC: the ones let through reach the MAC check
+    // and are counted forged; the rest never cost the host more than a count.
     let request = |seq| {
-        let req = crate::proto::TimeRequest { party, seq, t1: 5 };
+        let req = crate::proto::TimeRequest {
+            party,
+            seq,
+            t1: 5,
+            member: NodeId(9),
+            mac: [0; crate::proto::MAC_LEN],
+        };
         crate::proto::encode_datagram(&Message::TimeRequest(req)).unwrap()
     };
-    let replies = |host: &mut Node| {
-        drain(host)
-            .iter()
-            .filter(|t| {
-                matches!(
-                    crate::proto::decode_datagram(&t.payload),
-                    Ok(Message::TimeReply(_))
-                )
-            })
-            .count()
-    };
+    let checked = |host: &Node| host.counters().forged_time;
     for seq in 0..1_000 {
         host.handle_datagram(at(1), addr(9), Via::Unicast, &request(seq));
     }
-    let burst = CLOCK_REQUESTS.burst as usize;
-    assert_eq!(replies(&mut host), burst);
-    assert_eq!(host.counters().clock_limited, 1_000 - burst as u64);
+    let burst = u64::from(CLOCK_REQUESTS.burst);
+    assert_eq!(checked(&host), burst);
+    assert_eq!(host.counters().clock_limited, 1_000 - burst);
+    let answers = drain(&mut host)
+        .iter()
+        .filter(|t| {
+            matches!(
+                crate::proto::decode_datagram(&t.payload),
+                Ok(Message::TimeReply(_))
+            )
+        })
+        .count();
+    assert_eq!(answers, 0, "a stranger gets no answer");
     // Another box is not held back by the flood.
     host.handle_datagram(at(1), addr(8), Via::Unicast, &request(1));
-    assert_eq!(replies(&mut host), 1);
+    assert_eq!(checked(&host), burst + 1);
     // A second later the flooder has its rate again, no more.
     for seq in 0..1_000 {
         host.handle_datagram(at(1_001), addr(9), Via::Unicast, &request(seq));
     }
-    assert_eq!(replies(&mut host), CLOCK_REQUESTS.per_sec as usize);
+    assert_eq!(
+        checked(&host),
+        burst + 1 + u64::from(CLOCK_REQUESTS.per_sec)
+    );
 }

@@ -4,11 +4,16 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use super::*;
+use crate::core::sign::test_signer;
 use crate::core::NodeId;
 use crate::proto::{MemberInfo, Roster};
 
 const PARTY: PartyId = PartyId(7);
-const HOST: NodeId = NodeId(1);
+
+/// The host's id: the one its signing key proves.
+fn host() -> NodeId {
+    test_signer(1).id()
+}
 
 fn at(ms: u64) -> Instant {
     Instant::from_nanos(ms * 1_000_000)
@@ -18,20 +23,26 @@ fn host_addr() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 7702))
 }
 
-/// The host's invitation, re-flooded as `round`.
+/// The host's invitation, re-flooded as `round`, signed by the host.
 fn invite(round: u32) -> Invite {
-    Invite {
+    let signer = test_signer(1);
+    let mut invite = Invite {
         party: PARTY,
-        term: term_for(1, HOST),
+        term: term_for(1, host()),
         round,
-        host: HOST,
+        host: host(),
         host_name: "host".into(),
         host_addr: host_addr(),
         ttl: 1,
         hops: 0,
         started: true,
         members: 1,
-    }
+        host_key: signer.0.public_key(),
+        signature: [0; 64],
+    };
+    invite.signature = signer.0.sign(&invite.signed_bytes());
+    assert_eq!(invite.verify(), Ok(()));
+    invite
 }
 
 /// A box that was in `PARTY` before its restart.
@@ -78,6 +89,8 @@ fn the_memory_of_the_party_is_dropped_once_welcomed_back() {
     party.handle_invite(at(0), &mut out, host_addr(), invite(1), &[]);
     let stream = dialed(&mut out).expect("dialed the host");
     assert_eq!(party.config().rejoin, Some(PARTY), "not in yet");
+    // The session on that stream proved the host.
+    party.set_stream_session(stream, host(), [5; 32]);
     let member = |id, slot| MemberInfo {
         id,
         name: format!("box {}", id.0),
@@ -88,9 +101,9 @@ fn the_memory_of_the_party_is_dropped_once_welcomed_back() {
     };
     let roster = Roster {
         party: PARTY,
-        term: term_for(1, HOST),
+        term: term_for(1, host()),
         phase: PartyPhase::Started,
-        host: member(HOST, 0),
+        host: member(host(), 0),
         members: vec![member(NodeId(2), 1)],
         udp_port: 7701,
     };
