@@ -256,30 +256,6 @@ impl Node {
         self.after(now, decision);
     }
 
-    /// Playback's messages: the pool and the schedule from the host we follow, round
-    /// trips and holdings from our guests. From anyone else they are out of place.
-    fn playback_message(&mut self, now: Instant, stream: StreamId, msg: Control) {
-        match msg {
-            Control::Pool { songs, .. } if self.party.is_host_stream(stream) => {
-                self.playback.host_pool(from_wire(songs))
-            }
-            Control::Schedule { entries, .. } if self.party.is_host_stream(stream) => {
-                self.playback.host_entries(from_wire(entries))
-            }
-            Control::Delivery {
-                rtt_us,
-                clock_error_us,
-                ..
-            } if self.party.is_guest_stream(stream) => {
-                self.playback.guest_rtt(now, stream, rtt_us, clock_error_us)
-            }
-            Control::Holdings { missing, .. } if self.party.is_guest_stream(stream) => {
-                self.party.set_guest_missing(&mut self.out, stream, missing)
-            }
-            _ => self.out.counters.unexpected_control += 1,
-        }
-    }
-
     /// `stream` broke, was closed by the peer, or could not be opened.
     pub fn handle_stream_closed(&mut self, now: Instant, stream: StreamId) {
         self.party.handle_stream_closed(now, &mut self.out, stream);

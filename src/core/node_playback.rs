@@ -24,6 +24,30 @@ pub struct TransferView {
 }
 
 impl Node {
+    /// Playback's messages: the pool and the schedule from the host we follow, round
+    /// trips and holdings from our guests. From anyone else they are out of place.
+    pub(super) fn playback_message(&mut self, now: Instant, stream: StreamId, msg: Control) {
+        match msg {
+            Control::Pool { songs, .. } if self.party.is_host_stream(stream) => {
+                self.playback.host_pool(from_wire(songs))
+            }
+            Control::Schedule { entries, .. } if self.party.is_host_stream(stream) => {
+                self.playback.host_entries(from_wire(entries))
+            }
+            Control::Delivery {
+                rtt_us,
+                clock_error_us,
+                ..
+            } if self.party.is_guest_stream(stream) => {
+                self.playback.guest_rtt(now, stream, rtt_us, clock_error_us)
+            }
+            Control::Holdings { missing, .. } if self.party.is_guest_stream(stream) => {
+                self.party.set_guest_missing(&mut self.out, stream, missing)
+            }
+            _ => self.out.counters.unexpected_control += 1,
+        }
+    }
+
     /// The songs this box offers when it hosts (its library, in play order).
     pub fn set_pool(&mut self, pool: Vec<PoolSong>) {
         self.playback.set_local_pool(pool);
