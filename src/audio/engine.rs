@@ -286,9 +286,7 @@ impl Engine {
         match filled {
             Filled::Block => {
                 // A dry ring once is the song's end on its way, unless music follows.
-                if track.starved {
-                    self.board.shown.decoder_late += 1;
-                }
+                self.board.shown.decoder_late += u64::from(track.starved);
                 track.starved = false;
             }
             Filled::Ended => self.ended(),
