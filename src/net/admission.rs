@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use crate::clock::monotonic_now;
 use crate::core::limit::{Limiter, HANDSHAKES, HANDSHAKE_SOURCES};
 
-/// Handshakes under way at once, on both listeners together. Each may hold a 64 KiB
-/// message buffer for up to the handshake timeout, so this bounds what slow or
-/// half-open strangers can pin to about 4 MiB; a party's boxes finish theirs in
+/// Handshakes under way at once on one listener. Each may hold a 64 KiB message buffer
+/// for up to the handshake timeout, so this bounds what slow or half-open strangers can
+/// pin to about 4 MiB per listener (8 MiB for the box); a party's boxes finish theirs in
 /// milliseconds and need a handful at a time.
 pub(crate) const MAX_PENDING_HANDSHAKES: usize = 64;
 
@@ -24,7 +24,8 @@ pub(crate) enum Refusal {
     Busy,
 }
 
-/// The admission rules, shared by the control and song-transfer listeners.
+/// The admission rules of one listener. The control and song-transfer ports each have
+/// their own, so strangers filling one never lock boxes out of the other.
 #[derive(Debug)]
 pub(crate) struct Gate {
     rates: Mutex<Limiter<IpAddr>>,

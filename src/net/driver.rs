@@ -243,7 +243,12 @@ impl BoxRuntime {
         }
         let scanned = setup::scan_library(&self.config, tracker);
         if let Some(listener) = self.bulk_listener.take() {
-            let session = self.session.clone();
+            // The transfer port admits on its own: strangers holding its handshake slots
+            // must not keep boxes from joining on the control port.
+            let session = SessionCtx {
+                gate: Arc::new(Gate::default()),
+                ..self.session.clone()
+            };
             let bulk =
                 setup::start_transfers(&self.config, session, listener, tracker, cancel.clone());
             self.bulk = Some(bulk);
