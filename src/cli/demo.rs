@@ -361,12 +361,7 @@ fn line(b: &DemoBox, s: Option<&Status>) -> String {
             format!("; {}{pos}{clock}", p.state)
         }
     };
-    let fetching: Vec<String> = s
-        .transfers
-        .iter()
-        .filter(|t| t.state != "complete" && t.size > 0)
-        .map(|t| format!("{} {}%", t.title, t.bytes * 100 / t.size))
-        .collect();
+    let fetching = super::demo_lines::fetching(s);
     let fetch = if fetching.is_empty() {
         String::new()
     } else {

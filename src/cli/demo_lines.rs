@@ -2,6 +2,7 @@
 //! error and transfer progress, and the key help.
 
 use chorus::status::Status;
+use chorus::ui::screens::format::clock;
 
 use super::demo_fleet::DemoBox;
 
@@ -45,30 +46,18 @@ pub(super) fn summary(s: &Status) -> String {
             parts.push(format!("playout {e:+.0} us"));
         }
     }
-    let fetching: Vec<String> = s
-        .transfers
-        .iter()
-        .filter(|t| t.state != "complete" && t.size > 0)
-        .map(|t| format!("{} {}%", t.title, t.bytes * 100 / t.size))
-        .collect();
+    let fetching = fetching(s);
     if !fetching.is_empty() {
         parts.push(format!("fetching {}", fetching.join(", ")));
     }
     parts.join(" · ")
 }
 
-/// `ms` as minutes:seconds.
-fn clock(ms: u64) -> String {
-    format!("{}:{:02}", ms / 60_000, ms / 1000 % 60)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn positions_read_as_minutes_and_seconds() {
-        assert_eq!(clock(0), "0:00");
-        assert_eq!(clock(72_400), "1:12");
-    }
+/// The songs `s` is still fetching, each as "title N%".
+pub(super) fn fetching(s: &Status) -> Vec<String> {
+    s.transfers
+        .iter()
+        .filter(|t| t.state != "complete" && t.size > 0)
+        .map(|t| format!("{} {}%", t.title, t.bytes * 100 / t.size))
+        .collect()
 }
