@@ -81,8 +81,8 @@ fn host_stamps_arrival_at_receive_time_and_departure_at_processing_time() {
     assert_eq!(reply.t3, at_us(1_300).as_nanos());
 }
 
-#[test]
-fn member_measures_round_trip_to_receive_time() {
+/// Box 2, a member with its session key, and the first time request it sent.
+fn member_asking() -> (Playback, Out, TimeRequest) {
     let mut member = Playback::new();
     let seat = Some((PARTY, PartyRole::Member, NodeId(2)));
     member.seat(at_us(0), seat, Some(link()));
@@ -91,6 +91,12 @@ fn member_measures_round_trip_to_receive_time() {
     let Message::TimeRequest(req) = sent(&mut out) else {
         panic!("expected a time request");
     };
+    (member, out, req)
+}
+
+#[test]
+fn member_measures_round_trip_to_receive_time() {
+    let (mut member, mut out, req) = member_asking();
     assert!(req.authentic(&KEY));
     // Received at 600 us: 600 us minus the host's 100 us of processing.
     member.time_reply(at_us(600), &mut out, answer(&req, &KEY));
@@ -236,14 +242,7 @@ fn the_lead_covers_the_output_latency_within_reason() {
 
 #[test]
 fn forged_and_replayed_replies_are_counted_and_never_reach_the_clock() {
-    let mut member = Playback::new();
-    let seat = Some((PARTY, PartyRole::Member, NodeId(2)));
-    member.seat(at_us(0), seat, Some(link()));
-    let mut out = Out::default();
-    member.handle_timeout(at_us(0), &mut out);
-    let Message::TimeRequest(req) = sent(&mut out) else {
-        panic!("expected a time request");
-    };
+    let (mut member, mut out, req) = member_asking();
     let untouched = member.clock.counters();
     let wrong_key = answer(&req, &[1; 32]);
     let mut moved = answer(&req, &KEY);
