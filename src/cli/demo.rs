@@ -361,7 +361,7 @@ fn line(b: &DemoBox, s: Option<&Status>) -> String {
             format!("; {}{pos}{clock}", p.state)
         }
     };
-    let fetching = super::demo_lines::fetching(s);
+    let fetching = fetching(s);
     let fetch = if fetching.is_empty() {
         String::new()
     } else {
@@ -372,6 +372,15 @@ fn line(b: &DemoBox, s: Option<&Status>) -> String {
         b.name,
         s.neighbours.len()
     )
+}
+
+/// The songs `s` is still fetching, each as "title N%".
+pub(super) fn fetching(s: &Status) -> Vec<String> {
+    s.transfers
+        .iter()
+        .filter(|t| t.state != "complete" && t.size > 0)
+        .map(|t| format!("{} {}%", t.title, t.bytes * 100 / t.size))
+        .collect()
 }
 
 /// Compares when each recording's music began, on the shared monotonic clock.

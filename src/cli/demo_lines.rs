@@ -46,18 +46,9 @@ pub(super) fn summary(s: &Status) -> String {
             parts.push(format!("playout {e:+.0} us"));
         }
     }
-    let fetching = fetching(s);
+    let fetching = super::demo::fetching(s);
     if !fetching.is_empty() {
         parts.push(format!("fetching {}", fetching.join(", ")));
     }
     parts.join(" · ")
-}
-
-/// The songs `s` is still fetching, each as "title N%".
-pub(super) fn fetching(s: &Status) -> Vec<String> {
-    s.transfers
-        .iter()
-        .filter(|t| t.state != "complete" && t.size > 0)
-        .map(|t| format!("{} {}%", t.title, t.bytes * 100 / t.size))
-        .collect()
 }
