@@ -226,8 +226,9 @@ fn a_song_that_never_opens_is_skipped_by_the_watchdog_and_the_next_one_plays() {
     assert!(status.position_ms > 300, "{status:?}");
 }
 
-/// RMS and frequency (from zero crossings) of the left channel of the recording's
-/// non-silent part.
+/// RMS and frequency of the left channel of the recording's non-silent part. The
+/// frequency is the rate over the median distance between rising zero crossings, so a
+/// short gap (a decoder that fell behind a block on a busy machine) does not bend it.
 fn tone_of(recording: &Path) -> (f64, f64) {
     let mut reader = hound::WavReader::open(recording).unwrap();
     let rate = f64::from(reader.spec().sample_rate);
@@ -241,11 +242,20 @@ fn tone_of(recording: &Path) -> (f64, f64) {
     let sound = &left[first..=last.max(first)];
     let rms =
         (sound.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / sound.len() as f64).sqrt();
-    let crossings = sound
+    // Each crossing placed between its two samples, for a fraction of a sample.
+    let rising: Vec<f64> = sound
         .windows(2)
-        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
-        .count();
-    (rms, crossings as f64 / 2.0 / (sound.len() as f64 / rate))
+        .enumerate()
+        .filter(|(_, w)| w[0] < 0.0 && w[1] >= 0.0)
+        .map(|(i, w)| i as f64 + f64::from(w[0] / (w[0] - w[1])))
+        .collect();
+    let mut periods: Vec<f64> = rising.windows(2).map(|p| p[1] - p[0]).collect();
+    periods.sort_unstable_by(f64::total_cmp);
+    let median = periods
+        .get(periods.len() / 2)
+        .copied()
+        .unwrap_or(f64::INFINITY);
+    (rms, rate / median)
 }
 
 /// 8 channels, 192 kHz and 8 kHz mono play as the same 440 Hz tone on a 48 kHz stereo
