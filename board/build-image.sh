@@ -52,8 +52,18 @@ AUTHORIZED_KEYS=${AUTHORIZED_KEYS:-}
 # grow the root partition later.
 BASE_PACKAGES="systemd-sysv udev kmod dbus iproute2 netbase libasound2 alsa-utils fdisk"
 # Installed with the kernel: dtc for the Pirate Audio device tree (board/dt/chorus-dtb
-# redoes it at every kernel upgrade), Wi-Fi for the Pi 3, 3 B+ and 4 (non-free-firmware).
-BOARD_PACKAGES="device-tree-compiler wpasupplicant firmware-brcm80211"
+# redoes it at every kernel upgrade), Wi-Fi for the Pi 3, 3 B+, 4 and Zero 2 W
+# (non-free-firmware). The radio firmware comes from bookworm-backports: bookworm's own
+# package (20230210) has no board file for the Zero 2 W, whose radio then stays off.
+BOARD_PACKAGES="device-tree-compiler wpasupplicant firmware-brcm80211/$SUITE-backports"
+# The per-board radio files the Wi-Fi of each supported Pi loads (brcmfmac asks for the
+# one named after the device tree's model before the generic one).
+WIFI_FILES="brcmfmac43430-sdio.raspberrypi,3-model-b.txt
+brcmfmac43430-sdio.raspberrypi,model-zero-2-w.txt
+brcmfmac43455-sdio.raspberrypi,3-model-b-plus.txt
+brcmfmac43455-sdio.raspberrypi,4-model-b.txt
+brcmfmac43430-sdio.bin
+brcmfmac43455-sdio.bin"
 WORK=$REPO/target/image
 ROOTFS=$WORK/rootfs
 BASE_TAR=$WORK/base-rootfs.tar
@@ -162,6 +172,7 @@ if $REBUILD_BASE || [[ ! -f $BASE_TAR || ! -f $BASE_KEY || $(cat "$BASE_KEY") !=
     cat >"$ROOTFS/etc/apt/sources.list" <<EOF
 deb $MIRROR $SUITE main non-free-firmware
 deb $MIRROR $SUITE-updates main non-free-firmware
+deb $MIRROR $SUITE-backports non-free-firmware
 deb http://deb.debian.org/debian-security $SUITE-security main non-free-firmware
 EOF
     # No daemons may start inside the build chroot.
@@ -204,6 +215,10 @@ else
     mkdir -p "$ROOTFS"
     tar --numeric-owner --xattrs --xattrs-include='*' -C "$ROOTFS" -xf "$BASE_TAR"
 fi
+
+while read -r f; do
+    [[ -e $ROOTFS/lib/firmware/brcm/$f ]] || die "the Wi-Fi firmware file brcm/$f is missing"
+done <<<"$WIFI_FILES"
 
 # ---------------------------------------------------------------- 2. chorus on top
 log "installing chorus (its Debian package)"

@@ -15,8 +15,13 @@ pub enum Request {
     Status,
     /// List the songs of this box's music folder.
     Library,
-    /// Create a party and invite the neighbourhood.
-    Host,
+    /// Create a party and invite the neighbourhood, offering the songs of `playlist` (a
+    /// playlist's file name in the music folder, with or without its extension, any
+    /// case), or by default the configured `[songs] playlist`, else the whole folder.
+    Host {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        playlist: Option<String>,
+    },
     /// Join the given party (16 hex digits), or the preferred invitation.
     Join {
         #[serde(default)]
@@ -66,6 +71,11 @@ pub enum VolumeTarget {
 }
 
 impl Request {
+    /// HOST with the default songs (the configured playlist, else the whole folder).
+    pub fn host() -> Self {
+        Request::Host { playlist: None }
+    }
+
     /// A volume request that sets `target` to `percent`.
     pub fn set_volume(target: VolumeTarget, percent: u8) -> Self {
         Request::Volume {
@@ -130,6 +140,22 @@ pub struct Response {
     /// The music library, for `Request::Library`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub songs: Option<Vec<SongStatus>>,
+    /// The playlists of the music folder, for `Request::Library`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playlists: Option<Vec<PlaylistInfo>>,
+}
+
+/// One playlist of the music folder, as `chorus ctl library` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaylistInfo {
+    /// Its file name without the extension: what `chorus ctl host --playlist` takes.
+    pub name: String,
+    /// Songs of the library it lists (each once).
+    pub songs: usize,
+    /// Its entries that do not play.
+    pub skipped: usize,
+    /// Whether `[songs] playlist` in the configuration names it (HOST plays it).
+    pub default: bool,
 }
 
 impl Response {
@@ -140,6 +166,7 @@ impl Response {
             message: None,
             error: None,
             songs: None,
+            playlists: None,
         }
     }
 
@@ -150,9 +177,10 @@ impl Response {
         }
     }
 
-    pub fn songs(songs: Vec<SongStatus>) -> Self {
+    pub fn songs(songs: Vec<SongStatus>, playlists: Vec<PlaylistInfo>) -> Self {
         Response {
             songs: Some(songs),
+            playlists: Some(playlists),
             ..Response::empty(true)
         }
     }
@@ -198,6 +226,24 @@ mod tests {
         let r: Request =
             serde_json::from_str(r#"{"cmd":"volume","target":"box","delta":-5}"#).expect("parse");
         assert_eq!(r, Request::change_volume(VolumeTarget::Box, -5));
+    }
+
+    #[test]
+    fn host_requests_with_and_without_a_playlist_parse() {
+        let r: Request = serde_json::from_str(r#"{"cmd":"host"}"#).expect("parse");
+        assert_eq!(r, Request::host());
+        assert_eq!(
+            serde_json::to_string(&r).expect("write"),
+            r#"{"cmd":"host"}"#
+        );
+        let r: Request =
+            serde_json::from_str(r#"{"cmd":"host","playlist":"Road trip"}"#).expect("parse");
+        assert_eq!(
+            r,
+            Request::Host {
+                playlist: Some("Road trip".into())
+            }
+        );
     }
 
     #[test]

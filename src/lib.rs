@@ -20,6 +20,8 @@
 //!   the cache of songs fetched from peers.
 //! - [`identity`]: the box's key, made once and kept in the state folder, and the id
 //!   derived from it.
+//! - [`party_key`]: the optional shared secret of a keyed party and the keys derived
+//!   from it (sealed datagrams, the sessions' pre-shared key).
 //! - [`clock`]: the box's monotonic clock (`CLOCK_MONOTONIC` as a [`core::Instant`]), the
 //!   one clock the runtime, audio and the face read.
 //! - [`core`]: sans-IO state machines fed with `(event, now)`; they own no sockets,
@@ -37,6 +39,7 @@ pub mod hal;
 pub mod identity;
 pub mod library;
 pub mod net;
+pub mod party_key;
 pub mod proto;
 pub mod sim;
 pub mod status;

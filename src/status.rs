@@ -42,12 +42,30 @@ pub struct Status {
     /// Authenticated TCP sessions (control and song transfer) and the ones refused.
     #[serde(default)]
     pub sessions: SessionCounters,
+    /// Whether this box has a party key: it sees and joins only boxes with the same key,
+    /// and everything between them is encrypted (the key itself is never shown).
+    #[serde(default)]
+    pub keyed: bool,
     /// This box's own volume (only this box), 0 to 100; kept across restarts.
     #[serde(default)]
     pub box_volume: u8,
     /// Problems that keep this box from doing its job, most important first.
     #[serde(default)]
     pub alerts: Vec<Alert>,
+    /// The playlist the party's songs come from; `null` outside a party or when the
+    /// host offers its whole music folder.
+    #[serde(default)]
+    pub playlist: Option<PlaylistStatus>,
+}
+
+/// The `playlist` object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaylistStatus {
+    /// Its file name without the extension, as the host named it.
+    pub name: String,
+    /// Its entries that do not play, and why (on the host only; empty on members).
+    #[serde(default)]
+    pub skipped: Vec<crate::library::playlist::Skipped>,
 }
 
 /// What the box's TCP sessions proved and refused since it started.
@@ -314,8 +332,13 @@ impl Status {
             storage: None,
             counters: node.counters(),
             sessions: SessionCounters::default(),
+            keyed: false,
             box_volume: 100,
             alerts: Vec::new(),
+            playlist: node.playlist().map(|name| PlaylistStatus {
+                name: name.to_owned(),
+                skipped: Vec::new(),
+            }),
         }
     }
 }

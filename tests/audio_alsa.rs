@@ -31,21 +31,105 @@ fn server() -> MutexGuard<'static, ()> {
     guard
 }
 
+/// The device under test: `CHORUS_ALSA_DEVICE`, or ALSA's default.
+fn config() -> AlsaConfig {
+    AlsaConfig {
+        device: std::env::var("CHORUS_ALSA_DEVICE").unwrap_or_else(|_| "default".into()),
+        ..AlsaConfig::from_params(&SinkParams::default())
+    }
+}
+
+/// Opens the device; without one the test is skipped, unless `CHORUS_ALSA_REQUIRED` says
+/// there must be one (`scripts/test` sets it once its null sink is up; CI always).
+fn open(config: AlsaConfig) -> Option<AlsaSink> {
+    let device = config.device.clone();
+    match AlsaSink::open(config) {
+        Ok(sink) => Some(sink),
+        Err(err) if std::env::var_os("CHORUS_ALSA_REQUIRED").is_some() => {
+            panic!("cannot open ALSA device {device:?}: {err}")
+        }
+        Err(err) => {
+            println!("skipped: cannot open ALSA device {device:?}: {err} (start scripts/pipewire-null-sink.sh)");
+            None
+        }
+    }
+}
+
+/// `frames` of a 1 kHz sine at `rate`, stereo, continuing from `phase`.
+fn sine(frames: usize, rate: f64, phase: &mut f64) -> Vec<f32> {
+    let mut samples = Vec::with_capacity(frames * 2);
+    for _ in 0..frames {
+        let s = (0.2 * phase.sin()) as f32;
+        samples.extend_from_slice(&[s, s]);
+        *phase += std::f64::consts::TAU * 1_000.0 / rate;
+    }
+    samples
+}
+
+#[test]
+fn an_underrun_is_recovered_by_reopening_and_the_position_keeps_to_the_clock() {
+    let _server = server();
+    let Some(mut sink) = open(config()) else {
+        return;
+    };
+    let granted = sink.granted();
+    let rate = f64::from(sink.format().rate);
+    let block = 480usize;
+    let mut phase = 0.0f64;
+    // Per reading: time minus played position (s; constant while the stream flows) and
+    // the underruns so far.
+    let mut segment = |sink: &mut AlsaSink, blocks: usize| -> Vec<(f64, u64)> {
+        let mut readings = Vec::new();
+        for n in 0..blocks {
+            sink.write(&sine(block, rate, &mut phase)).unwrap();
+            if n >= 10 && n % 5 == 0 {
+                let t = sink.timing().unwrap();
+                let lag = t.at.as_nanos() as f64 * 1e-9 - t.audible_frame() as f64 / rate;
+                readings.push((lag, sink.underruns()));
+            }
+        }
+        readings
+    };
+    let before = segment(&mut sink, 100);
+    let underruns = sink.underruns();
+    // Far longer than the buffer: the device runs dry.
+    std::thread::sleep(Duration::from_millis(250));
+    let after = segment(&mut sink, 150);
+    assert!(sink.underruns() > underruns, "the stall was an underrun");
+    assert_eq!(sink.granted(), granted, "reopened with the same parameters");
+    // A loaded machine may underrun again on its own: judge the stretch after the last.
+    let last = sink.underruns();
+    let settled: Vec<f64> = after
+        .iter()
+        .filter(|(_, u)| *u == last)
+        .map(|(l, _)| *l)
+        .collect();
+    assert!(
+        settled.len() >= 5,
+        "too few readings after recovery: {after:?}"
+    );
+    let lo = settled.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = settled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // Every frame written is numbered once: after the gap the position goes on from where
+    // it was, behind the clock by the silence, and keeps to the clock again.
+    let jump = after[0].0 - before[before.len() - 1].0;
+    println!(
+        "time - position after recovery: spread {:.2} ms; fell behind by {:.1} ms",
+        (hi - lo) * 1e3,
+        jump * 1e3
+    );
+    assert!(hi - lo < 0.020, "after the underrun: {after:?}");
+    assert!(
+        (0.150..2.0).contains(&jump),
+        "the position fell behind the clock by the silence, not {jump} s"
+    );
+}
+
 #[test]
 fn sine_plays_in_real_time_and_position_tracks_the_monotonic_clock() {
     let _server = server();
-    let device = std::env::var("CHORUS_ALSA_DEVICE").unwrap_or_else(|_| "default".into());
-    let config = AlsaConfig {
-        device: device.clone(),
-        ..AlsaConfig::from_params(&SinkParams::default())
-    };
-    let mut sink = match AlsaSink::open(config) {
-        Ok(sink) => sink,
-        Err(err) => {
-            println!("skipped: cannot open ALSA device {device:?}: {err} (start scripts/pipewire-null-sink.sh)");
-            return;
-        }
-    };
+    let config = config();
+    let Some(mut sink) = open(config) else { return };
     let granted = sink.granted();
     println!("granted: {granted:?}");
     assert!(granted.period_frames <= 480 * 2, "period {granted:?}");

@@ -36,6 +36,18 @@ fn datagram(data: &[u8]) {
     }
 }
 
+/// The `sealed` target: opening at a keyed box never panics; what opens decodes.
+fn sealed(data: &[u8]) {
+    let key = chorus::party_key::PartyKey::derive(
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    )
+    .expect("a valid key");
+    if let Ok(plain) = key.open(data) {
+        assert!(plain.len() <= chorus::proto::MAX_DATAGRAM);
+        let _ = decode_datagram(&plain);
+    }
+}
+
 fn message(data: &[u8]) {
     if let Ok(msg) = decode(data, MAX_FRAME) {
         let again = encode(&msg, MAX_FRAME).expect("a decoded message re-encodes");
@@ -161,6 +173,26 @@ fn audio(data: &[u8]) {
     }
 }
 
+/// The target's first byte picks the format.
+fn playlist(data: &[u8]) {
+    use chorus::library::playlist::{parse::parse, Format};
+    let Some((&selector, file)) = data.split_first() else {
+        return;
+    };
+    let format = [Format::M3u, Format::M3u8, Format::Pls][usize::from(selector) % 3];
+    let entries = parse(file, format);
+    let lines = file.split(|&b| b == b'\n' || b == b'\r').count();
+    assert!(entries.len() <= lines);
+    for entry in &entries {
+        assert!(!entry.is_empty() && entry.trim() == entry, "{entry:?}");
+        assert!(!entry.contains(['\n', '\r']), "{entry:?}");
+        assert!(
+            format == Format::Pls || !entry.starts_with('#'),
+            "{entry:?}"
+        );
+    }
+}
+
 fn cover(data: &[u8]) {
     if let Ok(cover) = chorus::ui::cover::decode(data) {
         assert_eq!(
@@ -174,6 +206,7 @@ fn cover(data: &[u8]) {
 fn check_for(target: &str) -> fn(&[u8]) {
     match target {
         "datagram" => datagram,
+        "sealed" => sealed,
         "message" => message,
         "frame" => frame,
         "manifest" => manifest,
@@ -182,6 +215,7 @@ fn check_for(target: &str) -> fn(&[u8]) {
         "boot_file" => boot_file,
         "audio" => audio,
         "cover" => cover,
+        "playlist" => playlist,
         other => panic!("tests/fuzz-regressions/{other}: no fuzz target of that name"),
     }
 }

@@ -88,13 +88,7 @@ fn a_copied_id_file_is_no_identity_and_a_claimed_id_is_refused() {
     // A stranger with a key of its own claims B's id on the host's control port: the
     // host closes the session without a welcome.
     let host = party_of(&a.state).unwrap();
-    let host_port: u16 = host.members[0]
-        .addr
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let host_port = common::host_control_port(&host);
     let claimed = NodeId(u64::from_str_radix(&b_id, 16).unwrap());
     let party_id = PartyId(u64::from_str_radix(&party, 16).unwrap());
     let answers = claim(host_port, claimed, party_id, host.term);

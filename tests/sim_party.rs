@@ -21,6 +21,8 @@ use chorus::sim::{CommandFailed, CrashMode, LinkModel, SegmentId, Sim, Violation
 mod chaos;
 #[path = "sim_party/playback.rs"]
 mod playback;
+#[path = "sim_party/playlist.rs"]
+mod playlist;
 #[path = "sim_party/queue.rs"]
 mod queue;
 #[path = "sim_party/regressions.rs"]

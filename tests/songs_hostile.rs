@@ -93,13 +93,7 @@ fn hosted_party(state: &Path) -> (PartyId, u64, u16) {
     assert!(party.is_some());
     let s = status(state).unwrap().party.unwrap();
     let party_id = PartyId(u64::from_str_radix(&s.id, 16).unwrap());
-    let host_port: u16 = s.members[0]
-        .addr
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let host_port = common::host_control_port(&s);
     (party_id, s.term, host_port)
 }
 

@@ -33,8 +33,10 @@ fn legend() -> Vec<LegendRow> {
 fn party(role: Role) -> PartyLine {
     PartyLine {
         name: "kitchen's party".into(),
+        playlist: None,
         size: 3,
         role,
+        keyed: false,
     }
 }
 
@@ -89,6 +91,7 @@ fn invitation(starts_in_s: Option<u32>, joining: bool, more: usize) -> Invitatio
         join_button: Keymap::default().join_button().unwrap_or(Button::A),
         joining,
         hosting: false,
+        keyed: false,
     }
 }
 
@@ -150,10 +153,16 @@ fn idle_and_invitation_views(v: &mut Vec<(&'static str, View)>) {
     hosting.host_name = "kitchen".into();
     hosting.hosting = true;
     v.push(("invitation-hosting", base(Screen::Invitation(hosting))));
+    let mut keyed = invitation(Some(12), false, 0);
+    keyed.keyed = true;
+    v.push(("invitation-keyed", base(Screen::Invitation(keyed))));
     v.push((
         "fetching",
         base(Screen::Fetching(fetching(Some(0.42), Some(12)))),
     ));
+    let mut listed = fetching(Some(0.42), Some(12));
+    listed.party.playlist = Some("Road trip".into());
+    v.push(("fetching-playlist", base(Screen::Fetching(listed))));
     let mut unknown = base(Screen::Fetching(fetching(None, None)));
     unknown.tick_ms = 1_000;
     v.push(("fetching-unknown-size", unknown));
@@ -169,6 +178,11 @@ fn playing_views(v: &mut Vec<(&'static str, View)>) {
         "playing-member",
         base(Screen::Playing(playing("Teardrop", Some("Massive Attack")))),
     ));
+    // A keyed party: the padlock beside the size, the long name cut before it.
+    let mut keyed = playing("Teardrop", Some("Massive Attack"));
+    keyed.party.keyed = true;
+    keyed.party.name = "the living room's party".into();
+    v.push(("playing-keyed", base(Screen::Playing(keyed))));
     let long = "The Unbearable Lightness of Being (Extended Live Version)";
     for (name, tick) in [("playing-scroll-0", 0), ("playing-scroll-5s", 5_000)] {
         let mut view = base(Screen::Playing(playing(
@@ -193,6 +207,14 @@ fn playing_views(v: &mut Vec<(&'static str, View)>) {
         "playing-cjk",
         base(Screen::Playing(playing("東京", Some("Ελλάδα")))),
     ));
+    let mut listed = playing("Teardrop", Some("Massive Attack"));
+    listed.party.role = Role::Host;
+    listed.party.playlist = Some("Road trip".into());
+    listed.cover = Some(test_cover());
+    v.push(("playing-playlist", base(Screen::Playing(listed))));
+    let mut long_list = playing("Teardrop", Some("Massive Attack"));
+    long_list.party.playlist = Some("Songs for a very long drive through the night".into());
+    v.push(("playing-playlist-long", base(Screen::Playing(long_list))));
     let mut paused = playing("Teardrop", Some("Massive Attack"));
     paused.paused = true;
     paused.cover = Some(test_cover());

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 use chorus::command::{Request, Response, VolumeTarget};
 use chorus::config::Config;
+use chorus::party_key::PartyKey;
 use chorus::proto::frame::FrameCodec;
 use chorus::proto::manifest::Manifest;
 use chorus::proto::schedule::{Action, Entry, PoolSong};
@@ -186,6 +187,7 @@ fn stream_messages() -> Vec<Message> {
         Message::Control(Control::Pool {
             party,
             songs: vec![pool_song(1), pool_song(2)],
+            playlist: Some("Road trip".into()),
         }),
         Message::Control(Control::Schedule {
             party,
@@ -230,11 +232,18 @@ fn stream_messages() -> Vec<Message> {
     ]
 }
 
+/// The party key of the `sealed` target.
+const SEALED_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
 fn protocol(corpus: &Corpus) -> Result<(), Box<dyn std::error::Error>> {
     let small = small_messages();
     let large = stream_messages();
     for (i, msg) in small.iter().enumerate() {
-        corpus.put("datagram", &i.to_string(), &encode(msg, MAX_DATAGRAM)?)?;
+        let datagram = encode(msg, MAX_DATAGRAM)?;
+        corpus.put("datagram", &i.to_string(), &datagram)?;
+        // The same datagram as a keyed box sends it (the `sealed` target's key).
+        let key = PartyKey::derive(SEALED_KEY)?;
+        corpus.put("sealed", &i.to_string(), &key.seal(&datagram)?)?;
     }
     let mut codec = FrameCodec::default();
     let mut stream = BytesMut::from(&[7u8][..]);
@@ -313,7 +322,10 @@ fn control(corpus: &Corpus) -> Result<(), Box<dyn std::error::Error>> {
     let requests = [
         Request::Status,
         Request::Library,
-        Request::Host,
+        Request::host(),
+        Request::Host {
+            playlist: Some("Road trip".into()),
+        },
         Request::Join {
             party: Some("00000000000000ab".into()),
         },
@@ -369,6 +381,24 @@ fn config(corpus: &Corpus) -> Result<(), Box<dyn std::error::Error>> {
     ];
     for (name, bytes) in boot {
         corpus.put("boot_file", name, bytes)?;
+    }
+    // The first byte picks the format: 0 M3U, 1 M3U8, 2 PLS.
+    let playlists: [(&str, &[u8]); 3] = [
+        (
+            "m3u",
+            b"\0#EXTM3U\r\n#EXTINF:123,Artist - One\r\nCaf\xE9/one.mp3\r\n../two.flac\r\n",
+        ),
+        (
+            "m3u8",
+            b"\x01\xEF\xBB\xBF# comment\n\nsub\\three.ogg\nhttp://x/y\n",
+        ),
+        (
+            "pls",
+            b"\x02[playlist]\nFile2=b.wav\nTitle2=B\nFile1=a.wav\nNumberOfEntries=2\n",
+        ),
+    ];
+    for (name, bytes) in playlists {
+        corpus.put("playlist", name, bytes)?;
     }
     Ok(())
 }

@@ -1,6 +1,12 @@
-//! The ALSA sink: negotiates format and small buffers, reads the DAC position from
-//! `snd_pcm_status` (monotonic htstamp + delay), recovers from underruns, and reopens a
+//! The ALSA sink: plays through a PCM opened with small buffers, reads the DAC position
+//! from `snd_pcm_status` (monotonic htstamp + delay), recovers from underruns, and reopens a
 //! device that disappeared, with backoff, without ever panicking.
+//!
+//! An underrun is recovered by closing and reopening the PCM, not by re-preparing it:
+//! PipeWire's ALSA plugin, re-prepared after an underrun, went on playing 32 frames
+//! (0.67 ms at 48 kHz) away from the delay it reported, in about half of the underruns
+//! measured, while a fresh open is as exact as the first start. A reopen costs a few
+//! milliseconds on a stream that has just run dry anyway.
 //!
 //! A device can vanish three ways: calls fail (`ENODEV`, `EBADFD`, `EIO`: a USB DAC
 //! unplugged), every write underruns (a sound server died), or writes never find room
@@ -9,78 +15,18 @@
 
 use std::time::Duration;
 
-use ::alsa::pcm::{Access, Format, HwParams, State, TstampType, PCM};
-use ::alsa::{Direction, ValueOr};
+use ::alsa::pcm::{State, PCM};
 use rustix::io::Errno;
 
-use super::recovery::{Recovery, FIRST_BACKOFF};
-use super::{Sink, SinkError, SinkFormat, SinkParams, SinkTiming};
+use super::alsa_open::open_pcm;
+pub use super::alsa_open::{AlsaConfig, Granted, SampleFormat};
+use super::recovery::Recovery;
+use super::{Sink, SinkError, SinkFormat, SinkTiming};
 use crate::clock::monotonic_now;
 use crate::core::Instant;
 
 /// How much longer than its buffer a device may go without taking audio: then it is gone.
 const STALL_GRACE: Duration = Duration::from_secs(1);
-
-/// Sample formats in order of preference: F32 avoids a conversion, S32 keeps 24-bit DACs
-/// exact, S16 is what every device takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SampleFormat {
-    /// 32-bit float.
-    F32,
-    /// 32-bit signed integer.
-    S32,
-    /// 16-bit signed integer.
-    S16,
-}
-
-impl SampleFormat {
-    fn alsa(self) -> Format {
-        match self {
-            SampleFormat::F32 => Format::float(),
-            SampleFormat::S32 => Format::s32(),
-            SampleFormat::S16 => Format::s16(),
-        }
-    }
-}
-
-/// What to ask of the device.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlsaConfig {
-    /// ALSA PCM name (`default`, `hw:0,0`, `pipewire`, …).
-    pub device: String,
-    /// Rate and channels; the rate must be granted exactly (we resample, ALSA should not).
-    pub format: SinkFormat,
-    /// Period (≤ 10 ms by default): how often the device wakes us.
-    pub period: Duration,
-    /// Buffer (≤ 40 ms by default): latency and underrun margin.
-    pub buffer: Duration,
-    /// Formats to try, best first.
-    pub sample_formats: Vec<SampleFormat>,
-}
-
-impl AlsaConfig {
-    /// The `default` device with the format and buffering of `params`.
-    pub fn from_params(params: &SinkParams) -> Self {
-        AlsaConfig {
-            device: "default".into(),
-            format: params.format,
-            period: params.period,
-            buffer: params.buffer,
-            sample_formats: vec![SampleFormat::F32, SampleFormat::S32, SampleFormat::S16],
-        }
-    }
-}
-
-/// What the device granted, read back after negotiation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Granted {
-    /// Sample format in use.
-    pub sample_format: SampleFormat,
-    /// Period in frames.
-    pub period_frames: u64,
-    /// Buffer in frames.
-    pub buffer_frames: u64,
-}
 
 /// Plays through ALSA. See [`Sink`] for the contract.
 #[derive(Debug)]
@@ -94,91 +40,6 @@ pub struct AlsaSink {
     paused: bool,
     samples_i32: Vec<i32>,
     samples_i16: Vec<i16>,
-}
-
-fn alsa_error(config: &AlsaConfig, err: &::alsa::Error) -> SinkError {
-    let errno = Errno::from_raw_os_error(err.errno());
-    let reason = err.to_string();
-    if errno == Errno::INVAL || errno == Errno::NOTSUP || errno == Errno::ILSEQ {
-        SinkError::Config(format!("{}: {reason}", config.device))
-    } else {
-        SinkError::DeviceGone {
-            device: config.device.clone(),
-            retry_after: FIRST_BACKOFF,
-            reason,
-        }
-    }
-}
-
-/// Open and configure the device; returns the PCM and what it granted.
-fn open_pcm(config: &AlsaConfig) -> Result<(PCM, Granted), SinkError> {
-    let fail = |e: ::alsa::Error| alsa_error(config, &e);
-    if config.device.contains('\0') {
-        return Err(SinkError::Config("device name contains NUL".into()));
-    }
-    let pcm = PCM::new(&config.device, Direction::Playback, true).map_err(fail)?;
-    let rate = config.format.rate;
-    let granted = {
-        let hwp = HwParams::any(&pcm).map_err(fail)?;
-        hwp.set_access(Access::RWInterleaved).map_err(fail)?;
-        hwp.set_channels(u32::from(config.format.channels))
-            .map_err(fail)?;
-        hwp.set_rate_resample(true).map_err(fail)?;
-        hwp.set_rate(rate, ValueOr::Nearest).map_err(fail)?;
-        let sample_format = config
-            .sample_formats
-            .iter()
-            .copied()
-            .find(|f| hwp.test_format(f.alsa()).is_ok())
-            .ok_or_else(|| {
-                SinkError::Config(format!("{}: no F32/S32/S16 format", config.device))
-            })?;
-        hwp.set_format(sample_format.alsa()).map_err(fail)?;
-        let frames = |d: Duration| (d.as_secs_f64() * f64::from(rate)).round().max(1.0) as i64;
-        hwp.set_period_size_near(frames(config.period), ValueOr::Nearest)
-            .map_err(fail)?;
-        hwp.set_buffer_size_near(frames(config.buffer))
-            .map_err(fail)?;
-        pcm.hw_params(&hwp).map_err(fail)?;
-        let cur = pcm.hw_params_current().map_err(fail)?;
-        let granted_rate = cur.get_rate().map_err(fail)?;
-        if granted_rate != rate {
-            return Err(SinkError::Config(format!(
-                "{}: asked for {rate} Hz, device grants {granted_rate} Hz",
-                config.device
-            )));
-        }
-        Granted {
-            sample_format,
-            period_frames: cur.get_period_size().map_err(fail)?.max(1) as u64,
-            buffer_frames: cur.get_buffer_size().map_err(fail)?.max(1) as u64,
-        }
-    };
-    {
-        let swp = pcm.sw_params_current().map_err(fail)?;
-        // Start once all but one period is queued: a full buffer of margin from the start.
-        let start = granted
-            .buffer_frames
-            .saturating_sub(granted.period_frames)
-            .max(1);
-        swp.set_start_threshold(start as i64).map_err(fail)?;
-        swp.set_avail_min(granted.period_frames as i64)
-            .map_err(fail)?;
-        // Status timestamps on CLOCK_MONOTONIC: the clock the core and net use.
-        swp.set_tstamp_mode(true).map_err(fail)?;
-        swp.set_tstamp_type(TstampType::Monotonic).map_err(fail)?;
-        pcm.sw_params(&swp).map_err(fail)?;
-    }
-    tracing::info!(
-        device = %config.device,
-        rate,
-        channels = config.format.channels,
-        format = ?granted.sample_format,
-        period_frames = granted.period_frames,
-        buffer_frames = granted.buffer_frames,
-        "alsa device opened"
-    );
-    Ok((pcm, granted))
 }
 
 impl AlsaSink {
@@ -282,6 +143,25 @@ impl AlsaSink {
         }
     }
 
+    /// Replaces the PCM that underran with a freshly opened one (see the module doc).
+    fn reopen_after_underrun(&mut self) -> Result<(), SinkError> {
+        self.pcm = None;
+        match open_pcm(&self.config) {
+            Ok((pcm, granted)) => {
+                self.pcm = Some(pcm);
+                self.granted = granted;
+                Ok(())
+            }
+            Err(err) => {
+                let why = match err {
+                    SinkError::DeviceGone { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                Err(self.lose_device(format!("reopening after an underrun: {why}")))
+            }
+        }
+    }
+
     /// How long a write may wait for room before the device counts as gone.
     fn stall_timeout_ms(&self) -> u32 {
         let rate = f64::from(self.config.format.rate.max(1));
@@ -354,19 +234,19 @@ impl AlsaSink {
                             Err(e) if is_xrun(&e) => {}
                             Err(e) => return Err(self.lose_device(e.to_string())),
                         }
-                    } else if is_xrun(&err) {
-                        // Underrun or suspend: re-prepare and keep writing. Frames already
-                        // written were all played, so the numbering stays consistent.
+                    } else if errno == Errno::INTR {
                         if let Err(e) = pcm.try_recover(err, true) {
                             return Err(self.lose_device(format!("recovery failed: {e}")));
                         }
-                        if errno != Errno::INTR {
-                            self.underruns += 1;
-                            tracing::warn!(device = %self.config.device, "alsa underrun, recovered");
-                            if self.recovery.underrun(monotonic_now()) {
-                                let reason = "underruns on every write".to_string();
-                                return Err(self.lose_device(reason));
-                            }
+                    } else if is_xrun(&err) {
+                        // Underrun or suspend: reopen and keep writing. Frames already
+                        // written were all played, so the numbering stays consistent.
+                        self.reopen_after_underrun()?;
+                        self.underruns += 1;
+                        tracing::warn!(device = %self.config.device, "alsa underrun, recovered");
+                        if self.recovery.underrun(monotonic_now()) {
+                            let reason = "underruns on every write".to_string();
+                            return Err(self.lose_device(reason));
                         }
                     } else {
                         return Err(self.lose_device(err.to_string()));

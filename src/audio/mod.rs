@@ -32,6 +32,8 @@ pub mod wav;
 
 #[cfg(feature = "alsa")]
 pub mod alsa;
+#[cfg(feature = "alsa")]
+mod alsa_open;
 mod pace;
 pub mod realtime;
 #[cfg(feature = "alsa")]

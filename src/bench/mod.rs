@@ -3,9 +3,11 @@
 //! repeatable), and so do `party` (the playback invariant over many seeds) and `soak`
 //! (one party for hours with churn);
 //! `distribute` runs real boxes and measures wall time; `playout` records real boxes
-//! playing through ALSA into one PipeWire sink and cross-correlates them.
+//! playing through ALSA into one PipeWire sink and cross-correlates them; `handshake`
+//! times what the party key costs the CPU (handshakes, key derivation, sealing).
 
 pub mod distribute;
+pub mod handshake;
 pub mod party;
 pub mod playout;
 pub mod soak;

@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 use chorus::bench::distribute::{self, BenchReport, DistributeConfig};
+use chorus::bench::handshake;
 use chorus::bench::party::{self as party_bench, PartyBenchConfig};
 use chorus::bench::playout::{self, PlayoutConfig};
 use chorus::bench::soak as soak_bench;
@@ -112,6 +113,15 @@ enum Which {
         #[arg(long)]
         json: bool,
     },
+    /// What the party key costs this CPU: session handshakes with and without it, the
+    /// key derivation at start, sealing and opening one datagram.
+    Handshake {
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Real boxes on this machine playing through ALSA into one recorded multichannel
     /// PipeWire sink: first-sample offsets, time to lock, spread, excursions. A control
     /// (a known delay through the same path) runs first; the run stops if it fails.
@@ -127,6 +137,10 @@ enum Which {
         /// SIGKILL the host (the last box) this many seconds after play.
         #[arg(long)]
         kill_host_at: Option<f64>,
+        /// Freeze the sound server for 150 ms this many times, 10 s after play and every
+        /// 12 s after that: every box underruns at once and must come back in step.
+        #[arg(long, default_value_t = 0)]
+        stall_server: usize,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -144,15 +158,7 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
             ki,
             json,
         } => {
-            let (rig, profiles, default_boxes) = match rig.as_str() {
-                "boxes" => (Rig::boxes(), vec![NetProfile::lan(), NetProfile::wifi()], 8),
-                "pipewire" => (Rig::pipewire(), vec![NetProfile::loopback()], 3),
-                other => {
-                    return Err(CliError::Failed(format!(
-                        "unknown rig {other:?}: use boxes or pipewire"
-                    )))
-                }
-            };
+            let (rig, profiles, default_boxes) = rig_named(&rig)?;
             let config = SyncBenchConfig {
                 boxes: boxes.unwrap_or(default_boxes),
                 seconds,
@@ -195,11 +201,13 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
             };
             bench_distribute_cli(config, !loopback, !no_loopback, json).await
         }
+        Which::Handshake { rounds, json } => bench_handshake(rounds, json).await,
         Which::Playout {
             boxes,
             seconds,
             load,
             kill_host_at,
+            stall_server,
             json,
         } => {
             let config = PlayoutConfig {
@@ -207,9 +215,21 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
                 seconds,
                 load,
                 kill_host_at,
+                stall_server,
             };
             bench_playout(config, json).await
         }
+    }
+}
+
+/// `bench sync --rig NAME`: the rig, its network profiles and its default number of boxes.
+fn rig_named(name: &str) -> Result<(Rig, Vec<NetProfile>, usize), CliError> {
+    match name {
+        "boxes" => Ok((Rig::boxes(), vec![NetProfile::lan(), NetProfile::wifi()], 8)),
+        "pipewire" => Ok((Rig::pipewire(), vec![NetProfile::loopback()], 3)),
+        other => Err(CliError::Failed(format!(
+            "unknown rig {other:?}: use boxes or pipewire"
+        ))),
     }
 }
 
@@ -395,4 +415,20 @@ async fn bench_distribute(
         );
     }
     Ok(report)
+}
+
+async fn bench_handshake(rounds: usize, json: bool) -> Result<(), CliError> {
+    let failed = |e: String| CliError::Failed(e);
+    let report = tokio::task::spawn_blocking(move || handshake::run(rounds))
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.to_string()))?;
+    match json {
+        true => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| failed(e.to_string()))?
+        ),
+        false => print!("{}", handshake::summary(&report)),
+    }
+    Ok(())
 }

@@ -18,21 +18,33 @@ pub(super) struct CtlArgs {
 
 #[derive(Debug, Subcommand)]
 enum CtlCommand {
-    /// Show the box's id, name, neighbours, party and invitations.
+    /// Show the box's id, name, party, invitations, playback, volumes, alerts and neighbours.
     Status {
-        /// Print the JSON contract described in the README instead of a table.
+        /// Print the JSON contract described in the README instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// List the songs of the box's music folder (id = BLAKE3 of the file).
+    /// List the songs of the box's music folder (id: the start of the BLAKE3 hash of the
+    /// file) and its playlists.
     Library {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Host a party: invite the neighbourhood (the HOST button).
-    Host,
-    /// Join a party: the given one, or the newest invitation (the JOIN button).
+    ///
+    /// The party plays the songs of the playlist given here, else of `[songs] playlist`
+    /// in the configuration, else the whole music folder.
+    Host {
+        /// A playlist in the music folder (.m3u, .m3u8 or .pls): its file name, with or
+        /// without the extension, any case. `chorus ctl library` lists them. Its songs
+        /// play in its order; entries that are missing, outside the music folder or not
+        /// songs are skipped (`chorus ctl status --json` lists them under `playlist`).
+        #[arg(long, value_name = "NAME")]
+        playlist: Option<String>,
+    },
+    /// Join a party: the given one, or else a party still forming (the one that wins the
+    /// election when there are several), else the newest invitation (the JOIN button).
     Join {
         /// Party id (16 hex digits) from `chorus ctl status`.
         party: Option<String>,
@@ -43,13 +55,16 @@ enum CtlCommand {
     End,
     /// Next song, on every box at once (a member asks the host).
     Skip,
-    /// Play the pool's song INDEX (default: the first) on every box.
-    Play { index: Option<u32> },
-    /// Pause every box.
+    /// Play the pool's song INDEX on every box (a member asks the host).
+    Play {
+        /// 0 is the pool's first song (the default).
+        index: Option<u32>,
+    },
+    /// Pause every box (a member asks the host).
     Pause,
-    /// Resume every box where it paused.
+    /// Resume every box where it paused (a member asks the host).
     Resume,
-    /// Back to the previous song.
+    /// Back to the previous song on every box (a member asks the host).
     Previous,
     /// Set a volume: `volume party 40`, `volume box +10`, `volume -5` (party by default).
     /// The party volume is the same on every box (the host schedules it); the box volume
@@ -75,7 +90,7 @@ pub(super) async fn ctl(args: CtlArgs) -> Result<(), CliError> {
     let (request, json) = match args.command {
         CtlCommand::Status { json } => (Request::Status, json),
         CtlCommand::Library { json } => (Request::Library, json),
-        CtlCommand::Host => (Request::Host, false),
+        CtlCommand::Host { playlist } => (Request::Host { playlist }, false),
         CtlCommand::Join { party } => (Request::Join { party }, false),
         CtlCommand::Leave => (Request::Leave, false),
         CtlCommand::End => (Request::End, false),
@@ -117,7 +132,20 @@ pub(super) async fn ctl(args: CtlArgs) -> Result<(), CliError> {
                     artist
                 );
             }
-            println!("{} songs", songs.len());
+            let plural = if songs.len() == 1 { "" } else { "s" };
+            println!("{} song{plural}", songs.len());
+            for p in response.playlists.iter().flatten() {
+                let default = if p.default { "  (default)" } else { "" };
+                let skipped = match p.skipped {
+                    0 => String::new(),
+                    n => format!(", {n} entries skipped"),
+                };
+                let plural = if p.songs == 1 { "" } else { "s" };
+                println!(
+                    "playlist {}: {} song{plural}{skipped}{default}",
+                    p.name, p.songs
+                );
+            }
         }
         return Ok(());
     }
@@ -137,7 +165,26 @@ pub(super) async fn ctl(args: CtlArgs) -> Result<(), CliError> {
 /// The human-readable status.
 pub(super) fn render(s: &Status) -> String {
     let mut out = format!("box   {}  {}  {}\n", s.id, s.name, s.addr);
+    match s.keyed {
+        true => out.push_str(&format!(
+            "key   keyed: only boxes with the party key; {} datagrams without it dropped\n",
+            s.counters.wrong_key
+        )),
+        false => out.push_str(&format!(
+            "key   open: no party key; {} datagrams of keyed parties dropped\n",
+            s.counters.wrong_key
+        )),
+    }
     render_party(&mut out, s);
+    if let Some(p) = &s.playlist {
+        out.push_str(&format!("playlist {}\n", p.name));
+        for skipped in &p.skipped {
+            out.push_str(&format!(
+                "  skipped {}: {}\n",
+                skipped.entry, skipped.reason
+            ));
+        }
+    }
     if let Some(p) = &s.playback {
         render_playback(&mut out, p);
     }

@@ -14,6 +14,7 @@ use chorus::config::Config;
 use chorus::net::control::{self, Request};
 use chorus::status::{PlaybackStatus, Status};
 
+use super::demo_check::SongLog;
 use super::demo_fleet::DemoBox;
 use super::demo_music::{bundled_dir, ensure_music, first_sound};
 use super::demo_sound;
@@ -37,7 +38,8 @@ pub(super) struct DemoArgs {
     /// it, three synthesised tunes).
     #[arg(long, value_name = "DIR")]
     music: Option<PathBuf>,
-    /// Where the boxes keep their state dirs, the music and the recordings.
+    /// Where the boxes keep their state dirs, the music and the recordings (default:
+    /// `$TMPDIR/chorus-demo`).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// Multicast port for the demo (kept apart from real boxes on 7700).
@@ -134,10 +136,11 @@ pub(super) async fn demo(args: DemoArgs) -> Result<(), CliError> {
         return result;
     }
     let mut tour = Tour::new(args.tour, songs);
-    let (hosted, played) = narrate(deadline, &boxes, &mut tour, &cancel).await;
+    let mut log = SongLog::new(boxes.len());
+    let (hosted, played) = narrate(deadline, &boxes, &mut tour, &mut log, &cancel).await;
     stop(&mut boxes, &cancel).await;
     tour.report();
-    report(&boxes, hosted, played)
+    report(&boxes, hosted, played, &log)
 }
 
 /// Stops every box and waits until each has closed its sockets.
@@ -199,6 +202,7 @@ async fn narrate(
     deadline: Option<Duration>,
     boxes: &[DemoBox],
     tour: &mut Tour,
+    log: &mut SongLog,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> (bool, bool) {
     let started = tokio::time::Instant::now();
@@ -212,6 +216,7 @@ async fn narrate(
             _ = tick.tick() => {}
         }
         let statuses = statuses(boxes).await;
+        log.note(&statuses, chorus::clock::monotonic_now().as_nanos());
         let lines: Vec<String> = boxes
             .iter()
             .zip(&statuses)
@@ -233,7 +238,7 @@ async fn narrate(
         let all = |f: &dyn Fn(&Status) -> bool| statuses.iter().all(|s| s.as_ref().is_some_and(f));
         if !hosted && all(&|s| s.neighbours.len() + 1 == n) {
             hosted = true;
-            say(&boxes[0], Request::Host).await;
+            say(&boxes[0], Request::host()).await;
         }
         let playing = |s: &Status| {
             s.party.as_ref().is_some_and(|p| p.members.len() == n)
@@ -361,7 +366,7 @@ fn line(b: &DemoBox, s: Option<&Status>) -> String {
             format!("; {}{pos}{clock}", p.state)
         }
     };
-    let fetching = fetching(s);
+    let fetching = super::demo_fleet::fetching(s);
     let fetch = if fetching.is_empty() {
         String::new()
     } else {
@@ -374,17 +379,10 @@ fn line(b: &DemoBox, s: Option<&Status>) -> String {
     )
 }
 
-/// The songs `s` is still fetching, each as "title N%".
-pub(super) fn fetching(s: &Status) -> Vec<String> {
-    s.transfers
-        .iter()
-        .filter(|t| t.state != "complete" && t.size > 0)
-        .map(|t| format!("{} {}%", t.title, t.bytes * 100 / t.size))
-        .collect()
-}
-
-/// Compares when each recording's music began, on the shared monotonic clock.
-fn report(boxes: &[DemoBox], hosted: bool, played: bool) -> Result<(), CliError> {
+/// Checks the run: a party, the same songs in the same order on every box, and the first
+/// song's first note out of every box within 1 ms, compared on the recordings; prints how
+/// far apart each song change was.
+fn report(boxes: &[DemoBox], hosted: bool, played: bool, log: &SongLog) -> Result<(), CliError> {
     if !hosted {
         return Err(CliError::Failed(
             "the boxes never all saw each other".into(),
@@ -395,6 +393,8 @@ fn report(boxes: &[DemoBox], hosted: bool, played: bool) -> Result<(), CliError>
             "the party never got in step to play (run longer with --duration)".into(),
         ));
     }
+    let names: Vec<&str> = boxes.iter().map(|b| b.name.as_str()).collect();
+    log.check_order(&names).map_err(CliError::Failed)?;
     let onsets: Vec<(String, f64)> = boxes
         .iter()
         .filter_map(|b| Some((b.name.clone(), first_sound(b.recording.as_ref()?)?)))
@@ -410,6 +410,15 @@ fn report(boxes: &[DemoBox], hosted: bool, played: bool) -> Result<(), CliError>
         worst = worst.max(d.abs());
         println!("  {name}: {d:+.1} us");
     }
+    let recordings: Vec<(String, &Path)> = boxes
+        .iter()
+        .filter_map(|b| Some((b.name.clone(), b.recording.as_deref()?)))
+        .collect();
+    // Song changes are measured and shown, but not yet held to the first note's bound: a
+    // member may still start a new song over a millisecond off, or come in late past its
+    // first note (seen with the MP3 when songs change every 2 s).
+    let (changes, missed) = log.check_changes(&recordings);
+    println!("song changes: largest difference {changes:.1} us; first notes missed {missed}");
     println!("every box played the same tune; largest difference {worst:.1} us");
     if worst > 1_000.0 {
         return Err(CliError::Failed(format!(

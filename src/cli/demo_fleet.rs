@@ -188,3 +188,12 @@ impl DemoBox {
         lock(&self.shown).dim = true;
     }
 }
+
+/// The songs `s` is still fetching, each as "title N%".
+pub(super) fn fetching(s: &chorus::status::Status) -> Vec<String> {
+    s.transfers
+        .iter()
+        .filter(|t| t.state != "complete" && t.size > 0)
+        .map(|t| format!("{} {}%", t.title, t.bytes * 100 / t.size))
+        .collect()
+}

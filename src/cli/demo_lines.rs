@@ -46,7 +46,7 @@ pub(super) fn summary(s: &Status) -> String {
             parts.push(format!("playout {e:+.0} us"));
         }
     }
-    let fetching = super::demo::fetching(s);
+    let fetching = super::demo_fleet::fetching(s);
     if !fetching.is_empty() {
         parts.push(format!("fetching {}", fetching.join(", ")));
     }

@@ -194,7 +194,7 @@ impl Screens {
             }
             if !hosted && all_see_each_other(boxes) {
                 hosted = true;
-                self.message = ask(&boxes[0], Request::Host).await;
+                self.message = ask(&boxes[0], Request::host()).await;
             }
             if let Err(e) = self.paint(boxes) {
                 tracing::warn!(error = %e, "demo: cannot draw in the terminal");

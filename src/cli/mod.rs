@@ -4,6 +4,7 @@ mod bench;
 mod boot;
 mod ctl;
 mod demo;
+mod demo_check;
 mod demo_fleet;
 #[cfg(feature = "mock")]
 mod demo_grid;
@@ -42,8 +43,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run a benchmark (results are recorded in BENCHMARKS.md).
     Bench(bench::BenchArgs),
-    /// Apply chorus.txt from the boot partition (the name and Wi-Fi) to chorus.toml and
-    /// wpa_supplicant; a bad file changes nothing and leaves a notice for the screen.
+    /// Apply chorus.txt from the boot partition (the name, party key and Wi-Fi) to
+    /// chorus.toml and wpa_supplicant; a bad file changes nothing and leaves a notice for
+    /// the screen.
     /// Exit status 2: a bad value; 1: a file could not be read or written.
     ApplyBootConfig(boot::ApplyBootArgs),
 }

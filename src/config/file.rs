@@ -21,6 +21,10 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/chorus/chorus.toml";
 pub struct Config {
     /// Name shown to other boxes; defaults to the host name.
     pub name: Option<String>,
+    /// The party key: only boxes with the same key see, join and talk to each other, and
+    /// everything between them is encrypted. 64 hex digits or a passphrase of 12 to 128
+    /// bytes; unset: the box is open.
+    pub party_key: Option<crate::party_key::PartySecret>,
     /// Where the box keeps its id, control socket and song cache.
     pub state_dir: PathBuf,
     /// The user's music; chorus only reads it.
@@ -49,6 +53,7 @@ impl Default for Config {
             .unwrap_or_else(|| PathBuf::from("/var/lib/chorus/music"));
         Config {
             name: None,
+            party_key: None,
             state_dir,
             music_dir,
             discovery: DiscoveryConfig::default(),
@@ -92,6 +97,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         crate::hal::pins::validate(&self.buttons, &self.display)?;
         validate::name(self.name.as_deref())?;
+        validate::party_key(self.party_key.as_ref())?;
         validate::discovery(&self.discovery)?;
         validate::audio(&self.audio)?;
         validate::party(&self.party)?;

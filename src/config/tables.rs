@@ -27,6 +27,10 @@ pub struct SongsTable {
     /// The order of the host's songs in the pool: "folder" (path order) or "shuffle"
     /// (a new order each time the box starts).
     pub order: SongOrder,
+    /// The playlist HOST offers (a playlist file's name in the music folder, with or
+    /// without its extension, any case) instead of the whole folder. One not found there
+    /// is a warning at start, and HOST offers the whole folder.
+    pub playlist: Option<String>,
 }
 
 /// `[songs] order`.
@@ -47,6 +51,7 @@ impl Default for SongsTable {
             max_in_flight: 16,
             upload_limit_kbps: 0,
             order: SongOrder::Folder,
+            playlist: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::error::ConfigError;
 use super::tables::{AudioTable, DiscoveryConfig, PartyTable, SongsTable};
+use crate::party_key::PartySecret;
 use crate::proto::{MAX_MEMBERS, MAX_NAME_LEN, MAX_POOL};
 
 fn invalid(field: &'static str, reason: &str) -> Result<(), ConfigError> {
@@ -20,6 +21,14 @@ pub(super) fn name(name: Option<&str>) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// The party key, if one is set (its form only: deriving it is the runtime's).
+pub(super) fn party_key(key: Option<&PartySecret>) -> Result<(), ConfigError> {
+    match key.map(|k| crate::party_key::check(k.expose())) {
+        Some(Err(e)) => invalid("party_key", &e.to_string()),
+        _ => Ok(()),
+    }
 }
 
 /// `[discovery]`.
@@ -92,6 +101,16 @@ pub(super) fn songs(songs: &SongsTable) -> Result<(), ConfigError> {
     }
     if songs.cache_quota_mb < 16 {
         return invalid("songs.cache_quota_mb", "must be at least 16");
+    }
+    if songs
+        .playlist
+        .as_ref()
+        .is_some_and(|p| p.trim().is_empty() || p.len() > 255)
+    {
+        return invalid(
+            "songs.playlist",
+            "must be a playlist's name, 1 to 255 bytes",
+        );
     }
     if !(1..=256).contains(&songs.max_in_flight) {
         return invalid("songs.max_in_flight", "must be 1 to 256");

@@ -28,8 +28,10 @@ impl Node {
     /// trips and holdings from our guests. From anyone else they are out of place.
     pub(super) fn playback_message(&mut self, now: Instant, stream: StreamId, msg: Control) {
         match msg {
-            Control::Pool { songs, .. } if self.party.is_host_stream(stream) => {
-                self.playback.host_pool(from_wire(songs))
+            Control::Pool {
+                songs, playlist, ..
+            } if self.party.is_host_stream(stream) => {
+                self.playback.host_pool(from_wire(songs), playlist)
             }
             Control::Schedule { entries, .. } if self.party.is_host_stream(stream) => {
                 self.playback.host_entries(from_wire(entries))
@@ -50,7 +52,20 @@ impl Node {
 
     /// The songs this box offers when it hosts (its library, in play order).
     pub fn set_pool(&mut self, pool: Vec<PoolSong>) {
-        self.playback.set_local_pool(pool);
+        self.playback.set_local_pool(pool, None);
+    }
+
+    /// The songs this box offers when it next hosts, from the playlist `name` (`None`:
+    /// the whole music folder), in play order. A party under way keeps its pool; the
+    /// name travels with the pool to every guest (cut to the protocol's limit).
+    pub fn set_playlist(&mut self, pool: Vec<PoolSong>, name: Option<String>) {
+        self.playback.set_local_pool(pool, name);
+    }
+
+    /// The playlist the party's pool follows, as its host said; `None` outside a party
+    /// or for a host's whole music folder.
+    pub fn playlist(&self) -> Option<&str> {
+        self.playback.playlist()
     }
 
     /// How long this box's audio output takes to make a new song audible (the sink's
@@ -153,6 +168,7 @@ impl Node {
             let pool = Control::Pool {
                 party,
                 songs: to_wire(&self.playback.pool()),
+                playlist: self.playback.playlist().map(str::to_owned),
             };
             self.party.broadcast(&mut self.out, &pool);
             for chunk in self.playback.schedule_messages(MAX_SCHEDULE) {
@@ -171,7 +187,13 @@ impl Node {
         match decision {
             Decision::GuestJoined { stream } => {
                 let songs = to_wire(&self.playback.pool());
-                self.out.send(stream, Control::Pool { party, songs });
+                let playlist = self.playback.playlist().map(str::to_owned);
+                let msg = Control::Pool {
+                    party,
+                    songs,
+                    playlist,
+                };
+                self.out.send(stream, msg);
                 for chunk in self.playback.schedule_messages(MAX_SCHEDULE) {
                     let entries = to_wire(&chunk);
                     self.out.send(stream, Control::Schedule { party, entries });
@@ -180,7 +202,12 @@ impl Node {
             Decision::AddSong { song } => {
                 if self.playback.offer(song) {
                     let songs = to_wire(&self.playback.pool());
-                    let msg = Control::Pool { party, songs };
+                    let playlist = self.playback.playlist().map(str::to_owned);
+                    let msg = Control::Pool {
+                        party,
+                        songs,
+                        playlist,
+                    };
                     self.party.broadcast(&mut self.out, &msg);
                 }
             }

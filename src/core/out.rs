@@ -167,6 +167,10 @@ pub struct Counters {
     /// Clock-sync requests over their source's rate limit: not answered.
     #[serde(default)]
     pub clock_limited: u64,
+    /// Datagrams dropped by the runtime before they reached the core: sealed under
+    /// another party key or altered, open ones at a keyed box, sealed ones at an open box.
+    #[serde(default)]
+    pub wrong_key: u64,
 }
 
 /// Everything the state machines ask of the outside world, in order.

@@ -38,6 +38,10 @@ pub(crate) struct Playback {
     schedule: Schedule,
     /// Songs this box offers when it hosts.
     local_pool: Vec<PoolSong>,
+    /// The playlist `local_pool` follows (`None`: the whole music folder).
+    local_playlist: Option<String>,
+    /// The playlist the party's pool follows, as its host said.
+    playlist: Option<String>,
     /// Where and how to ask the host's clock: none until the session with the host
     /// gave a key, so the clock never steers on answers nobody could authenticate.
     time_link: Option<TimeLink>,
@@ -75,6 +79,8 @@ impl Playback {
             host_clock: None,
             schedule: Schedule::new(Vec::new(), DEFAULT_RATE),
             local_pool: Vec::new(),
+            local_playlist: None,
+            playlist: None,
             time_link: None,
             next_sync: None,
             seq: 0,
@@ -223,8 +229,14 @@ impl Playback {
         self.seat
     }
 
-    pub(crate) fn set_local_pool(&mut self, pool: Vec<PoolSong>) {
+    pub(crate) fn set_local_pool(&mut self, pool: Vec<PoolSong>, playlist: Option<String>) {
         self.local_pool = pool;
+        self.local_playlist = playlist.map(|name| cut(name, crate::proto::MAX_PLAYLIST_NAME_LEN));
+    }
+
+    /// The playlist the party's pool follows, if it follows one.
+    pub(crate) fn playlist(&self) -> Option<&str> {
+        self.playlist.as_deref()
     }
 
     /// When a clock-sync request is due; none while there is no host to ask (during a
@@ -262,6 +274,7 @@ impl Playback {
         }
         if !same_party {
             self.schedule = Schedule::new(Vec::new(), DEFAULT_RATE);
+            self.playlist = None;
             self.clock.reset();
             self.guest_rtts.clear();
             self.next_entry = 1;
@@ -292,6 +305,7 @@ impl Playback {
                 self.next_entry = self.schedule.max_seq().map_or(1, |s| s + 1);
                 if self.schedule.pool().is_empty() {
                     self.schedule.set_pool(self.local_pool.clone());
+                    self.playlist = self.local_playlist.clone();
                 }
                 self.next_sync = None;
                 true
@@ -421,8 +435,9 @@ impl Playback {
         }
     }
 
-    pub(crate) fn host_pool(&mut self, pool: Vec<PoolSong>) {
+    pub(crate) fn host_pool(&mut self, pool: Vec<PoolSong>, playlist: Option<String>) {
         self.schedule.set_pool(pool);
+        self.playlist = playlist;
     }
 
     /// A guest's clock-sync round trip (host side).
@@ -456,6 +471,16 @@ impl Playback {
             self.clock.reported_error_us(),
         ))
     }
+}
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+fn cut(mut s: String, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s
 }
 
 #[path = "playback_sync.rs"]

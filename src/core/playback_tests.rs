@@ -157,7 +157,7 @@ fn a_skip_while_the_first_song_waits_changes_which_song_waits() {
         origin: None,
     };
     let mut host = Playback::new();
-    host.host_pool(vec![song(1), song(2), song(3)]);
+    host.host_pool(vec![song(1), song(2), song(3)], None);
     assert!(
         !host.retarget_gate(&Action::Skip),
         "nothing held back: schedule it"
@@ -294,4 +294,24 @@ fn without_a_session_key_a_member_does_not_ask_and_a_host_does_not_answer() {
     assert_eq!(out.counters.forged_time, 2);
     host.time_request(at_us(10), at_us(10), &mut out, addr(), (req, Some(KEY)));
     assert_eq!(out.transmits.len(), 1);
+}
+
+#[test]
+fn a_new_host_takes_its_playlist_with_its_pool_cut_to_the_wire_limit() {
+    let song = PoolSong {
+        song: SongRef([1; 32]),
+        rate: 48_000,
+        frames: 48_000,
+        origin: None,
+    };
+    let mut p = Playback::new();
+    // 40 two-byte letters: 80 bytes, over the limit of 64.
+    p.set_local_pool(vec![song], Some("é".repeat(40)));
+    assert_eq!(p.playlist(), None, "no party yet");
+    p.seat(at_us(0), Some((PARTY, PartyRole::Host, NodeId(1))), None);
+    let name = p.playlist().unwrap();
+    assert_eq!(name, "é".repeat(32), "cut on a character boundary");
+    assert_eq!(p.pool_songs(), [song]);
+    p.seat(at_us(1), None, None);
+    assert_eq!(p.playlist(), None, "out of the party");
 }

@@ -288,7 +288,7 @@ impl Face {
 /// glance, not the control socket's answer (which names ids).
 fn confirmation(request: &Request, message: Option<String>) -> String {
     match request {
-        Request::Host => "Hosting: inviting boxes nearby".into(),
+        Request::Host { .. } => "Hosting: inviting boxes nearby".into(),
         Request::Join { .. } => "Joining the party\u{2026}".into(),
         Request::Leave => "Left the party".into(),
         Request::End => "Party ended".into(),

@@ -3,13 +3,15 @@
 
 use super::*;
 
-fn write_wav(path: &Path, frames: u32) {
+/// A tiny mono WAV at `path` (folders made as needed); the playlist tests use it too.
+pub(super) fn write_wav(path: &Path, frames: u32) {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: 8000,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..frames {
         w.write_sample((i % 100) as i16 * 100).unwrap();

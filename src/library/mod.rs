@@ -9,6 +9,7 @@
 //!   symphonia allocates them; [`contain`]: a panic inside symphonia becomes an error.
 //! - [`index`]: the persistent index, written atomically.
 //! - [`order`](mod@order): folder or seeded shuffle order for the host's pool.
+//! - [`playlist`]: M3U and PLS playlists in the music folder, read against the library.
 //! - [`cache`]: songs fetched from peers, content-addressed, verified, within a quota.
 //!
 //! The user's music folder is only ever read. Scanning blocks on disk I/O and hashing:
@@ -22,6 +23,7 @@ pub mod guard;
 pub mod id;
 pub mod index;
 pub mod order;
+pub mod playlist;
 pub mod probe;
 pub mod walk;
 
@@ -153,7 +155,11 @@ impl Library {
         report.skipped = skipped;
         let mut next = Index::new(&self.music_dir);
         let mut songs = Vec::new();
-        for file in files {
+        // Playlists are read by `playlist`, not probed as songs that are not audio.
+        for file in files
+            .into_iter()
+            .filter(|f| playlist::Format::of_path(&f.path).is_none())
+        {
             self.scan_file(file, &mut next, &mut songs, &mut report);
         }
         report.skipped.sort();

@@ -31,6 +31,8 @@ pub(super) struct Context<'a> {
     pub node: &'a mut Node,
     /// The music folder, once scanned.
     pub library: Option<&'a Library>,
+    /// What HOST can offer (empty until the music folder is scanned).
+    pub offers: &'a mut super::playlists::Offers,
     pub output: &'a mut PlayoutExec,
 }
 
@@ -79,7 +81,7 @@ impl Commands {
                 self.pending.insert(id, (monotonic_now(), reply));
                 return;
             }
-            Err(e) => Response::error(e.to_string()),
+            Err(e) => Response::error(format!("{what}: {e}")),
         };
         let _ = reply.send(response);
     }
@@ -133,21 +135,22 @@ fn next(cx: &mut Context<'_>, request: Request) -> Next {
     match request {
         Request::Status => Next::Status,
         Request::Library => Next::Answer(Box::new(match cx.library {
-            Some(lib) => Response::songs(lib.songs().iter().map(Into::into).collect()),
+            Some(lib) => Response::songs(
+                lib.songs().iter().map(Into::into).collect(),
+                cx.offers.infos(),
+            ),
             None => Response::error("the music folder is still being scanned; try again"),
         })),
-        Request::Host => answer(
-            cx.node
-                .host(now)
-                .map(|p| format!("hosting party {p}; inviting neighbours")),
-        ),
+        Request::Host { playlist } => host(cx, now, playlist.as_deref()),
         Request::Join { party } => match party.map(|p| p.parse::<PartyId>()).transpose() {
             Ok(party) => answer(
                 cx.node
                     .join(now, party)
                     .map(|p| format!("joining party {p}")),
             ),
-            Err(e) => Next::Answer(Box::new(Response::error(format!("bad party id: {e}")))),
+            Err(_) => Next::Answer(Box::new(Response::error(
+                "bad party id: a party id is 16 hexadecimal digits, as the status shows it",
+            ))),
         },
         Request::Leave => answer(cx.node.leave(now).map(|p| format!("left party {p}"))),
         Request::End => answer(cx.node.end(now).map(|p| format!("ended party {p}"))),
@@ -175,6 +178,46 @@ fn next(cx: &mut Context<'_>, request: Request) -> Next {
     }
 }
 
+/// HOST, offering the songs of `playlist` (by default the configured one, else the
+/// whole folder); an unknown playlist is refused before any party is made.
+fn host(cx: &mut Context<'_>, now: Instant, playlist: Option<&str>) -> Next {
+    let hosting = |node: &mut Node, what: &str| {
+        answer(
+            node.host(now)
+                .map(|p| format!("hosting party {p} with {what}; inviting neighbours")),
+        )
+    };
+    // A party under way keeps its songs (and HOST says why it is refused).
+    if cx.node.party().is_some() {
+        return hosting(cx.node, "");
+    }
+    if playlist.is_some() && cx.library.is_none() {
+        let e = "the music folder is still being scanned; try again";
+        return Next::Answer(Box::new(Response::error(e)));
+    }
+    let (pool, name) = match cx.offers.choose(playlist) {
+        Ok(choice) => choice,
+        Err(e) => return Next::Answer(Box::new(Response::error(e))),
+    };
+    let what = match &name {
+        Some(name) => {
+            let skipped = cx.offers.skipped().len();
+            let skipped = match skipped {
+                0 => String::new(),
+                n => format!(", {n} entries skipped (see `chorus ctl status --json`)"),
+            };
+            let plural = if pool.len() == 1 { "" } else { "s" };
+            format!("playlist {name:?}: {} song{plural}{skipped}", pool.len())
+        }
+        None if cx.library.is_none() => {
+            "no songs (the music folder is still being scanned)".to_owned()
+        }
+        None => format!("the music folder: {} songs", pool.len()),
+    };
+    cx.node.set_playlist(pool, name);
+    hosting(cx.node, &what)
+}
+
 /// The answer to a party command (host, join, leave, end).
 fn answer(done: Result<String, CommandError>) -> Next {
     Next::Answer(Box::new(match done {
@@ -196,6 +239,11 @@ fn box_volume(output: &mut PlayoutExec, percent: Option<u8>, delta: Option<i8>) 
 
 /// A change of the party's volume, to the host.
 fn party_volume(node: &Node, now: Instant, percent: Option<u8>, delta: Option<i8>) -> Next {
+    // Out of a party the level is unknown because there is none to set.
+    if node.party().is_none() {
+        let e = CommandError::NotInParty;
+        return Next::Answer(Box::new(Response::error(format!("volume: {e}"))));
+    }
     let current = node.playback(now).map(|v| v.state.volume);
     match party_volume_after(current, percent, delta) {
         Ok(percent) => Next::Ask(PartyRequest::Playback(Action::Volume { percent })),
@@ -207,9 +255,9 @@ fn party_volume(node: &Node, now: Instant, percent: Option<u8>, delta: Option<i8
 /// title), as an offer to the party's pool.
 fn offer(library: Option<&Library>, what: &str) -> Result<PartyRequest, String> {
     let library = library.ok_or("the music folder is still being scanned; try again")?;
-    let song = library
-        .find(what)
-        .ok_or_else(|| format!("no song {what:?} in this box's music folder"))?;
+    let song = library.find(what).ok_or_else(|| {
+        format!("no song {what:?} in this box's music folder; `chorus ctl library` lists them")
+    })?;
     let decoder = crate::audio::decode::Decoder::open(&song.path)
         .map_err(|e| format!("{}: {e}", song.path.display()))?;
     let info = decoder.info();
@@ -217,7 +265,7 @@ fn offer(library: Option<&Library>, what: &str) -> Result<PartyRequest, String> 
         song: PoolSong {
             song: SongRef(*song.id.as_bytes()),
             rate: info.rate,
-            frames: super::setup::pool_frames(song, info),
+            frames: super::playlists::pool_frames(song, info),
             origin: None,
         },
         title: song

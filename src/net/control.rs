@@ -32,7 +32,10 @@ pub enum ControlError {
     #[error("another chorus box is already running with control socket {0}")]
     InUse(PathBuf),
     /// No box answers at this path: start one with `chorus run`, or pass its `--state-dir`.
-    #[error("no chorus box is running with control socket {path} ({source})")]
+    #[error(
+        "no chorus box is running with control socket {path} ({source}); start one with \
+         `chorus run`, or give the running box's `--state-dir`"
+    )]
     NotRunning {
         path: PathBuf,
         source: std::io::Error,

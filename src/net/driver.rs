@@ -19,9 +19,11 @@ use super::commands::{Commands, Context};
 use super::control::{self, CONTROL_SOCKET};
 use super::noise::{Keys, SessionStats};
 use super::persist::PartyMemory;
+use super::playlists::Offers;
 use super::playout::{PlayoutExec, TICK};
 use super::publish::{Publisher, Sources};
 use super::rxstamp::{self, Received};
+use super::sealing::Sealing;
 use super::setup::{self, RunError};
 use super::sockets::Sockets;
 use super::songs::Songs;
@@ -29,10 +31,11 @@ use super::streams::{SessionCtx, StreamEvent, Streams};
 use crate::clock::monotonic_now;
 use crate::command::{Ask, Response};
 use crate::config::Config;
-use crate::core::{Instant, Node, NodeId, PoolSong, Signer, SongRef, TransferView, Via};
+use crate::core::{Instant, Node, NodeId, Signer, SongRef, TransferView, Transmit, Via};
 use crate::identity;
 use crate::library::Library;
-use crate::proto::MAX_DATAGRAM;
+use crate::party_key::PartyKey;
+use crate::proto::seal::MAX_SEALED_DATAGRAM;
 use crate::status::{Snapshot, Status};
 
 /// A box with its sockets bound, ready to [`run`](BoxRuntime::run).
@@ -46,6 +49,8 @@ pub struct BoxRuntime {
     control: Option<UnixListener>,
     control_path: PathBuf,
     songs: Songs,
+    /// What HOST can offer: the folder and its playlists, once scanned.
+    offers: Offers,
     output: PlayoutExec,
     commands: Commands,
     memory: PartyMemory,
@@ -62,8 +67,11 @@ pub struct BoxRuntime {
     settings_error: Option<String>,
     /// The keys every TCP session proves this box's id with, and what sessions refused.
     session: SessionCtx,
-    /// The core's count of malformed datagrams when the loop last looked.
+    /// The core's count of malformed datagrams and ours of wrong-key ones when the loop
+    /// last looked.
     malformed_seen: u64,
+    /// The party key on the datagrams.
+    sealing: Sealing,
 }
 
 /// Junk datagrams read in a row at most, so a flood cannot hold the loop from the rest.
@@ -73,7 +81,7 @@ const DRAIN_JUNK: usize = 64;
 struct Inputs {
     asks: mpsc::Receiver<Ask>,
     stream_events: mpsc::Receiver<StreamEvent>,
-    scanned: mpsc::Receiver<(Library, Vec<PoolSong>)>,
+    scanned: mpsc::Receiver<(Library, Offers)>,
     playout: tokio::time::Interval,
 }
 
@@ -83,8 +91,12 @@ impl BoxRuntime {
     pub async fn bind(config: Config) -> Result<Self, RunError> {
         let identity = identity::load_or_create(&config.state_dir)?;
         let id = identity.id();
+        let party_key = match &config.party_key {
+            Some(secret) => Some(PartyKey::derive(secret.expose())?),
+            None => None,
+        };
         let session = SessionCtx {
-            keys: Keys::new(&identity)?,
+            keys: Keys::new(&identity)?.keyed(party_key.as_ref()),
             stats: Arc::new(SessionStats::default()),
             clones: Arc::new(Clones::new(config.state_dir.clone())),
             gate: Arc::new(Gate::default()),
@@ -100,7 +112,8 @@ impl BoxRuntime {
         node_config.party.signer = Some(Signer::new(identity.clone()));
         let node = Node::new(node_config, monotonic_now(), rand::random::<u64>());
         let tcp = bound.tcp_port;
-        tracing::info!(%id, name = node.name(), udp = %local_addr, tcp, "box ready");
+        let keyed = party_key.is_some();
+        tracing::info!(%id, name = node.name(), udp = %local_addr, tcp, keyed, "box ready");
         let output = PlayoutExec::new(setup::open_player(&config), &config.state_dir);
         let first = Status::of(&node, monotonic_now(), local_addr.to_string());
         let (asks_tx, asks) = mpsc::channel::<Ask>(32);
@@ -116,6 +129,7 @@ impl BoxRuntime {
             control: Some(control),
             control_path,
             songs: Songs::default(),
+            offers: Offers::default(),
             output,
             commands: Commands::default(),
             memory,
@@ -128,6 +142,7 @@ impl BoxRuntime {
             settings_error,
             session,
             malformed_seen: 0,
+            sealing: Sealing::new(party_key),
         })
     }
 
@@ -157,8 +172,8 @@ impl BoxRuntime {
         let (mut streams, stream_events) =
             Streams::new(tracker.clone(), cancel.clone(), self.session.clone());
         let mut inputs = self.start(stream_events, &tracker, &cancel);
-        let mut mbuf = vec![0u8; MAX_DATAGRAM + 1];
-        let mut ubuf = vec![0u8; MAX_DATAGRAM + 1];
+        let mut mbuf = vec![0u8; MAX_SEALED_DATAGRAM + 1];
+        let mut ubuf = vec![0u8; MAX_SEALED_DATAGRAM + 1];
         let mut ucontrol = rxstamp::control_buffer();
         loop {
             // Datagrams first: a clock-sync request or answer carries the instant the
@@ -200,7 +215,7 @@ impl BoxRuntime {
                     self.flush(&mut streams).await;
                     self.publish();
                 }
-                Some((library, pool)) = inputs.scanned.recv() => self.scanned(library, pool),
+                Some((library, offers)) = inputs.scanned.recv() => self.scanned(library, offers),
                 Some(held) = held_songs(&mut self.bulk) => {
                     self.node.set_held(monotonic_now(), held.keys().copied().collect());
                     self.songs.set_cached(held);
@@ -272,7 +287,9 @@ impl BoxRuntime {
             }) => {
                 let (now, rx) = rxstamp::now_and_rx(kernel_rx);
                 let bytes = buf.get(..len).unwrap_or(buf);
-                self.node.handle_datagram_at(now, rx, from, via, bytes)
+                if let Some(bytes) = self.sealing.incoming(bytes) {
+                    self.node.handle_datagram_at(now, rx, from, via, &bytes);
+                }
             }
             // UDP receive errors (e.g. ICMP feedback) concern one datagram; keep going.
             Err(e) => tracing::debug!(?via, error = %e, "receive failed"),
@@ -285,17 +302,22 @@ impl BoxRuntime {
     /// it asks for (a clock-sync answer above all) goes out at once.
     fn drain_junk(&mut self, via: Via, buf: &mut [u8], control: &mut [u8]) {
         for _ in 0..DRAIN_JUNK {
-            let malformed = self.node.counters().malformed;
-            if malformed == self.malformed_seen {
+            let junk = self.junk();
+            if junk == self.malformed_seen {
                 return;
             }
-            self.malformed_seen = malformed;
+            self.malformed_seen = junk;
             match self.sockets.try_recv(via, buf, control) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 received => self.received(received, via, buf),
             }
         }
-        self.malformed_seen = self.node.counters().malformed;
+        self.malformed_seen = self.junk();
+    }
+
+    /// Datagrams dropped unread so far: malformed, or not of this box's party key.
+    fn junk(&self) -> u64 {
+        self.node.counters().malformed + self.sealing.wrong_key()
     }
 
     fn accepted(
@@ -340,6 +362,7 @@ impl BoxRuntime {
         let cx = Context {
             node: &mut self.node,
             library: self.songs.library(),
+            offers: &mut self.offers,
             output: &mut self.output,
         };
         if let Some(reply) = self.commands.handle(cx, ask.request, ask.reply) {
@@ -352,8 +375,10 @@ impl BoxRuntime {
     }
 
     /// The first scan of the music folder finished.
-    fn scanned(&mut self, library: Library, pool: Vec<PoolSong>) {
-        self.node.set_pool(pool);
+    fn scanned(&mut self, library: Library, offers: Offers) {
+        let (pool, playlist) = offers.default_choice();
+        self.node.set_playlist(pool, playlist);
+        self.offers = offers;
         if let Some(bulk) = &self.bulk {
             let songs = super::bulk::local_songs(&library);
             let _ = bulk.commands.try_send(BulkCommand::Library(songs));
@@ -383,8 +408,18 @@ impl BoxRuntime {
     /// Carries out everything the core queued: datagrams, stream actions, events, and
     /// the party to remember.
     async fn flush(&mut self, streams: &mut Streams) {
-        while let Some(transmit) = self.node.poll_transmit() {
-            self.sockets.send(transmit).await;
+        while let Some(Transmit {
+            destination,
+            payload,
+        }) = self.node.poll_transmit()
+        {
+            if let Some(payload) = self.sealing.outgoing(payload) {
+                let transmit = Transmit {
+                    destination,
+                    payload,
+                };
+                self.sockets.send(transmit).await;
+            }
         }
         while let Some(action) = self.node.poll_stream_action() {
             // Gone or hopelessly behind: dropped, and the core reacts.
@@ -414,6 +449,9 @@ impl BoxRuntime {
             audio_output: &self.config.audio.output,
             settings_error: self.settings_error.as_deref(),
             sessions: &self.session.stats,
+            keyed: self.sealing.keyed(),
+            wrong_key: self.sealing.wrong_key(),
+            playlist_skipped: self.offers.skipped(),
         };
         self.publisher.publish(monotonic_now(), &sources);
     }

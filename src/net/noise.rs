@@ -22,6 +22,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use crate::core::NodeId;
 use crate::identity::{id_of, Identity};
+use crate::party_key::PartyKey;
 use crate::proto::frame::{FrameCodec, FrameError};
 use crate::proto::Message;
 use crate::status::SessionCounters;
@@ -31,6 +32,12 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a peer may take over the whole handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
+/// A keyed party's sessions: the same pattern with the party's pre-shared key mixed in
+/// before the first message (`psk0`), so each side checks the other holds the key on the
+/// first message it reads, before either sends its identity proof: a box without the key
+/// learns no id and cannot make a box believe it met anyone (with `psk3` the dialer would
+/// hold a "session" with whoever proved an id in the second message, key or not).
+const PARAMS_PSK: &str = "Noise_XXpsk0_25519_ChaChaPoly_BLAKE2s";
 /// Binds the handshake to this protocol: a Noise peer of another program fails it.
 const PROLOGUE: &[u8] = b"chorus/1";
 /// What the ed25519 key signs: the Noise static key, under a prefix used for nothing else.
@@ -72,12 +79,17 @@ pub struct Keys {
     noise_public: Arc<[u8]>,
     /// The proof every handshake sends.
     proof: [u8; PROOF_LEN],
+    /// The party key's pre-shared key, for a keyed box.
+    psk: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Keys {
     // Never the private key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys").field("id", &self.id).finish()
+        f.debug_struct("Keys")
+            .field("id", &self.id)
+            .field("keyed", &self.psk.is_some())
+            .finish()
     }
 }
 
@@ -95,7 +107,14 @@ impl Keys {
             noise_private: pair.private.into(),
             noise_public: pair.public.into(),
             proof,
+            psk: None,
         })
+    }
+
+    /// These keys for a box of the party keyed with `key` (`None`: an open box).
+    pub fn keyed(mut self, key: Option<&PartyKey>) -> Keys {
+        self.psk = key.map(PartyKey::session_psk);
+        self
     }
 
     pub fn id(&self) -> NodeId {
@@ -103,7 +122,11 @@ impl Keys {
     }
 
     fn builder(&self) -> Result<snow::Builder<'_>, SessionError> {
-        Ok(snow::Builder::new(params()?)
+        let builder = match &self.psk {
+            None => snow::Builder::new(params()?),
+            Some(psk) => snow::Builder::new(PARAMS_PSK.parse()?).psk(0, psk),
+        };
+        Ok(builder
             .prologue(PROLOGUE)
             .local_private_key(&self.noise_private))
     }

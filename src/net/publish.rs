@@ -44,6 +44,12 @@ pub(super) struct Sources<'a> {
     /// Why chorus.txt from the boot partition was not applied at this start.
     pub settings_error: Option<&'a str>,
     pub sessions: &'a super::noise::SessionStats,
+    /// Whether this box has a party key.
+    pub keyed: bool,
+    /// Datagrams dropped for the wrong party key (or none).
+    pub wrong_key: u64,
+    /// The entries skipped by the playlist this box chose when it last hosted.
+    pub playlist_skipped: &'a [crate::library::playlist::Skipped],
 }
 
 #[derive(Debug, Clone, Default)]
@@ -79,6 +85,8 @@ impl Publisher {
     pub(super) fn publish(&mut self, now: Instant, from: &Sources<'_>) {
         let mut status = Status::of(from.node, now, from.local_addr.to_string());
         status.sessions = from.sessions.snapshot();
+        status.keyed = from.keyed;
+        status.counters.wrong_key = from.wrong_key;
         let view = from.node.playback(now);
         status.playback = playback_status(view, from.output.player_status(), from.songs);
         if let Some(transfers) = from.transfers {
@@ -87,6 +95,13 @@ impl Publisher {
             status.storage.clone_from(&b.storage);
         }
         status.box_volume = from.output.box_volume();
+        let host = status
+            .party
+            .as_ref()
+            .is_some_and(|p| p.role == PartyRole::Host);
+        if let (true, Some(playlist)) = (host, status.playlist.as_mut()) {
+            playlist.skipped = from.playlist_skipped.to_vec();
+        }
         let song = view
             .and_then(|v| v.state.song)
             .filter(|_| status.playback.is_some());

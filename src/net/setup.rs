@@ -11,10 +11,10 @@ use tokio_util::task::TaskTracker;
 use super::bulk::{self, BulkConfig, BulkHandle};
 use super::control::ControlError;
 use super::noise::SessionError;
+use super::playlists::Offers;
 use super::sockets::{self, Sockets};
 use super::streams::SessionCtx;
 use crate::config::Config;
-use crate::core::{PoolSong, SongRef};
 use crate::identity::IdentityError;
 use crate::library::Library;
 
@@ -35,6 +35,9 @@ pub enum RunError {
     /// The control socket could not be set up.
     #[error(transparent)]
     Control(#[from] ControlError),
+    /// The party key could not be derived: fix `party_key` in the config.
+    #[error("cannot use the party key: {0}")]
+    PartyKey(#[from] crate::party_key::PartyKeyError),
     /// The session keys could not be made (the Noise library refused): a bug.
     #[error("cannot make session keys: {0}")]
     Session(#[from] SessionError),
@@ -143,11 +146,12 @@ pub(super) fn open_player(config: &Config) -> Option<crate::audio::player::Playe
     }
 }
 
-/// Scans the music folder on a blocking thread (hashing takes a while on a Pi).
+/// Scans the music folder on a blocking thread (hashing takes a while on a Pi), and
+/// reads its playlists into what a host can offer.
 pub(super) fn scan_library(
     config: &Config,
     tracker: &TaskTracker,
-) -> mpsc::Receiver<(Library, Vec<PoolSong>)> {
+) -> mpsc::Receiver<(Library, Offers)> {
     let (music, state) = (config.music_dir.clone(), config.state_dir.clone());
     let order = match config.songs.order {
         crate::config::SongOrder::Folder => crate::library::Order::Folder,
@@ -155,6 +159,7 @@ pub(super) fn scan_library(
             seed: rand::random(),
         },
     };
+    let default = config.songs.playlist.clone();
     let (tx, rx) = mpsc::channel(1);
     tracker.spawn_blocking(move || {
         let mut library = match Library::open(&music, &state) {
@@ -174,86 +179,8 @@ pub(super) fn scan_library(
             ),
             Err(e) => tracing::warn!(error = %e, "music folder not scanned"),
         }
-        let pool = pool_of(&library, order);
-        let _ = tx.blocking_send((library, pool));
+        let offers = Offers::build(&library, order, default.as_deref());
+        let _ = tx.blocking_send((library, offers));
     });
     rx
-}
-
-/// The songs of `library` in `order` as the pool this box offers when it hosts, with each
-/// song's rate and length read from its header (songs that fail are left out).
-fn pool_of(library: &Library, order: crate::library::Order) -> Vec<PoolSong> {
-    crate::library::order(library.songs(), order)
-        .into_iter()
-        .take(crate::proto::MAX_POOL)
-        .filter_map(|song| {
-            let decoder = crate::audio::decode::Decoder::open(&song.path).ok()?;
-            let info = decoder.info();
-            Some(PoolSong {
-                song: SongRef(*song.id.as_bytes()),
-                rate: info.rate,
-                frames: pool_frames(song, info),
-                origin: None,
-            })
-        })
-        .collect()
-}
-
-/// A song's length in the pool, in frames: its header's, or the shorter length the scan
-/// found the file to hold (a header may promise minutes over seconds of audio, and the
-/// schedule moves on to the next song at this length).
-pub(super) fn pool_frames(
-    song: &crate::library::Song,
-    info: crate::audio::decode::SongInfo,
-) -> u64 {
-    let header = info.frames.unwrap_or(0);
-    let held = song
-        .duration_ms
-        .map(|ms| u64::try_from(u128::from(ms) * u128::from(info.rate) / 1000).unwrap_or(u64::MAX));
-    // The scan's milliseconds round an honest length down: only a real shortfall counts.
-    let slack = u64::from(info.rate / 100);
-    match held {
-        Some(held) if held > 0 && held.saturating_add(slack) < header => held,
-        _ => header,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::audio::decode::SongInfo;
-    use crate::library::{Song, SongId};
-
-    fn song(duration_ms: Option<u64>) -> Song {
-        Song {
-            id: SongId::of_bytes(b"song"),
-            path: "song.wav".into(),
-            title: "song".into(),
-            artist: None,
-            album: None,
-            duration_ms,
-            size: 4,
-            mtime_ns: None,
-        }
-    }
-
-    #[test]
-    fn the_pool_takes_the_length_the_file_holds_when_its_header_promises_more() {
-        let info = SongInfo {
-            rate: 44_100,
-            channels: 2,
-            frames: Some(180 * 44_100),
-        };
-        assert_eq!(pool_frames(&song(Some(2_000)), info), 88_200);
-        let honest = SongInfo {
-            frames: Some(44_123),
-            ..info
-        };
-        assert_eq!(
-            pool_frames(&song(Some(1_000)), honest),
-            44_123,
-            "ms round down"
-        );
-        assert_eq!(pool_frames(&song(None), info), 180 * 44_100);
-    }
 }

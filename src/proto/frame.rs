@@ -94,7 +94,7 @@ mod tests {
         FrameCodec::default().encode(&beacon(), &mut buf).unwrap();
         assert_eq!(
             &buf[..],
-            &[0, 0, 0, 14, b'C', b'H', 3, 1, 1, 9, 2, 1, b'a', 3, 4, 2, 0, 0][..]
+            &[0, 0, 0, 14, b'C', b'H', 4, 1, 1, 9, 2, 1, b'a', 3, 4, 2, 0, 0][..]
         );
     }
 
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn garbage_frame_is_a_decode_error() {
         let mut codec = FrameCodec::default();
-        let mut buf = BytesMut::from(&[0u8, 0, 0, 5, b'C', b'H', 3, 1, 0xff][..]);
+        let mut buf = BytesMut::from(&[0u8, 0, 0, 5, b'C', b'H', 4, 1, 0xff][..]);
         assert!(matches!(
             codec.decode(&mut buf),
             Err(FrameError::Decode(DecodeError::Malformed { .. }))

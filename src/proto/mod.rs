@@ -6,6 +6,8 @@
 //! most [`MAX_FRAME`] bytes (see [`frame::FrameCodec`]). Decoding is pure and never
 //! panics: oversize input, a foreign magic, an unknown version or kind, a malformed
 //! body, trailing bytes and out-of-limit fields are all typed [`DecodeError`]s.
+//! A box with a party key sends every datagram inside a [`seal`] envelope (its own
+//! marker and version); the message inside is the same as an open box sends.
 //!
 //! ```
 //! use chorus::proto::{decode_datagram, encode_datagram, Beacon, BoxState, Message, NodeId};
@@ -22,7 +24,7 @@
 //!     peers: vec![],
 //! };
 //! let bytes = encode_datagram(&Message::Beacon(beacon.clone()))?;
-//! assert_eq!(&bytes[..4], b"CH\x03\x01"); // magic, version 3, kind beacon
+//! assert_eq!(&bytes[..4], b"CH\x04\x01"); // magic, version 4, kind beacon
 //! assert_eq!(decode_datagram(&bytes)?, Message::Beacon(beacon));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -37,6 +39,7 @@ pub mod manifest;
 mod message;
 mod party;
 pub mod schedule;
+pub mod seal;
 
 pub use auth::{Forgery, MAC_LEN};
 pub use beacon::{Beacon, BoxState, PartyId, PartySummary, PeerHint};
@@ -53,7 +56,8 @@ pub const MAGIC: [u8; 2] = *b"CH";
 /// The protocol version this build speaks. A box drops messages of any other version.
 /// 2: one skip encoding (`RequestKind::Playback(Action::Skip)`), no `RequestKind::Queue`.
 /// 3: invitations carry the host's key and signature; clock sync carries MACs.
-pub const VERSION: u8 = 3;
+/// 4: the pool message carries the name of the playlist it follows.
+pub const VERSION: u8 = 4;
 /// Header length: magic, version, kind.
 pub const HEADER_LEN: usize = 4;
 /// Largest UDP datagram we send or accept: fits the IPv6 minimum MTU with headroom.
@@ -70,6 +74,8 @@ pub const MAX_MEMBERS: usize = 64;
 pub const MAX_REASON_LEN: usize = 200;
 /// Longest song reference in a queue request.
 pub const MAX_SONG_LEN: usize = 512;
+/// Longest playlist name in a pool message, in bytes of UTF-8 (the host cuts longer ones).
+pub const MAX_PLAYLIST_NAME_LEN: usize = 64;
 /// Most songs in a party's pool message.
 pub const MAX_POOL: usize = 256;
 /// Most schedule entries in one message.

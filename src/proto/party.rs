@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::NodeId;
 use super::{
-    PartyId, MAX_MEMBERS, MAX_NAME_LEN, MAX_POOL, MAX_REASON_LEN, MAX_SCHEDULE, MAX_SONG_LEN,
+    PartyId, MAX_MEMBERS, MAX_NAME_LEN, MAX_PLAYLIST_NAME_LEN, MAX_POOL, MAX_REASON_LEN,
+    MAX_SCHEDULE, MAX_SONG_LEN,
 };
 
 /// "Party `party` is hosted by `host`; join it at `host_addr`." Flooded over the overlay,
@@ -141,6 +142,9 @@ pub enum Control {
     Pool {
         party: PartyId,
         songs: Vec<super::schedule::PoolSong>,
+        /// The playlist the host's songs come from (every box shows it); `None` for
+        /// the host's whole music folder.
+        playlist: Option<String>,
     },
     /// Schedule entries (host to guests: all of them on join, then each new one).
     Schedule {
@@ -217,6 +221,13 @@ impl Control {
             Control::Pool { songs, .. } if songs.len() > MAX_POOL => Err((
                 "pool.songs",
                 format!("{} entries, limit {MAX_POOL}", songs.len()),
+            )),
+            Control::Pool {
+                playlist: Some(name),
+                ..
+            } if name.len() > MAX_PLAYLIST_NAME_LEN => Err((
+                "pool.playlist",
+                format!("{} bytes, limit {MAX_PLAYLIST_NAME_LEN}", name.len()),
             )),
             Control::Schedule { entries, .. } if entries.len() > MAX_SCHEDULE => Err((
                 "schedule.entries",

@@ -84,7 +84,7 @@ impl Action {
         match self {
             Action::Party if ctx.in_party => None,
             Action::Party if ctx.invitation_waiting => Some(join),
-            Action::Party | Action::Host => (!ctx.in_party).then_some(Request::Host),
+            Action::Party | Action::Host => (!ctx.in_party).then_some(Request::host()),
             Action::Join => (!ctx.in_party && ctx.invitation_waiting).then_some(join),
             Action::Leave if !ctx.in_party => None,
             Action::Leave if ctx.host => Some(Request::End),
@@ -289,7 +289,7 @@ mod tests {
         let k = Keymap::default();
         let short = press(Button::A, PressKind::Short);
         let long = press(Button::A, PressKind::Long);
-        assert_eq!(k.request(short, &IDLE), Some(Request::Host));
+        assert_eq!(k.request(short, &IDLE), Some(Request::host()));
         assert_eq!(
             k.request(short, &INVITED),
             Some(Request::Join { party: None })

@@ -72,6 +72,7 @@ fn screen_of(status: &Status, keymap: &Keymap, ctx: &Context, extras: &Extras) -
                 join_button,
                 joining: false,
                 hosting: false,
+                keyed: status.keyed,
             }),
             None => Screen::Idle(Idle {
                 invitations: 0,
@@ -93,15 +94,18 @@ fn screen_of(status: &Status, keymap: &Keymap, ctx: &Context, extras: &Extras) -
             join_button,
             joining: true,
             hosting: false,
+            keyed: status.keyed,
         });
     }
     let line = PartyLine {
         name: format!("{host_name}'s party"),
+        playlist: status.playlist.as_ref().map(|p| p.name.clone()),
         size: party.members.len(),
         role: match party.role {
             PartyRole::Host => Role::Host,
             PartyRole::Member => Role::Member,
         },
+        keyed: status.keyed,
     };
     let playback = status.playback.as_ref();
     let song = playback.and_then(|p| p.song.as_ref());
@@ -129,6 +133,7 @@ fn screen_of(status: &Status, keymap: &Keymap, ctx: &Context, extras: &Extras) -
                 join_button,
                 joining: false,
                 hosting: party.role == PartyRole::Host,
+                keyed: status.keyed,
             }),
         },
     }
@@ -338,6 +343,22 @@ mod tests {
         assert_eq!((p.elapsed_ms, p.total_ms), (61_000, Some(330_000)));
         assert_eq!(p.sync, SyncMark::Locked);
         assert_eq!(p.party.role, Role::Member);
+        assert_eq!(p.party.playlist, None, "a whole music folder has no name");
         assert_eq!((view.box_volume, view.party_volume), (100, Some(70)));
+    }
+
+    #[test]
+    fn the_party_line_names_the_playlist_the_party_plays() {
+        let mut s = playing(in_party(idle(), PartyRole::Member), false);
+        s.playlist = Some(crate::status::PlaylistStatus {
+            name: "Road trip".into(),
+            skipped: Vec::new(),
+        });
+        let view = view_of(&s, &Keymap::default(), &extras());
+        let Screen::Playing(p) = &view.screen else {
+            panic!("{view:?}");
+        };
+        assert_eq!(p.party.playlist.as_deref(), Some("Road trip"));
+        assert_eq!(p.party.name, "attic's party");
     }
 }

@@ -78,6 +78,8 @@ pub struct Invitation {
     pub joining: bool,
     /// This box hosts the party and waits for guests (no join hint).
     pub hosting: bool,
+    /// The party has a party key (a padlock beside the heading).
+    pub keyed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -112,9 +114,13 @@ pub struct Playing {
 pub struct PartyLine {
     /// "kitchen's party".
     pub name: String,
+    /// The playlist the party plays, if its host chose one ("Road trip").
+    pub playlist: Option<String>,
     /// Boxes in it, this one included.
     pub size: usize,
     pub role: Role,
+    /// The party has a party key (drawn as a padlock); open parties show none.
+    pub keyed: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,6 +12,17 @@ use chorus::status::Status;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_chorus");
 
+/// The host's control port, from the first member's address in a status (`IP:PORT`).
+pub fn host_control_port(party: &chorus::status::PartyStatus) -> u16 {
+    party.members[0]
+        .addr
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// A multicast port no other test binary uses at the same time.
 pub fn test_port(salt: u16) -> u16 {
     20_000

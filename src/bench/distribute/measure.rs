@@ -86,7 +86,7 @@ pub(super) async fn form_party(
             .is_some_and(|s| s.neighbours.len() >= members.len())
     })
     .await?;
-    ask(host, &Request::Host).await?;
+    ask(host, &Request::host()).await?;
     wait_for(boxes, limit, "every member was invited", || async {
         for m in members {
             if status(m).await.is_none_or(|s| s.invitations.is_empty()) {

@@ -26,6 +26,7 @@ pub mod memory;
 pub mod report;
 mod server;
 pub mod signal;
+mod stalls;
 #[cfg(test)]
 mod tests;
 pub mod wander;
@@ -104,6 +105,8 @@ pub struct PlayoutConfig {
     pub load: usize,
     /// SIGKILL the host this many seconds after play.
     pub kill_host_at: Option<f64>,
+    /// Freeze the sound server this many times during the run (see [`stalls`]).
+    pub stall_server: usize,
 }
 
 impl Default for PlayoutConfig {
@@ -113,6 +116,7 @@ impl Default for PlayoutConfig {
             seconds: 60.0,
             load: 0,
             kill_host_at: None,
+            stall_server: 0,
         }
     }
 }
@@ -134,6 +138,9 @@ impl PlayoutConfig {
             .is_some_and(|t| !(1.0..self.seconds).contains(&t))
         {
             return invalid("--kill-host-at must be 1 s or more and within --seconds");
+        }
+        if self.stall_server > 0 && stalls::Stalls::last_at_s(self.stall_server) >= self.seconds {
+            return invalid("--stall-server: one stall every 12 s from 10 s must fit in --seconds");
         }
         Ok(())
     }
@@ -339,6 +346,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         seconds: config.seconds,
         load: config.load,
         kill_host_at_s: config.kill_host_at,
+        server_stalls: config.stall_server,
         control,
         analysis,
         underruns,
@@ -454,9 +462,11 @@ fn play(
     let host_id = boxes.status(host).map(|s| s.id);
     let mut kill: Option<Kill> = None;
     let mut memory = memory::MemoryWatch::new(n, played);
+    let mut stalls = stalls::Stalls::new(config.stall_server, played);
     let end = played + Duration::from_secs_f64(config.seconds + 1.0);
     while Instant::now() < end {
         memory.poll(&boxes.pids());
+        stalls.poll(Instant::now(), server.group());
         match (&mut kill, config.kill_host_at) {
             (None, Some(at)) if played.elapsed().as_secs_f64() >= at => {
                 boxes.kill(host);

@@ -86,6 +86,8 @@ pub struct PlayoutReport {
     pub load: usize,
     /// When the host (the last box) was SIGKILLed, seconds after play was pressed.
     pub kill_host_at_s: Option<f64>,
+    /// How many times the sound server was frozen for 150 ms (`--stall-server`).
+    pub server_stalls: usize,
     pub control: ControlReport,
     pub analysis: Analysis,
     /// Per box: ALSA underruns it logged.
@@ -159,6 +161,10 @@ impl PlayoutReport {
             self.load,
             self.kill_host_at_s
                 .map_or(String::new(), |t| format!(", host killed at {t} s"))
+                + &match self.server_stalls {
+                    0 => String::new(),
+                    n => format!(", sound server stalled {n} times"),
+                }
         );
         let firsts: Vec<String> = a.first_sample_offset_us.iter().map(opt_us).collect();
         let _ = writeln!(

@@ -101,6 +101,11 @@ impl SoundServer {
         Ok(server)
     }
 
+    /// The process group of the server (pipewire and wireplumber).
+    pub fn group(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The environment a client of this server needs.
     pub fn env(&self) -> [(&'static str, &Path); 2] {
         [

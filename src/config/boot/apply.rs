@@ -1,5 +1,6 @@
-//! Applying `chorus.txt`: the name into chorus.toml and the Wi-Fi into wpa_supplicant's
-//! file. Everything is checked, and both new files are made, before either is written.
+//! Applying `chorus.txt`: the name and the party key into chorus.toml and the Wi-Fi into
+//! wpa_supplicant's file. Everything is checked, and both new files are made, before
+//! either is written.
 
 use std::fs;
 use std::io::ErrorKind;
@@ -11,11 +12,12 @@ use super::error::BootError;
 use super::parse::{self, BootSettings};
 use super::wifi;
 use crate::config::{Config, ConfigError};
+use crate::party_key::PartySecret;
 
 /// The files the settings go into.
 #[derive(Clone, Copy, Debug)]
 pub struct Targets<'a> {
-    /// chorus.toml: gets `name`.
+    /// chorus.toml: gets `name` and `party_key`.
     pub config: &'a Path,
     /// wpa_supplicant's configuration for the Wi-Fi interface: gets the network.
     pub wifi_conf: &'a Path,
@@ -43,9 +45,9 @@ pub fn apply(from: &Path, targets: Targets<'_>) -> Result<Outcome, BootError> {
         Err(e) => return Err(BootError::io(from, e)),
     };
     let settings: BootSettings = parse::parse(&bytes)?;
-    let config = match &settings.name {
-        Some(name) => Some(config_with_name(targets.config, name)?),
-        None => None,
+    let config = match (&settings.name, &settings.party_key) {
+        (None, None) => None,
+        (name, key) => Some(config_with(targets.config, name.as_deref(), key.as_ref())?),
     };
     let wifi = settings.wifi.as_ref().map(wifi::render);
     let config = match config {
@@ -62,9 +64,14 @@ pub fn apply(from: &Path, targets: Targets<'_>) -> Result<Outcome, BootError> {
     Ok(Outcome::Applied { config, wifi })
 }
 
-/// chorus.toml's text with `name` set (comments and layout kept) and its permission
-/// bits; the result must pass the same validation as `chorus run` applies.
-fn config_with_name(path: &Path, name: &str) -> Result<(String, u32), BootError> {
+/// chorus.toml's text with `name` and `party_key` set where given (comments and layout
+/// kept) and its permission bits; the result must pass the same validation as
+/// `chorus run` applies.
+fn config_with(
+    path: &Path,
+    name: Option<&str>,
+    key: Option<&PartySecret>,
+) -> Result<(String, u32), BootError> {
     let (old, mode) = match fs::read_to_string(path) {
         Ok(text) => {
             let mode = fs::metadata(path)
@@ -81,8 +88,16 @@ fn config_with_name(path: &Path, name: &str) -> Result<(String, u32), BootError>
                 path: path.to_path_buf(),
                 message: e.message().to_owned(),
             })?;
-    if doc.get("name").and_then(|v| v.as_str()) != Some(name) {
-        doc["name"] = toml_edit::value(name);
+    let mut set = |field: &str, value: &str| {
+        if doc.get(field).and_then(|v| v.as_str()) != Some(value) {
+            doc[field] = toml_edit::value(value);
+        }
+    };
+    if let Some(name) = name {
+        set("name", name);
+    }
+    if let Some(key) = key {
+        set("party_key", key.expose());
     }
     let text = doc.to_string();
     Config::parse(&text, path)?;

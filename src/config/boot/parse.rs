@@ -3,6 +3,7 @@
 //! checks each value must pass before anything is applied.
 
 use super::error::BootError;
+use crate::party_key::{self, PartySecret};
 use crate::proto::MAX_NAME_LEN;
 
 /// The settings names, for the error that lists them.
@@ -15,6 +16,8 @@ pub struct BootSettings {
     /// The box's name at a party.
     pub name: Option<String>,
     pub wifi: Option<Wifi>,
+    /// The party key (never shown by `Debug`).
+    pub party_key: Option<PartySecret>,
 }
 
 /// A Wi-Fi network to join.
@@ -138,14 +141,7 @@ fn invalid(line: usize, key: &'static str, reason: impl Into<String>) -> BootErr
 }
 
 fn check(raw: Raw) -> Result<BootSettings, BootError> {
-    if let Some((line, _)) = raw.party_key {
-        // Refused rather than ignored: a maker must not believe the party is keyed.
-        return Err(invalid(
-            line,
-            "party_key",
-            "is not supported by this chorus version yet; remove the line",
-        ));
-    }
+    let party_key = raw.party_key.map(check_party_key).transpose()?;
     let name = raw
         .name
         .map(|(line, name)| check_name(line, name))
@@ -166,7 +162,18 @@ fn check(raw: Raw) -> Result<BootSettings, BootError> {
             key: passphrase.map_or(Ok(WifiKey::Open), check_passphrase)?,
         }),
     };
-    Ok(BootSettings { name, wifi })
+    Ok(BootSettings {
+        name,
+        wifi,
+        party_key,
+    })
+}
+
+fn check_party_key((line, key): (usize, String)) -> Result<PartySecret, BootError> {
+    match party_key::check(&key) {
+        Ok(()) => Ok(PartySecret::new(key)),
+        Err(e) => Err(invalid(line, "party_key", e.to_string())),
+    }
 }
 
 fn missing_ssid(key: &'static str) -> BootError {

@@ -146,9 +146,16 @@ fn names_and_party_keys() {
         err("\n\nname = \" \"\n"),
         "line 3: name must not be only spaces"
     );
-    let e = err("party_key = s3cret-party\n");
-    assert!(e.contains("party_key is not supported"), "{e}");
-    assert!(!e.contains("s3cret"));
+    let e = err("party_key = s3cret\n");
+    assert_eq!(
+        e,
+        "line 1: party_key must be 64 hex digits or a passphrase of 12 to 128 bytes"
+    );
+    assert!(err("party_key = \" s3cret party \"\n").contains("space"));
+    let key = ok("party_key = our long s3cret party\n").party_key.unwrap();
+    assert_eq!(key.expose(), "our long s3cret party");
+    let shown = format!("{:?}", ok("party_key = our long s3cret party\n"));
+    assert!(!shown.contains("s3cret"), "{shown}");
 }
 
 #[test]
@@ -274,6 +281,25 @@ fn applying_sets_the_name_keeps_comments_and_writes_the_wifi() {
 }
 
 #[test]
+fn applying_sets_the_party_key() {
+    let b = Box_::new("party_key = our long s3cret party\n");
+    let outcome = b.apply().unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Applied {
+            config: Some(Written::Changed),
+            wifi: None
+        }
+    );
+    let after = fs::read_to_string(&b.config).unwrap();
+    let config = Config::parse(&after, &b.config).unwrap();
+    let key = config.party_key.unwrap();
+    assert_eq!(key.expose(), "our long s3cret party");
+    assert_eq!(config.name, None, "the name is left as it was");
+    assert_eq!(mode(&b.config), 0o640);
+}
+
+#[test]
 fn a_bad_value_changes_nothing() {
     let b = Box_::new(&full());
     b.apply().unwrap();
@@ -283,6 +309,7 @@ fn a_bad_value_changes_nothing() {
         "name = parlour\nwifi_country = GBR\nwifi_ssid = x\n",
         &format!("name = {}\n", "n".repeat(40)),
         "name = \"   \"\n",
+        "name = parlour\nparty_key = too short\n",
     ] {
         fs::write(&b.boot, bad).unwrap();
         let e = b.apply().unwrap_err();

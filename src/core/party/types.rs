@@ -120,11 +120,11 @@ pub enum StreamAction {
 pub enum CommandError {
     #[error("this box is already in party {0}; leave it first")]
     AlreadyInParty(PartyId),
-    #[error("this box is in no party")]
+    #[error("this box is in no party; host one or join one first")]
     NotInParty,
     #[error("no invitation to join; wait for one or ask a box to host")]
     NoInvitation,
-    #[error("no invitation for party {0}")]
+    #[error("no invitation for party {0}; the status lists the invitations this box has")]
     UnknownInvitation(PartyId),
     #[error("only the host can do that")]
     NotHost,

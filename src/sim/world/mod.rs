@@ -111,6 +111,8 @@ struct Slot {
     down: Option<CrashMode>,
     /// Its library and song cache: they survive a crash, and a restarted node gets them.
     pool: Vec<PoolSong>,
+    /// The playlist `pool` follows, if one.
+    playlist: Option<String>,
     held: Vec<SongRef>,
 }
 
@@ -196,6 +198,7 @@ impl Sim {
             boot: 0,
             down: None,
             pool: Vec::new(),
+            playlist: None,
             held: Vec::new(),
         });
         self.schedule_timer(index);
@@ -332,7 +335,7 @@ impl Sim {
         slot.down = None;
         let mut node = Node::new(slot.config.clone(), now, seed);
         // A reboot keeps the box's library and cache.
-        node.set_pool(slot.pool.clone());
+        node.set_playlist(slot.pool.clone(), slot.playlist.clone());
         if !slot.held.is_empty() {
             node.set_held(now, slot.held.iter().copied().collect());
         }

@@ -47,10 +47,17 @@ impl Sim {
 
     /// The songs box `i` holds (what its library would give it).
     pub fn set_pool(&mut self, i: usize, pool: Vec<crate::core::PoolSong>) {
+        self.set_playlist(i, pool, None);
+    }
+
+    /// The songs box `i` offers when it hosts, from the playlist `name` (what
+    /// `chorus ctl host --playlist` gives it; `None`: its whole library).
+    pub fn set_playlist(&mut self, i: usize, pool: Vec<crate::core::PoolSong>, name: Option<&str>) {
         if let Some(slot) = self.slots.get_mut(i) {
             slot.pool.clone_from(&pool);
+            slot.playlist = name.map(str::to_owned);
             if let Some(node) = slot.node.as_mut() {
-                node.set_pool(pool);
+                node.set_playlist(pool, slot.playlist.clone());
             }
         }
     }

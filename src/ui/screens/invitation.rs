@@ -17,16 +17,21 @@ pub fn draw<D: DrawTarget<Color = Rgb565>>(
     // The join hint sits beside the join button; the heading takes the other edge.
     let hint_on_top = matches!(inv.join_button, Button::A | Button::X);
     let (heading_y, pill_y) = if hint_on_top { (226, 210) } else { (26, 10) };
+    let heading = if inv.hosting {
+        "YOUR PARTY"
+    } else {
+        "INVITATION"
+    };
     text::LABEL.draw(
-        if inv.hosting {
-            "YOUR PARTY"
-        } else {
-            "INVITATION"
-        },
+        heading,
         Point::new(MARGIN, heading_y),
         theme::ACCENT,
         target,
     )?;
+    if inv.keyed {
+        let x = MARGIN + text::LABEL.width(heading) + 8;
+        widgets::lock(Point::new(x, heading_y - 14), theme::ACCENT, target)?;
+    }
     if inv.more > 0 {
         let more = format!("+{} more", inv.more);
         widgets::pill(

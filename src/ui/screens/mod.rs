@@ -65,8 +65,10 @@ mod tests {
     fn extreme_views_draw_without_panicking() {
         let party = PartyLine {
             name: String::new(),
+            playlist: Some("\u{1F3B5}".repeat(100)),
             size: usize::MAX,
             role: Role::Member,
+            keyed: true,
         };
         let bad_cover = Arc::new(Cover {
             width: 4000,
@@ -89,6 +91,7 @@ mod tests {
                 more: usize::MAX,
                 join_button: Button::X,
                 hosting: false,
+                keyed: true,
                 joining: false,
             }),
             Screen::Fetching(Fetching {

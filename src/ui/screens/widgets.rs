@@ -205,17 +205,87 @@ pub fn party_header<D: DrawTarget<Color = Rgb565>>(
         theme::DIM,
         target,
     )?;
-    let name_w = size_right - size_w - 8 - MARGIN;
+    // A keyed party shows a padlock before the size: strangers cannot see or join it.
+    let lock_w = if party.keyed {
+        let left = size_right - size_w - 6 - LOCK_W;
+        lock(Point::new(left, 9), theme::ACCENT, target)?;
+        LOCK_W + 6
+    } else {
+        0
+    };
+    let name_w = size_right - size_w - lock_w - 8 - MARGIN;
+    let Some(playlist) = &party.playlist else {
+        text::line(
+            &text::LABEL,
+            &party.name,
+            (MARGIN, 23),
+            name_w,
+            Align::Left,
+            theme::TEXT,
+            target,
+        )?;
+        return fill(rect(0, 34, 240, 1), theme::PANEL, target);
+    };
+    // Whose party, small, over the playlist it plays (cut to fit, like the name).
+    text::line(
+        &text::TINY,
+        &party.name,
+        (MARGIN, 14),
+        name_w,
+        Align::Left,
+        theme::DIM,
+        target,
+    )?;
+    note(Point::new(MARGIN, 18), theme::ACCENT, target)?;
     text::line(
         &text::LABEL,
-        &party.name,
-        (MARGIN, 23),
-        name_w,
+        playlist,
+        (MARGIN + 14, 30),
+        name_w - 14,
         Align::Left,
         theme::TEXT,
         target,
     )?;
     fill(rect(0, 34, 240, 1), theme::PANEL, target)
+}
+
+/// Width of the padlock pictogram.
+const LOCK_W: i32 = 11;
+
+/// A small padlock (11 x 15 px from `top_left`): stands for "keyed".
+pub fn lock<D: DrawTarget<Color = Rgb565>>(
+    top_left: Point,
+    color: Rgb565,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    let shackle = PrimitiveStyle::with_stroke(color, 2);
+    RoundedRectangle::with_equal_corners(
+        Rectangle::new(top_left + Point::new(2, 0), Size::new(7, 10)),
+        Size::new(3, 3),
+    )
+    .draw_styled(&shackle, target)?;
+    RoundedRectangle::with_equal_corners(
+        Rectangle::new(top_left + Point::new(0, 6), Size::new(LOCK_W as u32, 9)),
+        Size::new(2, 2),
+    )
+    .draw_styled(&PrimitiveStyle::with_fill(color), target)?;
+    fill(
+        rect(top_left.x + 5, top_left.y + 9, 1, 3),
+        theme::BG,
+        target,
+    )
+}
+
+/// A quaver (8 x 13 px from `top_left`): stands for "playlist".
+fn note<D: DrawTarget<Color = Rgb565>>(
+    top_left: Point,
+    color: Rgb565,
+    target: &mut D,
+) -> Result<(), D::Error> {
+    dot(top_left + Point::new(3, 10), 6, color, target)?;
+    fill(rect(top_left.x + 4, top_left.y, 2, 10), color, target)?;
+    fill(rect(top_left.x + 6, top_left.y + 1, 2, 2), color, target)?;
+    fill(rect(top_left.x + 7, top_left.y + 3, 2, 2), color, target)
 }
 
 /// A small speaker box (9 x 15 px from `top_left`): stands for "boxes".
