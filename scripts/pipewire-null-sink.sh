@@ -97,8 +97,15 @@ context.objects = [
              media.class = "Audio/Sink"  audio.position = [ FL FR ]  audio.rate = 48000
              node.driver = true  priority.driver = 1000 } } ]
 CONF
-    # setsid: its own process group, so stop can end pipewire and wireplumber together.
-    setsid dbus-run-session -- sh -c 'pipewire & sleep 0.5; exec wireplumber' \
+    # A timer drives this server, not a sound card's interrupt: on a virtual machine whose
+    # idle CPUs halt, its wake-ups come milliseconds late and the stream's position jumps
+    # by a quantum (measured: every real-ALSA test then failed on an idle machine and
+    # passed on a busy one). While it runs, a request for zero wake-up latency (PM QoS, as
+    # low-latency audio set-ups hold it) keeps idle CPUs ready; only root may make it.
+    hold_latency='[ -w /dev/cpu_dma_latency ] && exec 3>/dev/cpu_dma_latency \
+        && printf 00000000 >&3 && exec sleep 2147483647'
+    # setsid: its own process group, so stop ends pipewire, wireplumber and the request.
+    setsid dbus-run-session -- sh -c "{ $hold_latency; } & pipewire & sleep 0.5; exec wireplumber" \
         >"$PW/log" 2>&1 </dev/null &
     echo $! >"$PW/pid"
     # Ready when the socket exists and wireplumber has had a moment to link the sink.

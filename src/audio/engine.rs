@@ -8,13 +8,18 @@ use std::time::Duration;
 
 use super::board::Board;
 use super::device_position::{DevicePosition, DevicePositionConfig, PositionEstimate};
-use super::feed::{Fed, Feed};
+use super::feed::Feed;
 use super::finished::Finished;
 use super::orders::{LocalTarget, PlayerCommand, PlayerStatus};
 use super::playout::{PlayoutConfig, PlayoutController, PlayoutDecision};
-use super::track::{fade_in, ramp, Align, Filled, Song, Stage, Track};
+use super::track::{fade_in, ramp, Align, Filled, Heard, Stage, Track};
 use super::volume::Gain;
 use super::watchdog::Watchdog;
+
+#[path = "device_loss.rs"]
+mod device_loss;
+#[path = "handover.rs"]
+mod handover;
 use super::{Sink, SinkError, SinkFormat, SinkTiming};
 use crate::core::Instant;
 
@@ -41,6 +46,10 @@ pub(super) struct Engine {
     estimate: Option<PositionEstimate>,
     feed: Feed,
     track: Option<Track>,
+    /// The song that takes over from the current one at its instant, being opened and
+    /// decoded on a second decoding thread meanwhile.
+    next: Option<Track>,
+    next_feed: Feed,
     /// Output frames written so far (the sink's frame numbering).
     written: u64,
     out: Vec<f32>,
@@ -64,6 +73,7 @@ impl Engine {
     ) -> std::io::Result<Self> {
         let format = sink.format();
         let feed = Feed::spawn(format.rate, format.channels)?;
+        let next_feed = Feed::spawn(format.rate, format.channels)?;
         let mut board = Board {
             shared: status,
             shown: PlayerStatus::default(),
@@ -82,6 +92,8 @@ impl Engine {
             board,
             feed,
             track: None,
+            next: None,
+            next_feed,
             written: 0,
             // Room for a block and the resampler's largest chunk past it, so pulling
             // never grows it once playing.
@@ -107,6 +119,10 @@ impl Engine {
                 Err(RecvTimeoutError::Timeout) => {}
             }
             self.news();
+            if self.track.is_none() {
+                // The song ended before the next one's instant: it lines up from here.
+                self.promote();
+            }
             let result = if self.track.is_some() {
                 self.play_block()
             } else {
@@ -132,10 +148,20 @@ impl Engine {
                 _ if self.finished.as_ref().is_some_and(|f| {
                     f.still_over(&path, &target, crate::clock::monotonic_now())
                 }) => {}
+                _ if self.next.as_ref().is_some_and(|n| n.path == path) => {
+                    // Its instant came before the hand-over (it was not ready in time).
+                    self.promote();
+                    if let Some(t) = self.track.as_mut() {
+                        t.target = target;
+                    }
+                }
                 _ => self.open(path, target),
             },
+            PlayerCommand::Next { path, target } => self.queue_next(path, target),
+            PlayerCommand::CancelNext => self.next = None,
             PlayerCommand::Stop => {
                 self.track = None;
+                self.next = None;
                 self.finished = None;
                 self.board.update(|s| {
                     s.playing = false;
@@ -154,12 +180,7 @@ impl Engine {
     }
 
     fn open(&mut self, path: PathBuf, target: LocalTarget) {
-        // Where the schedule will be when the decoder is there; for a song that starts
-        // later, its start (nothing before the anchor is ever played).
-        let ahead = crate::clock::monotonic_now() + OPEN_AHEAD;
-        let since = ahead.saturating_duration_since(target.at).as_secs_f64();
-        let from = target.song_seconds + since * target.pace;
-        let generation = self.feed.open(path.clone(), from);
+        let generation = self.feed.open(path.clone(), open_from(&target));
         self.controller = PlayoutController::new(PlayoutConfig::default());
         self.board.update(|s| {
             s.song = Some(path.clone());
@@ -171,52 +192,23 @@ impl Engine {
         self.track = Some(Track::new(path, target, generation));
     }
 
-    /// Takes the decoding thread's news of the current song; news of older asks are stale.
+    /// Takes the decoding thread's news of the current song.
     fn news(&mut self) {
         while let Some(news) = self.feed.poll() {
             let current = self.feed.generation();
             let Some(track) = self.track.as_mut() else {
                 continue;
             };
-            match news {
-                Fed::Opened {
-                    generation,
-                    info,
-                    resampler,
-                } if generation == track.opened_as => {
-                    track.song = Some(Song { info, resampler });
-                }
-                Fed::Ready {
-                    generation,
-                    landed,
-                    boundary,
-                } if generation == current => {
-                    track.stage = Stage::Aligning { landed, boundary };
-                    track.end = None;
-                    self.watchdog.answered();
-                }
-                Fed::End { generation, total } if generation == current => {
-                    track.end = Some(total);
-                }
-                // Decoded audio plays out: every box decodes the same bytes and so stops at
-                // the same frame, instead of when its own read-ahead hit the damage.
-                Fed::Failed {
-                    generation,
-                    error,
-                    total: Some(total),
-                } if generation == current => {
-                    track.end = Some(total);
-                    track.broken = Some(error);
-                }
-                Fed::Failed {
-                    generation, error, ..
-                } if generation == current => {
+            match track.hear(news, current) {
+                Heard::Nothing => {}
+                Heard::Answered => self.watchdog.answered(),
+                Heard::Failed(error) => {
                     self.watchdog.answered();
                     self.fail(error);
                 }
-                _ => {}
             }
         }
+        self.next_news();
     }
 
     fn silence(&mut self, frames: usize) -> Result<(), SinkError> {
@@ -265,17 +257,26 @@ impl Engine {
             }
             Stage::Playing | Stage::FadingOut => {}
         }
+        if let Some(lead) = self.next_due()? {
+            return self.hand_over(lead);
+        }
         self.play_song(0)
     }
 
     /// Writes a block: `lead` frames of silence, then the song.
     fn play_song(&mut self, lead: usize) -> Result<(), SinkError> {
         let channels = usize::from(self.format.channels.max(1));
+        self.out.clear();
+        self.out.resize(lead * channels, 0.0);
+        self.write_song(lead)
+    }
+
+    /// Fills the block after the `lead` frames `out` holds with the song, and writes it.
+    fn write_song(&mut self, lead: usize) -> Result<(), SinkError> {
+        let channels = usize::from(self.format.channels.max(1));
         let Some(track) = self.track.as_mut() else {
             return Ok(());
         };
-        self.out.clear();
-        self.out.resize(lead * channels, 0.0);
         let filled = track.fill(
             &mut self.feed,
             &mut self.out,
@@ -434,67 +435,13 @@ impl Engine {
             });
         });
     }
+}
 
-    /// Handles a failed sink call; returns how long to wait before the next one.
-    fn sink_error(&mut self, e: SinkError) -> Duration {
-        match e {
-            SinkError::DeviceGone {
-                ref device,
-                retry_after,
-                ref reason,
-            } => {
-                // The schedule goes on without us: when the device is back, the song is
-                // positioned afresh where the schedule then is.
-                if let Some(track) = self.track.as_mut() {
-                    track.stage = Stage::Lost;
-                }
-                self.working_since = None;
-                self.prime = usize::try_from(self.format.rate / 10).unwrap_or(BLOCK_FRAMES);
-                self.device.reset();
-                if self.device_error.is_none() {
-                    let message = format!("audio device {device} unavailable ({reason}); retrying");
-                    tracing::warn!(error = %message);
-                    self.board.update(|s| s.last_error = Some(message.clone()));
-                    self.device_error = Some(message);
-                } else {
-                    tracing::debug!(error = %e, "audio device still unavailable");
-                }
-                retry_after.max(Duration::from_millis(10))
-            }
-            // The position is lost: the controller sees it and re-seeks.
-            SinkError::Underrun { .. } => {
-                tracing::debug!(error = %e, "underrun");
-                Duration::ZERO
-            }
-            other => {
-                tracing::error!(error = %other, "audio output failed");
-                self.board
-                    .update(|s| s.last_error = Some(other.to_string()));
-                Duration::from_millis(500)
-            }
-        }
-    }
-
-    /// The sink works again after it was unavailable: once that has lasted a moment (a
-    /// device that only takes its first buffer is not back), clear the error we reported.
-    fn device_back(&mut self) {
-        if self.device_error.is_none() {
-            return;
-        }
-        let now = crate::clock::monotonic_now();
-        let since = *self.working_since.get_or_insert(now);
-        if now - since < DEVICE_BACK_AFTER {
-            return;
-        }
-        let Some(message) = self.device_error.take() else {
-            return;
-        };
-        self.working_since = None;
-        tracing::info!("audio device available again");
-        self.board.update(|s| {
-            if s.last_error.as_ref() == Some(&message) {
-                s.last_error = None;
-            }
-        });
-    }
+/// Where to open a song on `target`: where the schedule will be when the decoder is
+/// there; for a song that starts later, its start (nothing before the anchor is ever
+/// played).
+fn open_from(target: &LocalTarget) -> f64 {
+    let ahead = crate::clock::monotonic_now() + OPEN_AHEAD;
+    let since = ahead.saturating_duration_since(target.at).as_secs_f64();
+    target.song_seconds + since * target.pace
 }

@@ -13,6 +13,11 @@ pub type LocalTarget = crate::core::Anchor;
 pub enum PlayerCommand {
     /// Play `path` on `target`; a different path replaces the current song.
     Play { path: PathBuf, target: LocalTarget },
+    /// While the current song plays: open `path` now and from `target.at` on play it
+    /// instead, handing over on the frame (a song's end or a skip).
+    Next { path: PathBuf, target: LocalTarget },
+    /// The song told by `Next` is not coming after all.
+    CancelNext,
     /// Silence: stop the song (the device keeps running, so timing stays continuous).
     Stop,
     /// The party volume, 0 to 100, scheduled by the host for every box.

@@ -119,10 +119,20 @@ impl Pacer {
     pub(crate) fn timing(&self) -> SinkTiming {
         let now = monotonic_now();
         let played = self.played(now);
+        // While it drains, the delay is stated at the instant the last whole frame was
+        // played, as a DMA's interpolated timestamp would: paired with `now`, whole
+        // frames would read half a frame late on average.
+        let draining = self.anchor.is_some()
+            && self.paused_at.is_none()
+            && self.drained_unbounded(now) <= self.written;
         SinkTiming {
             written: self.written,
             delay: self.written - played,
-            at: now,
+            at: if draining {
+                self.instant_of(played).min(now)
+            } else {
+                now
+            },
         }
     }
 

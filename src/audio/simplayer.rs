@@ -89,6 +89,9 @@ pub struct SimPlayer {
     track: Track,
     /// The song being played and its anchor.
     song: Option<(SongRef, Anchor)>,
+    /// The song that takes over at its anchor's instant, as the playback thread hands
+    /// over on the frame.
+    queued: Option<(SongRef, Anchor)>,
     needs_seek: bool,
     /// Anything was ever played: before that the DAC stays stopped, as it has no reason
     /// to run.
@@ -128,6 +131,7 @@ impl SimPlayer {
             map: PositionMap::new(64),
             track: Track::default(),
             song: None,
+            queued: None,
             needs_seek: false,
             started: false,
             out: 0,
@@ -150,10 +154,20 @@ impl SimPlayer {
                 Some((current, a)) if *current == song => *a = anchor,
                 _ => {
                     self.song = Some((song, anchor));
+                    self.queued = None;
                     self.needs_seek = true;
                 }
             },
-            SinkCommand::Stop => self.song = None,
+            SinkCommand::Next { song, anchor } => {
+                if self.song.is_none_or(|(current, _)| current != song) {
+                    self.queued = Some((song, anchor));
+                }
+            }
+            SinkCommand::CancelNext => self.queued = None,
+            SinkCommand::Stop => {
+                self.song = None;
+                self.queued = None;
+            }
             SinkCommand::Volume(v) => self.volume = Some(v),
         }
     }
@@ -172,7 +186,11 @@ impl SimPlayer {
         if self.needs_seek && self.song.is_some() {
             self.position(&timing);
         }
-        self.top_up();
+        let rate = SinkFormat {
+            rate: self.config.rate,
+            channels: 1,
+        };
+        self.top_up(timing.at + rate.frames_to_duration(timing.delay));
         let Some(timing) = self.timing(local_now) else {
             return;
         };
@@ -254,16 +272,42 @@ impl SimPlayer {
     }
 
     /// Fill the DAC buffer with whole blocks, advancing the song as the steered
-    /// resampler would: each output frame carries 1/(1 + ppm) song frames.
-    fn top_up(&mut self) {
+    /// resampler would: each output frame carries 1/(1 + ppm) song frames. The next
+    /// frame written is audible at `audible` (local clock).
+    fn top_up(&mut self, audible: Instant) {
         if !self.started {
             return;
         }
         let block = vec![0.0f32; self.config.block];
+        let first = self.out;
         while self.dac.free_frames() >= self.config.block as u64 {
             let song = self.song.filter(|_| !self.needs_seek).map(|(s, _)| s);
             let slope = 1.0 / (1.0 + self.steer * 1e-6);
             let block_len = self.config.block as u64;
+            let written = (self.out - first) as f64 / f64::from(self.config.rate);
+            if let Some((lead, frame)) = self.hand_over(audible + Duration::from_secs_f64(written))
+            {
+                // The playing song (or the silence before it) up to the frame, the
+                // queued song from it.
+                if lead > 0 {
+                    let old = song.filter(|_| self.lead == 0).map(|s| (s, self.next));
+                    self.track.push(self.out, old, slope);
+                }
+                if let Some((next, anchor)) = self.queued.take() {
+                    self.song = Some((next, anchor));
+                    self.track.push(self.out + lead, Some((next, frame)), slope);
+                }
+                self.needs_seek = false;
+                self.lead = 0;
+                self.map.clear();
+                self.map.record(self.out + lead, frame);
+                if self.dac.write(&block).is_err() {
+                    return;
+                }
+                self.next = frame + (block_len - lead) as f64 * slope;
+                self.out += block_len;
+                continue;
+            }
             let lead = if song.is_some() {
                 self.lead.min(block_len)
             } else {
@@ -286,6 +330,22 @@ impl SimPlayer {
             }
             self.out += block_len;
         }
+    }
+
+    /// Where in the next block the queued song takes over, if its instant falls there:
+    /// the output frame within the block and the song frame it begins on (the frame due,
+    /// when told after its instant had been written). `audible`: when the block's first
+    /// frame plays.
+    fn hand_over(&self, audible: Instant) -> Option<(u64, f64)> {
+        let (_, anchor) = self.queued?;
+        let rate = f64::from(self.config.rate);
+        let due_in = (anchor.at.as_nanos() as f64 - audible.as_nanos() as f64) * 1e-9 * rate;
+        let lead = due_in.round().max(0.0);
+        if lead >= self.config.block as f64 {
+            return None;
+        }
+        let late = (-due_in).max(0.0) * anchor.pace;
+        Some((lead as u64, anchor.song_seconds * rate + late))
     }
 
     /// Ground truth: the song and (fractional) song frame the DAC plays now.
@@ -380,6 +440,45 @@ mod tests {
         assert_eq!(p.audible(), None);
         assert_eq!(p.reseeks(), 0);
         assert_eq!(p.underruns(), 0);
+    }
+
+    /// A next song told ahead takes over on its frame: the old song is heard up to the
+    /// instant and the new one from its first frame, with no re-seek.
+    #[test]
+    fn a_next_song_takes_over_on_its_frame() {
+        let config = SimPlayerConfig {
+            rate: 48_000,
+            block: 480,
+            buffer: 1_920,
+            dac_ppm: 50.0,
+            playout: PlayoutConfig::default(),
+            noise: TimingNoise::default(),
+            stalls: Stalls::default(),
+        };
+        let mut p = SimPlayer::new(config, ms(0));
+        p.command(play(A, 0.0, ms(100)));
+        for n in 1..1_000 {
+            p.tick(ms(n * 10), ms(n * 10));
+        }
+        let SinkCommand::Play { anchor, .. } = play(B, 0.0, ms(10_105)) else {
+            unreachable!()
+        };
+        p.command(SinkCommand::Next { song: B, anchor });
+        for n in 1_000..1_030 {
+            p.tick(ms(n * 10), ms(n * 10));
+            let t = ms(n * 10);
+            let (song, _) = p.audible().unwrap();
+            assert_eq!(song, if t < ms(10_105) { A } else { B }, "at {t:?}");
+        }
+        let err = error(&p, B, ms(10_105), ms(10_290));
+        assert!(err.is_some_and(|e| e.abs() < 2.0), "{err:?}");
+        assert_eq!(p.reseeks(), 0);
+        // A later Play of the song that took over only re-anchors it.
+        p.command(play(B, 0.2, ms(10_305)));
+        p.tick(ms(10_310), ms(10_310));
+        assert_eq!(p.reseeks(), 0);
+        let err = error(&p, B, ms(10_105), ms(10_310));
+        assert!(err.is_some_and(|e| e.abs() < 2.0), "{err:?}");
     }
 
     /// 30 s of one song through a 20 ms buffer; returns the DAC's underruns.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::decode::SongInfo;
-use super::feed::Feed;
+use super::feed::{Fed, Feed};
 use super::orders::LocalTarget;
 use super::playout::{PlayoutTarget, PositionMap};
 use super::resample::Resampler;
@@ -64,6 +64,16 @@ pub(super) enum Filled {
     Failed(String),
 }
 
+/// What a piece of the decoding thread's news means for the track.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Heard {
+    Nothing,
+    /// The open or seek asked for was answered.
+    Answered,
+    /// The song cannot be played at all.
+    Failed(String),
+}
+
 /// A song being played.
 #[derive(Debug)]
 pub(super) struct Track {
@@ -98,6 +108,49 @@ impl Track {
             fade_in: None,
             starved: false,
             broken: None,
+        }
+    }
+
+    /// Takes the decoding thread's news of this track; `current` is the feed's latest
+    /// generation (news of older asks are stale).
+    pub(super) fn hear(&mut self, news: Fed, current: u64) -> Heard {
+        match news {
+            Fed::Opened {
+                generation,
+                info,
+                resampler,
+            } if generation == self.opened_as => {
+                self.song = Some(Song { info, resampler });
+                Heard::Nothing
+            }
+            Fed::Ready {
+                generation,
+                landed,
+                boundary,
+            } if generation == current => {
+                self.stage = Stage::Aligning { landed, boundary };
+                self.end = None;
+                Heard::Answered
+            }
+            Fed::End { generation, total } if generation == current => {
+                self.end = Some(total);
+                Heard::Nothing
+            }
+            // Decoded audio plays out: every box decodes the same bytes and so stops at
+            // the same frame, instead of when its own read-ahead hit the damage.
+            Fed::Failed {
+                generation,
+                error,
+                total: Some(total),
+            } if generation == current => {
+                self.end = Some(total);
+                self.broken = Some(error);
+                Heard::Nothing
+            }
+            Fed::Failed {
+                generation, error, ..
+            } if generation == current => Heard::Failed(error),
+            _ => Heard::Nothing,
         }
     }
 

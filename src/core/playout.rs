@@ -1,7 +1,8 @@
 //! Playout policy (sans-IO): turns what the schedule wants audible now into commands for
-//! a sink (play song S so that song-second X is audible at local instant T, stop, set the
-//! volume), issued only on change (of song, clock estimate or volume) plus a periodic
-//! re-anchoring, and says when a song started so the song transfer can count it as played.
+//! a sink (play song S so that song-second X is audible at local instant T, have the next
+//! song ready to take over at its instant, stop, set the volume), issued only on change
+//! (of song, clock estimate or volume) plus a periodic re-anchoring, and says when a song
+//! started so the song transfer can count it as played.
 //!
 //! The runtime executes these commands on the playback thread (mapping a song to its
 //! file), `chorus bench sync` and the simulator on a simulated DAC: all three run the same
@@ -35,6 +36,13 @@ pub enum SinkCommand {
     /// Play `song` on `anchor`; a different song replaces the current one, the same song
     /// only moves the anchor.
     Play { song: SongRef, anchor: Anchor },
+    /// While the current song plays: have `song` ready, and from `anchor.at` on play it
+    /// instead (a song's end or a skip). The sink opens it ahead and hands over on the
+    /// frame, so a song change lands on its sample like a first song; a later `Next`
+    /// replaces this one, and a `Play` of this song finds it ready.
+    Next { song: SongRef, anchor: Anchor },
+    /// The next song told is not coming after all (the schedule changed).
+    CancelNext,
     /// Silence (the device keeps running, so timing stays continuous).
     Stop,
     /// The party volume, 0 to 100.
@@ -58,6 +66,8 @@ pub struct Playout {
     anchored_at: Option<Instant>,
     /// The clock estimate the last anchor was taken with.
     anchored_clock: Option<ClockEstimate>,
+    /// The song the sink was told comes next, and when.
+    queued: Option<(SongRef, Instant)>,
     volume: Option<u8>,
 }
 
@@ -75,6 +85,7 @@ impl Playout {
             playing: None,
             anchored_at: None,
             anchored_clock: None,
+            queued: None,
             volume: None,
         }
     }
@@ -100,7 +111,7 @@ impl Playout {
         let audible = state.and_then(|s| s.song.filter(|song| holds(song)).map(|song| (s, song)));
         // A song about to start while the sink is silent: tell the sink now, anchored at
         // its start, so it begins on its first scheduled frame instead of joining late.
-        // (While a song plays, telling early would cut it short: the sink has one song.)
+        // (While a song plays, a different next song is told as `Next` instead.)
         let early = view
             .and_then(|v| v.upcoming)
             .filter(|(at, next)| *at > now && next.playing && audible.is_none())
@@ -113,11 +124,19 @@ impl Playout {
             // and come in at the right position as soon as that changes.
             (None, None) => {
                 self.anchored_at = None;
+                self.queued = None;
                 if self.playing.take().is_some() {
                     step.commands.push(SinkCommand::Stop);
                 }
             }
         }
+        // A different song taking over from the one playing: the sink readies it now.
+        let then = view
+            .and_then(|v| v.upcoming)
+            .filter(|(at, next)| *at > now && next.playing && early.is_none())
+            .and_then(|(at, next)| next.song.filter(|s| holds(s)).map(|song| (at, next, song)))
+            .filter(|(_, _, song)| audible.is_some_and(|(_, playing)| playing != *song));
+        self.queue(&mut step, clock, then);
         if let Some(v) = view {
             if self.volume != Some(v.state.volume) {
                 step.commands.push(SinkCommand::Volume(v.state.volume));
@@ -157,8 +176,44 @@ impl Playout {
         }
         if changed {
             step.started = Some(song);
+            // The song told to come next has come (the sink handed over to it).
+            if self.queued.is_some_and(|(q, _)| q == song) {
+                self.queued = None;
+            }
         }
         self.playing = Some(song);
+    }
+
+    /// Tells the sink which song takes over next and when: anew when that changes or
+    /// whenever the playing song was re-anchored (the same clock estimate moves both).
+    fn queue(
+        &mut self,
+        step: &mut PlayoutStep,
+        clock: Option<ClockEstimate>,
+        then: Option<(Instant, PlaybackState, SongRef)>,
+    ) {
+        let Some((at, state, song)) = then else {
+            if self.queued.take().is_some() && self.playing.is_some() {
+                step.commands.push(SinkCommand::CancelNext);
+            }
+            return;
+        };
+        let reanchored = step
+            .commands
+            .iter()
+            .any(|c| matches!(c, SinkCommand::Play { .. }));
+        if self.queued == Some((song, at)) && !reanchored {
+            return;
+        }
+        step.commands.push(SinkCommand::Next {
+            song,
+            anchor: Anchor {
+                song_seconds: state.position_frames / f64::from(state.rate.max(1)),
+                at,
+                pace: clock.map_or(1.0, |c| 1.0 + c.rate_ppm * 1e-6),
+            },
+        });
+        self.queued = Some((song, at));
     }
 }
 

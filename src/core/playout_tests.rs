@@ -157,10 +157,76 @@ fn an_upcoming_start_is_anchored_at_the_start_before_it_happens() {
     let mut r = Playout::default();
     r.update(ms(0), Some(&playing), all);
     assert!(r.update(ms(10), Some(&playing), all).commands.is_empty());
-    // Nor is a different next song while one plays: the sink would cut it short.
+    // A different next song while one plays is told as the next one, not played.
     let mut skip = next;
     skip.song = Some(B);
     skip.position_frames = 0.0;
     playing.upcoming = Some((ms(100), skip));
-    assert!(r.update(ms(20), Some(&playing), all).commands.is_empty());
+    let step = r.update(ms(20), Some(&playing), all);
+    assert!(matches!(
+        step.commands.as_slice(),
+        [SinkCommand::Next { song: B, .. }]
+    ));
+    assert_eq!(r.playing(), Some(A));
+}
+
+/// The song after the playing one is told ahead with its own anchor, again whenever the
+/// playing song is re-anchored, withdrawn when the schedule drops it, and becomes the
+/// playing song (no second start) when its instant comes.
+#[test]
+fn the_next_song_is_told_ahead_and_taken_over_on_its_instant() {
+    let mut p = Playout::new(Duration::from_millis(50));
+    let mut v = view(Some(A), true, 0.0, 100);
+    p.update(ms(0), Some(&v), all);
+    let mut then = view(Some(B), true, 0.0, 100).state;
+    then.index = Some(1);
+    v.upcoming = Some((ms(140), then));
+    let told = p.update(ms(10), Some(&v), all);
+    let next = SinkCommand::Next {
+        song: B,
+        anchor: Anchor {
+            song_seconds: 0.0,
+            at: ms(140),
+            pace: 1.0,
+        },
+    };
+    assert_eq!(told.commands, vec![next]);
+    assert_eq!(told.started, None);
+    // Said once; again with the playing song's next anchor.
+    assert!(p.update(ms(20), Some(&v), all).commands.is_empty());
+    let reanchor = p.update(ms(50), Some(&v), all);
+    assert!(matches!(
+        reanchor.commands.as_slice(),
+        [
+            SinkCommand::Play { song: A, .. },
+            SinkCommand::Next { song: B, .. }
+        ]
+    ));
+    // The schedule drops it (a pause comes first): the sink is told.
+    let mut pause = then;
+    pause.playing = false;
+    v.upcoming = Some((ms(120), pause));
+    assert_eq!(
+        p.update(ms(60), Some(&v), all).commands,
+        vec![SinkCommand::CancelNext]
+    );
+    // Told again, then its instant comes: B is the playing song and counts as started.
+    v.upcoming = Some((ms(140), then));
+    assert_eq!(p.update(ms(70), Some(&v), all).commands, vec![next]);
+    let at = p.update(ms(140), Some(&view(Some(B), true, 0.0, 100)), all);
+    assert!(matches!(
+        at.commands.as_slice(),
+        [SinkCommand::Play { song: B, .. }]
+    ));
+    assert_eq!(at.started, Some(B));
+    // Nothing left to withdraw: the next tick only re-anchors B.
+    let later = p.update(ms(200), Some(&view(Some(B), true, 2_880.0, 100)), all);
+    assert!(matches!(
+        later.commands.as_slice(),
+        [SinkCommand::Play { song: B, .. }]
+    ));
+    // A song the box lacks is never told.
+    let mut q = Playout::default();
+    q.update(ms(0), Some(&v), |s| *s == A);
+    assert!(q.update(ms(10), Some(&v), |s| *s == A).commands.is_empty());
 }

@@ -74,6 +74,16 @@ impl PlayoutExec {
                         target: anchor,
                     }
                 }
+                SinkCommand::Next { song, anchor } => {
+                    let Some(path) = songs.path(&song) else {
+                        continue;
+                    };
+                    PlayerCommand::Next {
+                        path,
+                        target: anchor,
+                    }
+                }
+                SinkCommand::CancelNext => PlayerCommand::CancelNext,
                 SinkCommand::Stop => PlayerCommand::Stop,
                 SinkCommand::Volume(v) => PlayerCommand::Volume(v),
             };

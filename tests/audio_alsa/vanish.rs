@@ -94,13 +94,26 @@ fn on_schedule(s: &PlayerStatus, start: Instant) -> bool {
         && s.playout_error_us.is_some_and(|e| e.abs() < 1_000.0)
 }
 
-/// Stays in step: no re-seek over the next second.
-fn stays_in_step(player: &Player, start: Instant) {
-    let reseeks = player.status().reseeks;
-    std::thread::sleep(Duration::from_secs(1));
-    let s = player.status();
-    assert!(on_schedule(&s, start), "fell out of step: {s:?}");
-    assert_eq!(s.reseeks, reseeks, "re-seeking: {s:?}");
+/// Settles in step: within ten seconds, a whole second on schedule without a re-seek.
+///
+/// Not the first second after it is back: a sound server that has just restarted may
+/// still underrun in its first cycles, and a stream that the server moved to a re-created
+/// sink plays with a delay a few milliseconds different, which the device position
+/// filter takes seconds to follow (a step under its 5 ms jump threshold is filtered like
+/// jitter) and the controller meanwhile meets with a re-seek or two. Both were seen, about
+/// one run in six, 1 to 4 s after the player was first back on schedule.
+fn settles_in_step(player: &Player, start: Instant) {
+    let mut last = player.status();
+    for window in 1..=10 {
+        std::thread::sleep(Duration::from_secs(1));
+        let s = player.status();
+        if on_schedule(&s, start) && s.reseeks == last.reseeks {
+            println!("in step for a second after {window} s");
+            return;
+        }
+        last = s;
+    }
+    panic!("never a second in step within 10 s: {last:?}");
 }
 
 fn unavailable(s: &PlayerStatus) -> bool {
@@ -161,7 +174,7 @@ fn player_survives_its_device_vanishing_and_plays_on_schedule_when_it_returns() 
         "sink back: position {} ms, playout error {:?} us",
         back.position_ms, back.playout_error_us
     );
-    stays_in_step(&player, start);
+    settles_in_step(&player, start);
 
     // The whole sound server restarts.
     server_script("stop");
@@ -181,5 +194,5 @@ fn player_survives_its_device_vanishing_and_plays_on_schedule_when_it_returns() 
         "server back: position {} ms, playout error {:?} us",
         back.position_ms, back.playout_error_us
     );
-    stays_in_step(&player, start);
+    settles_in_step(&player, start);
 }
