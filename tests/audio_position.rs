@@ -50,6 +50,17 @@ fn write_noise(path: &Path, song: Noise) {
     write_wav(path, &[signal.clone(), signal]).unwrap();
 }
 
+/// A player into a real-time WAV sink recording to `out.wav` in `dir`.
+fn recorded_player(dir: &Path) -> (Player, std::path::PathBuf) {
+    let out = dir.join("out.wav");
+    let format = SinkFormat {
+        rate: RATE,
+        channels: 2,
+    };
+    let sink = WavSink::create(&out, format, Duration::from_millis(40)).unwrap();
+    (Player::spawn(Box::new(sink)).unwrap(), out)
+}
+
 /// How far (samples, positive: late) the recording is from the song as scheduled, in
 /// 0.1 s windows from `from` to `to` seconds after `start`: `song_seconds` of the song
 /// are due at `start`.
@@ -140,13 +151,7 @@ fn the_song_sits_on_its_scheduled_sample_at_the_start_and_after_a_reseek() {
     let dir = tempfile::tempdir().unwrap();
     let song = dir.path().join("noise.wav");
     write_noise(&song, SONG);
-    let out = dir.path().join("out.wav");
-    let format = SinkFormat {
-        rate: RATE,
-        channels: 2,
-    };
-    let sink = WavSink::create(&out, format, Duration::from_millis(40)).unwrap();
-    let player = Player::spawn(Box::new(sink)).unwrap();
+    let (player, out) = recorded_player(dir.path());
     let start = monotonic_now() + Duration::from_millis(300);
     let target = LocalTarget {
         song_seconds: 0.0,
@@ -198,13 +203,7 @@ fn change_songs(a: f64, switch: f64) -> (tempfile::TempDir, std::path::PathBuf, 
             seconds: SONG_SECONDS,
         },
     );
-    let out = dir.path().join("out.wav");
-    let format = SinkFormat {
-        rate: RATE,
-        channels: 2,
-    };
-    let sink = WavSink::create(&out, format, Duration::from_millis(40)).unwrap();
-    let player = Player::spawn(Box::new(sink)).unwrap();
+    let (player, out) = recorded_player(dir.path());
     let start = monotonic_now() + Duration::from_millis(300);
     let at = |seconds: f64| LocalTarget {
         song_seconds: 0.0,
