@@ -113,10 +113,16 @@ impl Engine {
             // keeping its buffer full of silence while idle gives a new song a full
             // buffer's time to be decoded and positioned before its first frame is due.
             // After a sink error, wait here, so commands are still taken meanwhile.
+            // Everything waiting is taken: one command a block fell behind a member whose
+            // clock estimate moves fifty times a second (each move re-anchors the song and
+            // the next one), and its next song came in hundreds of milliseconds late.
             match commands.recv_timeout(wait) {
                 Ok(cmd) => self.command(cmd),
                 Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
+            }
+            while let Ok(cmd) = commands.try_recv() {
+                self.command(cmd);
             }
             self.news();
             if self.track.is_none() {

@@ -27,6 +27,12 @@ impl Engine {
             next.target = target;
             return;
         }
+        let now = crate::clock::monotonic_now();
+        tracing::debug!(
+            song = %path.display(),
+            ahead_ms = target.at.saturating_duration_since(now).as_secs_f64() * 1e3,
+            "next song opened ahead"
+        );
         let generation = self.next_feed.open(path.clone(), open_from(&target));
         self.next = Some(Track::new(path, target, generation));
     }
@@ -58,6 +64,7 @@ impl Engine {
             .then(|| next.broken.clone())
             .flatten();
         let waiting = next.stage == Stage::Waiting;
+        tracing::debug!(song = %path.display(), ready = !waiting, "next song takes over");
         self.track = Some(next);
         self.board.update(|s| {
             s.song = Some(path);

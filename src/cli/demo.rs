@@ -380,8 +380,8 @@ fn line(b: &DemoBox, s: Option<&Status>) -> String {
 }
 
 /// Checks the run: a party, the same songs in the same order on every box, and the first
-/// song's first note out of every box within 1 ms, compared on the recordings; prints how
-/// far apart each song change was.
+/// note of the first song and of every new song out of every box within 1 ms, compared on
+/// the recordings.
 fn report(boxes: &[DemoBox], hosted: bool, played: bool, log: &SongLog) -> Result<(), CliError> {
     if !hosted {
         return Err(CliError::Failed(
@@ -414,15 +414,18 @@ fn report(boxes: &[DemoBox], hosted: bool, played: bool, log: &SongLog) -> Resul
         .iter()
         .filter_map(|b| Some((b.name.clone(), b.recording.as_deref()?)))
         .collect();
-    // Song changes are measured and shown, but not yet held to the first note's bound: a
-    // member may still start a new song over a millisecond off, or come in late past its
-    // first note (seen with the MP3 when songs change every 2 s).
     let (changes, missed) = log.check_changes(&recordings);
     println!("song changes: largest difference {changes:.1} us; first notes missed {missed}");
     println!("every box played the same tune; largest difference {worst:.1} us");
     if worst > 1_000.0 {
         return Err(CliError::Failed(format!(
             "boxes were {worst:.0} us apart (> 1 ms)"
+        )));
+    }
+    if changes > 1_000.0 || missed > 0 {
+        return Err(CliError::Failed(format!(
+            "song changes were {changes:.0} us apart and {missed} first notes missed \
+             (every box should start every song within 1 ms)"
         )));
     }
     Ok(())

@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::clock::{ClockConfig, ClockEstimator, ClockSample, HostClock, PartyTime};
 use super::out::Out;
 use super::schedule::{
-    lead_time, Action, Entry, PoolSong, Schedule, SongRef, REPORT_EVERY, SETTLED_ERROR_US,
-    SETTLE_WAIT,
+    lead_time, Action, Entry, PoolSong, Schedule, SongRef, OPEN_AHEAD, REPORT_EVERY,
+    SETTLED_ERROR_US, SETTLE_WAIT,
 };
 use super::{Destination, Instant, NodeId, PartyRole, PlaybackView, StreamId};
 use crate::proto::{PartyId, MAC_LEN};
@@ -64,7 +64,8 @@ pub(crate) struct Playback {
     songs_ready_at: Option<Instant>,
     /// The guests' last reported clock error bounds, µs (host).
     guest_clock_error: BTreeMap<StreamId, u32>,
-    /// How long this box's audio output takes to make a new song audible.
+    /// How long this box's audio output takes to make a new song audible (a song change
+    /// adds [`OPEN_AHEAD`]).
     output_latency: Duration,
     /// A member just began following another host: the next schedule it sends (the
     /// whole of its schedule, sent on join) replaces ours rather than adding to it.
@@ -409,7 +410,10 @@ impl Playback {
         // Far enough ahead for the slowest delivery, and for this box's own audio output
         // to make the start audible on time (the boxes of a party are alike).
         let output = self.output_latency.min(MAX_OUTPUT_LEAD);
-        let lead = lead_time(worst.unwrap_or(UNMEASURED)).max(lead_time(output));
+        let mut lead = lead_time(worst.unwrap_or(UNMEASURED)).max(lead_time(output));
+        if action.changes_song() {
+            lead += OPEN_AHEAD;
+        }
         let entry = Entry {
             at: party_now + lead,
             seq: self.next_entry,
@@ -420,7 +424,8 @@ impl Playback {
         Some(entry)
     }
 
-    /// How long this box's audio output takes to make a new song audible.
+    /// How long this box's audio output takes to make a new song audible (a song change
+    /// adds [`OPEN_AHEAD`]).
     pub(crate) fn set_output_latency(&mut self, latency: Duration) {
         self.output_latency = latency;
     }

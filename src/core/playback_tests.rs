@@ -238,6 +238,14 @@ fn the_lead_covers_the_output_latency_within_reason() {
     assert_eq!(lead(&mut host), Duration::from_millis(120));
     host.set_output_latency(Duration::from_secs(30));
     assert_eq!(lead(&mut host), Duration::from_millis(750));
+    // A song change gives every box the time to open the new song too.
+    host.set_output_latency(Duration::from_millis(80));
+    let now = at_us(2_000_000);
+    for action in [Action::Skip, Action::Previous, Action::Select { index: 1 }] {
+        let entry = host.schedule(now, action).unwrap();
+        let lead = Duration::from_nanos(entry.at.as_nanos() - now.as_nanos());
+        assert_eq!(lead, Duration::from_millis(220), "{action:?}");
+    }
 }
 
 #[test]

@@ -8,9 +8,11 @@ use super::schedule::{PlaybackState, Schedule};
 use super::{Instant, PartyRole};
 
 /// How far ahead the view looks for the next change: more than the runtime's playout
-/// period (50 ms) with room for a late tick, so every box hears of a start in time to open
-/// the song and line its first frame up.
-pub const LOOKAHEAD: Duration = Duration::from_millis(150);
+/// period (50 ms) with room for a late tick, and beyond a song change's lead (its
+/// output latency plus [`super::schedule::OPEN_AHEAD`]), so every box hears of a start
+/// or a song change as soon as it is scheduled, in time to open the song and line its
+/// first frame up.
+pub const LOOKAHEAD: Duration = Duration::from_millis(300);
 
 /// What the runtime needs to play in step.
 #[derive(Debug, Clone, Copy, PartialEq)]

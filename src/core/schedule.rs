@@ -128,6 +128,22 @@ pub fn lead_time(worst_delivery: Duration) -> Duration {
     (worst_delivery + margin).clamp(MIN_LEAD, Duration::from_secs(5))
 }
 
+/// What a song change adds to an action's lead: the time a box takes to open the new
+/// song and decode its first blocks before its audio output needs them, so that it hands
+/// over on the frame (a box told 33 ms ahead of a 45 ms output was already late, dropped
+/// what it had decoded and ran dry).
+pub const OPEN_AHEAD: Duration = Duration::from_millis(100);
+
+impl Action {
+    /// Whether the action makes a different song play (or the same one from its start).
+    pub fn changes_song(&self) -> bool {
+        matches!(
+            self,
+            Action::Play { .. } | Action::Skip | Action::Previous | Action::Select { .. }
+        )
+    }
+}
+
 /// The party's schedule: its entries in (at, seq) order, replayed on demand.
 #[derive(Debug, Clone)]
 pub struct Schedule {
