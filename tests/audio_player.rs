@@ -147,7 +147,17 @@ fn a_song_already_under_way_is_joined_at_the_right_position() {
         error_us.abs() < 1_000.0,
         "{error_us:.0} us off after joining mid-song"
     );
-    assert_eq!(status.reseeks, 0);
+    drop(player);
+    // Joining never re-seeks; a starved thread (an emulated CPU) may, and is counted.
+    assert!(status.reseeks <= excuses(&out, &status), "{status:?}");
+}
+
+/// Re-seeks a run may have needed through no fault of the player: the sink's underruns
+/// (read from `out`'s sidecar, once the player is dropped) and late decoder blocks.
+fn excuses(out: &Path, status: &chorus::audio::player::PlayerStatus) -> u64 {
+    let sidecar: WavSidecar =
+        serde_json::from_slice(&std::fs::read(sidecar_path(out)).unwrap()).unwrap();
+    sidecar.underruns + status.decoder_late
 }
 
 /// A paced null sink whose device can be unplugged: while `gone` is set every call
@@ -273,7 +283,7 @@ fn a_reseek_fades_out_and_in_instead_of_clicking() {
     };
     assert!(player.send(play(target)));
     std::thread::sleep(Duration::from_millis(900));
-    assert_eq!(player.status().reseeks, 0);
+    let before = player.status().reseeks;
     // The schedule now wants the song a second further on.
     let jumped = LocalTarget {
         song_seconds: 1.0,
@@ -282,9 +292,18 @@ fn a_reseek_fades_out_and_in_instead_of_clicking() {
     assert!(player.send(play(jumped)));
     std::thread::sleep(Duration::from_millis(900));
     let status = player.status();
-    assert_eq!(status.reseeks, 1, "{status:?}");
     assert!(status.playout_error_us.is_some_and(|e| e.abs() < 1_000.0));
     drop(player);
+    // One re-seek for the jump; any other only where a starved thread explains it.
+    let excused = excuses(&out, &status);
+    assert!(
+        before <= excused,
+        "{before} re-seeks before the jump: {status:?}"
+    );
+    assert!(
+        status.reseeks >= 1 && status.reseeks - 1 <= excused,
+        "{status:?}"
+    );
 
     let mut reader = hound::WavReader::open(&out).unwrap();
     let left: Vec<f32> = reader
@@ -349,16 +368,12 @@ fn every_bundled_format_is_joined_mid_song_and_plays_in_step() {
         // The join itself never re-seeks; a device that ran dry or a decoder that fell
         // behind (a starved thread on a slow or emulated CPU) may, and the box must be
         // back in step by now (checked above).
-        let sidecar: WavSidecar = serde_json::from_slice(
-            &std::fs::read(sidecar_path(&dir.path().join("out.wav"))).unwrap(),
-        )
-        .unwrap();
         assert!(
-            status.reseeks <= sidecar.underruns + status.decoder_late,
-            "{song:?}: {} re-seeks with {} underruns and {} late decoder blocks",
+            status.reseeks <= excuses(&dir.path().join("out.wav"), &status),
+            "{song:?}: {} re-seeks with {} late decoder blocks and the underruns of {}",
             status.reseeks,
-            sidecar.underruns,
-            status.decoder_late
+            status.decoder_late,
+            sidecar_path(&dir.path().join("out.wav")).display()
         );
         // What reached the device is the song, not silence.
         let mut reader = hound::WavReader::open(dir.path().join("out.wav")).unwrap();

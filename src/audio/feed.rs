@@ -230,11 +230,18 @@ impl Feeder {
                     Err(TryRecvError::Empty) => None,
                     Err(TryRecvError::Disconnected) => return,
                 }
-            } else {
+            } else if busy {
                 match self.asked.recv_timeout(NAP) {
                     Ok(ask) => Some(ask),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => return,
+                }
+            } else {
+                // Nothing to decode: sleep until asked (a player has two of these threads,
+                // and the one waiting for a next song would otherwise wake every nap).
+                match self.asked.recv() {
+                    Ok(ask) => Some(ask),
+                    Err(_) => return,
                 }
             };
             match ask {
