@@ -140,7 +140,7 @@ fn a_song_already_under_way_is_joined_at_the_right_position() {
         });
         std::thread::sleep(Duration::from_millis(50));
     }
-    let status = player.status();
+    let (status, at_once) = in_step(&player);
     let error_us = status.playout_error_us.unwrap();
     assert!(status.playing);
     assert!(
@@ -148,16 +148,43 @@ fn a_song_already_under_way_is_joined_at_the_right_position() {
         "{error_us:.0} us off after joining mid-song"
     );
     drop(player);
-    // Joining never re-seeks; a starved thread (an emulated CPU) may, and is counted.
-    assert!(status.reseeks <= excuses(&out, &status), "{status:?}");
+    // Joining never re-seeks nor needs time to settle; a starved thread (an emulated
+    // CPU) may, and is counted.
+    let excused = excuses(&out, &status);
+    assert!(at_once || excused > 0, "settled late: {status:?}");
+    assert!(status.reseeks <= excused, "{status:?}");
+}
+
+/// The player's status once it is within 1 ms of its schedule (looked at for up to 2 s),
+/// and whether it already was at the first look.
+fn in_step(player: &Player) -> (chorus::audio::player::PlayerStatus, bool) {
+    let in_step = |s: &chorus::audio::player::PlayerStatus| {
+        s.playout_error_us.is_some_and(|e| e.abs() < 1_000.0)
+    };
+    let first = player.status();
+    if in_step(&first) {
+        return (first, true);
+    }
+    let mut status = first;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(100));
+        status = player.status();
+        if in_step(&status) {
+            break;
+        }
+    }
+    (status, false)
 }
 
 /// Re-seeks a run may have needed through no fault of the player: the sink's underruns
 /// (read from `out`'s sidecar, once the player is dropped) and late decoder blocks.
 fn excuses(out: &Path, status: &chorus::audio::player::PlayerStatus) -> u64 {
-    let sidecar: WavSidecar =
-        serde_json::from_slice(&std::fs::read(sidecar_path(out)).unwrap()).unwrap();
-    sidecar.underruns + status.decoder_late
+    sidecar(out).underruns + status.decoder_late
+}
+
+/// The sidecar of the recording at `out`, written when its player was dropped.
+fn sidecar(out: &Path) -> WavSidecar {
+    serde_json::from_slice(&std::fs::read(sidecar_path(out)).unwrap()).unwrap()
 }
 
 /// A paced null sink whose device can be unplugged: while `gone` is set every call
@@ -311,12 +338,24 @@ fn a_reseek_fades_out_and_in_instead_of_clicking() {
         .map(|s| s.unwrap())
         .step_by(2)
         .collect();
-    // A 1 kHz sine of amplitude 0.5 moves at most 0.065 per 48 kHz sample.
-    let steepest = left
+    // A 1 kHz sine of amplitude 0.5 moves at most 0.065 per 48 kHz sample. Where the
+    // device ran dry (a starved thread) it cut to silence and back: that is the sink's
+    // gap, recorded in the sidecar, not the player's.
+    let gap_edges: Vec<usize> = sidecar(&out)
+        .gaps
+        .iter()
+        .flat_map(|&[at, frames]| [at as usize, (at + frames) as usize])
+        .collect();
+    let (at, steepest) = left
         .windows(2)
-        .map(|w| (w[1] - w[0]).abs())
-        .fold(0.0f32, f32::max);
-    assert!(steepest < 0.1, "a click: the output stepped by {steepest}");
+        .enumerate()
+        .filter(|(i, _)| !gap_edges.contains(&(i + 1)))
+        .map(|(i, w)| (i + 1, (w[1] - w[0]).abs()))
+        .fold((0, 0.0f32), |a, b| if b.1 > a.1 { b } else { a });
+    assert!(
+        steepest < 0.1,
+        "a click: the output stepped by {steepest} at frame {at} (device gaps at {gap_edges:?})"
+    );
 }
 
 /// Every bundled song of `music/` (one per format, mono 22.05 kHz to stereo 44.1 kHz),
@@ -359,17 +398,19 @@ fn every_bundled_format_is_joined_mid_song_and_plays_in_step() {
             });
             std::thread::sleep(Duration::from_millis(50));
         }
-        let status = player.status();
+        let (status, at_once) = in_step(&player);
         assert_eq!(status.last_error, None, "{song:?}");
         assert!(status.playing, "{song:?}");
         let error_us = status.playout_error_us.unwrap();
         assert!(error_us.abs() < 1_000.0, "{song:?}: {error_us:.0} us off");
         drop(player);
-        // The join itself never re-seeks; a device that ran dry or a decoder that fell
-        // behind (a starved thread on a slow or emulated CPU) may, and the box must be
-        // back in step by now (checked above).
+        // The join itself never re-seeks nor needs time to settle; a device that ran dry
+        // or a decoder that fell behind (a starved thread on a slow or emulated CPU) may,
+        // and the box must be back in step soon after (checked above).
+        let excused = excuses(&dir.path().join("out.wav"), &status);
+        assert!(at_once || excused > 0, "{song:?} settled late: {status:?}");
         assert!(
-            status.reseeks <= excuses(&dir.path().join("out.wav"), &status),
+            status.reseeks <= excused,
             "{song:?}: {} re-seeks with {} late decoder blocks and the underruns of {}",
             status.reseeks,
             status.decoder_late,

@@ -30,6 +30,10 @@ pub struct WavSidecar {
     pub frames: u64,
     /// Times the writer was late and the DAC played silence.
     pub underruns: u64,
+    /// Where that silence is in the file: `[first frame, frames]` per underrun, so a
+    /// reader can tell the device's gaps from the player's output.
+    #[serde(default)]
+    pub gaps: Vec<[u64; 2]>,
 }
 
 /// Records to a WAV file in real time.
@@ -39,6 +43,7 @@ pub struct WavSink {
     pacer: Pacer,
     writer: Option<hound::WavWriter<BufWriter<File>>>,
     frames: u64,
+    gaps: Vec<[u64; 2]>,
 }
 
 impl std::fmt::Debug for WavSink {
@@ -86,6 +91,7 @@ impl WavSink {
             pacer: Pacer::new(format, buffer),
             writer: Some(writer),
             frames: 0,
+            gaps: Vec::new(),
         };
         sink.write_sidecar()?;
         Ok(sink)
@@ -99,6 +105,7 @@ impl WavSink {
             channels: self.format.channels,
             frames: self.frames,
             underruns: self.pacer.underruns(),
+            gaps: self.gaps.clone(),
         }
     }
 
@@ -138,6 +145,9 @@ impl Sink for WavSink {
     fn write(&mut self, samples: &[f32]) -> Result<(), SinkError> {
         let frames = self.format.frames_in(samples.len())? as u64;
         let gap = self.pacer.admit(frames)?;
+        if gap > 0 {
+            self.gaps.push([self.frames, gap]);
+        }
         self.record_silence(gap)?;
         self.record(samples)?;
         self.frames += frames;
@@ -208,6 +218,40 @@ mod tests {
         let samples: Vec<f32> = reader.samples::<f32>().collect::<Result<_, _>>()?;
         assert_eq!(samples.len(), 800);
         assert_eq!(samples[400], 0.5);
+        assert_eq!(side.gaps, Vec::<[u64; 2]>::new());
+        Ok(())
+    }
+
+    #[test]
+    fn an_underrun_is_recorded_as_silence_where_it_happened(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("out.wav");
+        let format = SinkFormat {
+            rate: 8_000,
+            channels: 1,
+        };
+        {
+            let mut sink = WavSink::create(&path, format, Duration::from_millis(20))?;
+            sink.write(&[0.5; 80])?;
+            // 10 ms of buffer runs dry long before 60 ms have passed.
+            std::thread::sleep(Duration::from_millis(60));
+            sink.write(&[0.5; 80])?;
+            sink.drain()?;
+        }
+        let side: WavSidecar = serde_json::from_slice(&std::fs::read(sidecar_path(&path))?)?;
+        assert_eq!(side.underruns, 1);
+        let [at, frames] = side.gaps[0];
+        assert_eq!(at, 80);
+        assert!(
+            (400..=8_000).contains(&frames),
+            "{frames} frames of silence"
+        );
+        let mut reader = hound::WavReader::open(&path)?;
+        let samples: Vec<f32> = reader.samples::<f32>().collect::<Result<_, _>>()?;
+        assert_eq!(samples.len() as u64, 160 + frames);
+        assert_eq!(samples[80], 0.0);
+        assert_eq!(samples[(80 + frames) as usize], 0.5);
         Ok(())
     }
 }

@@ -238,6 +238,7 @@ mod tests {
             channels: 2,
             frames: 5000,
             underruns: 0,
+            gaps: Vec::new(),
         };
         std::fs::write(sidecar_path(&path), serde_json::to_vec(&side).unwrap()).unwrap();
         path
