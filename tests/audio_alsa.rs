@@ -1,10 +1,12 @@
 //! Real ALSA: play a generated sine through the `alsa` sink into a paced device (a
 //! PipeWire null sink in CI: `scripts/pipewire-null-sink.sh start`) and check that it
 //! takes real time and that the reported position tracks CLOCK_MONOTONIC; then take the
-//! device away under a playing player and bring it back.
+//! device away under a playing player and bring it back; and hear the demo's audible box.
 #![cfg(feature = "alsa")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "audio_alsa/demo_heard.rs"]
+mod demo_heard;
 #[path = "audio_alsa/vanish.rs"]
 mod vanish;
 

@@ -334,6 +334,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         .map(|p| Some(p.as_ref()?.clock.as_ref()?.offset_us))
         .collect();
     drop(boxes);
+    let wake_latency_held = server.wake_latency_held();
     drop(server);
     let (rate, rec) = read_wav(&recording)?;
     let channels_rec: Vec<Vec<f32>> = rec.into_iter().take(config.boxes).collect();
@@ -347,6 +348,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         load: config.load,
         kill_host_at_s: config.kill_host_at,
         server_stalls: config.stall_server,
+        wake_latency_held,
         control,
         analysis,
         underruns,

@@ -88,6 +88,8 @@ pub struct PlayoutReport {
     pub kill_host_at_s: Option<f64>,
     /// How many times the sound server was frozen for 150 ms (`--stall-server`).
     pub server_stalls: usize,
+    /// Whether the rig held a request for zero CPU wake-up latency (needs root).
+    pub wake_latency_held: bool,
     pub control: ControlReport,
     pub analysis: Analysis,
     /// Per box: ALSA underruns it logged.
@@ -164,6 +166,11 @@ impl PlayoutReport {
                 + &match self.server_stalls {
                     0 => String::new(),
                     n => format!(", sound server stalled {n} times"),
+                }
+                + if self.wake_latency_held {
+                    ""
+                } else {
+                    ", CPU wake-up latency not held"
                 }
         );
         let firsts: Vec<String> = a.first_sample_offset_us.iter().map(opt_us).collect();

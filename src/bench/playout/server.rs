@@ -64,6 +64,32 @@ pub struct SoundServer {
     runtime: PathBuf,
     config: PathBuf,
     child: Child,
+    /// The request for zero CPU wake-up latency, held while the server runs.
+    wake_latency: Option<std::fs::File>,
+}
+
+/// Asks the kernel (PM QoS) to keep idle CPUs ready to wake at once, for as long as the
+/// returned file is open. A timer drives the rig's server, not a sound card's interrupt:
+/// on a virtual machine whose idle CPUs halt, its wake-ups come milliseconds late and
+/// every box's stream skips a cycle at once. Low-latency audio set-ups hold the same
+/// request; only root may make it.
+fn hold_wake_latency() -> Option<std::fs::File> {
+    use std::io::Write;
+    let path = "/dev/cpu_dma_latency";
+    let held = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(&0i32.to_ne_bytes()).map(|()| f));
+    match held {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::warn!(
+                "cannot hold {path} at 0 ({e}): the sound server's wake-ups may come late \
+                 on an idle virtual machine (run as root to hold it)"
+            );
+            None
+        }
+    }
 }
 
 impl SoundServer {
@@ -96,9 +122,15 @@ impl SoundServer {
             runtime,
             config,
             child,
+            wake_latency: hold_wake_latency(),
         };
         server.wait_linked(boxes)?;
         Ok(server)
+    }
+
+    /// Whether idle CPUs are kept ready to wake while the server runs.
+    pub fn wake_latency_held(&self) -> bool {
+        self.wake_latency.is_some()
     }
 
     /// The process group of the server (pipewire and wireplumber).
