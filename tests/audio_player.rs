@@ -113,33 +113,11 @@ fn an_unreadable_song_is_reported_not_fatal() {
 #[test]
 fn a_song_already_under_way_is_joined_at_the_right_position() {
     let dir = tempfile::tempdir().unwrap();
-    let song = dir.path().join("song.wav");
-    write_song(&song, 2.0);
-    let out = dir.path().join("out.wav");
-    let format = SinkFormat {
-        rate: 48_000,
-        channels: 2,
-    };
-    let sink = WavSink::create(&out, format, Duration::from_millis(40)).unwrap();
-    let player = Player::spawn(Box::new(sink)).unwrap();
+    let (player, song, out) = recorded_player(dir.path(), 2.0);
     std::thread::sleep(Duration::from_millis(200));
     // The schedule says the song began 400 ms ago: a box that learns of it late (or
     // just got the song) comes in at 0.4 s, not at the start.
-    let now = monotonic_now();
-    let began = chorus::core::Instant::from_nanos(now.as_nanos() - 400_000_000);
-    for _ in 0..10 {
-        let now = monotonic_now();
-        let target = LocalTarget {
-            song_seconds: (now - began).as_secs_f64(),
-            at: now,
-            pace: 1.0,
-        };
-        player.send(PlayerCommand::Play {
-            path: song.clone(),
-            target,
-        });
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    join_under_way(&player, &song, Duration::from_millis(400), 10);
     let (status, at_once) = in_step(&player);
     let error_us = status.playout_error_us.unwrap();
     assert!(status.playing);
@@ -153,6 +131,25 @@ fn a_song_already_under_way_is_joined_at_the_right_position() {
     let excused = excuses(&out, &status);
     assert!(at_once || excused > 0, "settled late: {status:?}");
     assert!(status.reseeks <= excused, "{status:?}");
+}
+
+/// Tells `player`, `times` over 50 ms apart as a box's playout machine does, to play
+/// `song`, which the schedule says began `ago`.
+fn join_under_way(player: &Player, song: &Path, ago: Duration, times: usize) {
+    let began = monotonic_now().as_nanos() - ago.as_nanos() as u64;
+    for _ in 0..times {
+        let now = monotonic_now();
+        let target = LocalTarget {
+            song_seconds: (now.as_nanos() - began) as f64 / 1e9,
+            at: now,
+            pace: 1.0,
+        };
+        player.send(PlayerCommand::Play {
+            path: song.to_path_buf(),
+            target,
+        });
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The player's status once it is within 1 ms of its schedule (looked at for up to 2 s),
@@ -384,20 +381,7 @@ fn every_bundled_format_is_joined_mid_song_and_plays_in_step() {
         )
         .unwrap();
         let player = Player::spawn(Box::new(sink)).unwrap();
-        let began = monotonic_now().as_nanos() - 10_000_000_000;
-        for _ in 0..12 {
-            let now = monotonic_now();
-            let target = LocalTarget {
-                song_seconds: (now.as_nanos() - began) as f64 / 1e9,
-                at: now,
-                pace: 1.0,
-            };
-            player.send(PlayerCommand::Play {
-                path: song.clone(),
-                target,
-            });
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        join_under_way(&player, &song, Duration::from_secs(10), 12);
         let (status, at_once) = in_step(&player);
         assert_eq!(status.last_error, None, "{song:?}");
         assert!(status.playing, "{song:?}");
