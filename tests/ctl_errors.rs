@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use common::terminal::Terminal;
 use common::{start_with, status, test_port, wait_for, BIN};
 
 /// Every subcommand with arguments that would do something on a box in a party.
@@ -179,46 +180,27 @@ fn off_a_terminal_or_with_no_color_nothing_is_coloured() {
     }
 }
 
-/// Runs tmux on its own server `socket`: a server shared with other tests could be on its
-/// way out when its last session ends, and refuse the next one.
-fn tmux(socket: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("tmux")
-        .args(["-L", socket])
-        .args(args)
-        .output()
-        .map_err(|e| format!("tmux: {e} (install tmux; ./scripts/test does)"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 #[test]
 fn on_a_terminal_the_log_is_coloured_unless_no_color_is_set() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("empty.toml");
     std::fs::write(&config, "").unwrap();
     for (env, coloured) in [("", true), ("NO_COLOR=1 ", false)] {
-        let socket = format!("chorus-colour-{}-{coloured}", std::process::id());
         let command = format!(
             "{env}CHORUS_LOG=info {BIN} run --hal none --audio null --interface 127.0.0.1 \
              --unicast-port 0 --control-port 0 --port {} --state-dir {} --config {}",
             test_port(42),
-            dir.path().join(&socket).display(),
+            dir.path().join(format!("box-{coloured}")).display(),
             config.display(),
         );
-        tmux(
-            &socket,
-            &["new-session", "-d", "-x", "200", "-y", "50", &command],
-        )
-        .expect("tmux starts");
+        let terminal = Terminal::start(&format!("chorus-colour-{coloured}"), 200, 50, &command);
         // The terminal's text, colour escapes included, once the box has logged.
         let mut screen = String::new();
         let logged = wait_for(Duration::from_secs(15), || {
-            screen = tmux(&socket, &["capture-pane", "-p", "-e"]).unwrap_or_default();
+            screen = terminal.screen(true);
             screen.contains("INFO")
         });
-        let _ = tmux(&socket, &["kill-server"]);
+        drop(terminal);
         assert!(logged.is_some(), "the box logged nothing: {screen}");
         assert_eq!(screen.contains('\u{1b}'), coloured, "{env}: {screen}");
     }

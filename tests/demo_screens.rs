@@ -6,46 +6,20 @@
 mod common;
 
 use std::os::unix::fs::FileTypeExt;
-use std::process::Command;
 use std::time::Duration;
 
+use common::terminal::Terminal;
 use common::{test_port, wait_for, BIN};
 
-fn tmux(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("tmux")
-        .args(args)
-        .output()
-        .map_err(|e| format!("tmux: {e} (install tmux; ./scripts/test does)"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The demo in its own tmux session, killed with the session.
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = tmux(&["kill-session", "-t", &self.0]);
-    }
-}
+/// The demo in its own terminal.
+struct Session(Terminal);
 
 impl Session {
-    fn press(&self, keys: &str) {
-        tmux(&["send-keys", "-t", &self.0, "-l", keys]).expect("send-keys");
-    }
-
-    fn screen(&self, colours: bool) -> String {
-        let flags = if colours { "-pe" } else { "-p" };
-        tmux(&["capture-pane", flags, "-t", &self.0]).unwrap_or_default()
-    }
-
     /// Waits until the text on screen satisfies `check`.
     fn until(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
         let mut last = String::new();
         let found = wait_for(Duration::from_secs(40), || {
-            last = self.screen(false);
+            last = self.0.screen(false);
             check(&last)
         });
         // The screens' half blocks say nothing in a failure message: only the text.
@@ -69,24 +43,12 @@ fn line<'a>(screen: &'a str, name: &str) -> &'a str {
 #[test]
 fn the_screens_show_a_failover_and_a_rejoin_from_the_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let session = Session(format!("chorus-demo-{}", std::process::id()));
     let command = format!(
         "CHORUS_LOG=info {BIN} demo --boxes 3 --tour 0 --port {} --dir {}; echo EXITED $?; sleep 60",
         test_port(37),
         dir.path().display()
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session.0,
-        "-x",
-        "200",
-        "-y",
-        "60",
-        &command,
-    ])
-    .expect("tmux starts");
+    let session = Session(Terminal::start("chorus-demo", 200, 60, &command));
 
     let screen = session.until("a party of three playing", |s| {
         line(s, "box-1").contains("host of 3 · playing")
@@ -96,14 +58,14 @@ fn the_screens_show_a_failover_and_a_rejoin_from_the_keys() {
     for label in ["box-1 [1]", "box-2 [2]", "box-3 [3]", "k kill"] {
         assert!(screen.contains(label), "no {label:?}:\n{screen}");
     }
-    let colours = session.screen(true);
+    let colours = session.0.screen(true);
     assert!(
         colours.contains('▀') && colours.contains("38;2;"),
         "no screens drawn"
     );
 
     // Kill the host: one of the others takes over the party of the two left.
-    session.press("1k");
+    session.0.press("1k");
     session.until("a failover", |s| {
         line(s, "box-1").contains("killed")
             && ["box-2", "box-3"]
@@ -111,10 +73,10 @@ fn the_screens_show_a_failover_and_a_rejoin_from_the_keys() {
                 .any(|b| line(s, b).contains("host of 2"))
     });
     // Restart it: it comes back with its state dir and rejoins as a member.
-    session.press("r");
+    session.0.press("r");
     session.until("the rejoin", |s| line(s, "box-1").contains("member of 3"));
 
-    session.press("q");
+    session.0.press("q");
     let after = session.until("the demo quitting", |s| s.contains("EXITED"));
     assert!(after.contains("EXITED 0"), "{after}");
     assert!(

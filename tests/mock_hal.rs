@@ -7,26 +7,21 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use chorus::status::Status;
+use common::terminal::Terminal;
 use common::{status, test_port, wait_for};
 
-/// One box in its own tmux session (its own terminal), killed with the session.
-struct Terminal {
-    session: String,
+/// One box in a terminal of its own.
+struct BoxTerminal {
+    terminal: Terminal,
+    name: String,
     state: std::path::PathBuf,
 }
 
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        let _ = tmux(&["kill-session", "-t", &self.session]);
-    }
-}
-
-impl Terminal {
-    fn start(dir: &Path, name: &str, port: u16, music: Option<&Path>) -> Terminal {
+impl BoxTerminal {
+    fn start(dir: &Path, name: &str, port: u16, music: Option<&Path>) -> BoxTerminal {
         let state = dir.join(name);
         std::fs::create_dir_all(&state).unwrap();
         let config = dir.join(format!("{name}.toml"));
@@ -39,7 +34,6 @@ impl Terminal {
             ),
         )
         .unwrap();
-        let session = format!("chorus-mock-{}-{name}", std::process::id());
         let command = format!(
             "CHORUS_LOG=info,chorus::hal=debug {} run --hal mock --name {name} --interface 127.0.0.1 --unicast-port 0 \
              --control-port 0 --port {port} --state-dir {} --config {} --screen-png {}",
@@ -49,28 +43,20 @@ impl Terminal {
             state.join("screen.png").display(),
         );
         // A terminal the size of a laptop's: the screen is scaled down to fit it.
-        tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "100",
-            "-y",
-            "45",
-            &command,
-        ])
-        .expect("tmux starts");
-        Terminal { session, state }
+        BoxTerminal {
+            terminal: Terminal::start(&format!("chorus-mock-{name}"), 100, 45, &command),
+            name: name.to_owned(),
+            state,
+        }
     }
 
     fn press(&self, keys: &str) {
-        tmux(&["send-keys", "-t", &self.session, "-l", keys]).expect("send-keys");
+        self.terminal.press(keys);
     }
 
     /// The terminal's text, colour escapes included.
     fn screen(&self) -> String {
-        tmux(&["capture-pane", "-p", "-e", "-t", &self.session]).unwrap_or_default()
+        self.terminal.screen(true)
     }
 
     fn status(&self) -> Option<Status> {
@@ -87,22 +73,11 @@ impl Terminal {
             let log = std::fs::read_to_string(self.state.join("chorus.log")).unwrap_or_default();
             panic!(
                 "{}: {what} never happened; status: {last:#?}\nlog:\n{log}",
-                self.session,
+                self.name,
             );
         }
         last.unwrap()
     }
-}
-
-fn tmux(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("tmux")
-        .args(args)
-        .output()
-        .map_err(|e| format!("tmux: {e} (install tmux; ./scripts/test does)"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn song(s: &Status) -> Option<String> {
@@ -119,8 +94,8 @@ fn a_person_hosts_joins_skips_and_turns_both_volumes_from_the_keys() {
         common::audio::write_song(&music.join(format!("{name}.wav")), bursts);
     }
     let port = test_port(61);
-    let host = Terminal::start(dir.path(), "kitchen", port, Some(&music));
-    let guest = Terminal::start(dir.path(), "garden", port, None);
+    let host = BoxTerminal::start(dir.path(), "kitchen", port, Some(&music));
+    let guest = BoxTerminal::start(dir.path(), "garden", port, None);
     guest.until("seeing the other box", |s| !s.neighbours.is_empty());
     host.until("the music scanned", |s| !s.neighbours.is_empty());
 

@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod session;
+pub mod terminal;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

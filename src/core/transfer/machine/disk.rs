@@ -128,8 +128,10 @@ impl Transfer {
         match result {
             Ok(false) => {}
             Ok(true) => {
-                tracing::info!(?song, "song fetched");
+                // A chunk that arrives from a second peer after the song completed is
+                // written (verified) again and reported complete again: say it once.
                 if self.songs.held.insert(song) {
+                    tracing::info!(?song, "song fetched");
                     self.held_changed();
                 }
             }
