@@ -78,3 +78,66 @@ fn demo_forms_a_party_and_plays_in_step() {
     assert!(stdout.contains("songs played: 5 of 5"), "{stdout}");
     assert_eq!(played, titles, "{stdout}");
 }
+
+/// Ctrl-C (SIGINT) mid-song ends the demo promptly and cleanly: every box stops, its
+/// recording is finalised, no control socket is left, and nothing is written outside the
+/// demo's folder.
+#[test]
+fn ctrl_c_ends_the_demo_and_leaves_nothing_outside_its_folder() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(BIN)
+        .args(["demo", "--duration", "0", "--boxes", "3", "--port"])
+        .arg(test_port(36).to_string())
+        .arg("--dir")
+        .arg(dir.path())
+        .env("CHORUS_LOG", "warn")
+        // Anything the demo wrote to a temporary folder of its own would land here.
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(demo.stdout.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while !seen.contains("every box has the song and plays it") {
+        line.clear();
+        if out.read_line(&mut line).unwrap() == 0 {
+            panic!("the demo ended by itself: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    let pressed = std::time::Instant::now();
+    let sent = Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The rest of what it says, up to its exit.
+    std::io::Read::read_to_string(&mut out, &mut String::new()).unwrap();
+    let status = demo.wait().unwrap();
+    let took = pressed.elapsed();
+    assert!(status.code().is_some(), "killed by a signal: {status:?}");
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    for b in ["box-1", "box-2", "box-3"] {
+        let socket = std::fs::read_dir(dir.path().join(b))
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| std::os::unix::fs::FileTypeExt::is_socket(&e.file_type().unwrap()));
+        assert!(!socket, "{b} left its control socket behind");
+    }
+    for b in ["box-1", "box-2", "box-3"] {
+        let wav = hound::WavReader::open(dir.path().join(format!("{b}.wav")))
+            .unwrap_or_else(|e| panic!("{b}'s recording is not a finished WAV: {e}"));
+        assert!(wav.duration() > 0, "{b} recorded nothing");
+    }
+    let stray: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(
+        stray.is_empty(),
+        "written outside the demo's folder: {stray:?}"
+    );
+}
