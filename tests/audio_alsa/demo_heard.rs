@@ -80,6 +80,34 @@ fn recorder(path: &std::path::Path) -> std::process::Child {
     })
 }
 
+/// Runs the demo in `dir` with box-1 audible while the sink is recorded to `heard`;
+/// returns what the demo printed.
+fn demo_recorded(dir: &std::path::Path, heard: &std::path::Path) -> String {
+    let mut recorder = recorder(heard);
+    let port = 20_000 + (std::process::id() % 30_000) as u16;
+    let demo = Command::new(env!("CARGO_BIN_EXE_chorus"))
+        .args(["demo", "--duration", "18", "--tour", "4", "--boxes", "2"])
+        .args(["--speaker", "alsa:default", "--audible", "1", "--port"])
+        .arg(port.to_string())
+        .arg("--dir")
+        .arg(dir)
+        .env("CHORUS_LOG", "warn")
+        .output()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill")
+        .args(["-INT", &recorder.id().to_string()])
+        .status();
+    recorder.wait().unwrap();
+    let stdout = String::from_utf8_lossy(&demo.stdout).into_owned();
+    assert!(
+        demo.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn the_demos_audible_box_is_heard_through_alsa() {
     let _server = super::server();
@@ -92,28 +120,7 @@ fn the_demos_audible_box_is_heard_through_alsa() {
     let dir = tempfile::tempdir().unwrap();
     let heard = dir.path().join("heard.wav");
     let recording_from = monotonic_now();
-    let mut recorder = recorder(&heard);
-    let port = 20_000 + (std::process::id() % 30_000) as u16;
-    let demo = Command::new(env!("CARGO_BIN_EXE_chorus"))
-        .args(["demo", "--duration", "18", "--tour", "4", "--boxes", "2"])
-        .args(["--speaker", "alsa:default", "--audible", "1", "--port"])
-        .arg(port.to_string())
-        .arg("--dir")
-        .arg(dir.path())
-        .env("CHORUS_LOG", "warn")
-        .output()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let _ = Command::new("kill")
-        .args(["-INT", &recorder.id().to_string()])
-        .status();
-    recorder.wait().unwrap();
-    let stdout = String::from_utf8_lossy(&demo.stdout);
-    assert!(
-        demo.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
+    let stdout = demo_recorded(dir.path(), &heard);
     assert!(
         stdout.contains("box-1 plays through alsa:default"),
         "{stdout}"
