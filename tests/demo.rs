@@ -10,8 +10,19 @@ use std::process::Command;
 
 use common::{test_port, BIN};
 
+/// One demo at a time: each runs three boxes in real time, and two at once on a small
+/// machine (a debug build, two cores) starve each other's playback threads.
+static ONE_DEMO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_demo() -> std::sync::MutexGuard<'static, ()> {
+    ONE_DEMO
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn demo_forms_a_party_and_plays_in_step() {
+    let _alone = one_demo();
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .args([
@@ -84,6 +95,7 @@ fn demo_forms_a_party_and_plays_in_step() {
 /// demo's folder.
 #[test]
 fn ctrl_c_ends_the_demo_and_leaves_nothing_outside_its_folder() {
+    let _alone = one_demo();
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
