@@ -153,8 +153,9 @@ fn the_demos_audible_box_is_heard_through_alsa() {
     // (silence or other music correlates near 0). Measured and printed, not required:
     // sample by sample, how many half-seconds where box-2 plays sit within 2 ms of the
     // lag over the four seconds from the middle of its recording. Across song changes
-    // the PipeWire-fed box has been seen to land hundreds of frames off while its own
-    // status read in step (BENCHMARKS.md, "The demo's audible box through PipeWire").
+    // the recording moves by hundreds of frames in some runs, and two recorders of the
+    // one sink disagree, so this rig cannot time the box there (BENCHMARKS.md, "The
+    // audible box through PipeWire").
     let middle = other[0].len() / 2;
     let shift = usize::try_from(lag * STEP as isize).unwrap_or(0);
     let coarse = rec[0].get(shift..).unwrap_or_default();
