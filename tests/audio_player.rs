@@ -67,9 +67,7 @@ fn song_starts_at_the_scheduled_instant() {
     assert!(!status.playing, "a 1 s song is over after 1.2 s");
     drop(player);
 
-    let side: WavSidecar =
-        serde_json::from_slice(&std::fs::read(sidecar_path(&out)).unwrap()).unwrap();
-    let first = side.first_frame_monotonic_ns.unwrap();
+    let first = sidecar(&out).first_frame_monotonic_ns.unwrap();
     let mut reader = hound::WavReader::open(&out).unwrap();
     let samples: Vec<f32> = reader.samples::<f32>().map(|s| s.unwrap()).collect();
     let onset = samples.iter().position(|s| s.abs() > 0.05).unwrap() / 2;
