@@ -25,7 +25,7 @@ LOG=$QEMU_DIR/serial.log
 for f in "$IMAGE" "$QEMU_DIR/vmlinuz" "$QEMU_DIR/initrd.img" "$QEMU_DIR/bcm2837-rpi-3-b.dtb"; do
     [[ -f $f ]] || { echo "qemu-boot: $f missing: run board/build-image.sh first" >&2; exit 1; }
 done
-chorus_need_apt qemu-system-arm   # provides qemu-system-aarch64
+chorus_need_qemu_system
 
 case "$MODE" in
     raspi3b)

@@ -62,8 +62,9 @@ now() { echo "$SECONDS"; }
 for f in "$IMAGE" "$QEMU_DIR/vmlinuz" "$QEMU_DIR/initrd.img"; do
     [[ -f $f ]] || die "$f missing: run board/build-image.sh first"
 done
-# qemu-system-arm provides qemu-system-aarch64; e2fsprogs debugfs, fdisk sfdisk.
-chorus_need_apt qemu-system-arm e2fsprogs fdisk jq python3
+# e2fsprogs provides debugfs, fdisk sfdisk.
+chorus_need_apt e2fsprogs fdisk jq python3
+chorus_need_qemu_system
 mkdir -p "$WORK"
 
 # ---------------------------------------------------------------- the test copy

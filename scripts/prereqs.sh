@@ -61,3 +61,49 @@ chorus_prereqs() {
     chorus_need_apt $CHORUS_APT_PACKAGES
     chorus_need_cargo
 }
+
+# chorus_need_qemu_system : make sure `qemu-system-aarch64` runs, for the scripts that boot
+# the Pi's kernel or the SD image. Installs Debian's qemu-system-arm when apt can add it
+# without removing anything. When it cannot (a machine with qemu-utils from
+# bookworm-backports, whose Breaks keeps bookworm's qemu-system-common out), it unpacks
+# Debian's qemu-system-arm and the libraries it needs under target/qemu-system instead,
+# installs nothing, and puts a wrapper for qemu-system-aarch64 first on PATH.
+chorus_need_qemu_system() {
+    command -v qemu-system-aarch64 >/dev/null 2>&1 && return 0
+    # Both ways below read apt's package lists, which a fresh machine may not have yet.
+    [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq
+    if ! command -v apt-get >/dev/null 2>&1 \
+        || apt-get install -s -qq --no-install-recommends --no-remove qemu-system-arm >/dev/null 2>&1; then
+        chorus_need_apt qemu-system-arm
+        return 0
+    fi
+    local dir=${CARGO_TARGET_DIR:-$PWD/target}/qemu-system triplet pkgs
+    triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo "$(uname -m)-linux-gnu")
+    if [[ ! -x $dir/bin/qemu-system-aarch64 ]]; then
+        echo "prereqs: apt cannot install qemu-system-arm here without removing a package;" \
+            "unpacking Debian's package under $dir instead (nothing is installed)"
+        # Every package apt would install, read from its simulation (which, unlike the
+        # real install, goes ahead with the removal it would need).
+        pkgs=$(apt-get install -s --no-install-recommends qemu-system-arm 2>/dev/null | awk '/^Inst /{print $2}')
+        [[ -n $pkgs ]] || { echo "prereqs: apt does not know qemu-system-arm; run apt-get update" >&2; exit 1; }
+        rm -rf "$dir" && mkdir -p "$dir/debs" "$dir/root" "$dir/bin"
+        # Word splitting of the package list is intended.
+        # shellcheck disable=SC2086
+        (cd "$dir/debs" && apt-get download -qq $pkgs >"$dir/download.log" 2>&1) \
+            || { cat "$dir/download.log" >&2; echo "prereqs: apt-get download failed" >&2; exit 1; }
+        local deb
+        for deb in "$dir"/debs/*.deb; do
+            dpkg-deb -x "$deb" "$dir/root" || { echo "prereqs: cannot unpack $deb" >&2; exit 1; }
+        done
+        cat >"$dir/bin/qemu-system-aarch64" <<WRAPPER
+#!/bin/sh
+# Debian's qemu-system-aarch64 unpacked by scripts/prereqs.sh, run with its own libraries.
+LD_LIBRARY_PATH="$dir/root/usr/lib/$triplet:$dir/root/lib/$triplet\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" \\
+    exec "$dir/root/usr/bin/qemu-system-aarch64" -L "$dir/root/usr/share/qemu" "\$@"
+WRAPPER
+        chmod 755 "$dir/bin/qemu-system-aarch64"
+    fi
+    export PATH="$dir/bin:$PATH"
+    qemu-system-aarch64 --version | head -1 | sed 's/^/prereqs: /' \
+        || { echo "prereqs: the unpacked qemu-system-aarch64 in $dir does not run" >&2; exit 1; }
+}

@@ -221,7 +221,8 @@ INIT
 
 boot_check() {
     local dir=$WORK/boot log qemu_pid i
-    chorus_need_apt qemu-system-arm cpio
+    chorus_need_apt cpio
+    chorus_need_qemu_system
     make_initramfs "$dir" || return
     log=$dir/serial.log
     qemu-system-aarch64 -M raspi3b -m 1G -nographic -no-reboot \
