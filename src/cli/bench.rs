@@ -141,6 +141,11 @@ enum Which {
         /// 12 s after that: every box underruns at once and must come back in step.
         #[arg(long, default_value_t = 0)]
         stall_server: usize,
+        /// Box 1 asks for the next song every SECONDS (as NEXT pressed on a member); the
+        /// host then has two songs that alternate. Reports where each box began each new
+        /// song.
+        #[arg(long, value_name = "SECONDS")]
+        skip_every: Option<f64>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -208,6 +213,7 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
             load,
             kill_host_at,
             stall_server,
+            skip_every,
             json,
         } => {
             let config = PlayoutConfig {
@@ -216,6 +222,7 @@ pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
                 load,
                 kill_host_at,
                 stall_server,
+                skip_every,
             };
             bench_playout(config, json).await
         }

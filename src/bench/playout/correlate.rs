@@ -142,18 +142,25 @@ pub fn silences(x: &[f32], from: usize, to: usize, min_len: usize) -> Vec<(usize
 /// comes from; `None` if nothing matches (sample resolution: enough to say which part of
 /// the song a box began with).
 pub fn find_in(song: &[f32], x: &[f32], at: usize, len: usize, max_pos: usize) -> Option<usize> {
-    let piece = x.get(at..at + len)?;
+    find(song, x.get(at..at + len)?, 0, max_pos)
+}
+
+/// Where in `x`, starting within `from..to`, the samples `piece` are (sample
+/// resolution); `None` if they match nowhere there.
+pub fn find(x: &[f32], piece: &[f32], from: usize, to: usize) -> Option<usize> {
+    let len = piece.len();
     let mut best = (f64::MIN, 0usize);
-    for p in 0..max_pos.min(song.len().saturating_sub(len)) {
+    for p in from..to.min(x.len().saturating_sub(len)) {
         let c: f64 = piece
             .chunks(256)
-            .zip(song[p..p + len].chunks(256))
+            .zip(x[p..p + len].chunks(256))
             .map(|(a, b)| f64::from(a.iter().zip(b).map(|(u, v)| u * v).sum::<f32>()))
             .sum();
         if c > best.0 {
             best = (c, p);
         }
     }
-    let norm = (energy(piece) * energy(&song[best.1..best.1 + len])).sqrt();
+    let here = x.get(best.1..best.1 + len)?;
+    let norm = (energy(piece) * energy(here)).sqrt();
     (norm > 0.0 && best.0 / norm >= MIN_QUALITY).then_some(best.1)
 }

@@ -17,15 +17,18 @@
 //! - [`analyze`]: windows -> lock, spread, excursions, gaps.
 //! - [`server`]: the PipeWire server, the recorder, the control's player.
 //! - [`boxes`]: the `chorus run` processes and `chorus ctl`.
+//! - [`skips`]: `--skip-every`, and where each box began the new song.
 //! - [`report`]: the control and the report.
 
 pub mod analyze;
 mod boxes;
 pub mod correlate;
+mod load;
 pub mod memory;
 pub mod report;
 mod server;
 pub mod signal;
+pub mod skips;
 mod stalls;
 #[cfg(test)]
 mod tests;
@@ -33,7 +36,6 @@ pub mod wander;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use report::{ControlReport, HostKill, PlayoutReport};
@@ -107,6 +109,8 @@ pub struct PlayoutConfig {
     pub kill_host_at: Option<f64>,
     /// Freeze the sound server this many times during the run (see [`stalls`]).
     pub stall_server: usize,
+    /// Box 1 asks for the next song this often, seconds (see [`skips`]).
+    pub skip_every: Option<f64>,
 }
 
 impl Default for PlayoutConfig {
@@ -117,6 +121,7 @@ impl Default for PlayoutConfig {
             load: 0,
             kill_host_at: None,
             stall_server: 0,
+            skip_every: None,
         }
     }
 }
@@ -138,6 +143,12 @@ impl PlayoutConfig {
             .is_some_and(|t| !(1.0..self.seconds).contains(&t))
         {
             return invalid("--kill-host-at must be 1 s or more and within --seconds");
+        }
+        if self
+            .skip_every
+            .is_some_and(|t| !(5.0..=self.seconds - 5.0).contains(&t))
+        {
+            return invalid("--skip-every must be 5 s or more and 5 s within --seconds");
         }
         if self.stall_server > 0 && stalls::Stalls::last_at_s(self.stall_server) >= self.seconds {
             return invalid("--stall-server: one stall every 12 s from 10 s must fit in --seconds");
@@ -244,42 +255,6 @@ pub fn control(
     Ok((ControlReport::measure(aux1, aux0), server))
 }
 
-/// Busy-loop threads, stopped when dropped.
-#[derive(Debug)]
-struct Load {
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(n: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads = (0..n)
-            .map(|_| {
-                let stop = Arc::clone(&stop);
-                std::thread::spawn(move || {
-                    let mut x = 1u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        x = std::hint::black_box(
-                            x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1),
-                        );
-                    }
-                })
-            })
-            .collect();
-        Load { stop, threads }
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Runs the whole bench with `exe` (this chorus binary) as the boxes.
 pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutError> {
     config.validate()?;
@@ -301,18 +276,16 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
     }
     let music = scratch.dir.join("music");
     std::fs::create_dir_all(&music).map_err(|e| PlayoutError::io(&music, e))?;
-    let song_len = ((config.seconds + SONG_MARGIN_S) * f64::from(RATE)) as usize;
-    let song = noise(SEED, song_len, 0.0);
-    // Boxes begin within the song's first seconds, wherever the schedule puts them.
-    let head: Vec<f32> = song.iter().take(2 * RATE as usize).copied().collect();
-    write_wav(&music.join("noise.wav"), &[song.clone(), song])?;
+    let heads = write_songs(&music, config)?;
+    let songs = heads.len();
     let mut boxes = Boxes::start(exe, &server, &scratch.dir, config.boxes, &music)?;
     let recording = scratch.dir.join("playout.wav");
     let Played {
         recorder,
         kill,
         memory,
-    } = play(&mut boxes, &server, config, &recording)?;
+        skips_asked,
+    } = play(&mut boxes, &server, config, &recording, songs)?;
     recorder.stop()?;
     let underruns = boxes.underruns();
     let playback: Vec<_> = (0..config.boxes)
@@ -339,7 +312,8 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
     let (rate, rec) = read_wav(&recording)?;
     let channels_rec: Vec<Vec<f32>> = rec.into_iter().take(config.boxes).collect();
     let mut analysis = analyze::analyse(&channels_rec, rate, config.seconds);
-    analysis.first_song_ms = analyze::first_song_ms(&channels_rec, &head, rate);
+    analysis.first_song_ms = analyze::first_song_ms(&channels_rec, &heads[0], rate);
+    let song_changes = skips::song_changes(&analysis, &channels_rec, &heads, &skips_asked, rate);
     let host_kill = kill.map(|k| after_kill(&analysis, &channels_rec, &k, rate));
     let wander = wander::wander(&analysis.series, config.boxes);
     Ok(PlayoutReport {
@@ -348,6 +322,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         load: config.load,
         kill_host_at_s: config.kill_host_at,
         server_stalls: config.stall_server,
+        skip_every_s: config.skip_every,
         wake_latency_held,
         control,
         analysis,
@@ -358,8 +333,38 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         device_rate_ppm,
         clock_offset_us,
         host_kill,
+        song_changes,
         memory,
     })
+}
+
+/// Writes the host's songs into `music`: one that outlasts the run, or with skips two
+/// that alternate, each outlasting the time between skips. Returns each song's first
+/// seconds (boxes begin within them, wherever the schedule puts them).
+fn write_songs(music: &Path, config: &PlayoutConfig) -> Result<Vec<Vec<f32>>, PlayoutError> {
+    let (song_s, songs) = match config.skip_every {
+        Some(every) => (every, skips::SONGS),
+        None => (config.seconds, 1),
+    };
+    let song_len = ((song_s + SONG_MARGIN_S) * f64::from(RATE)) as usize;
+    let mut heads = Vec::new();
+    for i in 0..songs {
+        let song = noise(SEED + i as u64, song_len, 0.0);
+        heads.push(song.iter().take(2 * RATE as usize).copied().collect());
+        // Named so that the library's order (by path) is the order they were made in.
+        let name = if i == 0 {
+            "noise.wav".into()
+        } else {
+            format!("noise{}.wav", i + 1)
+        };
+        write_wav(&music.join(name), &[song.clone(), song])?;
+    }
+    Ok(heads)
+}
+
+/// How many songs a `ctl library --json` answer (an array of songs) lists.
+fn listed(answer: &str) -> usize {
+    serde_json::from_str::<Vec<serde_json::Value>>(answer).map_or(0, |songs| songs.len())
 }
 
 /// What playing left to analyse.
@@ -367,6 +372,8 @@ struct Played {
     recorder: server::Recorder,
     kill: Option<Kill>,
     memory: Vec<Option<memory::Rss>>,
+    /// Seconds since the recorder started, at each skip asked.
+    skips_asked: Vec<f64>,
 }
 
 /// The host's death as the run saw it.
@@ -411,16 +418,10 @@ fn after_kill(a: &analyze::Analysis, channels: &[Vec<f32>], kill: &Kill, rate: u
     }
 }
 
-/// Forms the party, records, plays; returns the running recorder and, if the host was
-/// killed, the recording sample it was killed at (approximately: the recorder's start
-/// latency is not known).
-fn play(
-    boxes: &mut Boxes,
-    server: &SoundServer,
-    config: &PlayoutConfig,
-    recording: &Path,
-) -> Result<Played, PlayoutError> {
-    let n = config.boxes;
+/// Waits for the boxes to see each other and the host to list its `songs`, forms the
+/// party with box `n` (the last) as host, and waits until every member holds every song
+/// and has locked its clock.
+fn form_party(boxes: &mut Boxes, n: usize, songs: usize) -> Result<(), PlayoutError> {
     let host = n - 1;
     let minute = Duration::from_secs(60);
     boxes.wait_all(0..n, minute, "every box sees every other", |s| {
@@ -429,7 +430,7 @@ fn play(
     let scanned = Instant::now();
     while !boxes
         .ctl(host, &["library", "--json"])
-        .is_ok_and(|l| l.contains("noise"))
+        .is_ok_and(|l| listed(&l) >= songs)
     {
         boxes.check_alive()?;
         if scanned.elapsed() > minute {
@@ -447,13 +448,29 @@ fn play(
     boxes.wait_all(
         0..host,
         minute,
-        "every member fetched the song and locked its clock",
+        "every member fetched the songs and locked its clock",
         |s| {
-            s.transfers.first().is_some_and(|t| t.state == "complete")
+            s.transfers.iter().filter(|t| t.state == "complete").count() >= songs
                 && s.playback.as_ref().is_some_and(|p| p.state != "unsynced")
         },
     )?;
-    let load = Load::start(config.load);
+    Ok(())
+}
+
+/// Forms the party, records, plays; returns the running recorder and, if the host was
+/// killed, the recording sample it was killed at (approximately: the recorder's start
+/// latency is not known).
+fn play(
+    boxes: &mut Boxes,
+    server: &SoundServer,
+    config: &PlayoutConfig,
+    recording: &Path,
+    songs: usize,
+) -> Result<Played, PlayoutError> {
+    let n = config.boxes;
+    let host = n - 1;
+    form_party(boxes, n, songs)?;
+    let load = load::Load::start(config.load);
     let recorder = server.record(recording, config.boxes.max(2))?;
     std::thread::sleep(Duration::from_millis(500));
     boxes.ctl(host, &["play"])?;
@@ -465,10 +482,15 @@ fn play(
     let mut kill: Option<Kill> = None;
     let mut memory = memory::MemoryWatch::new(n, played);
     let mut stalls = stalls::Stalls::new(config.stall_server, played);
+    let mut skipper = skips::Skipper::new(config.skip_every, config.seconds, played);
     let end = played + Duration::from_secs_f64(config.seconds + 1.0);
     while Instant::now() < end {
         memory.poll(&boxes.pids());
         stalls.poll(Instant::now(), server.group());
+        if skipper.due() {
+            boxes.ctl(0, &["skip"])?;
+            skipper.asked(recorder.started);
+        }
         match (&mut kill, config.kill_host_at) {
             (None, Some(at)) if played.elapsed().as_secs_f64() >= at => {
                 boxes.kill(host);
@@ -500,5 +522,6 @@ fn play(
         recorder,
         kill,
         memory: memory.finish(),
+        skips_asked: skipper.asked,
     })
 }

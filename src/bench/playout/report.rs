@@ -88,6 +88,8 @@ pub struct PlayoutReport {
     pub kill_host_at_s: Option<f64>,
     /// How many times the sound server was frozen for 150 ms (`--stall-server`).
     pub server_stalls: usize,
+    /// Box 1 asked for the next song this often, seconds (`--skip-every`).
+    pub skip_every_s: Option<f64>,
     /// Whether the rig held a request for zero CPU wake-up latency (needs root).
     pub wake_latency_held: bool,
     pub control: ControlReport,
@@ -110,6 +112,8 @@ pub struct PlayoutReport {
     pub clock_offset_us: Vec<Option<f64>>,
     /// What happened after the host was killed (`--kill-host-at`).
     pub host_kill: Option<HostKill>,
+    /// Every skip asked (`--skip-every`): where the boxes began the new song.
+    pub song_changes: Vec<super::skips::SongChange>,
     /// Per box: its resident memory from 10 s after play to the end (`None`: never
     /// sampled, e.g. a run shorter than 10 s).
     pub memory: Vec<Option<super::memory::Rss>>,
@@ -163,6 +167,9 @@ impl PlayoutReport {
             self.load,
             self.kill_host_at_s
                 .map_or(String::new(), |t| format!(", host killed at {t} s"))
+                + &self
+                    .skip_every_s
+                    .map_or(String::new(), |t| format!(", skip every {t} s"))
                 + &match self.server_stalls {
                     0 => String::new(),
                     n => format!(", sound server stalled {n} times"),
@@ -279,6 +286,7 @@ impl PlayoutReport {
             show(&self.clock_offset_us)
         );
         let _ = writeln!(s, "{}", self.memory_line());
+        self.render_skips(s);
         if let Some(k) = &self.host_kill {
             let _ = writeln!(
                 s,
@@ -289,6 +297,39 @@ impl PlayoutReport {
                     .map_or_else(|| "never".into(), |t| format!("{t:.2} s")),
                 k.member_longest_silence_ms,
                 pct(k.spread_after_us)
+            );
+        }
+    }
+
+    /// Each skip: where box 1 began the new song and how far apart the boxes did.
+    fn render_skips(&self, s: &mut String) {
+        if self.song_changes.is_empty() {
+            return;
+        }
+        let worst: Vec<f64> = (self.song_changes.iter())
+            .filter_map(|c| c.worst_pair_us)
+            .collect();
+        let _ = writeln!(
+            s,
+            "  after a skip, worst pair at the new song's first samples: {} of {} skips found, \
+             worst {}",
+            worst.len(),
+            self.song_changes.len(),
+            worst
+                .iter()
+                .copied()
+                .reduce(f64::max)
+                .map_or_else(|| "n/a".into(), |w| format!("{w:.1} µs"))
+        );
+        for c in &self.song_changes {
+            let lags: Vec<String> = c.lag_us.iter().map(opt_us).collect();
+            let _ = writeln!(
+                s,
+                "    skip asked at {:.1} s, new song at {}: lag vs box 1 [{}] µs",
+                c.asked_at_s,
+                c.began_at_s
+                    .map_or_else(|| "not found".into(), |t| format!("{t:.3} s")),
+                lags.join(", ")
             );
         }
     }

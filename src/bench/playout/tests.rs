@@ -171,3 +171,60 @@ fn wander_reads_the_rms_and_correlation_time_of_a_slow_swing() {
         .collect();
     assert_eq!(super::wander::of(&noise).and_then(|w| w.tau_s), Some(0.5));
 }
+
+/// Box k plays song A, then song B from `switch` + `delays[k]` samples on (B delayed by as
+/// much), or A throughout where `delays[k]` is `None`.
+fn skipped(switch: usize, delays: &[Option<f64>], len: usize) -> Vec<Vec<f32>> {
+    delays
+        .iter()
+        .map(|d| {
+            let a = noise(1, len, d.unwrap_or(0.0));
+            let Some(d) = *d else { return a };
+            let b = noise(2, len, d);
+            let from = switch + d.ceil().max(0.0) as usize;
+            (0..len)
+                .map(|n| if n < from { a[n] } else { b[n - switch] })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_skip_reads_where_each_box_began_the_new_song() {
+    use super::analyze::Analysis;
+    use super::skips::song_changes;
+    let rate = RATE as usize;
+    let (switch, len) = (2 * rate, 4 * rate);
+    let delays = [Some(0.0), Some(2.3), Some(-1.7)];
+    let channels = skipped(switch, &delays, len);
+    let songs = [noise(1, rate, 0.0), noise(2, rate, 0.0)];
+    // Asked 0.3 s before the new song began: the party's lead time.
+    let asked = [(switch as f64 / rate as f64) - 0.3];
+    let changes = song_changes(&Analysis::default(), &channels, &songs, &asked, RATE);
+    assert_eq!(changes.len(), 1);
+    let c = &changes[0];
+    let began = c.began_at_s.unwrap();
+    assert!((began - 2.0).abs() < 1e-3, "{c:?}");
+    let us = 1e6 / f64::from(RATE);
+    for (read, want) in c.lag_us.iter().zip(delays) {
+        let (read, want) = (read.unwrap() / us, want.unwrap());
+        assert!((read - want).abs() < 0.1, "{c:?}");
+    }
+    assert!(
+        (c.worst_pair_us.unwrap() - 4.0 * us).abs() < 0.2 * us,
+        "{c:?}"
+    );
+}
+
+#[test]
+fn a_box_that_missed_the_skip_has_no_lag_and_no_worst_pair() {
+    use super::analyze::Analysis;
+    use super::skips::song_changes;
+    let rate = RATE as usize;
+    let channels = skipped(2 * rate, &[Some(0.0), None], 4 * rate);
+    let songs = [noise(1, rate, 0.0), noise(2, rate, 0.0)];
+    let changes = song_changes(&Analysis::default(), &channels, &songs, &[1.8], RATE);
+    assert!(changes[0].began_at_s.is_some(), "{changes:?}");
+    assert_eq!(changes[0].lag_us[1], None, "{changes:?}");
+    assert_eq!(changes[0].worst_pair_us, None, "{changes:?}");
+}
