@@ -5,6 +5,7 @@
 #![cfg(feature = "alsa")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
 #[path = "audio_alsa/demo_heard.rs"]
 mod demo_heard;
 #[path = "audio_alsa/vanish.rs"]

@@ -179,7 +179,7 @@ fn excuses(out: &Path, status: &chorus::audio::player::PlayerStatus) -> u64 {
 
 /// The sidecar of the recording at `out`, written when its player was dropped.
 fn sidecar(out: &Path) -> WavSidecar {
-    serde_json::from_slice(&std::fs::read(sidecar_path(out)).unwrap()).unwrap()
+    WavSidecar::read(out).unwrap()
 }
 
 /// A paced null sink whose device can be unplugged: while `gone` is set every call

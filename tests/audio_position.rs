@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chorus::audio::player::{LocalTarget, Player, PlayerCommand};
-use chorus::audio::wav::{sidecar_path, WavSidecar, WavSink};
+use chorus::audio::wav::{WavSidecar, WavSink};
 use chorus::audio::SinkFormat;
 use chorus::bench::playout::correlate::lag;
 use chorus::bench::playout::signal::{noise, write_wav, RATE};
@@ -83,8 +83,7 @@ fn offsets_of(
     from: f64,
     to: f64,
 ) -> Vec<(f64, Option<f64>)> {
-    let side: WavSidecar =
-        serde_json::from_slice(&std::fs::read(sidecar_path(out)).unwrap()).unwrap();
+    let side = WavSidecar::read(out).unwrap();
     let first = side.first_frame_monotonic_ns.unwrap() as f64;
     let rate = f64::from(RATE);
     let mut reader = hound::WavReader::open(out).unwrap();

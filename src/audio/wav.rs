@@ -36,6 +36,13 @@ pub struct WavSidecar {
     pub gaps: Vec<[u64; 2]>,
 }
 
+impl WavSidecar {
+    /// Reads the sidecar of the WAV at `wav` (see [`sidecar_path`]).
+    pub fn read(wav: &Path) -> std::io::Result<WavSidecar> {
+        Ok(serde_json::from_slice(&std::fs::read(sidecar_path(wav))?)?)
+    }
+}
+
 /// Records to a WAV file in real time.
 pub struct WavSink {
     format: SinkFormat,
@@ -210,7 +217,7 @@ mod tests {
             sink.write(&ramp)?;
             sink.drain()?;
         }
-        let side: WavSidecar = serde_json::from_slice(&std::fs::read(sidecar_path(&path))?)?;
+        let side = WavSidecar::read(&path)?;
         let first = side.first_frame_monotonic_ns.unwrap_or(0);
         assert!(first >= before.as_nanos() && first - before.as_nanos() < 20_000_000);
         assert_eq!(side.frames, 800);
@@ -239,7 +246,7 @@ mod tests {
             sink.write(&[0.5; 80])?;
             sink.drain()?;
         }
-        let side: WavSidecar = serde_json::from_slice(&std::fs::read(sidecar_path(&path))?)?;
+        let side = WavSidecar::read(&path)?;
         assert_eq!(side.underruns, 1);
         let [at, frames] = side.gaps[0];
         assert_eq!(at, 80);

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use chorus::audio::wav::{sidecar_path, WavSidecar};
+use chorus::audio::wav::WavSidecar;
 use chorus::status::Status;
 
 /// A sample louder than this is sound; the same threshold times the first song's note.
@@ -165,8 +165,7 @@ struct Recording {
 
 impl Recording {
     fn open(wav: &Path) -> Option<Recording> {
-        let side: WavSidecar =
-            serde_json::from_slice(&std::fs::read(sidecar_path(wav)).ok()?).ok()?;
+        let side = WavSidecar::read(wav).ok()?;
         let first_ns = side.first_frame_monotonic_ns? as f64;
         let mut reader = hound::WavReader::open(wav).ok()?;
         let channels = usize::from(reader.spec().channels.max(1));
@@ -240,7 +239,8 @@ mod tests {
             underruns: 0,
             gaps: Vec::new(),
         };
-        std::fs::write(sidecar_path(&path), serde_json::to_vec(&side).unwrap()).unwrap();
+        let sidecar = chorus::audio::wav::sidecar_path(&path);
+        std::fs::write(sidecar, serde_json::to_vec(&side).unwrap()).unwrap();
         path
     }
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chorus::audio::wav::{sidecar_path, WavSidecar};
+use chorus::audio::wav::WavSidecar;
 
 const RATE: u32 = 44_100;
 
@@ -128,7 +128,7 @@ fn voice(semitones: i32, t: f64, beat: f64) -> f64 {
 
 /// Monotonic nanoseconds at which the first sound of a recording was played.
 pub(super) fn first_sound(wav: &Path) -> Option<f64> {
-    let side: WavSidecar = serde_json::from_slice(&std::fs::read(sidecar_path(wav)).ok()?).ok()?;
+    let side = WavSidecar::read(wav).ok()?;
     let first = side.first_frame_monotonic_ns? as f64;
     let mut reader = hound::WavReader::open(wav).ok()?;
     let channels = usize::from(reader.spec().channels.max(1));

@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chorus::audio::wav::{sidecar_path, WavSidecar};
+use chorus::audio::wav::WavSidecar;
 use chorus::bench::playout::correlate;
 use chorus::bench::playout::signal::read_wav;
 use chorus::clock::monotonic_now;
@@ -84,7 +84,7 @@ fn recorder(path: &std::path::Path) -> std::process::Child {
 /// returns what the demo printed.
 fn demo_recorded(dir: &std::path::Path, heard: &std::path::Path) -> String {
     let mut recorder = recorder(heard);
-    let port = 20_000 + (std::process::id() % 30_000) as u16;
+    let port = crate::common::test_port(7);
     let demo = Command::new(env!("CARGO_BIN_EXE_chorus"))
         .args(["demo", "--duration", "18", "--tour", "4", "--boxes", "2"])
         .args(["--speaker", "alsa:default", "--audible", "1", "--port"])
@@ -132,8 +132,7 @@ fn the_demos_audible_box_is_heard_through_alsa() {
     let box2 = dir.path().join("box-2.wav");
     let (rate2, other) = read_wav(&box2).unwrap();
     assert_eq!(rate2, 48_000);
-    let side: WavSidecar =
-        serde_json::from_slice(&std::fs::read(sidecar_path(&box2)).unwrap()).unwrap();
+    let side = WavSidecar::read(&box2).unwrap();
     let heard_env = envelope(&rec[0]);
     let box2_env = envelope(&other[0]);
     // Where box-2's first frame should sit in the sink's recording, by the clock; the

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use chorus::audio::wav::{sidecar_path, WavSidecar};
+use chorus::audio::wav::WavSidecar;
 
 pub const RATE: u32 = 44_100;
 
@@ -34,8 +34,7 @@ pub fn write_song(path: &Path, bursts: usize) {
 
 /// Monotonic nanoseconds at which each tone burst starts in a recording.
 pub fn burst_onsets(wav: &Path) -> Vec<f64> {
-    let side: WavSidecar =
-        serde_json::from_slice(&std::fs::read(sidecar_path(wav)).unwrap()).unwrap();
+    let side = WavSidecar::read(wav).unwrap();
     let first = side.first_frame_monotonic_ns.unwrap() as f64;
     let mut reader = hound::WavReader::open(wav).unwrap();
     let channels = usize::from(reader.spec().channels);
