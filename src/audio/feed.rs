@@ -109,6 +109,7 @@ impl Feed {
     /// Open `path` and decode from `from_seconds` into the song on (the start if
     /// negative); returns the new generation.
     pub(crate) fn open(&mut self, path: PathBuf, from_seconds: f64) -> u64 {
+        self.drop_older();
         self.generation += 1;
         let generation = self.generation;
         self.ask(Ask::Open {
@@ -121,10 +122,19 @@ impl Feed {
 
     /// Decode the open song from song frame `frame` on; returns the new generation.
     pub(crate) fn seek(&mut self, frame: u64) -> u64 {
+        self.drop_older();
         self.generation += 1;
         let generation = self.generation;
         self.ask(Ask::Seek { frame, generation });
         generation
+    }
+
+    /// Empties the ring before a new generation is asked for: all it holds is the older
+    /// one's, which nothing will play. Left there, a full ring would keep the feeder
+    /// from decoding the new song ahead until the playback thread came to line it up,
+    /// and a song change would then start on a ring with one packet in it.
+    fn drop_older(&mut self) {
+        self.discard(u64::MAX);
     }
 
     fn ask(&self, ask: Ask) {
@@ -407,6 +417,74 @@ fn remix_into(out: &mut Vec<f32>, block: &[f32], from: usize, to: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 48 kHz stereo WAV of `seconds` of a constant `level`.
+    fn level_wav(path: &std::path::Path, seconds: u32, level: f32) {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 48_000,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        for _ in 0..seconds * 48_000 * 2 {
+            w.write_sample(level).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+
+    /// Waits up to 5 s for the feeder's news of `generation` being ready.
+    fn ready(feed: &mut Feed, generation: u64) -> u64 {
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < until {
+            match feed.poll() {
+                Some(Fed::Ready {
+                    generation: g,
+                    boundary,
+                    ..
+                }) if g == generation => return boundary,
+                Some(_) => {}
+                None => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        panic!("generation {generation} never got ready");
+    }
+
+    #[test]
+    fn a_new_song_is_decoded_ahead_even_when_the_old_one_filled_the_ring() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old.wav"), dir.path().join("new.wav"));
+        // Longer than the ring holds (it is sized for the highest rate).
+        level_wav(&old, 6, 0.25);
+        level_wav(&new, 3, 0.5);
+        let mut feed = Feed::spawn(48_000, 2).unwrap();
+        let first = feed.open(old, 0.0);
+        ready(&mut feed, first);
+        // The old song fills the ring while nothing reads it.
+        let full = RING_SECONDS * 192_000 * 2;
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while feed.samples.slots() < full && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let second = feed.open(new, 0.0);
+        let boundary = ready(&mut feed, second);
+        // Still nothing read: the new song fills the ring on its own, as it would in
+        // the time before a song change.
+        std::thread::sleep(Duration::from_millis(300));
+        let stale = boundary.saturating_sub(feed.popped());
+        assert!(
+            feed.discard(stale) == stale,
+            "the old song's samples are all in the ring"
+        );
+        let mut ahead = Vec::new();
+        feed.read(48_000 * 2, |s| ahead.extend_from_slice(s));
+        assert_eq!(
+            ahead.len(),
+            48_000 * 2,
+            "half a second of the new song is decoded"
+        );
+        assert!(ahead.iter().all(|s| *s == 0.5), "and it is the new song");
+    }
 
     #[test]
     fn remix_mono_to_stereo_and_back() {

@@ -9,6 +9,9 @@ use super::server::{box_device, SoundServer};
 use super::PlayoutError;
 use crate::status::Status;
 
+/// The systemd unit's `Nice=`: the boxes run at it when this user may raise priority.
+pub const NICE: i32 = -5;
+
 /// One started box.
 #[derive(Debug)]
 pub struct BoxProc {
@@ -65,7 +68,11 @@ impl Boxes {
             std::fs::write(&config, text).map_err(|e| PlayoutError::io(&config, e))?;
             let log = dir.join(format!("{name}.log"));
             let err = std::fs::File::create(&log).map_err(|e| PlayoutError::io(&log, e))?;
-            let child = Command::new(exe)
+            // Scheduled as the systemd unit schedules a box (Nice=-5; its playback
+            // thread's SCHED_FIFO comes from the box itself), where this user may.
+            let child = Command::new("nice")
+                .args(["-n", &NICE.to_string()])
+                .arg(exe)
                 .args([
                     "run",
                     "--name",
@@ -190,6 +197,16 @@ impl Boxes {
             .iter()
             .map(|b| b.child.as_ref().map(Child::id))
             .collect()
+    }
+
+    /// Box 1's nice value as its process runs (`None`: not known).
+    pub fn nice(&self) -> Option<i32> {
+        let pid = self.boxes.first()?.child.as_ref()?.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The fields after the command name, which is in parentheses: nice is the 19th
+        // field of the line, the 17th of these.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        rest.split_whitespace().nth(16)?.parse().ok()
     }
 
     /// Per box: how many ALSA underruns it logged.

@@ -287,6 +287,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         skips_asked,
     } = play(&mut boxes, &server, config, &recording, songs)?;
     recorder.stop()?;
+    let nice = boxes.nice();
     let underruns = boxes.underruns();
     let playback: Vec<_> = (0..config.boxes)
         .map(|i| boxes.status(i).and_then(|s| s.playback))
@@ -324,6 +325,7 @@ pub fn run(exe: &Path, config: &PlayoutConfig) -> Result<PlayoutReport, PlayoutE
         server_stalls: config.stall_server,
         skip_every_s: config.skip_every,
         wake_latency_held,
+        nice,
         control,
         analysis,
         underruns,

@@ -92,6 +92,8 @@ pub struct PlayoutReport {
     pub skip_every_s: Option<f64>,
     /// Whether the rig held a request for zero CPU wake-up latency (needs root).
     pub wake_latency_held: bool,
+    /// Box 1's nice value while it ran: the systemd unit's -5 when this user may set it.
+    pub nice: Option<i32>,
     pub control: ControlReport,
     pub analysis: Analysis,
     /// Per box: ALSA underruns it logged.
@@ -178,6 +180,12 @@ impl PlayoutReport {
                     ""
                 } else {
                     ", CPU wake-up latency not held"
+                }
+                + &match self.nice {
+                    Some(super::boxes::NICE) => String::new(),
+                    Some(n) =>
+                        format!(", boxes at nice {n}, not the unit's {}", super::boxes::NICE),
+                    None => ", boxes' nice value unknown".into(),
                 }
         );
         let firsts: Vec<String> = a.first_sample_offset_us.iter().map(opt_us).collect();
