@@ -263,5 +263,35 @@ fn a_song_change_lands_the_new_song_on_its_sample() {
             1.0,
         );
         assert_in_step(&after, &format!("{when}: the next song"));
+        let silence = longest_silence_near(&out, start, switch);
+        assert!(
+            silence <= 2,
+            "{when}: {silence} frames of silence at the change (none at a gapless one)"
+        );
     }
+}
+
+/// The longest run of near-silent frames (below a thousandth of the peak) in the left
+/// channel of `out` within 50 ms either side of `at` seconds after `start`.
+fn longest_silence_near(out: &Path, start: Instant, at: f64) -> usize {
+    let side = WavSidecar::read(out).unwrap();
+    let first = side.first_frame_monotonic_ns.unwrap() as f64;
+    let rate = f64::from(RATE);
+    let mut reader = hound::WavReader::open(out).unwrap();
+    let left: Vec<f32> = reader
+        .samples::<f32>()
+        .map(|s| s.unwrap())
+        .step_by(2)
+        .collect();
+    let peak = left.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let centre = ((start.as_nanos() as f64 - first) / 1e9 + at) * rate;
+    let span = 0.05 * rate;
+    let from = (centre - span).max(0.0) as usize;
+    let to = ((centre + span) as usize).min(left.len());
+    let (mut longest, mut run) = (0, 0);
+    for v in &left[from..to] {
+        run = if v.abs() < peak / 1_000.0 { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
 }

@@ -64,6 +64,11 @@ pub struct Resampler {
     scratch: Vec<f32>,
     /// Song frame (fractional) of the last output frame produced.
     last: f64,
+    /// Song frame just past the last input frame pushed.
+    input_end: f64,
+    /// Output frames still to drop after a start or reset: the filter's run-in, which
+    /// carries the song frames before the first one pushed.
+    preroll: usize,
 }
 
 impl Resampler {
@@ -105,6 +110,8 @@ impl Resampler {
             pending: Vec::new(),
             scratch,
             last: START_OFFSET,
+            input_end: 0.0,
+            preroll: preroll_frames(nominal_ratio),
         })
     }
 
@@ -131,15 +138,19 @@ impl Resampler {
     /// that the next output frame carries. Frames still buffered inside rubato are
     /// accounted for, so this is exact to a small fraction of a frame.
     pub fn song_position(&self) -> f64 {
-        self.last + 1.0 / self.ratio
+        self.last + (1 + self.preroll) as f64 / self.ratio
     }
 
     /// Input frames by which the output lags the input: after [`Resampler::reset`] to
     /// song frame `s`, the first output frame carries song frame `s - latency()`. Feed
-    /// from `due + latency()` to have the first output frame carry `due`.
+    /// from `due + latency()` to have the first output frame carry `due`. The filter's
+    /// run-in is dropped, so this is a fraction of a frame, zero or below: a song fed
+    /// from its first frame comes out from its first frame, neither late nor after a
+    /// stretch of silence.
     pub fn latency(&self) -> f64 {
-        // The first output frame is one output step past the filter's start.
-        -(START_OFFSET + 1.0 / self.ratio)
+        // The first output frame kept is one output step past the last one dropped.
+        let dropped = preroll_frames(self.ratio);
+        -(START_OFFSET + (1 + dropped) as f64 / self.ratio)
     }
 
     /// The output/input ratio in force (nominal times the steering).
@@ -156,6 +167,7 @@ impl Resampler {
     pub fn push(&mut self, input: &[f32]) {
         let whole = input.len() - input.len() % self.channels;
         self.pending.extend_from_slice(&input[..whole]);
+        self.input_end += (whole / self.channels) as f64;
     }
 
     /// Resample every whole chunk of queued input, appending output frames to `out`.
@@ -168,9 +180,12 @@ impl Resampler {
         Ok(produced)
     }
 
-    /// End of song: resample what is queued plus enough silence to push the filter's
-    /// tail out, appending to `out`.
+    /// End of song: resample what is queued, with enough silence after it to push the
+    /// filter's tail out, and append the output frames that carry the song, up to its
+    /// last frame. Returns how many.
     pub fn flush(&mut self, out: &mut Vec<f32>) -> Result<usize, ResampleError> {
+        let start = out.len();
+        let first = self.song_position();
         let mut produced = self.pull(out)?;
         let mut tail = SINC_LEN;
         while self.pending_frames() > 0 || tail > 0 {
@@ -180,7 +195,13 @@ impl Resampler {
             produced += self.process_chunk(out, Some(partial))?;
             tail = tail.saturating_sub(needed - partial);
         }
-        Ok(produced)
+        // The zeros that pushed the last frames through would come out as a filter's
+        // decay after them: silence between this song and the next one, which is due
+        // right after its last frame.
+        let song = ((self.input_end - first) * self.ratio).ceil().max(0.0) as usize;
+        let kept = produced.min(song);
+        out.truncate(start + kept * self.channels);
+        Ok(kept)
     }
 
     /// Forget all buffered audio (after a seek); the next input is song frame
@@ -190,11 +211,13 @@ impl Resampler {
         self.pending.clear();
         self.ratio = self.nominal_ratio;
         self.last = song_frame + START_OFFSET;
+        self.input_end = song_frame;
         let ppm = self.ppm;
         self.inner
             .set_resample_ratio_relative(1.0 + ppm * 1e-6, false)
             .map_err(|e| ResampleError::Process(e.to_string()))?;
         self.ratio = self.nominal_ratio * (1.0 + ppm * 1e-6);
+        self.preroll = preroll_frames(self.ratio);
         Ok(())
     }
 
@@ -223,10 +246,18 @@ impl Resampler {
         let t1 = 1.0 / self.ratio;
         let n = made as f64;
         self.last += n * t0 + (t1 - t0) * (n + 1.0) / 2.0;
-        out.extend_from_slice(&self.scratch[..made * self.channels]);
+        let dropped = self.preroll.min(made);
+        self.preroll -= dropped;
+        out.extend_from_slice(&self.scratch[dropped * self.channels..made * self.channels]);
         self.pending.drain(..used * self.channels);
-        Ok(made)
+        Ok(made - dropped)
     }
+}
+
+/// Output frames of the filter's run-in at `ratio`: those that carry song frames before
+/// the first one pushed (their samples would be the silence the filter starts from).
+fn preroll_frames(ratio: f64) -> usize {
+    (-(START_OFFSET + 1.0 / ratio) * ratio).ceil().max(0.0) as usize
 }
 
 #[cfg(test)]

@@ -118,13 +118,25 @@ fn rejects_bad_rates_and_steering() {
 fn flush_and_reset_track_the_song_position() -> Result<(), ResampleError> {
     let mut r = Resampler::new(48_000, 48_000, 2)?;
     r.push(&vec![0.25; 2 * 1_000]);
+    let first = r.song_position();
+    assert!(
+        (0.0..1.0).contains(&first),
+        "the first frame out is the song's first: {first}"
+    );
     let mut out = Vec::new();
     let made = r.flush(&mut out)?;
     assert_eq!(out.len(), made * 2);
-    assert!(made >= 1_000 + SINC_LEN / 2, "{made}");
+    // Every frame carries the song, from frame 0 to frame 999: not the filter's run-in
+    // before it, nor its decay after it (silence before a gapless next song).
+    assert_eq!(made, 1_000);
+    assert!(out[0] > 0.1, "{}", out[0]);
+    // The last frame is the song's (the filter already sees the silence after it).
+    assert!(out[out.len() - 1] > 0.2, "{}", out[out.len() - 1]);
     assert_eq!(r.pending_frames(), 0);
     r.reset(96_000.0)?;
-    assert!((r.song_position() - (96_000.0 + START_OFFSET + 1.0)).abs() < 1e-9);
+    let after = r.song_position() - 96_000.0;
+    assert!((0.0..1.0).contains(&after), "{after}");
+    assert!((after - (-r.latency())).abs() < 1e-9, "{after}");
     Ok(())
 }
 

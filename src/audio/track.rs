@@ -239,11 +239,13 @@ impl Track {
         let channels = channels.max(1);
         while out.len() < block * channels {
             let got = feed.read(block * channels, |s| song.resampler.push(s));
+            if got == 0 && self.end.is_some_and(|total| feed.popped() >= total) {
+                // Less than a resampler chunk may be queued: the song's last frames, which
+                // only a flush brings out (waiting for more would be silence instead).
+                let _ = song.resampler.flush(out);
+                return Filled::Ended;
+            }
             if got == 0 && song.resampler.pending_frames() == 0 {
-                if self.end.is_some_and(|total| feed.popped() >= total) {
-                    let _ = song.resampler.flush(out);
-                    return Filled::Ended;
-                }
                 return Filled::Starved;
             }
             let before = song.resampler.song_position();
