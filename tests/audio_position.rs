@@ -74,6 +74,19 @@ fn offsets(
     offsets_of(SONG, out, start, song_seconds, from, to)
 }
 
+/// The recording at `out`: when its frame 0 played (monotonic ns) and its left channel.
+fn left_channel(out: &Path) -> (f64, Vec<f32>) {
+    let side = WavSidecar::read(out).unwrap();
+    let first = side.first_frame_monotonic_ns.unwrap() as f64;
+    let mut reader = hound::WavReader::open(out).unwrap();
+    let left = reader
+        .samples::<f32>()
+        .map(|s| s.unwrap())
+        .step_by(2)
+        .collect();
+    (first, left)
+}
+
 /// [`offsets`] of `song`.
 fn offsets_of(
     song: Noise,
@@ -83,15 +96,8 @@ fn offsets_of(
     from: f64,
     to: f64,
 ) -> Vec<(f64, Option<f64>)> {
-    let side = WavSidecar::read(out).unwrap();
-    let first = side.first_frame_monotonic_ns.unwrap() as f64;
+    let (first, left) = left_channel(out);
     let rate = f64::from(RATE);
-    let mut reader = hound::WavReader::open(out).unwrap();
-    let left: Vec<f32> = reader
-        .samples::<f32>()
-        .map(|s| s.unwrap())
-        .step_by(2)
-        .collect();
     // Output frame k plays at first + k / rate and should carry song frame k + due.
     let due = (first - start.as_nanos() as f64) / 1e9 * rate + song_seconds * rate;
     let whole = due.floor();
@@ -274,15 +280,8 @@ fn a_song_change_lands_the_new_song_on_its_sample() {
 /// The longest run of near-silent frames (below a thousandth of the peak) in the left
 /// channel of `out` within 50 ms either side of `at` seconds after `start`.
 fn longest_silence_near(out: &Path, start: Instant, at: f64) -> usize {
-    let side = WavSidecar::read(out).unwrap();
-    let first = side.first_frame_monotonic_ns.unwrap() as f64;
+    let (first, left) = left_channel(out);
     let rate = f64::from(RATE);
-    let mut reader = hound::WavReader::open(out).unwrap();
-    let left: Vec<f32> = reader
-        .samples::<f32>()
-        .map(|s| s.unwrap())
-        .step_by(2)
-        .collect();
     let peak = left.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let centre = ((start.as_nanos() as f64 - first) / 1e9 + at) * rate;
     let span = 0.05 * rate;
