@@ -70,16 +70,16 @@ chorus_prereqs() {
 # installs nothing, and puts a wrapper for qemu-system-aarch64 first on PATH.
 chorus_need_qemu_system() {
     command -v qemu-system-aarch64 >/dev/null 2>&1 && return 0
-    # Both ways below read apt's package lists, which a fresh machine may not have yet.
-    [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq
-    if ! command -v apt-get >/dev/null 2>&1 \
-        || apt-get install -s -qq --no-install-recommends --no-remove qemu-system-arm >/dev/null 2>&1; then
-        chorus_need_apt qemu-system-arm
-        return 0
-    fi
     local dir=${CARGO_TARGET_DIR:-$PWD/target}/qemu-system triplet pkgs
-    triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo "$(uname -m)-linux-gnu")
     if [[ ! -x $dir/bin/qemu-system-aarch64 ]]; then
+        # Both ways below read apt's package lists, which a fresh machine may not have yet.
+        [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq
+        if ! command -v apt-get >/dev/null 2>&1 \
+            || apt-get install -s -qq --no-install-recommends --no-remove qemu-system-arm >/dev/null 2>&1; then
+            chorus_need_apt qemu-system-arm
+            return 0
+        fi
+        triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo "$(uname -m)-linux-gnu")
         echo "prereqs: apt cannot install qemu-system-arm here without removing a package;" \
             "unpacking Debian's package under $dir instead (nothing is installed)"
         # Every package apt would install, read from its simulation (which, unlike the
