@@ -148,6 +148,12 @@ fn window(
         .collect()
 }
 
+/// Largest minus smallest of `values`: the worst pair of boxes.
+pub fn spread(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::MIN, f64::max)
+        - values.iter().copied().fold(f64::MAX, f64::min)
+}
+
 /// Per box: where in `song` (its first seconds) the box's first sample was, ms.
 pub fn first_song_ms(channels: &[Vec<f32>], song: &[f32], rate: u32) -> Vec<Option<f64>> {
     let rate_f = f64::from(rate);
@@ -186,8 +192,7 @@ pub fn analyse(channels: &[Vec<f32>], rate: u32, seconds: f64) -> Analysis {
         .flatten()
         .copied()
         .collect();
-    out.first_sample_worst_pair_us = known.iter().copied().fold(f64::MIN, f64::max)
-        - known.iter().copied().fold(f64::MAX, f64::min);
+    out.first_sample_worst_pair_us = spread(&known);
     // Time starts with the first box's first sample, whichever box that is.
     let origin = ranges
         .iter()
@@ -212,8 +217,6 @@ pub fn analyse(channels: &[Vec<f32>], rate: u32, seconds: f64) -> Analysis {
                 Seen::Ended => {}
             }
         }
-        let hi = lags.iter().copied().fold(f64::MIN, f64::max);
-        let lo = lags.iter().copied().fold(f64::MAX, f64::min);
         out.series.push(Window {
             t: (start - origin) as f64 / rate_f,
             lags_us: seen
@@ -223,7 +226,7 @@ pub fn analyse(channels: &[Vec<f32>], rate: u32, seconds: f64) -> Analysis {
                     _ => None,
                 })
                 .collect(),
-            spread_us: all.then_some(hi - lo),
+            spread_us: all.then_some(spread(&lags)),
         });
         start += len;
     }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::analyze::{Analysis, MAX_LAG_S, WINDOW_S};
+use super::analyze::{spread, Analysis, MAX_LAG_S, WINDOW_S};
 use super::correlate::{find, lag};
 
 /// Past any fade at a song's very start, seconds; the piece searched for begins here.
@@ -124,10 +124,7 @@ pub fn song_changes(
             SongChange {
                 asked_at_s: (near - origin) / rate_f,
                 began_at_s: found.map(|at| (at as f64 - into as f64 - origin) / rate_f),
-                worst_pair_us: all.filter(|v| !v.is_empty()).map(|v| {
-                    v.iter().copied().fold(f64::MIN, f64::max)
-                        - v.iter().copied().fold(f64::MAX, f64::min)
-                }),
+                worst_pair_us: all.filter(|v| !v.is_empty()).map(|v| spread(&v)),
                 lag_us,
             }
         })
