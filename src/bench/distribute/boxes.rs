@@ -69,6 +69,31 @@ pub(super) fn write_song(path: &Path, bytes: u64) -> Result<String, DistributeEr
     Ok(hasher.finalize().to_hex().to_string())
 }
 
+/// Writes `bytes` to a new file in `dir` in 512 KiB writes (the chunk size of a large
+/// song), without flushing, as a member stores a song; returns MB/s and removes the file.
+/// On a VM, filling fresh page-cache pages can be the slowest step of a transfer.
+pub(super) fn plain_write_rate(dir: &Path, bytes: u64) -> Result<f64, DistributeError> {
+    let path = dir.join("plain-write.tmp");
+    let block = vec![0x5a_u8; 512 * 1024];
+    let started = std::time::Instant::now();
+    let written = (|| {
+        let mut f = std::fs::File::create(&path)?;
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(block.len() as u64) as usize;
+            f.write_all(&block[..n])?;
+            left -= n as u64;
+        }
+        Ok(())
+    })();
+    let seconds = started.elapsed().as_secs_f64();
+    let removed = std::fs::remove_file(&path);
+    written
+        .and(removed)
+        .map_err(|e| DistributeError::io(&path, e))?;
+    Ok(bytes as f64 / 1e6 / seconds.max(1e-9))
+}
+
 /// How one box is started.
 #[derive(Debug, Clone)]
 pub(super) struct BoxSpec {

@@ -206,6 +206,12 @@ pub async fn run_loopback(
     config.validate()?;
     let scratch = Scratch::new("lo")?;
     let (_, id, size) = song(&scratch.dir.join("music-host"), config.loopback_size_mb).await?;
+    let plain = |dir: PathBuf| async move {
+        tokio::task::spawn_blocking(move || boxes::plain_write_rate(&dir, size))
+            .await
+            .map_err(|e| DistributeError::Song(e.to_string()))?
+    };
+    let before = plain(scratch.dir.clone()).await?;
     // A group port of its own, so boxes of other benchmarks or tests are not neighbours.
     let port = 40_000 + u16::try_from(std::process::id() % 20_000).unwrap_or(0);
     let mut boxes = Boxes::default();
@@ -231,7 +237,10 @@ pub async fn run_loopback(
         .await?
         .into_iter()
         .fold(0.0, f64::max);
-    Ok(LoopbackReport::new(size, seconds))
+    let after = plain(scratch.dir.clone()).await?;
+    let mut report = LoopbackReport::new(size, seconds);
+    report.plain_write_mb_per_sec = Some((before, after));
+    Ok(report)
 }
 
 /// Where each member's cache puts the song once it holds all of it.

@@ -51,6 +51,10 @@ pub struct LoopbackReport {
     pub seconds: f64,
     /// Song megabytes (10^6 bytes) per second.
     pub mb_per_sec: f64,
+    /// MB/s of a plain write of as many bytes to a new file just before and just after
+    /// the run: what the machine's page cache allowed at the time (the member's copy of
+    /// the song into its cache is such a write).
+    pub plain_write_mb_per_sec: Option<(f64, f64)>,
 }
 
 /// Everything one `chorus bench distribute` printed.
@@ -78,6 +82,7 @@ impl LoopbackReport {
             song_bytes,
             seconds,
             mb_per_sec,
+            plain_write_mb_per_sec: None,
         }
     }
 }
@@ -106,6 +111,13 @@ impl BenchReport {
                 l.mb_per_sec,
                 LOOPBACK_TARGET_MB_PER_SEC
             );
+            if let Some((before, after)) = l.plain_write_mb_per_sec {
+                let _ = writeln!(
+                    out,
+                    "  the same size written plainly to a new file: {before:.0} MB/s before, \
+                     {after:.0} MB/s after"
+                );
+            }
         }
         out
     }

@@ -5,6 +5,8 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
+use bytes::Bytes;
+
 use crate::core::SongRef;
 use crate::proto::manifest as wire;
 pub use crate::proto::manifest::{
@@ -151,6 +153,46 @@ impl Manifest {
             .get(i as usize)
             .is_some_and(|h| data.len() == self.chunk_len(i) && blake3::hash(data).as_bytes() == h)
     }
+
+    /// `data` as chunk `i` of this song, if it is.
+    pub fn verified(&self, i: u32, data: Bytes) -> Option<VerifiedChunk> {
+        let hash = *self.chunks.get(i as usize)?;
+        self.verify_chunk(i, &data).then_some(VerifiedChunk {
+            song: self.song,
+            index: i,
+            hash,
+            data,
+        })
+    }
+}
+
+/// Chunk bytes that hashed to their entry in a manifest. Only [`Manifest::verified`] makes
+/// one, so whoever holds one (the cache, when it writes) need not hash the bytes again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedChunk {
+    song: SongRef,
+    index: u32,
+    hash: [u8; 32],
+    data: Bytes,
+}
+
+impl VerifiedChunk {
+    /// Which chunk of its song this is.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Whether this is chunk [`index`](Self::index) of `manifest` too (another manifest
+    /// of the same song may cut it differently): a comparison, no hashing.
+    pub fn belongs_to(&self, manifest: &Manifest) -> bool {
+        self.song == manifest.song
+            && manifest.chunks.get(self.index as usize) == Some(&self.hash)
+            && self.data.len() == manifest.chunk_len(self.index)
+    }
 }
 
 /// Fills `buf` unless the reader ends first; returns the bytes read.
@@ -243,6 +285,24 @@ mod tests {
             title: "Song\u{7}".into(),
             ..Tags::default()
         }
+    }
+
+    #[test]
+    fn only_matching_bytes_become_a_verified_chunk_of_that_cut() {
+        let bytes = Bytes::from(song(40_000));
+        let m = Manifest::from_reader(&bytes[..], 16 * 1024, tags()).unwrap();
+        let v = m.verified(1, bytes.slice(16_384..32_768)).unwrap();
+        assert_eq!((v.index(), v.data().len()), (1, 16_384));
+        assert!(v.belongs_to(&m));
+        assert!(
+            m.verified(1, bytes.slice(0..16_384)).is_none(),
+            "wrong chunk"
+        );
+        assert!(m.verified(3, Bytes::new()).is_none(), "past the end");
+        // The same song cut into larger chunks: its chunk 1 is other bytes.
+        let other = Manifest::from_reader(&bytes[..], 32 * 1024, tags()).unwrap();
+        assert_eq!(other.song, m.song);
+        assert!(!v.belongs_to(&other));
     }
 
     #[test]

@@ -24,5 +24,7 @@ pub use machine::{
     ConnId, DiskFailure, DiskFailureKind, SongReport, SongState, Transfer, TransferAction,
     TransferConfig,
 };
-pub use manifest::{Manifest, ManifestError, Tags, DEFAULT_CHUNK_SIZE, MAX_CHUNKS, MAX_SONG_BYTES};
+pub use manifest::{
+    Manifest, ManifestError, Tags, VerifiedChunk, DEFAULT_CHUNK_SIZE, MAX_CHUNKS, MAX_SONG_BYTES,
+};
 pub use swarm::{Swarm, MAX_STRIKES, MAX_WANTED};

@@ -11,15 +11,15 @@ use super::*;
 use crate::core::transfer::manifest::{MAX_CHUNK_SIZE, MAX_SONG_BYTES, MIN_CHUNK_SIZE};
 use crate::core::transfer::Tags;
 
-const CHUNK: usize = MIN_CHUNK_SIZE as usize;
+pub(super) const CHUNK: usize = MIN_CHUNK_SIZE as usize;
 
-fn song_bytes(len: usize, seed: usize) -> Vec<u8> {
+pub(super) fn song_bytes(len: usize, seed: usize) -> Vec<u8> {
     (0..len)
         .map(|i| ((i * 31 + seed * 7) % 251) as u8)
         .collect()
 }
 
-fn manifest_of(data: &[u8]) -> Manifest {
+pub(super) fn manifest_of(data: &[u8]) -> Manifest {
     let tags = Tags {
         format: "flac".into(),
         title: "Song".into(),
@@ -28,12 +28,12 @@ fn manifest_of(data: &[u8]) -> Manifest {
     Manifest::from_reader(data, MIN_CHUNK_SIZE, tags).unwrap()
 }
 
-fn chunk<'a>(data: &'a [u8], m: &Manifest, i: u32) -> &'a [u8] {
+pub(super) fn chunk<'a>(data: &'a [u8], m: &Manifest, i: u32) -> &'a [u8] {
     let r = m.chunk_range(i);
     &data[r.start as usize..r.end as usize]
 }
 
-fn none() -> HashSet<SongRef> {
+pub(super) fn none() -> HashSet<SongRef> {
     HashSet::new()
 }
 

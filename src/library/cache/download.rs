@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::error::{AtPath, CacheError};
 use super::{files, partial, Begun, Cache, Partial, Stored, Written};
-use crate::core::transfer::{ChunkSet, Manifest};
+use crate::core::transfer::{ChunkSet, Manifest, VerifiedChunk};
 use crate::core::SongRef;
 
 /// The `.have` file is saved after this many new chunks...
@@ -38,6 +38,15 @@ impl ManifestKey {
     pub(super) fn matches(&self, m: &Manifest) -> bool {
         self.size == m.size && self.chunk_size == m.chunk_size && self.chunks == m.chunks
     }
+}
+
+/// Where a chunk goes.
+#[derive(Debug)]
+enum Slot {
+    /// Nothing to write: the chunk, or the whole song, is held already.
+    Held(Written),
+    /// At `offset` in the download's `.part` file.
+    Write { part: PathBuf, offset: u64 },
 }
 
 impl Cache {
@@ -115,38 +124,84 @@ impl Cache {
     }
 
     /// Verify `data` as chunk `chunk` of `manifest` ([`CacheError::CorruptChunk`]: nothing
-    /// written), write it at its offset and record it in the `.have` file, which is saved
-    /// every [`SAVE_EVERY`] chunks or [`SAVE_AFTER`]. The last chunk triggers the flush,
-    /// the whole-file check and the move into `songs/` ([`CacheError::CorruptSong`]: the
-    /// download is deleted). A chunk already held is not written again.
-    ///
-    /// Chunks are not flushed one by one (three fsyncs per chunk held a fast link to tens
-    /// of MB/s): after a crash the `.have` file may claim chunks whose bytes never reached
-    /// the disk, and [`Cache::begin`] re-hashes every claimed chunk, so those are simply
-    /// fetched again. A song is only ever visible in `songs/` after its flushed bytes
-    /// hashed to its id.
+    /// written), then write and record it as [`Cache::write_verified`] does.
     pub fn write_chunk(
         &mut self,
         manifest: &Manifest,
         chunk: u32,
         data: &[u8],
     ) -> Result<Written, CacheError> {
-        let song = manifest.song;
-        if let Some(path) = self.path_of(&song) {
+        let slot = self.slot_of(manifest, chunk)?;
+        if let Slot::Held(Written::Complete(path)) = slot {
             return Ok(Written::Complete(path));
         }
-        let held = match self.begun(&song) {
-            Some(b) if b.manifest_key.matches(manifest) => b.have.contains(chunk),
-            _ => return Err(CacheError::NotStarted { song }),
-        };
         if !manifest.verify_chunk(chunk, data) {
+            let song = manifest.song;
             return Err(CacheError::CorruptChunk { song, chunk });
         }
-        if held {
-            return Ok(Written::Stored);
+        self.write_at(manifest, chunk, slot, data)
+    }
+
+    /// Write a chunk the transfer machine verified (not hashed again: a comparison shows
+    /// it is a chunk of this manifest, else [`CacheError::CorruptChunk`]) at its offset
+    /// and record it in the `.have` file, which is saved every [`SAVE_EVERY`] chunks or
+    /// [`SAVE_AFTER`]. The last chunk triggers the flush, the whole-file check and the
+    /// move into `songs/` ([`CacheError::CorruptSong`]: the download is deleted). A chunk
+    /// already held is not written again.
+    ///
+    /// Chunks are not flushed one by one (three fsyncs per chunk held a fast link to tens
+    /// of MB/s): after a crash the `.have` file may claim chunks whose bytes never reached
+    /// the disk, and [`Cache::begin`] re-hashes every claimed chunk, so those are simply
+    /// fetched again. A song is only ever visible in `songs/` after its flushed bytes
+    /// hashed to its id.
+    pub fn write_verified(
+        &mut self,
+        manifest: &Manifest,
+        chunk: &VerifiedChunk,
+    ) -> Result<Written, CacheError> {
+        if !chunk.belongs_to(manifest) {
+            let (song, chunk) = (manifest.song, chunk.index());
+            return Err(CacheError::CorruptChunk { song, chunk });
         }
-        let part = self.part_path(&song);
-        partial::write_at(&part, manifest.chunk_range(chunk).start, data)?;
+        let slot = self.slot_of(manifest, chunk.index())?;
+        self.write_at(manifest, chunk.index(), slot, chunk.data())
+    }
+
+    fn slot_of(&self, manifest: &Manifest, chunk: u32) -> Result<Slot, CacheError> {
+        let song = manifest.song;
+        if let Some(path) = self.path_of(&song) {
+            return Ok(Slot::Held(Written::Complete(path)));
+        }
+        match self.begun(&song) {
+            Some(b) if b.manifest_key.matches(manifest) && b.have.contains(chunk) => {
+                Ok(Slot::Held(Written::Stored))
+            }
+            Some(b) if b.manifest_key.matches(manifest) => Ok(Slot::Write {
+                part: self.part_path(&song),
+                offset: manifest.chunk_range(chunk).start,
+            }),
+            _ => Err(CacheError::NotStarted { song }),
+        }
+    }
+
+    fn write_at(
+        &mut self,
+        manifest: &Manifest,
+        chunk: u32,
+        slot: Slot,
+        data: &[u8],
+    ) -> Result<Written, CacheError> {
+        match slot {
+            Slot::Held(written) => Ok(written),
+            Slot::Write { part, offset } => {
+                partial::write_at(&part, offset, data)?;
+                self.record(manifest, chunk)
+            }
+        }
+    }
+
+    fn record(&mut self, manifest: &Manifest, chunk: u32) -> Result<Written, CacheError> {
+        let song = manifest.song;
         let have_path = self.have_path(&song);
         let Some(begun) = self.begun_mut(&song) else {
             return Err(CacheError::NotStarted { song });

@@ -5,7 +5,8 @@
 //! Layout under the cache folder:
 //! - `songs/<64 hex>.<format>`: complete songs, each verified whole before it appears.
 //! - `partial/<64 hex>.part` and `partial/<64 hex>.have`: a download in progress and the
-//!   bitfield of the chunks it holds (written atomically after the chunk is fsynced).
+//!   bitfield of the chunks it holds (replaced atomically every few chunks; see
+//!   [`Cache::write_verified`] for why it may run ahead of the data after a crash).
 //! - `plays.json`: the play log ([`playlog`]).
 //!
 //! Only the hex hash and the validated format ever become file names; nothing else a peer
@@ -13,7 +14,8 @@
 //!
 //! - [`error`]: [`CacheError`], what can go wrong and what to do about it.
 //! - [`files`]: names, atomic writes, [`read_range`].
-//! - `download`: [`Cache::begin`], [`Cache::write_chunk`] and the final check.
+//! - `download`: [`Cache::begin`], [`Cache::write_chunk`] / [`Cache::write_verified`] and
+//!   the final check.
 //! - [`partial`]: the `.part` / `.have` files of one download.
 //! - [`playlog`]: last-played sequence numbers.
 //! - [`quota`]: which songs to evict.
@@ -266,3 +268,6 @@ impl Drop for Cache {
 #[cfg(test)]
 #[path = "cache_tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "verified_tests.rs"]
+mod verified_tests;

@@ -13,7 +13,9 @@ use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use crate::core::transfer::manifest::chunk_size_for;
-use crate::core::transfer::{ChunkSet, ConnId, DiskFailure, DiskFailureKind, Manifest, Tags};
+use crate::core::transfer::{
+    ChunkSet, ConnId, DiskFailure, DiskFailureKind, Manifest, Tags, VerifiedChunk,
+};
 use crate::core::SongRef;
 use crate::library::cache::{read_range, Cache, CacheError, Written};
 
@@ -162,14 +164,11 @@ impl Disk {
     }
 
     /// Writes a chunk that already passed verification.
-    pub(super) fn write(&self, manifest: Arc<Manifest>, chunk: u32, data: Bytes) {
-        self.run(move |cache| {
-            let result = lock(cache).and_then(|mut c| c.write_chunk(&manifest, chunk, &data));
-            DiskDone::Wrote {
-                song: manifest.song,
-                chunk,
-                result,
-            }
+    pub(super) fn write(&self, manifest: Arc<Manifest>, chunk: VerifiedChunk) {
+        self.run(move |cache| DiskDone::Wrote {
+            song: manifest.song,
+            chunk: chunk.index(),
+            result: lock(cache).and_then(|mut c| c.write_verified(&manifest, &chunk)),
         });
     }
 

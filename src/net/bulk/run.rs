@@ -268,11 +268,7 @@ impl Runtime {
                     .flatten();
                 self.disk.read(conn, manifest, chunk, path);
             }
-            TransferAction::WriteChunk {
-                manifest,
-                chunk,
-                data,
-            } => self.disk.write(manifest, chunk, data),
+            TransferAction::WriteChunk { manifest, chunk } => self.disk.write(manifest, chunk),
             TransferAction::MarkPlayed { song } => self.disk.played(song),
             TransferAction::HeldChanged(_) => {}
         }

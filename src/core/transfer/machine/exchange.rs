@@ -111,9 +111,13 @@ impl Transfer {
         let Some(manifest) = self.songs.manifests.get(&song).cloned() else {
             return;
         };
-        let valid = manifest.verify_chunk(chunk, &data);
-        match self.swarm.chunk_arrived(now, peer, song, chunk, valid) {
-            Arrival::Stored | Arrival::Completed => {
+        let verified = manifest.verified(chunk, data);
+        let arrival = self
+            .swarm
+            .chunk_arrived(now, peer, song, chunk, verified.is_some());
+        match (arrival, verified) {
+            (Arrival::Stored | Arrival::Completed, Some(verified)) => {
+                let data = verified.data().clone();
                 let len = data.len() as u64;
                 self.intake.rates.add(now, song, len);
                 *self.intake.received.entry(song).or_default() += len;
@@ -123,19 +127,16 @@ impl Transfer {
                 if self.intake.recent.len() >= RECENT_CHUNKS {
                     self.intake.recent.pop_front();
                 }
-                self.intake.recent.push_back((song, chunk, data.clone()));
+                self.intake.recent.push_back((song, chunk, data));
                 self.intake.pending_writes += 1;
-                self.push(TransferAction::WriteChunk {
-                    manifest,
-                    chunk,
-                    data,
-                });
+                let chunk = verified;
+                self.push(TransferAction::WriteChunk { manifest, chunk });
             }
-            Arrival::Corrupt => {
+            (Arrival::Corrupt, _) => {
                 self.intake.corrupt += 1;
                 tracing::warn!(%peer, ?song, chunk, "chunk failed verification; fetching it elsewhere");
             }
-            Arrival::Duplicate | Arrival::Unrequested => {}
+            _ => {}
         }
     }
 }

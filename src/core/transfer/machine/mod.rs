@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{ChunkSet, Manifest, Swarm, SwarmConfig, SwarmCounters};
+use super::{ChunkSet, Manifest, Swarm, SwarmConfig, SwarmCounters, VerifiedChunk};
 use crate::core::{Instant, NodeId, SongRef, TransferView};
 use crate::proto::Bulk;
 use conns::Conns;
@@ -106,8 +106,7 @@ pub enum TransferAction {
     /// Write a verified chunk; answer with [`Transfer::chunk_written`].
     WriteChunk {
         manifest: Arc<Manifest>,
-        chunk: u32,
-        data: Bytes,
+        chunk: VerifiedChunk,
     },
     /// Record a play of a cached song (least-recently-played eviction).
     MarkPlayed { song: SongRef },
