@@ -10,5 +10,6 @@ pub mod distribute;
 pub mod handshake;
 pub mod party;
 pub mod playout;
+mod procstat;
 pub mod soak;
 pub mod sync;

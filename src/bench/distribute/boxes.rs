@@ -171,6 +171,14 @@ impl Boxes {
         Ok(())
     }
 
+    /// Per box, the CPU seconds it has used so far (`None` once it is gone).
+    pub(super) fn cpu_seconds(&self) -> Vec<Option<f64>> {
+        self.children
+            .iter()
+            .map(|c| crate::bench::procstat::cpu_seconds(c.id()))
+            .collect()
+    }
+
     /// A box that exited by itself, with how.
     pub(super) fn exited(&mut self) -> Option<String> {
         self.children

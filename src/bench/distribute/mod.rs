@@ -232,15 +232,30 @@ pub async fn run_loopback(
     }
     let limit = Duration::from_secs(120);
     let start = measure::form_party(&mut boxes, limit).await?;
+    let cpu_before = boxes.cpu_seconds();
     let files = cache_files(&boxes, &id);
     let seconds = measure::wait_held(&mut boxes, &files, start, limit)
         .await?
         .into_iter()
         .fold(0.0, f64::max);
+    let cpu = cpu_spent(&cpu_before, &boxes.cpu_seconds());
     let after = plain(scratch.dir.clone()).await?;
     let mut report = LoopbackReport::new(size, seconds);
     report.plain_write_mb_per_sec = Some((before, after));
+    report.cpu_seconds = match cpu[..] {
+        [Some(host), Some(member)] => Some((host, member)),
+        _ => None,
+    };
     Ok(report)
+}
+
+/// Per box, the CPU seconds used between two readings.
+fn cpu_spent(before: &[Option<f64>], after: &[Option<f64>]) -> Vec<Option<f64>> {
+    before
+        .iter()
+        .zip(after)
+        .map(|(b, a)| Some(((*a)? - (*b)?).max(0.0)))
+        .collect()
 }
 
 /// Where each member's cache puts the song once it holds all of it.

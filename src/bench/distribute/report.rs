@@ -55,6 +55,9 @@ pub struct LoopbackReport {
     /// the run: what the machine's page cache allowed at the time (the member's copy of
     /// the song into its cache is such a write).
     pub plain_write_mb_per_sec: Option<(f64, f64)>,
+    /// CPU seconds the host and the member used from the join until the member held
+    /// the song (to the kernel's 10 ms tick).
+    pub cpu_seconds: Option<(f64, f64)>,
 }
 
 /// Everything one `chorus bench distribute` printed.
@@ -83,6 +86,7 @@ impl LoopbackReport {
             seconds,
             mb_per_sec,
             plain_write_mb_per_sec: None,
+            cpu_seconds: None,
         }
     }
 }
@@ -116,6 +120,13 @@ impl BenchReport {
                     out,
                     "  the same size written plainly to a new file: {before:.0} MB/s before, \
                      {after:.0} MB/s after"
+                );
+            }
+            if let Some((host, member)) = l.cpu_seconds {
+                let _ = writeln!(
+                    out,
+                    "  CPU used meanwhile: host {host:.2} s, member {member:.2} s ({:.2} s per GB)",
+                    (host + member) / (l.song_bytes as f64 / 1e9).max(1e-9)
                 );
             }
         }

@@ -201,12 +201,7 @@ impl Boxes {
 
     /// Box 1's nice value as its process runs (`None`: not known).
     pub fn nice(&self) -> Option<i32> {
-        let pid = self.boxes.first()?.child.as_ref()?.id();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The fields after the command name, which is in parentheses: nice is the 19th
-        // field of the line, the 17th of these.
-        let rest = &stat[stat.rfind(')')? + 1..];
-        rest.split_whitespace().nth(16)?.parse().ok()
+        crate::bench::procstat::nice(self.boxes.first()?.child.as_ref()?.id())
     }
 
     /// Per box: how many ALSA underruns it logged.
