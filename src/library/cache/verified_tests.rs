@@ -15,13 +15,18 @@ fn verified(data: &[u8], m: &Manifest, i: u32) -> VerifiedChunk {
         .unwrap()
 }
 
-#[test]
-fn verified_chunks_in_any_order_complete_the_song() {
+/// A cache in a new folder that has begun downloading `data`.
+fn begun(data: Vec<u8>) -> (tempfile::TempDir, Cache, Vec<u8>, Manifest) {
     let dir = tempfile::tempdir().unwrap();
     let mut cache = Cache::open(dir.path(), u64::MAX).unwrap();
-    let data = song_bytes(5 * CHUNK + 123, 3);
     let m = manifest_of(&data);
     cache.begin(&m, &none()).unwrap();
+    (dir, cache, data, m)
+}
+
+#[test]
+fn verified_chunks_in_any_order_complete_the_song() {
+    let (_dir, mut cache, data, m) = begun(song_bytes(5 * CHUNK + 123, 3));
     let mut order: Vec<u32> = (0..m.chunk_count()).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(5));
     let mut last = None;
@@ -42,11 +47,7 @@ fn verified_chunks_in_any_order_complete_the_song() {
 
 #[test]
 fn a_chunk_held_already_is_not_counted_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cache = Cache::open(dir.path(), u64::MAX).unwrap();
-    let data = song_bytes(3 * CHUNK, 4);
-    let m = manifest_of(&data);
-    cache.begin(&m, &none()).unwrap();
+    let (_dir, mut cache, data, m) = begun(song_bytes(3 * CHUNK, 4));
     let v = verified(&data, &m, 1);
     assert_eq!(cache.write_verified(&m, &v).unwrap(), Written::Stored);
     assert_eq!(cache.write_verified(&m, &v).unwrap(), Written::Stored);
@@ -62,11 +63,7 @@ fn a_chunk_held_already_is_not_counted_twice() {
 
 #[test]
 fn a_chunk_verified_against_another_cut_of_the_song_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cache = Cache::open(dir.path(), u64::MAX).unwrap();
-    let data = song_bytes(4 * CHUNK, 5);
-    let m = manifest_of(&data);
-    cache.begin(&m, &none()).unwrap();
+    let (_dir, mut cache, data, m) = begun(song_bytes(4 * CHUNK, 5));
     let coarse = Manifest::from_reader(&data[..], 2 * MIN_CHUNK_SIZE, Tags::default()).unwrap();
     let v = verified(&data, &coarse, 0);
     assert!(matches!(
