@@ -75,12 +75,20 @@ fn pool_song(tag: u8) -> PoolSong {
     }
 }
 
+/// A manifest of a 40,000-byte song in three chunks, whose hashes make its song's.
 fn manifest() -> Manifest {
+    const CHUNK: u32 = 16 * 1024;
+    let song: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    let chunks: Vec<[u8; 32]> = song
+        .chunks(CHUNK as usize)
+        .zip(0..)
+        .filter_map(|(data, i)| chorus::proto::manifest::chunk_hash(i, 3, CHUNK, data))
+        .collect();
     Manifest {
-        song: SongRef([9; 32]),
+        song: SongRef(chorus::proto::manifest::tree_root(&chunks)),
         size: 40_000,
-        chunk_size: 16 * 1024,
-        chunks: vec![[1; 32], [2; 32], [3; 32]],
+        chunk_size: CHUNK,
+        chunks,
         format: "flac".into(),
         title: "Song".into(),
         artist: Some("Artist".into()),

@@ -28,7 +28,7 @@ fn golden_hello_carries_the_bulk_port() {
     }));
     #[rustfmt::skip]
     let expected = [
-        b'C', b'H', 4, 3,          // magic, version, kind = control
+        b'C', b'H', 5, 3,          // magic, version, kind = control
         0,                         // Control::Hello
         1,                         // id
         1, b'a',                   // name
@@ -44,7 +44,7 @@ fn golden_request_and_chunk() {
         song: song(),
         chunk: 300,
     }));
-    let mut expected = vec![b'C', b'H', 4, 6, 6];
+    let mut expected = vec![b'C', b'H', 5, 6, 6];
     expected.extend([0xab; 32]);
     expected.extend([0xac, 0x02]); // chunk 300 (varint)
     assert_eq!(bytes, expected);
@@ -54,7 +54,7 @@ fn golden_request_and_chunk() {
         chunk: 1,
         data: Bytes::from_static(b"xyz"),
     }));
-    let mut expected = vec![b'C', b'H', 4, 6, 7];
+    let mut expected = vec![b'C', b'H', 5, 6, 7];
     expected.extend([0xab; 32]);
     expected.extend([1, 3, b'x', b'y', b'z']); // chunk 1, 3 raw bytes
     assert_eq!(bytes, expected);
@@ -67,7 +67,7 @@ fn golden_have() {
         chunks: 10,
         bits: vec![0xff, 0x03],
     }));
-    let mut expected = vec![b'C', b'H', 4, 6, 4];
+    let mut expected = vec![b'C', b'H', 5, 6, 4];
     expected.extend([0xab; 32]);
     expected.extend([10, 2, 0xff, 0x03]);
     assert_eq!(bytes, expected);
@@ -88,7 +88,7 @@ fn oversize_chunks_and_bitfields_are_refused() {
     });
     assert!(encode(&have, MAX_FRAME).is_err());
     // A peer that sends one anyway: hand-build the bytes past the encoder's check.
-    let mut bytes = vec![b'C', b'H', 4, 6, 4];
+    let mut bytes = vec![b'C', b'H', 5, 6, 4];
     bytes.extend([0xab; 32]);
     bytes.extend([0xff, 0xff, 0xff, 0xff, 0x0f, 0]);
     assert!(matches!(

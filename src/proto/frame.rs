@@ -1,9 +1,9 @@
 //! Stream framing for TCP: length-delimited frames (tokio-util) carrying one message each.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
 
-use super::{decode, encode, DecodeError, EncodeError, Message, MAX_FRAME};
+use super::{decode, encode_into, DecodeError, EncodeError, Message, MAX_FRAME};
 
 /// Why a stream cannot go on. Unlike a bad datagram, a bad frame ends the connection:
 /// the stream's framing can no longer be trusted.
@@ -26,7 +26,8 @@ pub enum FrameError {
 
 /// A tokio-util codec: 4-byte big-endian length, then one message of at most
 /// [`MAX_FRAME`] bytes. The length is checked before any body byte is buffered, so a
-/// peer cannot make us allocate more than one maximum frame.
+/// peer cannot make us allocate more than one maximum frame (decoding is tokio-util's
+/// `LengthDelimitedCodec`; encoding writes the same layout in place).
 #[derive(Debug)]
 pub struct FrameCodec {
     inner: LengthDelimitedCodec,
@@ -61,10 +62,17 @@ impl Encoder<&Message> for FrameCodec {
     type Error = FrameError;
 
     fn encode(&mut self, msg: &Message, dst: &mut BytesMut) -> Result<(), FrameError> {
-        let bytes = encode(msg, MAX_FRAME)?;
-        self.inner
-            .encode(Bytes::from(bytes), dst)
-            .map_err(FrameError::Io)
+        // The message goes straight behind a placeholder for its length (what
+        // `LengthDelimitedCodec` would write), saving a copy of every chunk.
+        let start = dst.len();
+        dst.put_u32(0);
+        if let Err(e) = encode_into(msg, MAX_FRAME, dst) {
+            dst.truncate(start);
+            return Err(e.into());
+        }
+        let len = u32::try_from(dst.len() - start - 4).map_err(|_| FrameError::TooLarge)?;
+        dst[start..start + 4].copy_from_slice(&len.to_be_bytes());
+        Ok(())
     }
 }
 
@@ -94,7 +102,7 @@ mod tests {
         FrameCodec::default().encode(&beacon(), &mut buf).unwrap();
         assert_eq!(
             &buf[..],
-            &[0, 0, 0, 14, b'C', b'H', 4, 1, 1, 9, 2, 1, b'a', 3, 4, 2, 0, 0][..]
+            &[0, 0, 0, 14, b'C', b'H', 5, 1, 1, 9, 2, 1, b'a', 3, 4, 2, 0, 0][..]
         );
     }
 
@@ -116,6 +124,25 @@ mod tests {
     }
 
     #[test]
+    fn a_message_that_cannot_be_encoded_leaves_the_buffer_as_it_was() {
+        let mut codec = FrameCodec::default();
+        let mut buf = BytesMut::new();
+        codec.encode(&beacon(), &mut buf).unwrap();
+        let before = buf.clone();
+        let Message::Beacon(mut long) = beacon() else {
+            unreachable!()
+        };
+        long.name = "x".repeat(crate::proto::MAX_NAME_LEN + 1);
+        let refused = codec.encode(&Message::Beacon(long), &mut buf);
+        assert!(matches!(refused, Err(FrameError::Encode(_))), "{refused:?}");
+        assert_eq!(buf, before);
+        // The stream goes on: the next frame decodes after the first.
+        codec.encode(&beacon(), &mut buf).unwrap();
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(beacon()));
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(beacon()));
+    }
+
+    #[test]
     fn oversize_length_is_refused_before_buffering() {
         let mut codec = FrameCodec::default();
         let len = u32::try_from(MAX_FRAME + 1).unwrap();
@@ -126,7 +153,7 @@ mod tests {
     #[test]
     fn garbage_frame_is_a_decode_error() {
         let mut codec = FrameCodec::default();
-        let mut buf = BytesMut::from(&[0u8, 0, 0, 5, b'C', b'H', 4, 1, 0xff][..]);
+        let mut buf = BytesMut::from(&[0u8, 0, 0, 5, b'C', b'H', 5, 1, 0xff][..]);
         assert!(matches!(
             codec.decode(&mut buf),
             Err(FrameError::Decode(DecodeError::Malformed { .. }))

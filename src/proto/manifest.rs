@@ -1,6 +1,8 @@
 //! A song's manifest as it travels: size, chunk size, the BLAKE3 hash of every chunk and
-//! the tags shown while it downloads, with the bounds a received one must keep.
+//! the tags shown while it downloads, with the bounds a received one must keep and the
+//! check that its chunk hashes add up to the song's own hash.
 
+use blake3::hazmat::{merge_subtrees_non_root, merge_subtrees_root, HasherExt, Mode};
 use serde::{Deserialize, Serialize};
 
 use super::SongRef;
@@ -32,6 +34,10 @@ pub enum ManifestError {
     /// A tag or the format hint is too long or has characters it must not have.
     #[error("field {field} rejected: {why}")]
     Field { field: &'static str, why: String },
+    /// The chunk hashes do not add up to the song's hash: the sender lies or is broken;
+    /// refuse the manifest and fetch it elsewhere.
+    #[error("the chunk hashes do not make the song's hash")]
+    HashTree,
 }
 
 /// A song's transfer description, as sent; the core checks it ([`Manifest::validate`])
@@ -60,8 +66,19 @@ impl std::fmt::Debug for Manifest {
 }
 
 impl Manifest {
-    /// Checks every bound; a manifest from a peer is used only if this passes.
+    /// Checks every bound and that the chunk hashes make the song's hash; a manifest from
+    /// a peer is used only if this passes.
     pub fn validate(&self) -> Result<(), ManifestError> {
+        self.check_bounds()?;
+        if tree_root(&self.chunks) != self.song.0 {
+            return Err(ManifestError::HashTree);
+        }
+        Ok(())
+    }
+
+    /// Checks every bound (size, chunk size and count, tags), not the hashes: what a
+    /// holder of a manifest that was validated once needs before it trusts the counts.
+    pub fn check_bounds(&self) -> Result<(), ManifestError> {
         if self.size > MAX_SONG_BYTES {
             return Err(ManifestError::TooLarge { size: self.size });
         }
@@ -106,6 +123,69 @@ impl Manifest {
         }
         Ok(())
     }
+}
+
+/// The BLAKE3 hash of a song whose chunks have the hashes `chunks` ([`chunk_hash`]).
+///
+/// Chunk sizes are powers of two of at least 16 KiB, so every chunk is a complete subtree
+/// of BLAKE3's own tree over the file (its left subtrees hold the largest power of two of
+/// chunks smaller than the whole): the chunk hashes merge into the song's hash, and a
+/// manifest is checked against the song it names before a byte of it is fetched.
+pub fn tree_root(chunks: &[[u8; 32]]) -> [u8; 32] {
+    match chunks {
+        [] => *blake3::hash(&[]).as_bytes(),
+        [only] => *only,
+        _ => {
+            let (left, right) = chunks.split_at(left_len(chunks.len()));
+            *merge_subtrees_root(&subtree(left), &subtree(right), Mode::Hash).as_bytes()
+        }
+    }
+}
+
+/// The hash of chunk `index` of a song cut into `count` chunks of `chunk_size` bytes,
+/// `data` being its bytes: the chaining value of its subtree, or for a song of one chunk
+/// the song's hash itself. `None` where no chunk of such a song can be `data` (see
+/// [`chunk_cv`]).
+pub fn chunk_hash(index: u32, count: u32, chunk_size: u32, data: &[u8]) -> Option<[u8; 32]> {
+    match count {
+        0 | 1 => Some(*blake3::hash(data).as_bytes()),
+        _ => chunk_cv(index, chunk_size, data),
+    }
+}
+
+/// The chaining value of chunk `index` as one chunk of several: [`chunk_hash`] of any
+/// chunk of a song of two chunks or more. `None` unless `chunk_size` is a power of two of
+/// at least BLAKE3's 1 KiB chunk and `data` holds 1 to `chunk_size` bytes: BLAKE3's tree
+/// has no such subtree (and its functions would panic).
+pub fn chunk_cv(index: u32, chunk_size: u32, data: &[u8]) -> Option<[u8; 32]> {
+    let fits = chunk_size.is_power_of_two()
+        && chunk_size as usize >= blake3::CHUNK_LEN
+        && !data.is_empty()
+        && data.len() <= chunk_size as usize;
+    let offset = u64::from(index) * u64::from(chunk_size);
+    fits.then(|| {
+        blake3::Hasher::new()
+            .set_input_offset(offset)
+            .update(data)
+            .finalize_non_root()
+    })
+}
+
+/// The chaining value of the subtree over `cvs` (at least one).
+fn subtree(cvs: &[[u8; 32]]) -> [u8; 32] {
+    match cvs {
+        [only] => *only,
+        _ => {
+            let (left, right) = cvs.split_at(left_len(cvs.len()));
+            merge_subtrees_non_root(&subtree(left), &subtree(right), Mode::Hash)
+        }
+    }
+}
+
+/// How many of `n` (at least two) chunks BLAKE3 puts in the left subtree: the largest
+/// power of two below `n`.
+fn left_len(n: usize) -> usize {
+    n.div_ceil(2).next_power_of_two()
 }
 
 // MAX_NAME_LEN bounds box names; tags get their own, larger bound.

@@ -1,5 +1,6 @@
 //! The message enum, its kinds, and the pure encode/decode of header + postcard body.
 
+use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 
 use super::{
@@ -89,31 +90,64 @@ impl Message {
 
 /// Encodes `msg` as header + body, refusing anything longer than `limit` bytes.
 pub fn encode(msg: &Message, limit: usize) -> Result<Vec<u8>, EncodeError> {
-    msg.check_limits()
-        .map_err(|(field, detail)| EncodeError::Limit { field, detail })?;
-    let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(&MAGIC);
-    out.push(VERSION);
-    out.push(msg.kind() as u8);
-    let out = match msg {
-        Message::Beacon(b) => append(out, b)?,
-        Message::Invite(i) => append(out, i)?,
-        Message::Control(c) => append(out, c)?,
-        Message::TimeRequest(t) => append(out, t)?,
-        Message::TimeReply(t) => append(out, t)?,
-        Message::Bulk(b) => append(out, b)?,
-    };
-    if out.len() > limit {
-        return Err(EncodeError::TooLarge {
-            len: out.len(),
-            limit,
-        });
-    }
-    Ok(out)
+    let mut out = BytesMut::with_capacity(64);
+    encode_into(msg, limit, &mut out)?;
+    Ok(Vec::from(out.freeze()))
 }
 
-fn append<T: Serialize>(out: Vec<u8>, body: &T) -> Result<Vec<u8>, EncodeError> {
-    postcard::to_extend(body, out).map_err(|e| EncodeError::Serialize(e.to_string()))
+/// Appends `msg` as header + body to `out`, refusing anything longer than `limit` bytes
+/// (then `out` is left as it was). Streams encode into their write buffer this way, so a
+/// chunk's bytes are copied once, not grown into a message and copied again.
+pub fn encode_into(msg: &Message, limit: usize, out: &mut BytesMut) -> Result<(), EncodeError> {
+    msg.check_limits()
+        .map_err(|(field, detail)| EncodeError::Limit { field, detail })?;
+    let start = out.len();
+    out.extend_from_slice(&MAGIC);
+    out.put_u8(VERSION);
+    out.put_u8(msg.kind() as u8);
+    let body = match msg {
+        Message::Beacon(b) => append(out, b),
+        Message::Invite(i) => append(out, i),
+        Message::Control(c) => append(out, c),
+        Message::TimeRequest(t) => append(out, t),
+        Message::TimeReply(t) => append(out, t),
+        Message::Bulk(b) => append(out, b),
+    };
+    let len = out.len() - start;
+    let result = match body {
+        Ok(()) if len > limit => Err(EncodeError::TooLarge { len, limit }),
+        other => other,
+    };
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+fn append<T: Serialize>(out: &mut BytesMut, body: &T) -> Result<(), EncodeError> {
+    postcard::serialize_with_flavor(body, Append(out))
+        .map_err(|e| EncodeError::Serialize(e.to_string()))
+}
+
+/// A postcard output that appends to a buffer it borrows.
+struct Append<'a>(&'a mut BytesMut);
+
+impl postcard::ser_flavors::Flavor for Append<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.put_u8(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
 }
 
 /// Encodes one message for a UDP datagram (at most [`MAX_DATAGRAM`] bytes).

@@ -32,7 +32,7 @@ fn golden_idle_beacon() {
     let bytes = encode_datagram(&Message::Beacon(idle_beacon())).unwrap();
     #[rustfmt::skip]
     let expected = [
-        b'C', b'H', 4, 1,          // magic, version, kind = beacon
+        b'C', b'H', 5, 1,          // magic, version, kind = beacon
         0x82, 0x02,                // id 0x0102 (varint)
         3,                         // boot
         7,                         // seq
@@ -67,7 +67,7 @@ fn golden_hosting_beacon() {
     let bytes = encode_datagram(&Message::Beacon(beacon.clone())).unwrap();
     #[rustfmt::skip]
     let expected = [
-        b'C', b'H', 4, 1,
+        b'C', b'H', 5, 1,
         0x82, 0x02, 3, 7, 2, b'a', b'b', 0x95, 0x3c, 0,
         1,                         // state Hosting
         1, 9, 0x82, 0x02, 3, 2,    // Some(party 9, host 0x0102, term 3, 2 members)
@@ -87,7 +87,7 @@ fn golden_skip_request_has_one_encoding() {
     let bytes = encode(&skip, crate::proto::MAX_FRAME).unwrap();
     #[rustfmt::skip]
     let expected = [
-        b'C', b'H', 4, 3,          // magic, version, kind = control
+        b'C', b'H', 5, 3,          // magic, version, kind = control
         9,                         // Control::Request
         9,                         // party 9
         5,                         // id 5
@@ -115,16 +115,16 @@ fn rejects_short_foreign_and_future_messages() {
         Err(DecodeError::BadMagic(*b"XH"))
     );
     let mut future = good_bytes();
-    future[2] = 5;
+    future[2] = 6;
     assert_eq!(
         decode_datagram(&future),
-        Err(DecodeError::UnsupportedVersion { got: 5 })
+        Err(DecodeError::UnsupportedVersion { got: 6 })
     );
     let mut past = good_bytes();
-    past[2] = 3;
+    past[2] = 4;
     assert_eq!(
         decode_datagram(&past),
-        Err(DecodeError::UnsupportedVersion { got: 3 })
+        Err(DecodeError::UnsupportedVersion { got: 4 })
     );
     let mut unknown = good_bytes();
     unknown[3] = 200;
@@ -178,7 +178,7 @@ fn limits_apply_both_ways() {
         })
     ));
     // A hostile sender skips our encoder: build the bytes by hand.
-    let mut raw = vec![b'C', b'H', 4, 1];
+    let mut raw = vec![b'C', b'H', 5, 1];
     raw.extend(postcard::to_allocvec(&long_name).unwrap());
     assert!(matches!(
         decode_datagram(&raw),
@@ -191,7 +191,7 @@ fn limits_apply_both_ways() {
         peers: vec![idle_beacon().peers[0]; MAX_PEER_HINTS + 1],
         ..idle_beacon()
     };
-    let mut raw = vec![b'C', b'H', 4, 1];
+    let mut raw = vec![b'C', b'H', 5, 1];
     raw.extend(postcard::to_allocvec(&many_peers).unwrap());
     assert!(matches!(
         decode_datagram(&raw),
@@ -205,7 +205,7 @@ fn limits_apply_both_ways() {
 #[test]
 fn huge_length_prefix_is_malformed_not_an_allocation() {
     // name length varint claims ~4 GiB; postcard must notice the missing bytes.
-    let raw = [b'C', b'H', 4, 1, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f];
+    let raw = [b'C', b'H', 5, 1, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f];
     assert!(matches!(
         decode_datagram(&raw),
         Err(DecodeError::Malformed { .. })

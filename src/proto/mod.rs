@@ -46,7 +46,7 @@ pub use beacon::{Beacon, BoxState, PartyId, PartySummary, PeerHint};
 pub use bulk::Bulk;
 pub use error::{DecodeError, EncodeError};
 pub use id::{NodeId, ParseNodeIdError, SongRef};
-pub use message::{decode, decode_datagram, encode, encode_datagram, Kind, Message};
+pub use message::{decode, decode_datagram, encode, encode_datagram, encode_into, Kind, Message};
 pub use party::{
     Control, Hello, Invite, MemberInfo, PartyPhase, RequestKind, Roster, TimeReply, TimeRequest,
 };
@@ -57,7 +57,8 @@ pub const MAGIC: [u8; 2] = *b"CH";
 /// 2: one skip encoding (`RequestKind::Playback(Action::Skip)`), no `RequestKind::Queue`.
 /// 3: invitations carry the host's key and signature; clock sync carries MACs.
 /// 4: the pool message carries the name of the playlist it follows.
-pub const VERSION: u8 = 4;
+/// 5: a manifest's chunk hashes are nodes of BLAKE3's tree over the song.
+pub const VERSION: u8 = 5;
 /// Header length: magic, version, kind.
 pub const HEADER_LEN: usize = 4;
 /// Largest UDP datagram we send or accept: fits the IPv6 minimum MTU with headroom.

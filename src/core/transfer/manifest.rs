@@ -1,6 +1,7 @@
 //! [`Manifest`]: what a box needs to fetch a song from peers it does not trust — the
-//! song's size, its chunk size and the BLAKE3 hash of every chunk — plus the tags shown
-//! while it downloads. Everything in it is bounded and checked before use.
+//! song's size, its chunk size and the BLAKE3 hash of every chunk, which add up to the
+//! song's hash — plus the tags shown while it downloads. Everything in it is bounded and
+//! checked before use.
 
 use std::io::{self, Read};
 use std::ops::Range;
@@ -26,13 +27,14 @@ pub const TARGET_CHUNKS: u64 = 320;
 /// A song's transfer description.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Manifest {
-    /// BLAKE3 of the whole file: the name it is cached under and the final check.
+    /// BLAKE3 of the whole file: the name it is cached under.
     pub song: SongRef,
     /// File length in bytes.
     pub size: u64,
     /// Every chunk but the last is this long.
     pub chunk_size: u32,
-    /// BLAKE3 of each chunk, in order.
+    /// Each chunk's place in BLAKE3's tree over the file, in order
+    /// ([`wire::chunk_hash`]): together they make `song` ([`wire::tree_root`]).
     pub chunks: Vec<[u8; 32]>,
     /// Decoder hint: the file extension, lowercase ASCII letters and digits only.
     pub format: String,
@@ -89,8 +91,10 @@ impl Manifest {
         let chunk_size = chunk_size
             .clamp(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE)
             .next_power_of_two();
-        let mut whole = blake3::Hasher::new();
+        // Each chunk is hashed once, as the chunk of a song of several; a song that turns
+        // out to be one chunk long is its own hash, kept from the first chunk.
         let mut chunks = Vec::new();
+        let mut first_whole = None;
         let mut buf = vec![0u8; chunk_size as usize];
         let mut size = 0u64;
         loop {
@@ -98,8 +102,13 @@ impl Manifest {
             if n == 0 {
                 break;
             }
-            whole.update(&buf[..n]);
-            chunks.push(*blake3::hash(&buf[..n]).as_bytes());
+            let index = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
+            if index == 0 {
+                first_whole = Some(*blake3::hash(&buf[..n]).as_bytes());
+            }
+            let cv = wire::chunk_cv(index, chunk_size, &buf[..n])
+                .ok_or_else(|| io::Error::other("no BLAKE3 subtree for this chunk"))?;
+            chunks.push(cv);
             size += n as u64;
             if size > MAX_SONG_BYTES {
                 return Err(io::Error::new(
@@ -111,8 +120,11 @@ impl Manifest {
                 break;
             }
         }
+        if let (1, Some(whole)) = (chunks.len(), first_whole) {
+            chunks[0] = whole;
+        }
         Ok(Manifest {
-            song: SongRef(*whole.finalize().as_bytes()),
+            song: SongRef(wire::tree_root(&chunks)),
             size,
             chunk_size,
             chunks,
@@ -124,9 +136,15 @@ impl Manifest {
         })
     }
 
-    /// Checks every bound; a manifest from a peer is used only if this passes.
+    /// Checks every bound and that the chunk hashes make the song's hash; a manifest from
+    /// a peer is used only if this passes.
     pub fn validate(&self) -> Result<(), ManifestError> {
         wire::Manifest::from(self).validate()
+    }
+
+    /// Checks every bound but not the hashes (see [`wire::Manifest::check_bounds`]).
+    pub fn check_bounds(&self) -> Result<(), ManifestError> {
+        wire::Manifest::from(self).check_bounds()
     }
 
     /// Number of chunks.
@@ -149,9 +167,11 @@ impl Manifest {
 
     /// Whether `data` is chunk `i` of this song.
     pub fn verify_chunk(&self, i: u32, data: &[u8]) -> bool {
-        self.chunks
-            .get(i as usize)
-            .is_some_and(|h| data.len() == self.chunk_len(i) && blake3::hash(data).as_bytes() == h)
+        // The length first: the hash of a chunk longer than its place is not defined.
+        self.chunks.get(i as usize).is_some_and(|h| {
+            data.len() == self.chunk_len(i)
+                && wire::chunk_hash(i, self.chunk_count(), self.chunk_size, data) == Some(*h)
+        })
     }
 
     /// `data` as chunk `i` of this song, if it is.
@@ -320,6 +340,67 @@ mod tests {
         assert_eq!(m.format, "flac");
         assert_eq!(m.title, "Song", "control characters dropped");
         assert_eq!(m.validate(), Ok(()));
+    }
+
+    #[test]
+    fn chunk_hashes_add_up_to_blake3_of_the_whole_song() {
+        const C: usize = 16 * 1024;
+        // One chunk (short, exact), two, the splits of 3, 4, 5, 8, 9 and 17 chunks, each
+        // with a short and a full last chunk.
+        let mut sizes = vec![0, 1, 1000, 1025, C - 1, C];
+        for n in [2, 3, 4, 5, 8, 9, 17] {
+            sizes.extend([(n - 1) * C + 1, n * C - 7, n * C]);
+        }
+        for len in sizes {
+            let bytes = song(len);
+            let m = Manifest::from_reader(&bytes[..], C as u32, tags()).unwrap();
+            assert_eq!(m.song.0, *blake3::hash(&bytes).as_bytes(), "{len} bytes");
+            assert_eq!(wire::tree_root(&m.chunks), m.song.0, "{len} bytes");
+            assert_eq!(m.validate(), Ok(()), "{len} bytes");
+            for i in 0..m.chunk_count() {
+                let r = m.chunk_range(i);
+                let chunk = &bytes[r.start as usize..r.end as usize];
+                assert!(m.verify_chunk(i, chunk), "chunk {i} of {len} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn a_manifest_whose_chunks_do_not_make_its_song_is_refused() {
+        let bytes = song(40_000);
+        let good = Manifest::from_reader(&bytes[..], 16 * 1024, tags()).unwrap();
+        let mut m = good.clone();
+        m.chunks[1][0] ^= 1;
+        assert_eq!(m.validate(), Err(ManifestError::HashTree));
+        let mut m = good.clone();
+        m.song.0[31] ^= 1;
+        assert_eq!(m.validate(), Err(ManifestError::HashTree));
+        // Chunks swapped: each hash is a real chunk's, but not at its place.
+        let mut m = good;
+        m.chunks.swap(0, 1);
+        assert_eq!(m.validate(), Err(ManifestError::HashTree));
+        // A chunk's bytes checked at another index do not pass either.
+        let first = &bytes[..16 * 1024];
+        let m = Manifest::from_reader(&bytes[..], 16 * 1024, tags()).unwrap();
+        assert!(!m.verify_chunk(1, first));
+        assert!(!m.verify_chunk(0, &first[..100]), "a short chunk 0");
+        // Pieces that are no subtree of BLAKE3's tree have no hash (and do not panic).
+        assert_eq!(
+            wire::chunk_cv(1, 3000, &[1; 10]),
+            None,
+            "not a power of two"
+        );
+        assert_eq!(
+            wire::chunk_cv(1, 512, &[1; 10]),
+            None,
+            "below BLAKE3's chunk"
+        );
+        assert_eq!(wire::chunk_cv(1, 16 * 1024, &[]), None, "empty");
+        assert_eq!(
+            wire::chunk_cv(1, 16 * 1024, &[1; 16 * 1024 + 1]),
+            None,
+            "too long"
+        );
     }
 
     #[test]

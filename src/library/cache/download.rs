@@ -6,7 +6,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use super::error::{AtPath, CacheError};
-use super::{files, partial, Begun, Cache, Partial, Stored, Written};
+use super::{direct, files, partial, Begun, Cache, Partial, Stored, Written};
 use crate::core::transfer::{ChunkSet, Manifest, VerifiedChunk};
 use crate::core::SongRef;
 
@@ -145,15 +145,16 @@ impl Cache {
     /// Write a chunk the transfer machine verified (not hashed again: a comparison shows
     /// it is a chunk of this manifest, else [`CacheError::CorruptChunk`]) at its offset
     /// and record it in the `.have` file, which is saved every [`SAVE_EVERY`] chunks or
-    /// [`SAVE_AFTER`]. The last chunk triggers the flush, the whole-file check and the
-    /// move into `songs/` ([`CacheError::CorruptSong`]: the download is deleted). A chunk
-    /// already held is not written again.
+    /// [`SAVE_AFTER`]. The last chunk triggers the flush, a length check and the move
+    /// into `songs/` ([`CacheError::CorruptSong`]: the download is deleted). A chunk
+    /// already held is not written again. Whole blocks go to the disk directly, not
+    /// through the page cache.
     ///
     /// Chunks are not flushed one by one (three fsyncs per chunk held a fast link to tens
     /// of MB/s): after a crash the `.have` file may claim chunks whose bytes never reached
     /// the disk, and [`Cache::begin`] re-hashes every claimed chunk, so those are simply
-    /// fetched again. A song is only ever visible in `songs/` after its flushed bytes
-    /// hashed to its id.
+    /// fetched again. A song is only ever visible in `songs/` once flushed, every chunk of
+    /// it having hashed to its place in a manifest whose hashes make the song's id.
     pub fn write_verified(
         &mut self,
         manifest: &Manifest,
@@ -194,7 +195,7 @@ impl Cache {
         match slot {
             Slot::Held(written) => Ok(written),
             Slot::Write { part, offset } => {
-                partial::write_at(&part, offset, data)?;
+                direct::write_at(&part, offset, data, &mut self.direct).at(&part)?;
                 self.record(manifest, chunk)
             }
         }
@@ -243,19 +244,19 @@ impl Cache {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Every chunk is held: check the whole file and move it into `songs/`.
+    /// Every chunk is held: flush the file and move it into `songs/`.
     fn finish(&mut self, manifest: &Manifest) -> Result<PathBuf, CacheError> {
         let song = manifest.song;
         let part = self.part_path(&song);
         let started = std::time::Instant::now();
-        let is_song = partial::is_song(&part, &song, manifest.size)?;
+        let is_song = partial::seal(&part, manifest.size)?;
         tracing::debug!(
             ?song,
             ms = started.elapsed().as_millis() as u64,
-            "flushed and hashed the whole song"
+            "flushed the whole song"
         );
         if !is_song {
-            tracing::warn!(song = ?song, "assembled file does not match the song hash");
+            tracing::warn!(song = ?song, "assembled file is not the song's length");
             self.abandon(&song)?;
             return Err(CacheError::CorruptSong { song });
         }

@@ -47,9 +47,9 @@ pub enum CacheError {
         /// The chunk index.
         chunk: u32,
     },
-    /// Every chunk matched but the whole file does not hash to the song: the manifest lied.
-    /// The download was deleted; get a manifest from another peer and start again.
-    #[error("song cache: assembled file does not hash to {song:?}; download discarded")]
+    /// Every chunk matched but the assembled file is not the song's length (something
+    /// else changed it). The download was deleted; start again.
+    #[error("song cache: assembled file is not {song:?}; download discarded")]
     CorruptSong {
         /// The song.
         song: SongRef,

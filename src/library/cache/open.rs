@@ -32,6 +32,7 @@ pub(super) fn open(dir: &Path, quota: u64) -> Result<Cache, CacheError> {
         complete,
         partials,
         plays,
+        direct: Default::default(),
     };
     let usage = cache.usage();
     tracing::info!(

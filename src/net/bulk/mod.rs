@@ -47,7 +47,8 @@ pub(crate) struct BulkConfig {
 /// A song of the music folder this box can serve.
 #[derive(Debug, Clone)]
 pub(crate) struct LocalSong {
-    pub path: PathBuf,
+    /// The file as the last scan saw it.
+    pub file: crate::library::Song,
     pub tags: Tags,
 }
 
@@ -128,7 +129,7 @@ pub(crate) fn local_songs(library: &crate::library::Library) -> HashMap<SongRef,
                 duration_ms: song.duration_ms,
             };
             let local = LocalSong {
-                path: song.path.clone(),
+                file: song.clone(),
                 tags,
             };
             (SongRef(*song.id.as_bytes()), local)

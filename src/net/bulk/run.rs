@@ -248,7 +248,7 @@ impl Runtime {
             TransferAction::BuildManifest { song } => match self.library.get(&song) {
                 Some(l) => self
                     .disk
-                    .build_manifest(song, l.path.clone(), l.tags.clone()),
+                    .build_manifest(song, l.file.path.clone(), l.tags.clone()),
                 None => {
                     let e = Err("not in the music folder".to_owned());
                     self.machine.manifest_built(monotonic_now(), song, e);
@@ -263,10 +263,10 @@ impl Runtime {
                 chunk,
                 from_library,
             } => {
-                let path = from_library
-                    .then(|| self.library.get(&manifest.song).map(|l| l.path.clone()))
+                let file = from_library
+                    .then(|| self.library.get(&manifest.song).map(|l| l.file.clone()))
                     .flatten();
-                self.disk.read(conn, manifest, chunk, path);
+                self.disk.read(conn, manifest, chunk, file);
             }
             TransferAction::WriteChunk { manifest, chunk } => self.disk.write(manifest, chunk),
             TransferAction::MarkPlayed { song } => self.disk.played(song),
