@@ -208,6 +208,66 @@ fn lock(cache: &SharedCache) -> Result<std::sync::MutexGuard<'_, Cache>, CacheEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::library::{index, SongId};
+
+    /// What serving chunk 1 of the music-folder song `file` of manifest `m` gives.
+    async fn serve(
+        disk: &Disk,
+        rx: &mut mpsc::Receiver<DiskDone>,
+        m: &Manifest,
+        file: &Song,
+    ) -> Result<Bytes, String> {
+        disk.read(7, Arc::new(m.clone()), 1, Some(file.clone()));
+        match rx.recv().await {
+            Some(DiskDone::Read { result, .. }) => result,
+            other => Err(format!("not a read: {other:?}")),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_music_folder_file_is_served_only_while_it_is_as_scanned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("song.wav");
+        let bytes: Vec<u8> = (0..40_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let tags = Tags {
+            format: "wav".into(),
+            ..Tags::default()
+        };
+        let m = Manifest::from_reader(&bytes[..], 16 * 1024, tags).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let file = Song {
+            id: SongId::from_bytes(m.song.0),
+            path: path.clone(),
+            title: "song".into(),
+            artist: None,
+            album: None,
+            duration_ms: None,
+            size: meta.len(),
+            mtime_ns: index::mtime_ns(&meta),
+        };
+        let cache = Cache::open(&dir.path().join("cache"), u64::MAX).unwrap();
+        let (tx, mut rx) = mpsc::channel(4);
+        let disk = Disk::new(cache, TaskTracker::new(), tx);
+        let served = serve(&disk, &mut rx, &m, &file).await.unwrap();
+        assert_eq!(served, &bytes[16_384..32_768]);
+        // Rewritten with the same size: a new modification time says it changed.
+        let mut changed = bytes.clone();
+        changed[20_000] ^= 1;
+        std::fs::write(&path, &changed).unwrap();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        let refused = serve(&disk, &mut rx, &m, &file).await.unwrap_err();
+        assert!(
+            refused.contains("changed since it was scanned"),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn cache_errors_become_the_failures_the_machine_acts_on() {
