@@ -482,7 +482,8 @@ fn play(
     })?;
     let host_id = boxes.status(host).map(|s| s.id);
     let mut kill: Option<Kill> = None;
-    let mut memory = memory::MemoryWatch::new(n, played);
+    let run = Duration::try_from_secs_f64(config.seconds).unwrap_or_default();
+    let mut memory = memory::MemoryWatch::new(n, played, run);
     let mut stalls = stalls::Stalls::new(config.stall_server, played);
     let mut skipper = skips::Skipper::new(config.skip_every, config.seconds, played);
     let end = played + Duration::from_secs_f64(config.seconds + 1.0);

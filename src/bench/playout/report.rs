@@ -342,7 +342,7 @@ impl PlayoutReport {
         }
     }
 
-    /// Resident memory per box, 10 s after play and at the end.
+    /// Resident memory per box, 10 s after play, half-way and at the end.
     fn memory_line(&self) -> String {
         let memory: Vec<String> = self
             .memory
@@ -353,8 +353,9 @@ impl PlayoutReport {
                     |m| {
                         let mb = |kib: u64| kib as f64 / 1024.0;
                         format!(
-                            "{:.1} -> {:.1} (max {:.1})",
+                            "{:.1} -> {:.1} -> {:.1} (max {:.1})",
                             mb(m.settled_kib),
+                            mb(m.half_kib),
                             mb(m.end_kib),
                             mb(m.max_kib)
                         )
@@ -363,7 +364,7 @@ impl PlayoutReport {
             })
             .collect();
         format!(
-            "  resident memory per box, MiB (10 s after play -> end): {}",
+            "  resident memory per box, MiB (10 s after play -> half-way -> end): {}",
             memory.join(", ")
         )
     }
