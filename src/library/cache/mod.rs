@@ -273,6 +273,9 @@ impl Drop for Cache {
 }
 
 #[cfg(test)]
+#[path = "manifest_tests.rs"]
+mod manifest_tests;
+#[cfg(test)]
 #[path = "cache_tests.rs"]
 mod tests;
 #[cfg(test)]
