@@ -10,7 +10,7 @@
 //! marker and version); the message inside is the same as an open box sends.
 //!
 //! ```
-//! use chorus::proto::{decode_datagram, encode_datagram, Beacon, BoxState, Message, NodeId};
+//! use chorus::proto::{decode_datagram, encode_datagram, Beacon, BoxState, Message, NodeId, VERSION};
 //!
 //! let beacon = Beacon {
 //!     id: NodeId(1),
@@ -24,7 +24,7 @@
 //!     peers: vec![],
 //! };
 //! let bytes = encode_datagram(&Message::Beacon(beacon.clone()))?;
-//! assert_eq!(&bytes[..4], b"CH\x04\x01"); // magic, version 4, kind beacon
+//! assert_eq!(&bytes[..4], &[b'C', b'H', VERSION, 1]); // magic, version, kind beacon
 //! assert_eq!(decode_datagram(&bytes)?, Message::Beacon(beacon));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
