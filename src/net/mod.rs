@@ -21,6 +21,7 @@ mod playout;
 mod publish;
 mod rxstamp;
 mod sealing;
+mod session_codec;
 mod setup;
 mod sockets;
 mod songs;

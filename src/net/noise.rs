@@ -1,6 +1,6 @@
 //! Authenticated sessions: every TCP connection between boxes (control and bulk) opens
-//! with a Noise `XX` handshake that proves both boxes' ids, then carries its frames as
-//! Noise transport messages.
+//! with a Noise `XX` handshake that proves both boxes' ids, then carries its frames
+//! sealed with the keys the handshake yields ([`SessionCodec`]).
 //!
 //! Each box has a fresh x25519 Noise key per process; the handshake payload carries the
 //! box's long-term ed25519 public key and its signature over the Noise static key, so the
@@ -15,16 +15,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, BytesMut};
 use ed25519_dalek::{Signature, Signer, VerifyingKey, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio_util::codec::{Decoder, Encoder};
 
 use crate::core::NodeId;
 use crate::identity::{id_of, Identity};
+pub use crate::net::session_codec::SessionCodec;
+use crate::net::session_codec::SessionKeys;
 use crate::party_key::PartyKey;
-use crate::proto::frame::{FrameCodec, FrameError};
-use crate::proto::Message;
 use crate::status::SessionCounters;
 
 /// How long a TCP connection attempt may take, before its handshake begins.
@@ -39,16 +37,13 @@ const PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
 /// hold a "session" with whoever proved an id in the second message, key or not).
 const PARAMS_PSK: &str = "Noise_XXpsk0_25519_ChaChaPoly_BLAKE2s";
 /// Binds the handshake to this protocol: a Noise peer of another program fails it.
-const PROLOGUE: &[u8] = b"chorus/1";
+const PROLOGUE: &[u8] = b"chorus/2";
 /// What the ed25519 key signs: the Noise static key, under a prefix used for nothing else.
 const SIGN_PREFIX: &[u8] = b"chorus-noise-static:";
 /// Separates the clock-sync key from any other use of the handshake hash.
 const CLOCK_KEY_CONTEXT: &str = "chorus 2026 clock-sync MAC key from the Noise handshake hash";
-/// The largest Noise message, and the part of it a transport message's tag takes.
+/// The largest handshake message.
 const MAX_MESSAGE: usize = 65535;
-const TAG: usize = 16;
-/// Plaintext per transport message: frames larger than this are split.
-const MAX_PLAIN: usize = MAX_MESSAGE - TAG;
 /// The proof in a handshake payload: ed25519 public key, then the signature.
 const PROOF_LEN: usize = PUBLIC_KEY_LENGTH + SIGNATURE_LENGTH;
 
@@ -69,6 +64,9 @@ pub enum SessionError {
     /// peer is not who it says.
     #[error("the peer's identity proof is invalid: {0}")]
     BadProof(&'static str),
+    /// The cipher refused the keys the handshake gave: a bug, not the peer's doing.
+    #[error("the session's keys could not be set up")]
+    Keys,
 }
 
 /// This box's keys for sessions: its identity and this process's Noise key pair.
@@ -232,21 +230,39 @@ fn read(state: &mut snow::HandshakeState, message: &[u8]) -> Result<Vec<u8>, Ses
     Ok(payload)
 }
 
-/// A finished handshake: the peer's proven id and the keys for its transport messages.
+/// A finished handshake: the peer's proven id and the keys for its frames.
 #[derive(Debug)]
 pub struct Session {
     peer: NodeId,
-    transport: Arc<snow::StatelessTransportState>,
+    /// The peer's per-process Noise key.
+    peer_noise: Vec<u8>,
+    keys: Arc<SessionKeys>,
     /// Both ends derive it from the handshake hash, which only they know.
     clock_key: [u8; 32],
 }
 
 impl Session {
-    fn new(state: snow::HandshakeState, peer: NodeId) -> Result<Session, SessionError> {
+    fn new(mut state: snow::HandshakeState, peer: NodeId) -> Result<Session, SessionError> {
+        if !state.is_handshake_finished() {
+            return Err(snow::Error::State(snow::error::StateProblem::HandshakeNotFinished).into());
+        }
         let clock_key = blake3::derive_key(CLOCK_KEY_CONTEXT, state.get_handshake_hash());
+        let peer_noise = state
+            .get_remote_static()
+            .ok_or(SessionError::BadProof("no static key"))?
+            .to_vec();
+        // Noise's split: the first key carries the dialer's messages, the second the
+        // acceptor's.
+        let (dialer, acceptor) = state.dangerously_get_raw_split();
+        let keys = match state.is_initiator() {
+            true => SessionKeys::new(&dialer, &acceptor),
+            false => SessionKeys::new(&acceptor, &dialer),
+        }
+        .map_err(|_| SessionError::Keys)?;
         Ok(Session {
             peer,
-            transport: Arc::new(state.into_stateless_transport_mode()?),
+            peer_noise,
+            keys: Arc::new(keys),
             clock_key,
         })
     }
@@ -266,22 +282,13 @@ impl Session {
     /// this box is the one that makes a new identity. Both sides decide alike, on their
     /// per-process Noise keys: the lower one yields.
     pub fn we_yield_to_clone(&self, keys: &Keys) -> bool {
-        self.transport
-            .get_remote_static()
-            .is_some_and(|theirs| *keys.noise_public < *theirs)
+        *keys.noise_public < *self.peer_noise
     }
 
     /// A codec for this session's frames. A connection split into a reader and a writer
     /// takes one each: each direction counts its own nonces.
     pub fn codec(&self) -> SessionCodec {
-        SessionCodec {
-            transport: self.transport.clone(),
-            frames: FrameCodec::default(),
-            plain: BytesMut::new(),
-            scratch: BytesMut::new(),
-            send_nonce: 0,
-            recv_nonce: 0,
-        }
+        SessionCodec::new(self.keys.clone())
     }
 }
 
@@ -333,85 +340,6 @@ async fn receive<S: AsyncRead + Unpin>(io: &mut S) -> std::io::Result<Vec<u8>> {
     let mut message = vec![0u8; usize::from(len)];
     io.read_exact(&mut message).await?;
     Ok(message)
-}
-
-/// The frame codec inside a session: each frame ([`FrameCodec`]) is encrypted as one or
-/// more Noise transport messages of at most 64 KiB, each sent as a 2-byte big-endian
-/// length and the message. A message that fails authentication ends the connection.
-#[derive(Debug)]
-pub struct SessionCodec {
-    transport: Arc<snow::StatelessTransportState>,
-    frames: FrameCodec,
-    /// Decrypted bytes not yet a whole frame: at most one frame and one message.
-    plain: BytesMut,
-    /// A frame being encoded, before encryption.
-    scratch: BytesMut,
-    send_nonce: u64,
-    recv_nonce: u64,
-}
-
-fn invalid(what: &'static str) -> FrameError {
-    FrameError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, what))
-}
-
-impl Decoder for SessionCodec {
-    type Item = Message;
-    type Error = FrameError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, FrameError> {
-        loop {
-            if let Some(msg) = self.frames.decode(&mut self.plain)? {
-                return Ok(Some(msg));
-            }
-            let Some(head) = src.get(..2) else {
-                return Ok(None);
-            };
-            let len = usize::from(u16::from_be_bytes([head[0], head[1]]));
-            if src.len() < 2 + len {
-                src.reserve(2 + len - src.len());
-                return Ok(None);
-            }
-            src.advance(2);
-            let message = src.split_to(len);
-            let start = self.plain.len();
-            self.plain.resize(start + len, 0);
-            let n = self
-                .transport
-                .read_message(self.recv_nonce, &message, &mut self.plain[start..])
-                .map_err(|_| invalid("a session message failed authentication"))?;
-            self.plain.truncate(start + n);
-            self.recv_nonce = next(self.recv_nonce)?;
-        }
-    }
-}
-
-impl Encoder<&Message> for SessionCodec {
-    type Error = FrameError;
-
-    fn encode(&mut self, msg: &Message, dst: &mut BytesMut) -> Result<(), FrameError> {
-        self.scratch.clear();
-        self.frames.encode(msg, &mut self.scratch)?;
-        for piece in self.scratch.chunks(MAX_PLAIN) {
-            let start = dst.len();
-            dst.put_u16(0);
-            dst.resize(start + 2 + piece.len() + TAG, 0);
-            let n = self
-                .transport
-                .write_message(self.send_nonce, piece, &mut dst[start + 2..])
-                .map_err(|_| invalid("a session message could not be encrypted"))?;
-            let len = u16::try_from(n).map_err(|_| invalid("session message too long"))?;
-            dst[start..start + 2].copy_from_slice(&len.to_be_bytes());
-            dst.truncate(start + 2 + n);
-            self.send_nonce = next(self.send_nonce)?;
-        }
-        Ok(())
-    }
-}
-
-/// The nonce after `n`; a session that used them all must end (never in practice).
-fn next(n: u64) -> Result<u64, FrameError> {
-    n.checked_add(1)
-        .ok_or_else(|| invalid("session nonces exhausted"))
 }
 
 /// Counts of what the sessions proved and refused, shared by every connection task.

@@ -1,10 +1,14 @@
 //! Behaviour of sessions, driven over in-memory connections: who learns which id, and
 //! what ends a handshake or a session.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
 
 use super::*;
-use crate::proto::{Bulk, PartyId, SongRef};
+use crate::net::session_codec::TAG;
+use crate::proto::frame::FrameError;
+use crate::proto::manifest::MAX_CHUNK_SIZE;
+use crate::proto::{Bulk, Message, PartyId, SongRef, MAX_FRAME};
 
 fn keys() -> Keys {
     Keys::new(&Identity::generate()).unwrap()
@@ -125,54 +129,85 @@ async fn sessions() -> (Session, Session) {
     (d.unwrap(), a.unwrap())
 }
 
-#[tokio::test]
-async fn frames_cross_a_session_whole_and_large_ones_split() {
-    let (d, a) = sessions().await;
-    let (mut tx, mut rx) = (d.codec(), a.codec());
-    let hello = Message::Bulk(Bulk::Hello {
-        id: NodeId(5),
-        party: PartyId(9),
-    });
-    let big = chunk(300 * 1024);
-    let mut wire = BytesMut::new();
-    tx.encode(&hello, &mut wire).unwrap();
-    tx.encode(&big, &mut wire).unwrap();
-    // The big frame went out as several messages, none over the Noise limit.
-    assert!(wire.len() > 300 * 1024 + 5 * (2 + TAG));
-    // Arriving a few bytes at a time changes nothing.
+/// Every byte of `wire`, a thousand at a time, through `rx`: what it decoded, if all of
+/// `wire` made whole frames.
+fn receive_all(rx: &mut SessionCodec, wire: &[u8]) -> Result<Vec<Message>, FrameError> {
     let mut got = Vec::new();
     let mut buf = BytesMut::new();
     for piece in wire.chunks(1000) {
         buf.extend_from_slice(piece);
-        while let Some(msg) = rx.decode(&mut buf).unwrap() {
+        while let Some(msg) = rx.decode(&mut buf)? {
             got.push(msg);
         }
     }
-    assert_eq!(got, vec![hello, big]);
-    assert!(buf.is_empty());
+    match buf.is_empty() {
+        true => Ok(got),
+        false => Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+    }
 }
 
 #[tokio::test]
-async fn a_tampered_message_ends_the_session() {
+async fn frames_cross_a_session_whole_both_ways() {
     let (d, a) = sessions().await;
-    let (mut tx, mut rx) = (d.codec(), a.codec());
-    let mut wire = BytesMut::new();
-    tx.encode(&chunk(100), &mut wire).unwrap();
-    let last = wire.len() - 1;
-    wire[last] ^= 1;
-    assert!(rx.decode(&mut wire).is_err());
+    let hello = Message::Bulk(Bulk::Hello {
+        id: NodeId(5),
+        party: PartyId(9),
+    });
+    let big = chunk(MAX_CHUNK_SIZE as usize);
+    for (tx, rx) in [(&d, &a), (&a, &d)] {
+        let (mut tx, mut rx) = (tx.codec(), rx.codec());
+        let mut wire = BytesMut::new();
+        tx.encode(&hello, &mut wire).unwrap();
+        let first = wire.len();
+        tx.encode(&big, &mut wire).unwrap();
+        // One length and one tag a frame, however large.
+        let plain = crate::proto::encode(&big, MAX_FRAME).unwrap().len();
+        assert_eq!(wire.len() - first, 4 + plain + TAG);
+        assert_eq!(
+            receive_all(&mut rx, &wire).unwrap(),
+            vec![hello.clone(), big.clone()]
+        );
+    }
 }
 
 #[tokio::test]
-async fn a_replayed_message_is_refused() {
+async fn a_tampered_frame_ends_the_session() {
+    let (d, a) = sessions().await;
+    let mut wire = BytesMut::new();
+    d.codec().encode(&chunk(100), &mut wire).unwrap();
+    for (at, bit) in [(0, 1), (3, 1), (3, 2), (4, 1), (60, 4), (wire.len() - 1, 1)] {
+        let mut bad = wire.clone();
+        bad[at] ^= bit;
+        let got = receive_all(&mut a.codec(), &bad);
+        assert!(got.is_err(), "byte {at} changed: {got:?}");
+    }
+    assert!(receive_all(&mut a.codec(), &wire).is_ok());
+}
+
+#[tokio::test]
+async fn a_replayed_reflected_or_foreign_frame_is_refused() {
     let (d, a) = sessions().await;
     let (mut tx, mut rx) = (d.codec(), a.codec());
     let mut wire = BytesMut::new();
     tx.encode(&chunk(10), &mut wire).unwrap();
     let copy = wire.clone();
     assert!(rx.decode(&mut wire).unwrap().is_some());
-    let mut replay = copy;
-    assert!(rx.decode(&mut replay).is_err());
+    // The same frame again, back to the box that sealed it, or in another session.
+    assert!(rx.decode(&mut copy.clone()).is_err());
+    assert!(d.codec().decode(&mut copy.clone()).is_err());
+    let (_, other) = sessions().await;
+    assert!(other.codec().decode(&mut copy.clone()).is_err());
+}
+
+#[tokio::test]
+async fn an_oversize_frame_is_refused_before_its_body_arrives() {
+    let (_, a) = sessions().await;
+    let len = u32::try_from(MAX_FRAME + TAG + 1).unwrap();
+    let mut buf = BytesMut::from(&len.to_be_bytes()[..]);
+    let got = a.codec().decode(&mut buf);
+    assert!(matches!(got, Err(FrameError::TooLarge)), "{got:?}");
+    let mut short = BytesMut::from(&[0u8, 0, 0, 15][..]);
+    assert!(a.codec().decode(&mut short).is_err(), "shorter than a tag");
 }
 
 #[test]
