@@ -15,10 +15,13 @@ use chorus::audio::decode::Decoder;
 use chorus::config::boot::{parse as parse_boot, wifi_conf};
 use chorus::config::Config;
 use chorus::core::transfer::{ChunkSet, Manifest};
+use chorus::identity::Identity;
 use chorus::library::{artwork, probe};
 use chorus::net::control::{parse_request, parse_response};
-use chorus::proto::frame::FrameCodec;
-use chorus::proto::{decode, decode_datagram, encode, encode_datagram, Bulk, Message, MAX_FRAME};
+use chorus::net::noise::{Initiator, Keys, Responder, Session};
+use chorus::proto::{
+    decode, decode_datagram, encode, encode_datagram, Bulk, Message, MAGIC, MAX_FRAME, VERSION,
+};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio_util::codec::Decoder as _;
 
@@ -55,13 +58,26 @@ fn message(data: &[u8]) {
     }
 }
 
-/// The stream after the target's first byte, whole and in pieces of its choosing.
+/// The target's plaintexts sealed in a genuine session, read whole and in pieces of the
+/// target's choosing.
 fn frame(data: &[u8]) {
-    let Some((&cut, stream)) = data.split_first() else {
+    let Some((&cut, mut rest)) = data.split_first() else {
         return;
     };
+    let (sender, receiver) = sessions();
+    let mut tx = sender.codec();
+    let mut stream = BytesMut::new();
+    while !rest.is_empty() {
+        let (len, tail) = match rest.split_first_chunk::<4>() {
+            Some((len, tail)) => (u32::from_le_bytes(*len) as usize, tail),
+            None => (rest.len(), rest),
+        };
+        let (plain, tail) = tail.split_at(len.min(tail.len()));
+        tx.seal_bytes(plain, &mut stream).unwrap();
+        rest = tail;
+    }
     let run = |step: usize| {
-        let (mut codec, mut buf, mut got) = (FrameCodec::default(), BytesMut::new(), Vec::new());
+        let (mut codec, mut buf, mut got) = (receiver.codec(), BytesMut::new(), Vec::new());
         for piece in stream.chunks(step) {
             buf.extend_from_slice(piece);
             loop {
@@ -80,9 +96,19 @@ fn frame(data: &[u8]) {
     assert_eq!(run(stream.len().max(1)), run(usize::from(cut % 61) + 1));
 }
 
+/// A session between two boxes, both ends.
+fn sessions() -> (Session, Session) {
+    let dialer = Keys::new(&Identity::generate()).unwrap();
+    let acceptor = Keys::new(&Identity::generate()).unwrap();
+    let (initiator, m1) = Initiator::new(&dialer).unwrap();
+    let (responder, m2) = Responder::new(&acceptor, &m1).unwrap();
+    let (m3, sender) = initiator.finish(&m2).unwrap();
+    (sender, responder.finish(&m3).unwrap())
+}
+
 /// The target's input is the body of `Bulk::Manifest`, after header and variant.
 fn manifest(data: &[u8]) {
-    let bytes = [&b"CH\x02\x06\x02"[..], data].concat();
+    let bytes = [&MAGIC[..], &[VERSION, 6, 2], data].concat();
     let Ok(Message::Bulk(Bulk::Manifest(wire))) = decode(&bytes, MAX_FRAME) else {
         return;
     };

@@ -1,18 +1,38 @@
-//! A TCP byte stream cut into reads at arbitrary points: the frame codec gives the same
-//! messages and the same first error however the bytes arrive, and never buffers more
-//! than one frame.
+//! A peer's stream, authentic but hostile: frames sealed in a genuine session, holding
+//! whatever plaintext the fuzzer chooses, cut into reads at arbitrary points. The session
+//! codec gives the same messages and the same first error however the bytes arrive, and
+//! never buffers more than one frame.
+//!
+//! Input: one byte that sets where reads are cut, then the plaintexts, each after its
+//! length (4 bytes, little-endian; the last one takes whatever is left).
 
 #![no_main]
 
+use std::sync::OnceLock;
+
 use bytes::BytesMut;
-use chorus::proto::frame::FrameCodec;
+use chorus::identity::Identity;
+use chorus::net::noise::{Initiator, Keys, Responder, Session, SessionCodec};
 use chorus::proto::{Message, MAX_FRAME};
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
 
+/// One session for every input: a fresh codec starts its nonces at zero.
+fn sessions() -> &'static (Session, Session) {
+    static SESSIONS: OnceLock<(Session, Session)> = OnceLock::new();
+    SESSIONS.get_or_init(|| {
+        let (dialer, acceptor) = (Identity::generate(), Identity::generate());
+        let (dialer, acceptor) = (Keys::new(&dialer).unwrap(), Keys::new(&acceptor).unwrap());
+        let (initiator, m1) = Initiator::new(&dialer).unwrap();
+        let (responder, m2) = Responder::new(&acceptor, &m1).unwrap();
+        let (m3, sender) = initiator.finish(&m2).unwrap();
+        (sender, responder.finish(&m3).unwrap())
+    })
+}
+
 /// Everything the codec yields until it needs more bytes or fails; a failure ends the
 /// stream as it ends the connection.
-fn drain(codec: &mut FrameCodec, buf: &mut BytesMut, out: &mut Vec<Message>) -> Option<String> {
+fn drain(codec: &mut SessionCodec, buf: &mut BytesMut, out: &mut Vec<Message>) -> Option<String> {
     loop {
         match codec.decode(buf) {
             Ok(Some(msg)) => out.push(msg),
@@ -23,23 +43,35 @@ fn drain(codec: &mut FrameCodec, buf: &mut BytesMut, out: &mut Vec<Message>) -> 
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&cut, stream)) = data.split_first() else {
+    let Some((&cut, mut rest)) = data.split_first() else {
         return;
     };
+    let (sender, receiver) = sessions();
+    let mut tx = sender.codec();
+    let mut stream = BytesMut::new();
+    while !rest.is_empty() {
+        let (len, tail) = match rest.split_first_chunk::<4>() {
+            Some((len, tail)) => (u32::from_le_bytes(*len) as usize, tail),
+            None => (rest.len(), rest),
+        };
+        let (plain, tail) = tail.split_at(len.min(tail.len()));
+        tx.seal_bytes(plain, &mut stream).unwrap();
+        rest = tail;
+    }
+
     let mut whole = Vec::new();
-    let mut buf = BytesMut::from(stream);
-    let whole_err = drain(&mut FrameCodec::default(), &mut buf, &mut whole);
+    let whole_err = drain(&mut receiver.codec(), &mut stream.clone(), &mut whole);
 
     let step = usize::from(cut % 61) + 1;
     let mut pieces = Vec::new();
     let mut pieces_err = None;
-    let mut codec = FrameCodec::default();
+    let mut rx = receiver.codec();
     let mut buf = BytesMut::new();
     for piece in stream.chunks(step) {
         buf.extend_from_slice(piece);
-        pieces_err = drain(&mut codec, &mut buf, &mut pieces);
+        pieces_err = drain(&mut rx, &mut buf, &mut pieces);
         assert!(
-            buf.capacity() <= 2 * (MAX_FRAME + 4) + step,
+            buf.capacity() <= 2 * (MAX_FRAME + 4 + 16) + step,
             "buffer grew past a frame"
         );
         if pieces_err.is_some() {

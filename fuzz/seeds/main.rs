@@ -8,11 +8,10 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use chorus::command::{Request, Response, VolumeTarget};
 use chorus::config::Config;
 use chorus::party_key::PartyKey;
-use chorus::proto::frame::FrameCodec;
 use chorus::proto::manifest::Manifest;
 use chorus::proto::schedule::{Action, Entry, PoolSong};
 use chorus::proto::{
@@ -20,7 +19,6 @@ use chorus::proto::{
     PartyPhase, PartySummary, PeerHint, RequestKind, Roster, SongRef, TimeReply, TimeRequest,
     MAC_LEN, MAX_DATAGRAM, MAX_FRAME,
 };
-use tokio_util::codec::Encoder;
 
 /// Bytes of each audio fixture kept: the headers and the first packets.
 const AUDIO_PREFIX: usize = 16 * 1024;
@@ -253,12 +251,13 @@ fn protocol(corpus: &Corpus) -> Result<(), Box<dyn std::error::Error>> {
         let key = PartyKey::derive(SEALED_KEY)?;
         corpus.put("sealed", &i.to_string(), &key.seal(&datagram)?)?;
     }
-    let mut codec = FrameCodec::default();
-    let mut stream = BytesMut::from(&[7u8][..]);
+    // The `frame` target's input: a cut, then each message after its length.
+    let mut stream = vec![7u8];
     for (i, msg) in small.iter().chain(&large).enumerate() {
         let bytes = encode(msg, MAX_FRAME)?;
         corpus.put("message", &i.to_string(), &bytes)?;
-        codec.encode(msg, &mut stream)?;
+        stream.extend_from_slice(&u32::try_from(bytes.len())?.to_le_bytes());
+        stream.extend_from_slice(&bytes);
     }
     corpus.put("frame", "all", &stream)?;
     // A real first handshake message, then a last one's length of zeros.

@@ -8,6 +8,7 @@ use super::*;
 use crate::net::session_codec::TAG;
 use crate::proto::frame::FrameError;
 use crate::proto::manifest::MAX_CHUNK_SIZE;
+use crate::proto::DecodeError;
 use crate::proto::{Bulk, Message, PartyId, SongRef, MAX_FRAME};
 
 fn keys() -> Keys {
@@ -208,6 +209,40 @@ async fn an_oversize_frame_is_refused_before_its_body_arrives() {
     assert!(matches!(got, Err(FrameError::TooLarge)), "{got:?}");
     let mut short = BytesMut::from(&[0u8, 0, 0, 15][..]);
     assert!(a.codec().decode(&mut short).is_err(), "shorter than a tag");
+}
+
+#[tokio::test]
+async fn a_message_that_cannot_be_encoded_leaves_the_stream_as_it_was() {
+    let (d, a) = sessions().await;
+    let mut tx = d.codec();
+    let mut wire = BytesMut::new();
+    tx.encode(&chunk(10), &mut wire).unwrap();
+    let before = wire.clone();
+    let long = Message::Bulk(Bulk::Chunk {
+        song: SongRef([3; 32]),
+        chunk: 7,
+        data: Bytes::from(vec![0; MAX_FRAME]),
+    });
+    let refused = tx.encode(&long, &mut wire);
+    assert!(matches!(refused, Err(FrameError::Encode(_))), "{refused:?}");
+    assert_eq!(wire, before);
+    // No nonce was used: the next frame opens after the first.
+    tx.encode(&chunk(20), &mut wire).unwrap();
+    let got = receive_all(&mut a.codec(), &wire).unwrap();
+    assert_eq!(got, vec![chunk(10), chunk(20)]);
+}
+
+#[tokio::test]
+async fn an_authentic_frame_that_is_no_message_is_a_decode_error() {
+    let (d, a) = sessions().await;
+    let mut wire = BytesMut::new();
+    let garbage = [b'C', b'H', crate::proto::VERSION, 1, 0xff];
+    d.codec().seal_bytes(&garbage, &mut wire).unwrap();
+    let got = a.codec().decode(&mut wire);
+    assert!(
+        matches!(got, Err(FrameError::Decode(DecodeError::Malformed { .. }))),
+        "{got:?}"
+    );
 }
 
 #[test]

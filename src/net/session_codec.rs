@@ -125,15 +125,42 @@ impl Encoder<&Message> for SessionCodec {
     type Error = FrameError;
 
     fn encode(&mut self, msg: &Message, dst: &mut BytesMut) -> Result<(), FrameError> {
-        let after = next(self.send_nonce)?;
         let start = dst.len();
         dst.put_u32(0);
         if let Err(e) = encode_into(msg, MAX_FRAME, dst) {
             dst.truncate(start);
             return Err(e.into());
         }
+        self.seal(start, dst)
+    }
+}
+
+impl SessionCodec {
+    /// Seals `plain` as one frame, whatever it holds: what a box with a genuine session
+    /// and hostile intent could send. Boxes send only messages ([`Encoder`]); the tests
+    /// and fuzz targets use this to reach the decoder past the cipher.
+    pub fn seal_bytes(&mut self, plain: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+        let start = dst.len();
+        dst.put_u32(0);
+        dst.extend_from_slice(plain);
+        self.seal(start, dst)
+    }
+
+    /// Seals the bytes after the 4-byte placeholder at `start`, where they lie, and
+    /// fills in the length; on failure `dst` is as it was before the placeholder.
+    fn seal(&mut self, start: usize, dst: &mut BytesMut) -> Result<(), FrameError> {
         let body = start + HEADER;
-        let len = u32::try_from(dst.len() - body + TAG).map_err(|_| FrameError::TooLarge)?;
+        let (after, len) = match (next(self.send_nonce), u32::try_from(dst.len() - body + TAG)) {
+            (Ok(after), Ok(len)) => (after, len),
+            (Err(e), _) => {
+                dst.truncate(start);
+                return Err(e);
+            }
+            (_, Err(_)) => {
+                dst.truncate(start);
+                return Err(FrameError::TooLarge);
+            }
+        };
         let head = len.to_be_bytes();
         dst[start..body].copy_from_slice(&head);
         let sealed = self.keys.send.seal_in_place_separate_tag(

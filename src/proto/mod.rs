@@ -2,8 +2,9 @@
 //!
 //! Every message travels as a 4-byte header (`b"CH"`, protocol version, kind) followed by
 //! the postcard encoding of the message body. A UDP datagram carries exactly one message
-//! of at most [`MAX_DATAGRAM`] bytes; a TCP stream carries length-delimited frames of at
-//! most [`MAX_FRAME`] bytes (see [`frame::FrameCodec`]). Decoding is pure and never
+//! of at most [`MAX_DATAGRAM`] bytes; a TCP session carries one message of at most
+//! [`MAX_FRAME`] bytes in each of its sealed frames (`crate::net::noise::SessionCodec`,
+//! errors in [`frame::FrameError`]). Decoding is pure and never
 //! panics: oversize input, a foreign magic, an unknown version or kind, a malformed
 //! body, trailing bytes and out-of-limit fields are all typed [`DecodeError`]s.
 //! A box with a party key sends every datagram inside a [`seal`] envelope (its own
