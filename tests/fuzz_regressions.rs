@@ -25,6 +25,9 @@ use chorus::proto::{
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio_util::codec::Decoder as _;
 
+#[path = "../fuzz/frame_input.rs"]
+mod frame_input;
+
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
@@ -61,21 +64,10 @@ fn message(data: &[u8]) {
 /// The target's plaintexts sealed in a genuine session, read whole and in pieces of the
 /// target's choosing.
 fn frame(data: &[u8]) {
-    let Some((&cut, mut rest)) = data.split_first() else {
+    let (sender, receiver) = sessions();
+    let Some((cut, stream)) = frame_input::sealed_stream(&mut sender.codec(), data) else {
         return;
     };
-    let (sender, receiver) = sessions();
-    let mut tx = sender.codec();
-    let mut stream = BytesMut::new();
-    while !rest.is_empty() {
-        let (len, tail) = match rest.split_first_chunk::<4>() {
-            Some((len, tail)) => (u32::from_le_bytes(*len) as usize, tail),
-            None => (rest.len(), rest),
-        };
-        let (plain, tail) = tail.split_at(len.min(tail.len()));
-        tx.seal_bytes(plain, &mut stream).unwrap();
-        rest = tail;
-    }
     let run = |step: usize| {
         let (mut codec, mut buf, mut got) = (receiver.codec(), BytesMut::new(), Vec::new());
         for piece in stream.chunks(step) {

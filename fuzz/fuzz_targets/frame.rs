@@ -1,10 +1,7 @@
 //! A peer's stream, authentic but hostile: frames sealed in a genuine session, holding
 //! whatever plaintext the fuzzer chooses, cut into reads at arbitrary points. The session
 //! codec gives the same messages and the same first error however the bytes arrive, and
-//! never buffers more than one frame.
-//!
-//! Input: one byte that sets where reads are cut, then the plaintexts, each after its
-//! length (4 bytes, little-endian; the last one takes whatever is left).
+//! never buffers more than one frame. The input's layout: `fuzz/frame_input.rs`.
 
 #![no_main]
 
@@ -16,6 +13,9 @@ use chorus::net::noise::{Initiator, Keys, Responder, Session, SessionCodec};
 use chorus::proto::{Message, MAX_FRAME};
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
+
+#[path = "../frame_input.rs"]
+mod frame_input;
 
 /// One session for every input: a fresh codec starts its nonces at zero.
 fn sessions() -> &'static (Session, Session) {
@@ -43,21 +43,10 @@ fn drain(codec: &mut SessionCodec, buf: &mut BytesMut, out: &mut Vec<Message>) -
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&cut, mut rest)) = data.split_first() else {
+    let (sender, receiver) = sessions();
+    let Some((cut, stream)) = frame_input::sealed_stream(&mut sender.codec(), data) else {
         return;
     };
-    let (sender, receiver) = sessions();
-    let mut tx = sender.codec();
-    let mut stream = BytesMut::new();
-    while !rest.is_empty() {
-        let (len, tail) = match rest.split_first_chunk::<4>() {
-            Some((len, tail)) => (u32::from_le_bytes(*len) as usize, tail),
-            None => (rest.len(), rest),
-        };
-        let (plain, tail) = tail.split_at(len.min(tail.len()));
-        tx.seal_bytes(plain, &mut stream).unwrap();
-        rest = tail;
-    }
 
     let mut whole = Vec::new();
     let whole_err = drain(&mut receiver.codec(), &mut stream.clone(), &mut whole);

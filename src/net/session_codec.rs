@@ -70,6 +70,47 @@ impl SessionCodec {
             recv_nonce: 0,
         }
     }
+
+    /// Seals `plain` as one frame, whatever it holds: what a box with a genuine session
+    /// and hostile intent could send. Boxes send only messages ([`Encoder`]); the tests
+    /// and fuzz targets use this to reach the decoder past the cipher.
+    pub fn seal_bytes(&mut self, plain: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+        let start = dst.len();
+        dst.put_u32(0);
+        dst.extend_from_slice(plain);
+        self.seal(start, dst)
+    }
+
+    /// Seals the bytes after the 4-byte placeholder at `start`, where they lie, and
+    /// fills in the length; on failure `dst` is as it was before the placeholder.
+    fn seal(&mut self, start: usize, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let body = start + HEADER;
+        let (after, len) = match (next(self.send_nonce), u32::try_from(dst.len() - body + TAG)) {
+            (Ok(after), Ok(len)) => (after, len),
+            (Err(e), _) => {
+                dst.truncate(start);
+                return Err(e);
+            }
+            (_, Err(_)) => {
+                dst.truncate(start);
+                return Err(FrameError::TooLarge);
+            }
+        };
+        let head = len.to_be_bytes();
+        dst[start..body].copy_from_slice(&head);
+        let sealed = self.keys.send.seal_in_place_separate_tag(
+            nonce(self.send_nonce),
+            Aad::from(head),
+            &mut dst[body..],
+        );
+        let Ok(tag) = sealed else {
+            dst.truncate(start);
+            return Err(invalid("a session frame could not be encrypted"));
+        };
+        dst.extend_from_slice(tag.as_ref());
+        self.send_nonce = after;
+        Ok(())
+    }
 }
 
 fn invalid(what: &'static str) -> FrameError {
@@ -132,48 +173,5 @@ impl Encoder<&Message> for SessionCodec {
             return Err(e.into());
         }
         self.seal(start, dst)
-    }
-}
-
-impl SessionCodec {
-    /// Seals `plain` as one frame, whatever it holds: what a box with a genuine session
-    /// and hostile intent could send. Boxes send only messages ([`Encoder`]); the tests
-    /// and fuzz targets use this to reach the decoder past the cipher.
-    pub fn seal_bytes(&mut self, plain: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
-        let start = dst.len();
-        dst.put_u32(0);
-        dst.extend_from_slice(plain);
-        self.seal(start, dst)
-    }
-
-    /// Seals the bytes after the 4-byte placeholder at `start`, where they lie, and
-    /// fills in the length; on failure `dst` is as it was before the placeholder.
-    fn seal(&mut self, start: usize, dst: &mut BytesMut) -> Result<(), FrameError> {
-        let body = start + HEADER;
-        let (after, len) = match (next(self.send_nonce), u32::try_from(dst.len() - body + TAG)) {
-            (Ok(after), Ok(len)) => (after, len),
-            (Err(e), _) => {
-                dst.truncate(start);
-                return Err(e);
-            }
-            (_, Err(_)) => {
-                dst.truncate(start);
-                return Err(FrameError::TooLarge);
-            }
-        };
-        let head = len.to_be_bytes();
-        dst[start..body].copy_from_slice(&head);
-        let sealed = self.keys.send.seal_in_place_separate_tag(
-            nonce(self.send_nonce),
-            Aad::from(head),
-            &mut dst[body..],
-        );
-        let Ok(tag) = sealed else {
-            dst.truncate(start);
-            return Err(invalid("a session frame could not be encrypted"));
-        };
-        dst.extend_from_slice(tag.as_ref());
-        self.send_nonce = after;
-        Ok(())
     }
 }
